@@ -1,0 +1,59 @@
+# The README's verbs. Every target installs what it needs itself.
+SHELL := /bin/bash
+STACK ?= dev
+GO ?= go
+# Extra flags for `make local`, e.g. LOCAL_FLAGS="-rate 2000 -duration 30s -verify".
+LOCAL_FLAGS ?=
+# The processor benchmark's input; generated on first use.
+BENCH_EVENT ?= .build/bench/event-10000.json
+
+.PHONY: test unit e2e lint fmt-check vet staticcheck actionlint plan local bench fuzz deps clean
+
+## test: what CI runs: formatting, vet, staticcheck, actionlint, all tests and a short end-to-end run.
+test: deps fmt-check vet staticcheck actionlint unit e2e
+
+deps: node_modules/.package-lock.json
+	$(GO) mod download
+
+# npm ci only when the lockfile changed since the last install.
+node_modules/.package-lock.json: package-lock.json package.json
+	npm ci --no-audit --no-fund
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) tool staticcheck ./...
+
+actionlint:
+	$(GO) tool actionlint
+
+unit: deps
+	$(GO) test -count=1 ./...
+
+e2e: deps
+	$(GO) run ./scripts/local -stack $(STACK) -rate 1000 -duration 20s -users 200 -bad 0.02 -dup 0.05 -verify -chaos 0.05 -json
+
+lint: fmt-check vet staticcheck actionlint
+
+## plan: the offline preview of a stack, e.g. make plan STACK=prod
+plan:
+	$(GO) run ./scripts/plan -stack $(STACK)
+
+## local: the whole pipeline on this machine.
+local: deps
+	$(GO) run ./scripts/local -stack $(STACK) $(LOCAL_FLAGS)
+
+## bench: the processor against the Node.js peer on the same event file.
+bench: deps
+	$(GO) run ./scripts/bench -compare -event $(BENCH_EVENT)
+
+## fuzz: each fuzz target for a short while.
+fuzz:
+	./scripts/fuzz.sh 30s
+
+clean:
+	rm -rf .build out
