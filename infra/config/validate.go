@@ -1,0 +1,329 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Problem is one rejected value.
+type Problem struct {
+	Key   string // fully qualified, e.g. "streamfn:parallelizationFactor"
+	Value string // the value as configured
+	Rule  string // what is allowed, e.g. "must be 1..10"
+	Fix   string // how to fix it
+}
+
+func (p Problem) String() string {
+	s := fmt.Sprintf("%s = %s: %s", p.Key, displayValue(p.Value), p.Rule)
+	if p.Fix != "" {
+		s += "; fix: " + p.Fix
+	}
+	return s
+}
+
+func displayValue(v string) string {
+	if v == "" {
+		return `""`
+	}
+	return v
+}
+
+// ValidationError holds every problem of a configuration. Its message has one line per problem.
+type ValidationError struct {
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Hard limits from the AWS documentation of each service.
+const (
+	maxShards = 10000 // sanity bound; the account quota (500 or 200 by region) is usually lower
+
+	minRetentionHours = 24
+	maxRetentionHours = 8760
+
+	maxBatchSize          = 10000
+	maxBatchWindowSeconds = 300
+	maxParallelization    = 10
+	maxRetryAttempts      = 10000
+	minRecordAgeSeconds   = 60
+	maxRecordAgeSeconds   = 604800
+	maxTumblingWindow     = 900
+
+	minMemoryMB       = 128
+	maxMemoryMB       = 10240
+	maxTimeoutSeconds = 900
+
+	maxFeatureTTLDays = 3650
+
+	// An ON_DEMAND stream starts with 4 MB/s of write capacity, i.e. 4 shards, and grows
+	// from there; fewer concurrent invocations than 4 x parallelization throttle it at once.
+	onDemandInitialShards = 4
+
+	maxTags = 48 // AWS allows 50 per resource; the program adds project and stack
+)
+
+// logRetentionValues are the retention periods CloudWatch Logs accepts (PutRetentionPolicy).
+var logRetentionValues = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+var (
+	applicationLogLevels = []string{"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+	systemLogLevels      = []string{"DEBUG", "INFO", "WARN"}
+
+	regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	// A KMS key ARN. Aliases are rejected on purpose: IAM statements cannot be scoped to an
+	// alias, and the functions' roles must name the exact key.
+	kmsKeyARNPattern = regexp.MustCompile(`^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]+)$`)
+	emailPattern     = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s.]+$`)
+	tagKeyPattern    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
+	tagValuePattern  = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$`)
+)
+
+// Validate checks every value against AWS's limits and the cross-key rules, and returns all
+// problems at once as a *ValidationError (nil when the configuration is good).
+func (c *Config) Validate() error {
+	v := &validator{}
+
+	// Region and stream.
+	if !regionPattern.MatchString(c.Region) {
+		v.add(RegionKey, c.Region, "must be an AWS region such as us-east-1", "pulumi config set aws:region us-east-1")
+	}
+	v.oneOf(Key("streamMode"), c.StreamMode, []string{StreamModeProvisioned, StreamModeOnDemand})
+	switch c.StreamMode {
+	case StreamModeProvisioned:
+		if c.ShardCount < 1 || c.ShardCount > maxShards {
+			v.add(Key("shardCount"), strconv.Itoa(c.ShardCount),
+				fmt.Sprintf("a PROVISIONED stream needs 1..%d shards (0 means unset)", maxShards),
+				"pulumi config set streamfn:shardCount 1 (one shard per 1 MB/s or 1,000 records/s of writes), or set streamfn:streamMode ON_DEMAND")
+		}
+	case StreamModeOnDemand:
+		if c.ShardCount != 0 {
+			v.add(Key("shardCount"), strconv.Itoa(c.ShardCount),
+				"has no meaning with ON_DEMAND, where AWS manages the shards; it must stay 0 (unset)",
+				"pulumi config rm streamfn:shardCount, or set streamfn:streamMode PROVISIONED")
+		}
+	}
+	v.between(Key("retentionHours"), c.RetentionHours, minRetentionHours, maxRetentionHours, "")
+	if c.KMSKeyID != "" {
+		m := kmsKeyARNPattern.FindStringSubmatch(c.KMSKeyID)
+		switch {
+		case m == nil:
+			v.add(Key("kmsKeyId"), c.KMSKeyID,
+				"must be empty (AWS-managed alias/aws/kinesis) or a KMS key ARN arn:aws:kms:<region>:<account>:key/<id>; aliases cannot be scoped in IAM",
+				"aws kms describe-key --key-id <alias> --query KeyMetadata.Arn, then pulumi config set streamfn:kmsKeyId <that ARN>")
+		case m[2] != c.Region:
+			v.add(Key("kmsKeyId"), c.KMSKeyID,
+				fmt.Sprintf("the key is in %s but the stream is in %s; Kinesis needs a key in the stream's region", m[2], c.Region),
+				"use a key from "+c.Region)
+		}
+	}
+
+	// Event-source mapping.
+	v.between(Key("batchSize"), c.BatchSize, 1, maxBatchSize, "")
+	v.between(Key("batchWindowSeconds"), c.BatchWindowSeconds, 0, maxBatchWindowSeconds, "")
+	v.between(Key("parallelizationFactor"), c.ParallelizationFactor, 1, maxParallelization, "")
+	v.oneOf(Key("startingPosition"), c.StartingPosition,
+		[]string{StartingPositionTrimHorizon, StartingPositionLatest, StartingPositionAtTimestamp})
+	if c.StartingPosition == StartingPositionAtTimestamp {
+		if _, err := time.Parse(time.RFC3339, c.StartingPositionTimestamp); err != nil {
+			v.add(Key("startingPositionTimestamp"), c.StartingPositionTimestamp,
+				"AT_TIMESTAMP needs an RFC 3339 time such as 2025-01-31T00:00:00Z",
+				"pulumi config set streamfn:startingPositionTimestamp 2025-01-31T00:00:00Z")
+		}
+	} else if c.StartingPositionTimestamp != "" {
+		v.add(Key("startingPositionTimestamp"), c.StartingPositionTimestamp,
+			"is only used with streamfn:startingPosition AT_TIMESTAMP",
+			"pulumi config rm streamfn:startingPositionTimestamp, or set streamfn:startingPosition AT_TIMESTAMP")
+	}
+	if c.MaxRetryAttempts != Unbounded {
+		v.between(Key("maxRetryAttempts"), c.MaxRetryAttempts, 0, maxRetryAttempts, "or -1 for unbounded")
+	}
+	if c.MaxRecordAgeSeconds != Unbounded {
+		v.between(Key("maxRecordAgeSeconds"), c.MaxRecordAgeSeconds, minRecordAgeSeconds, maxRecordAgeSeconds, "or -1 for unbounded")
+		if retention := c.RetentionHours * 3600; c.RetentionHours >= minRetentionHours && c.MaxRecordAgeSeconds > retention {
+			v.add(Key("maxRecordAgeSeconds"), strconv.Itoa(c.MaxRecordAgeSeconds),
+				fmt.Sprintf("must not exceed the stream retention (streamfn:retentionHours %d = %d s): records expire from the stream first", c.RetentionHours, retention),
+				fmt.Sprintf("pulumi config set streamfn:maxRecordAgeSeconds %d, or raise streamfn:retentionHours", retention))
+		}
+	}
+	if c.MaxRetryAttempts == Unbounded && c.MaxRecordAgeSeconds == Unbounded {
+		v.add(Key("maxRetryAttempts"), "-1",
+			"cannot be -1 while streamfn:maxRecordAgeSeconds is also -1: one poison batch would then be retried until it expires, stalling its shard for the whole retention period",
+			"bound one of them, e.g. pulumi config set streamfn:maxRetryAttempts 5")
+	}
+	v.between(Key("tumblingWindowSeconds"), c.TumblingWindowSeconds, 0, maxTumblingWindow, "0 turns it off")
+
+	// Functions.
+	v.between(Key("processorMemoryMb"), c.ProcessorMemoryMB, minMemoryMB, maxMemoryMB, "")
+	v.between(Key("processorTimeoutSeconds"), c.ProcessorTimeoutSeconds, 1, maxTimeoutSeconds, "")
+	v.between(Key("ingestMemoryMb"), c.IngestMemoryMB, minMemoryMB, maxMemoryMB, "")
+	v.between(Key("ingestTimeoutSeconds"), c.IngestTimeoutSeconds, 1, maxTimeoutSeconds, "")
+	v.between(Key("featureTtlDays"), c.FeatureTTLDays, 0, maxFeatureTTLDays, "0 = items never expire")
+
+	if c.ProcessorConcurrency != Unreserved {
+		shards, shardSource := c.ShardCount, fmt.Sprintf("streamfn:shardCount %d", c.ShardCount)
+		if c.StreamMode == StreamModeOnDemand {
+			shards, shardSource = onDemandInitialShards, fmt.Sprintf("an ON_DEMAND stream's initial %d shards", onDemandInitialShards)
+		}
+		need := shards * c.ParallelizationFactor
+		if c.ProcessorConcurrency < 1 || c.ProcessorConcurrency < need {
+			v.add(Key("processorConcurrency"), strconv.Itoa(c.ProcessorConcurrency),
+				fmt.Sprintf("must be -1 (unreserved) or at least shards x parallelizationFactor = %s x %d = %d, or the shards are throttled",
+					shardSource, c.ParallelizationFactor, need),
+				fmt.Sprintf("pulumi config set streamfn:processorConcurrency %d (or -1)", max(need, 1)))
+		}
+	}
+	if c.IngestConcurrency != Unreserved && c.IngestConcurrency < 1 {
+		v.add(Key("ingestConcurrency"), strconv.Itoa(c.IngestConcurrency),
+			"must be -1 (unreserved) or at least 1; 0 would reject every request",
+			"pulumi config set streamfn:ingestConcurrency -1")
+	}
+	if c.IngestProvisionedConcurrency < 0 {
+		v.add(Key("ingestProvisionedConcurrency"), strconv.Itoa(c.IngestProvisionedConcurrency),
+			"must be 0 (none) or more", "pulumi config set streamfn:ingestProvisionedConcurrency 0")
+	} else if c.IngestConcurrency >= 1 && c.IngestProvisionedConcurrency > c.IngestConcurrency {
+		v.add(Key("ingestProvisionedConcurrency"), strconv.Itoa(c.IngestProvisionedConcurrency),
+			fmt.Sprintf("must not exceed streamfn:ingestConcurrency (%d): Lambda keeps provisioned environments inside the reserved ones", c.IngestConcurrency),
+			fmt.Sprintf("lower it to %d or raise streamfn:ingestConcurrency", c.IngestConcurrency))
+	}
+	v.oneOf(Key("ingestAuth"), c.IngestAuth, []string{IngestAuthIAM, IngestAuthNone})
+	v.oneOf(Key("architecture"), c.Architecture, []string{ArchitectureArm64, ArchitectureX8664})
+	if !slices.Contains(logRetentionValues, c.LogRetentionDays) {
+		v.add(Key("logRetentionDays"), strconv.Itoa(c.LogRetentionDays),
+			"must be one of CloudWatch Logs' retention periods: "+joinInts(logRetentionValues),
+			fmt.Sprintf("pulumi config set streamfn:logRetentionDays %d", nearest(logRetentionValues, c.LogRetentionDays)))
+	}
+	v.oneOf(Key("logLevel"), c.LogLevel, applicationLogLevels)
+	v.oneOf(Key("systemLogLevel"), c.SystemLogLevel, systemLogLevels)
+	switch {
+	case c.MetricsNamespace == "" || len(c.MetricsNamespace) > 255:
+		v.add(Key("metricsNamespace"), c.MetricsNamespace, "must be 1..255 characters",
+			"pulumi config set streamfn:metricsNamespace streamfn")
+	case strings.HasPrefix(c.MetricsNamespace, "AWS/"):
+		v.add(Key("metricsNamespace"), c.MetricsNamespace, `must not start with "AWS/", which CloudWatch reserves`,
+			"pulumi config set streamfn:metricsNamespace streamfn")
+	}
+
+	// Alarms and tags.
+	if c.IteratorAgeAlarmSeconds < 1 {
+		v.add(Key("iteratorAgeAlarmSeconds"), strconv.Itoa(c.IteratorAgeAlarmSeconds), "must be at least 1",
+			"pulumi config set streamfn:iteratorAgeAlarmSeconds 300")
+	} else if c.MaxRecordAgeSeconds != Unbounded && c.MaxRecordAgeSeconds >= minRecordAgeSeconds &&
+		c.IteratorAgeAlarmSeconds >= c.MaxRecordAgeSeconds {
+		v.add(Key("iteratorAgeAlarmSeconds"), strconv.Itoa(c.IteratorAgeAlarmSeconds),
+			fmt.Sprintf("must be below streamfn:maxRecordAgeSeconds (%d), or the alarm fires only after records were already discarded", c.MaxRecordAgeSeconds),
+			fmt.Sprintf("pulumi config set streamfn:iteratorAgeAlarmSeconds %d", c.MaxRecordAgeSeconds/2))
+	}
+	if c.AlarmEmail != "" && !emailPattern.MatchString(c.AlarmEmail) {
+		v.add(Key("alarmEmail"), c.AlarmEmail, "must be an e-mail address such as oncall@example.com, or empty for none",
+			"pulumi config set streamfn:alarmEmail oncall@example.com")
+	}
+	c.validateTags(v)
+
+	return v.err()
+}
+
+func (c *Config) validateTags(v *validator) {
+	if len(c.Tags) > maxTags {
+		v.add(Key("tags"), fmt.Sprintf("(%d tags)", len(c.Tags)),
+			fmt.Sprintf("at most %d tags: AWS allows 50 per resource and the program adds project and stack", maxTags),
+			"drop some tags")
+	}
+	keys := make([]string, 0, len(c.Tags))
+	for k := range c.Tags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		val := c.Tags[k]
+		path := Key("tags") + "." + k
+		switch {
+		case k == "project" || k == "stack":
+			v.add(path, val, "is set by the program (project and stack name) and cannot be overridden",
+				"remove it from streamfn:tags")
+		case strings.HasPrefix(strings.ToLower(k), "aws:"):
+			v.add(path, val, `tag keys must not start with "aws:", which AWS reserves`, "rename the tag")
+		case !tagKeyPattern.MatchString(k):
+			v.add(path, val, "tag keys must be 1..128 letters, digits, spaces or _ . : / = + - @", "rename the tag")
+		case !tagValuePattern.MatchString(val):
+			v.add(path, val, "tag values must be 0..256 letters, digits, spaces or _ . : / = + - @", "change the value")
+		}
+	}
+}
+
+type validator struct {
+	problems []Problem
+}
+
+func (v *validator) add(key, value, rule, fix string) {
+	v.problems = append(v.problems, Problem{Key: key, Value: value, Rule: rule, Fix: fix})
+}
+
+func (v *validator) between(key string, value, lo, hi int, note string) {
+	if value >= lo && value <= hi {
+		return
+	}
+	rule := fmt.Sprintf("must be %d..%d", lo, hi)
+	if note != "" {
+		rule += " (" + note + ")"
+	}
+	nearest := min(max(value, lo), hi)
+	v.add(key, strconv.Itoa(value), rule, fmt.Sprintf("pulumi config set %s %d", key, nearest))
+}
+
+func (v *validator) oneOf(key, value string, allowed []string) {
+	if slices.Contains(allowed, value) {
+		return
+	}
+	rule := "must be one of " + strings.Join(allowed, ", ") + " (exactly as AWS spells them)"
+	fix := "pulumi config set " + key + " " + allowed[0]
+	for _, a := range allowed {
+		if strings.EqualFold(a, value) {
+			fix = "pulumi config set " + key + " " + a
+		}
+	}
+	v.add(key, value, rule, fix)
+}
+
+func (v *validator) err() error {
+	if len(v.problems) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: v.problems}
+}
+
+// nearest returns the allowed value closest to v (the smaller one on a tie).
+func nearest(allowed []int, v int) int {
+	best := allowed[0]
+	for _, a := range allowed {
+		if abs(a-v) < abs(best-v) {
+			best = a
+		}
+	}
+	return best
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+func joinInts(values []int) string {
+	s := make([]string, len(values))
+	for i, n := range values {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,75 @@
+package mocks_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/streamfn/streamfn/infra/mocks"
+)
+
+func TestOutputsLookLikeAWS(t *testing.T) {
+	m := mocks.New(mocks.Options{Project: "streamfn", Stack: "dev", Region: "eu-central-1"})
+	tests := []struct {
+		typ, name string
+		inputs    map[string]any
+		key, want string // want is a prefix; names end in the 7-hex autoname suffix
+	}{
+		{"aws:kinesis/stream:Stream", "stream", nil, "arn", "arn:aws:kinesis:eu-central-1:123456789012:stream/stream-"},
+		{"aws:sqs/queue:Queue", "poison", nil, "url", "https://sqs.eu-central-1.amazonaws.com/123456789012/poison-"},
+		{"aws:dynamodb/table:Table", "features", nil, "arn", "arn:aws:dynamodb:eu-central-1:123456789012:table/features-"},
+		{"aws:iam/role:Role", "ingest-role", nil, "arn", "arn:aws:iam::123456789012:role/ingest-role-"},
+		{"aws:cloudwatch/logGroup:LogGroup", "logs", map[string]any{"name": "/streamfn/dev/ingest"}, "arn", "arn:aws:logs:eu-central-1:123456789012:log-group:/streamfn/dev/ingest"},
+		{"aws:lambda/function:Function", "ingest", map[string]any{"sourceCodeHash": "abc="}, "codeSha256", "abc="},
+		{"aws:lambda/functionUrl:FunctionUrl", "ingest-url", map[string]any{"functionName": "ingest-1234567"}, "functionUrl", "https://"},
+	}
+	for _, tt := range tests {
+		_, state, err := m.NewResource(pulumi.MockResourceArgs{
+			TypeToken: tt.typ, Name: tt.name, Custom: true, Inputs: resource.NewPropertyMapFromMap(tt.inputs),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := state[resource.PropertyKey(tt.key)].V.(string)
+		if !strings.HasPrefix(got, tt.want) {
+			t.Errorf("%s %s: %s = %q, want prefix %q", tt.typ, tt.name, tt.key, got, tt.want)
+		}
+	}
+	// Stable: the same stack and logical name give the same physical name in a new monitor.
+	again := mocks.New(mocks.Options{Project: "streamfn", Stack: "dev", Region: "eu-central-1"})
+	_, a, _ := again.NewResource(pulumi.MockResourceArgs{TypeToken: "aws:kinesis/stream:Stream", Name: "stream", Custom: true})
+	first, _ := m.Find("aws:kinesis/stream:Stream", "stream")
+	if a["name"].V != first.Outputs["name"] {
+		t.Errorf("autonames differ between runs: %v vs %v", a["name"].V, first.Outputs["name"])
+	}
+	if url, _ := m.Find("aws:lambda/functionUrl:FunctionUrl", "ingest-url"); !strings.HasSuffix(url.Outputs["functionUrl"].(string), ".lambda-url.eu-central-1.on.aws/") {
+		t.Errorf("function URL %v", url.Outputs["functionUrl"])
+	}
+}
+
+func TestUnknownInvokeIsAnError(t *testing.T) {
+	m := mocks.New(mocks.Options{Project: "streamfn", Stack: "dev"})
+	if _, err := m.Call(pulumi.MockCallArgs{Token: "aws:ec2/getAmi:getAmi"}); err == nil || !strings.Contains(err.Error(), "aws:ec2/getAmi:getAmi") {
+		t.Errorf("got %v, want an error naming the invoke", err)
+	}
+	out, err := m.Call(pulumi.MockCallArgs{Token: "aws:index/getCallerIdentity:getCallerIdentity"})
+	if err != nil || out["accountId"].V != mocks.Account {
+		t.Errorf("getCallerIdentity = %v, %v", out, err)
+	}
+}
+
+func TestToJSON(t *testing.T) {
+	v := resource.NewPropertyValue(map[string]any{
+		"n": 3, "s": "x", "list": []any{true},
+	})
+	secret := resource.MakeSecret(resource.NewProperty("hidden"))
+	got := mocks.ToJSON(v).(map[string]any)
+	if got["n"] != 3.0 || got["s"] != "x" || got["list"].([]any)[0] != true {
+		t.Errorf("ToJSON = %v", got)
+	}
+	if mocks.ToJSON(secret) != "hidden" {
+		t.Errorf("secrets should be unwrapped, got %v", mocks.ToJSON(secret))
+	}
+}

@@ -1,0 +1,190 @@
+package pipeline
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/streamfn/streamfn/infra/config"
+)
+
+// alarmSpec is one CloudWatch alarm on an AWS metric.
+type alarmSpec struct {
+	name        string
+	description string
+	namespace   string
+	metric      string
+	statistic   string
+	dimensions  pulumi.StringMap
+	threshold   float64
+	period      int
+}
+
+// newAlarms creates the alarm topic (with its key and optional e-mail subscription) and the
+// alarms that notify it.
+//
+// The topic is encrypted with a customer key rather than alias/aws/sns: CloudWatch alarms
+// cannot publish to a topic under the AWS-managed SNS key, whose policy no one can extend to
+// cloudwatch.amazonaws.com, and notifications would be dropped without any error.
+func newAlarms(ctx *pulumi.Context, cfg *config.Config, p *StreamPipeline, opts ...pulumi.ResourceOption) (*sns.Topic, []*cloudwatch.MetricAlarm, error) {
+	key, err := newAlarmKey(ctx, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	topic, err := sns.NewTopic(ctx, "alarms", &sns.TopicArgs{
+		DisplayName:    pulumi.Sprintf("streamfn %s alarms", ctx.Stack()),
+		KmsMasterKeyId: key.Arn,
+	}, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the alarm topic: %w", err)
+	}
+	if cfg.AlarmEmail != "" {
+		if _, err := sns.NewTopicSubscription(ctx, "alarms-email", &sns.TopicSubscriptionArgs{
+			Topic:    topic.Arn,
+			Protocol: pulumi.String("email"),
+			Endpoint: pulumi.String(cfg.AlarmEmail),
+		}, opts...); err != nil {
+			return nil, nil, fmt.Errorf("subscribing %s to the alarm topic: %w", cfg.AlarmEmail, err)
+		}
+	}
+
+	var alarms []*cloudwatch.MetricAlarm
+	for _, spec := range alarmSpecs(cfg, p) {
+		alarm, err := cloudwatch.NewMetricAlarm(ctx, spec.name, &cloudwatch.MetricAlarmArgs{
+			AlarmDescription:   pulumi.String(spec.description),
+			Namespace:          pulumi.String(spec.namespace),
+			MetricName:         pulumi.String(spec.metric),
+			Statistic:          pulumi.String(spec.statistic),
+			Dimensions:         spec.dimensions,
+			Period:             pulumi.Int(spec.period),
+			EvaluationPeriods:  pulumi.Int(1),
+			Threshold:          pulumi.Float64(spec.threshold),
+			ComparisonOperator: pulumi.String("GreaterThanThreshold"),
+			// No data means no traffic, which is not an incident.
+			TreatMissingData: pulumi.String("notBreaching"),
+			AlarmActions:     pulumi.Array{topic.Arn},
+			OkActions:        pulumi.Array{topic.Arn},
+		}, opts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("creating the %s alarm: %w", spec.name, err)
+		}
+		alarms = append(alarms, alarm)
+	}
+	return topic, alarms, nil
+}
+
+func alarmSpecs(cfg *config.Config, p *StreamPipeline) []alarmSpec {
+	processor := pulumi.StringMap{"FunctionName": p.Processor.Function.Name}
+	ingest := pulumi.StringMap{"FunctionName": p.Ingest.Function.Name}
+	specs := []alarmSpec{
+		{
+			name:        "processor-iterator-age",
+			description: fmt.Sprintf("The processor is more than %d s behind the stream (streamfn:iteratorAgeAlarmSeconds). Raise parallelizationFactor, shards or processor memory, or look for a failing batch.", cfg.IteratorAgeAlarmSeconds),
+			namespace:   "AWS/Lambda", metric: "IteratorAge", statistic: "Maximum", dimensions: processor,
+			threshold: float64(cfg.IteratorAgeAlarmSeconds) * 1000, period: 60,
+		},
+		{
+			name:        "processor-errors",
+			description: "The processor failed whole invocations; the mapping retries them and then sends batch metadata to the failures queue.",
+			namespace:   "AWS/Lambda", metric: "Errors", statistic: "Sum", dimensions: processor, period: 300,
+		},
+		{
+			name:        "processor-throttles",
+			description: "Processor invocations were throttled: reserved concurrency is below shards x parallelizationFactor, or the account limit is reached.",
+			namespace:   "AWS/Lambda", metric: "Throttles", statistic: "Sum", dimensions: processor, period: 300,
+		},
+		{
+			name:        "ingest-throttles",
+			description: "Ingest requests were throttled (HTTP 429 to clients): raise streamfn:ingestConcurrency or the account limit.",
+			namespace:   "AWS/Lambda", metric: "Throttles", statistic: "Sum", dimensions: ingest, period: 300,
+		},
+		{
+			name:        "failures-queue-depth",
+			description: "Batches the mapping gave up on are waiting in the failures queue: find the records by shard and sequence number and replay them.",
+			namespace:   "AWS/SQS", metric: "ApproximateNumberOfMessagesVisible", statistic: "Maximum",
+			dimensions: pulumi.StringMap{"QueueName": p.FailuresQueue.Name}, period: 300,
+		},
+		{
+			name:        "poison-queue-depth",
+			description: "Records the processor rejected are waiting in the poison queue, with their payloads and reasons.",
+			namespace:   "AWS/SQS", metric: "ApproximateNumberOfMessagesVisible", statistic: "Maximum",
+			dimensions: pulumi.StringMap{"QueueName": p.PoisonQueue.Name}, period: 300,
+		},
+	}
+	if cfg.StreamMode == config.StreamModeProvisioned {
+		specs = append(specs, alarmSpec{
+			name:        "stream-write-throttled",
+			description: "Writes to the stream exceeded its shards' capacity (1 MB/s or 1,000 records/s each): raise streamfn:shardCount.",
+			namespace:   "AWS/Kinesis", metric: "WriteProvisionedThroughputExceeded", statistic: "Sum",
+			dimensions: pulumi.StringMap{"StreamName": p.Stream.Name}, period: 300,
+		})
+	}
+	return specs
+}
+
+// newAlarmKey creates the customer key of the alarm topic. Its policy is AWS's default
+// statement (the account administers the key through IAM; without it the key could never be
+// managed again) plus use by CloudWatch on behalf of this account's alarms only.
+func newAlarmKey(ctx *pulumi.Context, opts ...pulumi.ResourceOption) (*kms.Key, error) {
+	identity := aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{}, invokeOptions(opts)...)
+	policy := pulumi.All(identity.AccountId(), identity.Arn()).ApplyT(func(v []any) (string, error) {
+		return alarmKeyPolicy(v[0].(string), partitionOf(v[1].(string))).JSON()
+	}).(pulumi.StringOutput)
+	key, err := kms.NewKey(ctx, "alarms-key", &kms.KeyArgs{
+		Description:       pulumi.Sprintf("streamfn %s: encrypts the alarm topic", ctx.Stack()),
+		EnableKeyRotation: pulumi.Bool(true),
+		Policy:            policy,
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating the alarm topic key: %w", err)
+	}
+	return key, nil
+}
+
+func alarmKeyPolicy(account, partition string) PolicyDocument {
+	return PolicyDocument{Version: policyVersion, Statement: []Statement{
+		{
+			Sid:       "AccountAdministersKeyThroughIAM",
+			Effect:    "Allow",
+			Principal: map[string]any{"AWS": fmt.Sprintf("arn:%s:iam::%s:root", partition, account)},
+			// In a key policy "*" means this key. This is the statement AWS puts in every
+			// default key policy; it delegates access to IAM policies in this account.
+			Action:   []string{"kms:*"},
+			Resource: []string{"*"},
+		},
+		{
+			Sid:       "CloudWatchAlarmsPublish",
+			Effect:    "Allow",
+			Principal: map[string]any{"Service": "cloudwatch.amazonaws.com"},
+			Action:    []string{actionKMSDecrypt, actionKMSGenerateDataKey},
+			Resource:  []string{"*"},
+			Condition: map[string]map[string]any{"StringEquals": {"aws:SourceAccount": account}},
+		},
+	}}
+}
+
+// partitionOf reads the partition ("aws", "aws-cn", "aws-us-gov") from an ARN.
+func partitionOf(arn string) string {
+	parts := strings.SplitN(arn, ":", 3)
+	if len(parts) == 3 && parts[0] == "arn" && parts[1] != "" {
+		return parts[1]
+	}
+	return "aws"
+}
+
+// invokeOptions keeps the options that also apply to invokes (parent, provider), so an invoke
+// runs with the component's explicit provider.
+func invokeOptions(opts []pulumi.ResourceOption) []pulumi.InvokeOption {
+	var out []pulumi.InvokeOption
+	for _, o := range opts {
+		if io, ok := o.(pulumi.InvokeOption); ok {
+			out = append(out, io)
+		}
+	}
+	return out
+}

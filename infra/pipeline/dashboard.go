@@ -1,0 +1,121 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/streamfn/streamfn/infra/config"
+)
+
+// Dashboard body types, as CloudWatch documents its dashboard body structure.
+type dashboardBody struct {
+	Widgets []widget `json:"widgets"`
+}
+
+type widget struct {
+	Type       string           `json:"type"`
+	X          int              `json:"x"`
+	Y          int              `json:"y"`
+	Width      int              `json:"width"`
+	Height     int              `json:"height"`
+	Properties widgetProperties `json:"properties"`
+}
+
+type widgetProperties struct {
+	Title       string       `json:"title"`
+	Region      string       `json:"region"`
+	View        string       `json:"view"`
+	Stat        string       `json:"stat"`
+	Period      int          `json:"period"`
+	Metrics     [][]any      `json:"metrics"`
+	Annotations *annotations `json:"annotations,omitempty"`
+}
+
+type annotations struct {
+	Horizontal []annotation `json:"horizontal"`
+}
+
+type annotation struct {
+	Label string  `json:"label"`
+	Value float64 `json:"value"`
+}
+
+// dashboardNames are the physical names the dashboard's metrics are keyed by.
+type dashboardNames struct {
+	Stream, Ingest, Processor, FailuresQueue, PoisonQueue string
+}
+
+func newDashboard(ctx *pulumi.Context, cfg *config.Config, p *StreamPipeline, opts ...pulumi.ResourceOption) (*cloudwatch.Dashboard, pulumi.StringOutput, error) {
+	name := fmt.Sprintf("%s-%s", ctx.Project(), ctx.Stack())
+	body := pulumi.All(p.Stream.Name, p.Ingest.Function.Name, p.Processor.Function.Name, p.FailuresQueue.Name, p.PoisonQueue.Name).
+		ApplyT(func(v []any) (string, error) {
+			b, err := json.Marshal(buildDashboard(cfg, dashboardNames{
+				Stream: v[0].(string), Ingest: v[1].(string), Processor: v[2].(string),
+				FailuresQueue: v[3].(string), PoisonQueue: v[4].(string),
+			}))
+			if err != nil {
+				return "", fmt.Errorf("encoding the dashboard body: %w", err)
+			}
+			return string(b), nil
+		}).(pulumi.StringOutput)
+	dashboard, err := cloudwatch.NewDashboard(ctx, "dashboard", &cloudwatch.DashboardArgs{
+		DashboardName: pulumi.String(name),
+		DashboardBody: body,
+	}, opts...)
+	if err != nil {
+		return nil, pulumi.StringOutput{}, fmt.Errorf("creating the dashboard: %w", err)
+	}
+	url := dashboard.DashboardName.ApplyT(func(n string) string {
+		return fmt.Sprintf("https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s", cfg.Region, cfg.Region, n)
+	}).(pulumi.StringOutput)
+	return dashboard, url, nil
+}
+
+// buildDashboard lays out the pipeline from left to right: records in, processing, failures.
+func buildDashboard(cfg *config.Config, n dashboardNames) dashboardBody {
+	metric := func(title, stat string, period int, metrics ...[]any) widgetProperties {
+		return widgetProperties{Title: title, Region: cfg.Region, View: "timeSeries", Stat: stat, Period: period, Metrics: metrics}
+	}
+	iteratorAge := metric("Processor iterator age (ms, max)", "Maximum", 60,
+		[]any{"AWS/Lambda", "IteratorAge", "FunctionName", n.Processor})
+	iteratorAge.Annotations = &annotations{Horizontal: []annotation{{
+		Label: "alarm (streamfn:iteratorAgeAlarmSeconds)", Value: float64(cfg.IteratorAgeAlarmSeconds) * 1000,
+	}}}
+
+	panels := []widgetProperties{
+		metric("Records in and out of the stream (sum)", "Sum", 60,
+			[]any{"AWS/Kinesis", "IncomingRecords", "StreamName", n.Stream},
+			[]any{"AWS/Kinesis", "GetRecords.Records", "StreamName", n.Stream}),
+		iteratorAge,
+		metric("Concurrent executions (max)", "Maximum", 60,
+			[]any{"AWS/Lambda", "ConcurrentExecutions", "FunctionName", n.Processor},
+			[]any{"AWS/Lambda", "ConcurrentExecutions", "FunctionName", n.Ingest}),
+		metric("Invocations, errors and throttles (sum)", "Sum", 60,
+			[]any{"AWS/Lambda", "Invocations", "FunctionName", n.Ingest},
+			[]any{"AWS/Lambda", "Invocations", "FunctionName", n.Processor},
+			[]any{"AWS/Lambda", "Errors", "FunctionName", n.Ingest},
+			[]any{"AWS/Lambda", "Errors", "FunctionName", n.Processor},
+			[]any{"AWS/Lambda", "Throttles", "FunctionName", n.Ingest},
+			[]any{"AWS/Lambda", "Throttles", "FunctionName", n.Processor}),
+		metric("Failed batches and poison records waiting (max)", "Maximum", 300,
+			[]any{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", n.FailuresQueue},
+			[]any{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", n.PoisonQueue}),
+	}
+	if cfg.StreamMode == config.StreamModeProvisioned {
+		panels = append(panels, metric("Stream writes over shard capacity (sum)", "Sum", 60,
+			[]any{"AWS/Kinesis", "WriteProvisionedThroughputExceeded", "StreamName", n.Stream}))
+	}
+
+	const width, height, perRow = 8, 6, 3
+	body := dashboardBody{}
+	for i, props := range panels {
+		body.Widgets = append(body.Widgets, widget{
+			Type: "metric", X: (i % perRow) * width, Y: (i / perRow) * height,
+			Width: width, Height: height, Properties: props,
+		})
+	}
+	return body
+}

@@ -1,0 +1,240 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// PolicyDocument is an IAM policy. Documents are built as Go values and marshalled, so they
+// can be read, diffed and tested offline.
+type PolicyDocument struct {
+	Version   string      `json:"Version"`
+	Statement []Statement `json:"Statement"`
+}
+
+// Statement is one IAM policy statement.
+type Statement struct {
+	Sid       string                    `json:"Sid,omitempty"`
+	Effect    string                    `json:"Effect"`
+	Principal map[string]any            `json:"Principal,omitempty"`
+	Action    []string                  `json:"Action"`
+	Resource  []string                  `json:"Resource,omitempty"`
+	Condition map[string]map[string]any `json:"Condition,omitempty"`
+}
+
+const policyVersion = "2012-10-17"
+
+// The IAM actions the program grants. Each must be in KnownActions.
+const (
+	actionAssumeRole = "sts:AssumeRole"
+
+	// What Lambda's Kinesis poller calls with the processor's role, per the Lambda developer
+	// guide. kinesis:ListStreams is left out (it cannot be scoped to a stream and a mapping
+	// by stream ARN does not need it), as is SubscribeToShard (enhanced fan-out only).
+	actionKinesisDescribeStream        = "kinesis:DescribeStream"
+	actionKinesisDescribeStreamSummary = "kinesis:DescribeStreamSummary"
+	actionKinesisGetRecords            = "kinesis:GetRecords"
+	actionKinesisGetShardIterator      = "kinesis:GetShardIterator"
+	actionKinesisListShards            = "kinesis:ListShards"
+
+	actionKinesisPutRecord  = "kinesis:PutRecord"
+	actionKinesisPutRecords = "kinesis:PutRecords"
+
+	// Only with a customer key: the AWS-managed alias/aws/kinesis needs no IAM grant.
+	actionKMSDecrypt         = "kms:Decrypt"
+	actionKMSGenerateDataKey = "kms:GenerateDataKey"
+
+	// The processor reads a user's features and writes them back.
+	actionDynamoDBGetItem      = "dynamodb:GetItem"
+	actionDynamoDBBatchGetItem = "dynamodb:BatchGetItem"
+	actionDynamoDBPutItem      = "dynamodb:PutItem"
+	actionDynamoDBUpdateItem   = "dynamodb:UpdateItem"
+
+	// Also covers SendMessageBatch, which has no IAM action of its own. Lambda sends the
+	// mapping's on-failure records to the failures queue with the processor's role.
+	actionSQSSendMessage = "sqs:SendMessage"
+
+	actionLogsCreateLogStream = "logs:CreateLogStream"
+	actionLogsPutLogEvents    = "logs:PutLogEvents"
+)
+
+// KnownActions lists real actions of each service the program touches, from the AWS Service
+// Authorization Reference. A test checks every granted action against it, which catches typos
+// such as "kinesis:GetRecord" that IAM would accept silently and that then fail at run time.
+var KnownActions = map[string][]string{
+	"kinesis": {
+		"AddTagsToStream", "CreateStream", "DecreaseStreamRetentionPeriod", "DeleteStream",
+		"DeregisterStreamConsumer", "DescribeLimits", "DescribeStream", "DescribeStreamConsumer",
+		"DescribeStreamSummary", "DisableEnhancedMonitoring", "EnableEnhancedMonitoring",
+		"GetRecords", "GetShardIterator", "IncreaseStreamRetentionPeriod", "ListShards",
+		"ListStreamConsumers", "ListStreams", "ListTagsForStream", "MergeShards", "PutRecord",
+		"PutRecords", "RegisterStreamConsumer", "RemoveTagsFromStream", "SplitShard",
+		"StartStreamEncryption", "StopStreamEncryption", "SubscribeToShard", "UpdateShardCount",
+		"UpdateStreamMode",
+	},
+	"dynamodb": {
+		"BatchGetItem", "BatchWriteItem", "ConditionCheckItem", "DeleteItem", "DescribeTable",
+		"GetItem", "PutItem", "Query", "Scan", "UpdateItem",
+	},
+	"sqs": {
+		"ChangeMessageVisibility", "DeleteMessage", "GetQueueAttributes", "GetQueueUrl",
+		"ReceiveMessage", "SendMessage",
+	},
+	"logs": {"CreateLogGroup", "CreateLogStream", "DescribeLogStreams", "PutLogEvents"},
+	"kms": {
+		"Decrypt", "DescribeKey", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+		"ReEncryptFrom", "ReEncryptTo",
+	},
+	"sts": {"AssumeRole"},
+}
+
+// IsKnownAction reports whether action ("service:Name") is in KnownActions.
+func IsKnownAction(action string) bool {
+	service, name, ok := strings.Cut(action, ":")
+	if !ok {
+		return false
+	}
+	for _, known := range KnownActions[service] {
+		if known == name {
+			return true
+		}
+	}
+	return false
+}
+
+// lambdaTrustPolicy lets the Lambda service assume a function's role.
+func lambdaTrustPolicy() PolicyDocument {
+	return PolicyDocument{
+		Version: policyVersion,
+		Statement: []Statement{{
+			Effect:    "Allow",
+			Principal: map[string]any{"Service": "lambda.amazonaws.com"},
+			Action:    []string{actionAssumeRole},
+		}},
+	}
+}
+
+// logStreamsARN is the IAM form of a log group's ARN that covers its log streams, the
+// resource type of PutLogEvents. The CloudWatch Logs guide documents this trailing ":*" as the
+// log group ARN to use in IAM policies; it reaches this one group and nothing else.
+func logStreamsARN(logGroupARN string) string {
+	return logGroupARN + ":*"
+}
+
+// processorResources are the exact ARNs the processor's role may touch.
+type processorResources struct {
+	StreamARN, TableARN, FailuresQueueARN, PoisonQueueARN, LogGroupARN string
+	StreamKeyARN                                                       string // "" with the AWS-managed key
+}
+
+func processorPolicy(r processorResources) PolicyDocument {
+	doc := PolicyDocument{Version: policyVersion, Statement: []Statement{
+		{
+			Sid:    "ReadThisStream",
+			Effect: "Allow",
+			Action: []string{
+				actionKinesisDescribeStream, actionKinesisDescribeStreamSummary,
+				actionKinesisGetRecords, actionKinesisGetShardIterator, actionKinesisListShards,
+			},
+			Resource: []string{r.StreamARN},
+		},
+		{
+			Sid:    "KeepFeatures",
+			Effect: "Allow",
+			Action: []string{
+				actionDynamoDBGetItem, actionDynamoDBBatchGetItem,
+				actionDynamoDBPutItem, actionDynamoDBUpdateItem,
+			},
+			Resource: []string{r.TableARN},
+		},
+		{
+			Sid:      "SendFailuresAndPoison",
+			Effect:   "Allow",
+			Action:   []string{actionSQSSendMessage},
+			Resource: []string{r.FailuresQueueARN, r.PoisonQueueARN},
+		},
+		{
+			Sid:      "WriteOwnLogs",
+			Effect:   "Allow",
+			Action:   []string{actionLogsCreateLogStream, actionLogsPutLogEvents},
+			Resource: []string{logStreamsARN(r.LogGroupARN)},
+		},
+	}}
+	if r.StreamKeyARN != "" {
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:      "DecryptStreamRecords",
+			Effect:   "Allow",
+			Action:   []string{actionKMSDecrypt},
+			Resource: []string{r.StreamKeyARN},
+		})
+	}
+	return doc
+}
+
+// ingestResources are the exact ARNs the ingest function's role may touch.
+type ingestResources struct {
+	StreamARN, LogGroupARN string
+	StreamKeyARN           string // "" with the AWS-managed key
+}
+
+func ingestPolicy(r ingestResources) PolicyDocument {
+	doc := PolicyDocument{Version: policyVersion, Statement: []Statement{
+		{
+			Sid:      "WriteThisStream",
+			Effect:   "Allow",
+			Action:   []string{actionKinesisPutRecord, actionKinesisPutRecords},
+			Resource: []string{r.StreamARN},
+		},
+		{
+			Sid:      "WriteOwnLogs",
+			Effect:   "Allow",
+			Action:   []string{actionLogsCreateLogStream, actionLogsPutLogEvents},
+			Resource: []string{logStreamsARN(r.LogGroupARN)},
+		},
+	}}
+	if r.StreamKeyARN != "" {
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:      "EncryptStreamRecords",
+			Effect:   "Allow",
+			Action:   []string{actionKMSGenerateDataKey},
+			Resource: []string{r.StreamKeyARN},
+		})
+	}
+	return doc
+}
+
+// JSON renders the document as IAM expects it.
+func (d PolicyDocument) JSON() (string, error) {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return "", fmt.Errorf("encoding policy document: %w", err)
+	}
+	return string(b), nil
+}
+
+// newRole creates a function's execution role and its one inline policy.
+func newRole(ctx *pulumi.Context, function string, policy pulumi.StringOutput, opts ...pulumi.ResourceOption) (*iam.Role, *iam.RolePolicy, error) {
+	trust, err := lambdaTrustPolicy().JSON()
+	if err != nil {
+		return nil, nil, err
+	}
+	role, err := iam.NewRole(ctx, function+"-role", &iam.RoleArgs{
+		Description:      pulumi.Sprintf("Execution role of the streamfn %s function (%s)", function, ctx.Stack()),
+		AssumeRolePolicy: pulumi.String(trust),
+	}, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the %s role: %w", function, err)
+	}
+	rolePolicy, err := iam.NewRolePolicy(ctx, function+"-policy", &iam.RolePolicyArgs{
+		Role:   role.Name,
+		Policy: policy,
+	}, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the %s role policy: %w", function, err)
+	}
+	return role, rolePolicy, nil
+}

@@ -1,0 +1,110 @@
+// Package pipeline is the streamfn pipeline as one Pulumi ComponentResource: a Kinesis stream,
+// the ingest and processor functions with their roles and log groups, the event-source
+// mapping, the failures and poison queues, the features table, the ingest Function URL, and
+// the alarms and dashboard. Each AWS concept lives in its own file.
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/dynamodb"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kinesis"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/streamfn/streamfn/infra/build"
+	"github.com/streamfn/streamfn/infra/config"
+)
+
+// ComponentType is the component's type token.
+const ComponentType = "streamfn:pipeline:StreamPipeline"
+
+// StreamPipelineArgs is what the pipeline is built from.
+type StreamPipelineArgs struct {
+	// Config is the validated stack configuration.
+	Config *config.Config
+	// Ingest and Processor are the built function archives.
+	Ingest, Processor build.Artifact
+}
+
+// StreamPipeline is the whole pipeline. Its fields are its children.
+type StreamPipeline struct {
+	pulumi.ResourceState
+
+	Stream        *kinesis.Stream
+	Table         *dynamodb.Table
+	FailuresQueue *sqs.Queue
+	PoisonQueue   *sqs.Queue
+	Ingest        *Function
+	Processor     *Function
+	Mapping       *lambda.EventSourceMapping
+	IngestURL     *lambda.FunctionUrl
+	AlarmTopic    *sns.Topic
+	Alarms        []*cloudwatch.MetricAlarm
+	Dashboard     *cloudwatch.Dashboard
+
+	// DashboardURL opens the dashboard in the CloudWatch console.
+	DashboardURL pulumi.StringOutput
+}
+
+// NewStreamPipeline registers the component and every child. Children inherit the
+// component's providers, so an explicit provider passed with pulumi.Providers reaches them all.
+func NewStreamPipeline(ctx *pulumi.Context, name string, args *StreamPipelineArgs, opts ...pulumi.ResourceOption) (*StreamPipeline, error) {
+	if args == nil || args.Config == nil {
+		return nil, fmt.Errorf("creating the stream pipeline: no configuration given")
+	}
+	cfg := args.Config
+	p := &StreamPipeline{}
+	if err := ctx.RegisterComponentResource(ComponentType, name, p, opts...); err != nil {
+		return nil, fmt.Errorf("registering the stream pipeline component: %w", err)
+	}
+	child := pulumi.Parent(p)
+
+	var err error
+	if p.Stream, err = newStream(ctx, cfg, child); err != nil {
+		return nil, err
+	}
+	if p.Table, err = newFeaturesTable(ctx, child); err != nil {
+		return nil, err
+	}
+	if p.FailuresQueue, p.PoisonQueue, err = newQueues(ctx, child); err != nil {
+		return nil, err
+	}
+	if p.Processor, err = newProcessor(ctx, cfg, args.Processor, p, child); err != nil {
+		return nil, err
+	}
+	if p.Ingest, err = newIngest(ctx, cfg, args.Ingest, p, child); err != nil {
+		return nil, err
+	}
+	if p.Mapping, err = newMapping(ctx, cfg, p, child); err != nil {
+		return nil, err
+	}
+	if p.IngestURL, err = newIngestURL(ctx, cfg, p.Ingest, child); err != nil {
+		return nil, err
+	}
+	if p.AlarmTopic, p.Alarms, err = newAlarms(ctx, cfg, p, child); err != nil {
+		return nil, err
+	}
+	if p.Dashboard, p.DashboardURL, err = newDashboard(ctx, cfg, p, child); err != nil {
+		return nil, err
+	}
+
+	if err := ctx.RegisterResourceOutputs(p, pulumi.Map{
+		"streamName":            p.Stream.Name,
+		"streamArn":             p.Stream.Arn,
+		"ingestFunctionName":    p.Ingest.Function.Name,
+		"processorFunctionName": p.Processor.Function.Name,
+		"ingestUrl":             p.IngestURL.FunctionUrl,
+		"tableName":             p.Table.Name,
+		"failuresQueueUrl":      p.FailuresQueue.Url,
+		"poisonQueueUrl":        p.PoisonQueue.Url,
+		"alarmTopicArn":         p.AlarmTopic.Arn,
+		"dashboardUrl":          p.DashboardURL,
+	}); err != nil {
+		return nil, fmt.Errorf("registering the stream pipeline outputs: %w", err)
+	}
+	return p, nil
+}

@@ -1,0 +1,136 @@
+// Package plan is the offline preview of a stack: it runs the real Pulumi program under the
+// realistic mocks of infra/mocks, with the stack's config merged over Pulumi.yaml's defaults,
+// and returns every resource with its exact inputs and the resolved stack outputs.
+package plan
+
+import (
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+
+	"github.com/streamfn/streamfn/infra/config"
+	"github.com/streamfn/streamfn/infra/mocks"
+	"github.com/streamfn/streamfn/infra/pipeline"
+	"github.com/streamfn/streamfn/infra/program"
+	"github.com/streamfn/streamfn/infra/stackconfig"
+)
+
+// Resource is one resource the program registers.
+type Resource struct {
+	Type   string         `json:"type"`             // e.g. "aws:kinesis/stream:Stream"
+	Name   string         `json:"name"`             // logical name
+	Parent string         `json:"parent,omitempty"` // parent's logical name
+	Inputs map[string]any `json:"inputs"`           // exact inputs, Pulumi property names, JSON-friendly values
+}
+
+// Plan is a stack's resources and outputs.
+type Plan struct {
+	Stack     string         `json:"-"`
+	Resources []Resource     `json:"resources"`
+	Outputs   map[string]any `json:"outputs"` // the stack outputs, resolved
+}
+
+const functionType = "aws:lambda/function:Function"
+
+// Options says which stack to plan.
+type Options struct {
+	Dir   string // the project directory holding Pulumi.yaml
+	Stack string // e.g. "dev"
+}
+
+// Run plans a stack. Configuration errors come back as *config.ValidationError.
+func Run(opts Options) (*Plan, error) {
+	if opts.Stack == "" {
+		return nil, fmt.Errorf("no stack given; pass one such as dev")
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	project, err := stackconfig.ReadProject(dir)
+	if err != nil {
+		return nil, err
+	}
+	values, err := stackconfig.Load(dir, opts.Stack)
+	if err != nil {
+		return nil, err
+	}
+	monitor := mocks.New(mocks.Options{Project: project.Name, Stack: opts.Stack, Region: values[config.RegionKey]})
+
+	var outputs map[string]any
+	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
+		if err := program.Run(ctx); err != nil {
+			return err
+		}
+		outputs, err = awaitExports(ctx)
+		return err
+	}, pulumi.WithMocks(project.Name, opts.Stack, monitor), func(info *pulumi.RunInfo) {
+		info.Config = values
+		info.RootDirectory = dir
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	p := &Plan{Stack: opts.Stack, Outputs: outputs}
+	for _, r := range monitor.Registrations() {
+		inputs := r.Inputs
+		if r.Type == functionType {
+			// The hash of the archive the function would ship, as Lambda reports CodeSha256.
+			inputs["codeSha256"] = r.Outputs["codeSha256"]
+		}
+		p.Resources = append(p.Resources, Resource{Type: r.Type, Name: r.Name, Parent: r.Parent, Inputs: inputs})
+	}
+	return p, nil
+}
+
+// Find returns the resource with the given type token and logical name.
+func (p *Plan) Find(typ, name string) (Resource, bool) {
+	for _, r := range p.Resources {
+		if r.Type == typ && r.Name == name {
+			return r, true
+		}
+	}
+	return Resource{}, false
+}
+
+// awaitExports resolves every stack output the program exported.
+func awaitExports(ctx *pulumi.Context) (map[string]any, error) {
+	exports := ctx.GetCurrentExportMap()
+	out := make(map[string]any, len(exports))
+	for _, name := range slices.Sorted(maps.Keys(exports)) {
+		result, err := internals.UnsafeAwaitOutput(ctx.Context(), pulumi.ToOutput(exports[name]))
+		if err != nil {
+			return nil, fmt.Errorf("resolving stack output %s: %w", name, err)
+		}
+		if !result.Known {
+			return nil, fmt.Errorf("stack output %s is unknown under the mocks; the mock must compute it", name)
+		}
+		v, err := plainValue(result.Value)
+		if err != nil {
+			return nil, fmt.Errorf("stack output %s: %w", name, err)
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+func plainValue(v any) (any, error) {
+	pv := resource.NewPropertyValue(v)
+	return mocks.ToJSON(pv), nil
+}
+
+// Warnings returns what a real run would warn about. The mock engine drops the program's
+// log messages, so the plan reads the same facts from the resources it registered.
+func (p *Plan) Warnings() []string {
+	var warnings []string
+	if _, public := p.Find("aws:lambda/permission:Permission", pipeline.PublicURLPermission); public {
+		warnings = append(warnings, pipeline.PublicURLWarning)
+	}
+	return warnings
+}

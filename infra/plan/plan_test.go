@@ -1,0 +1,108 @@
+package plan_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/streamfn/streamfn/infra/config"
+	"github.com/streamfn/streamfn/infra/plan"
+	"github.com/streamfn/streamfn/infra/stackconfig"
+)
+
+func TestPlanDev(t *testing.T) {
+	p, err := plan.Run(plan.Options{Dir: "../..", Stack: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Stack != "dev" || len(p.Resources) == 0 || len(p.Outputs) != 10 {
+		t.Fatalf("plan for %q has %d resources and outputs %v", p.Stack, len(p.Resources), p.Outputs)
+	}
+	stream, ok := p.Find("aws:kinesis/stream:Stream", "stream")
+	if !ok || stream.Parent != "pipeline" || stream.Inputs["shardCount"] != 1.0 {
+		t.Errorf("stream = %+v (found %v), want shardCount 1 under pipeline", stream, ok)
+	}
+	for _, fn := range []string{"ingest", "processor"} {
+		r, ok := p.Find("aws:lambda/function:Function", fn)
+		if !ok {
+			t.Fatalf("no function %s", fn)
+		}
+		if sha, _ := r.Inputs["codeSha256"].(string); sha == "" || sha != r.Inputs["sourceCodeHash"] {
+			t.Errorf("%s codeSha256 = %v, want the archive hash %v", fn, r.Inputs["codeSha256"], r.Inputs["sourceCodeHash"])
+		}
+	}
+	if _, ok := p.Find("aws:lambda/function:Function", "nope"); ok {
+		t.Error("Find found a resource that does not exist")
+	}
+	if w := p.Warnings(); len(w) != 0 {
+		t.Errorf("dev warns %v", w)
+	}
+	if p.Outputs["streamName"] != "stream-"+strings.TrimPrefix(p.Outputs["streamName"].(string), "stream-") ||
+		!strings.HasPrefix(p.Outputs["poisonQueueUrl"].(string), "https://sqs.us-east-1.amazonaws.com/123456789012/poison-") {
+		t.Errorf("outputs %v", p.Outputs)
+	}
+}
+
+// tempProject copies Pulumi.yaml next to a stack file of the test's choosing.
+func tempProject(t *testing.T, stack, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join("../..", stackconfig.ProjectFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string][]byte{stackconfig.ProjectFile: data, "Pulumi." + stack + ".yaml": []byte(body)} {
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestPlanInvalidConfig(t *testing.T) {
+	dir := tempProject(t, "bad", "config:\n  streamfn:shardCount: 1\n  streamfn:parallelizationFactor: 12\n  streamfn:batchSize: 0\n")
+	_, err := plan.Run(plan.Options{Dir: dir, Stack: "bad"})
+	var invalid *config.ValidationError
+	if !errors.As(err, &invalid) || len(invalid.Problems) != 2 {
+		t.Fatalf("got %v, want a ValidationError with two problems", err)
+	}
+}
+
+func TestPlanPublicURLWarns(t *testing.T) {
+	p, err := plan.Run(plan.Options{Dir: "../..", Stack: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Warnings()) != 0 {
+		t.Fatal("dev should not warn")
+	}
+	// A NONE stack in a temporary project whose module files, functions and shared packages
+	// link to this repository's, so the program builds the real functions.
+	dir := tempProject(t, "open", "config:\n  streamfn:shardCount: 1\n  streamfn:ingestAuth: NONE\n")
+	if err := os.Symlink(filepath.Join(mustAbs(t, "../.."), "functions"), filepath.Join(dir, "functions")); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"go.mod", "go.sum", "internal"} {
+		if err := os.Symlink(filepath.Join(mustAbs(t, "../.."), f), filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open, err := plan.Run(plan.Options{Dir: dir, Stack: "open"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := open.Warnings(); len(w) != 1 || !strings.Contains(w[0], "public") || !strings.Contains(w[0], "streamfn:ingestAuth AWS_IAM") {
+		t.Errorf("warnings = %v, want the public URL warning with its fix", w)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}

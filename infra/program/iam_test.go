@@ -1,0 +1,207 @@
+package program_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/streamfn/streamfn/infra/mocks"
+	"github.com/streamfn/streamfn/infra/pipeline"
+)
+
+// policyOf parses a policy document the program passed as a JSON string.
+func policyOf(t *testing.T, reg mocks.Registration, input string) pipeline.PolicyDocument {
+	t.Helper()
+	s, ok := reg.Inputs[input].(string)
+	if !ok {
+		t.Fatalf("%s %s: %s is %T, want a JSON string", reg.Type, reg.Name, input, reg.Inputs[input])
+	}
+	var doc pipeline.PolicyDocument
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("%s %s: %s is not a policy document: %v\n%s", reg.Type, reg.Name, input, err, s)
+	}
+	if doc.Version != "2012-10-17" {
+		t.Errorf("%s %s: policy version %q", reg.Type, reg.Name, doc.Version)
+	}
+	return doc
+}
+
+// stackARNs are the ARNs a role may name: those of this stack's resources, the log groups in
+// their IAM form for log streams, and the customer key from config.
+func stackARNs(r *result, extra ...string) map[string]bool {
+	arns := map[string]bool{}
+	for _, reg := range r.monitor.Registrations() {
+		arn, _ := reg.Outputs["arn"].(string)
+		switch reg.Type {
+		case tStream, tTable, tQueue:
+			arns[arn] = true
+		case tLogGroup:
+			arns[arn+":*"] = true
+		}
+	}
+	for _, e := range extra {
+		arns[e] = true
+	}
+	return arns
+}
+
+func TestRolePolicies(t *testing.T) {
+	runs := map[string]struct {
+		r   *result
+		key string
+	}{
+		"dev":                  {devRun(t), ""},
+		"prod":                 {prodRun(t), ""},
+		"knobs (customer key)": {knobRun(t), customKey},
+	}
+	for name, run := range runs {
+		t.Run(name, func(t *testing.T) {
+			allowed := stackARNs(run.r)
+			if run.key != "" {
+				allowed[run.key] = true
+			}
+			usedKey := false
+			for _, policyName := range []string{"ingest-policy", "processor-policy"} {
+				reg := find(t, run.r, tRolePolicy, policyName)
+				role := strings.TrimSuffix(policyName, "-policy") + "-role"
+				if reg.Inputs["role"] != find(t, run.r, tRole, role).Outputs["name"] {
+					t.Errorf("%s is attached to %v, want %s", policyName, reg.Inputs["role"], role)
+				}
+				for _, st := range policyOf(t, reg, "policy").Statement {
+					if st.Effect != "Allow" || st.Principal != nil || st.Condition != nil {
+						t.Errorf("%s %s: unexpected statement shape %+v", policyName, st.Sid, st)
+					}
+					for _, action := range st.Action {
+						if strings.Contains(action, "*") || !pipeline.IsKnownAction(action) {
+							t.Errorf("%s %s: action %q is a wildcard or not a real action", policyName, st.Sid, action)
+						}
+					}
+					if len(st.Resource) == 0 {
+						t.Errorf("%s %s: no resource", policyName, st.Sid)
+					}
+					for _, res := range st.Resource {
+						if !allowed[res] {
+							t.Errorf("%s %s: resource %q is not an ARN of this stack", policyName, st.Sid, res)
+						}
+						if strings.Contains(strings.TrimSuffix(res, ":*"), "*") || (strings.HasSuffix(res, ":*") && !strings.Contains(res, ":log-group:")) {
+							t.Errorf("%s %s: resource %q has a wildcard", policyName, st.Sid, res)
+						}
+						usedKey = usedKey || res == run.key
+					}
+				}
+			}
+			if run.key != "" && !usedKey {
+				t.Errorf("with customer key %s neither role may use it", run.key)
+			}
+		})
+	}
+}
+
+func TestRoleGrants(t *testing.T) {
+	grants := func(r *result, policy string) map[string][]string {
+		out := map[string][]string{}
+		for _, st := range policyOf(t, find(t, r, tRolePolicy, policy), "policy").Statement {
+			for _, a := range st.Action {
+				out[a] = append(out[a], st.Resource...)
+			}
+		}
+		return out
+	}
+	r := knobRun(t)
+	stream := find(t, r, tStream, "stream").Outputs["arn"].(string)
+	table := find(t, r, tTable, "features").Outputs["arn"].(string)
+	failures := find(t, r, tQueue, "failures").Outputs["arn"].(string)
+	poison := find(t, r, tQueue, "poison").Outputs["arn"].(string)
+
+	processor := grants(r, "processor-policy")
+	for _, a := range []string{"kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"} {
+		if strings.Join(processor[a], ",") != stream {
+			t.Errorf("processor %s on %v, want only the stream", a, processor[a])
+		}
+	}
+	if strings.Join(processor["dynamodb:UpdateItem"], ",") != table {
+		t.Errorf("processor dynamodb:UpdateItem on %v, want the table", processor["dynamodb:UpdateItem"])
+	}
+	if got := strings.Join(processor["sqs:SendMessage"], ","); got != failures+","+poison {
+		t.Errorf("processor sqs:SendMessage on %s, want both queues", got)
+	}
+	if strings.Join(processor["kms:Decrypt"], ",") != customKey {
+		t.Errorf("processor kms:Decrypt on %v, want the customer key", processor["kms:Decrypt"])
+	}
+	for _, forbidden := range []string{"kinesis:PutRecord", "kinesis:PutRecords", "kinesis:ListStreams"} {
+		if _, ok := processor[forbidden]; ok {
+			t.Errorf("processor is granted %s", forbidden)
+		}
+	}
+
+	ingest := grants(r, "ingest-policy")
+	if len(ingest) != 5 { // PutRecord, PutRecords, CreateLogStream, PutLogEvents, GenerateDataKey
+		t.Errorf("ingest grants %v, want only the stream writes, its logs and the key", ingest)
+	}
+	if strings.Join(ingest["kinesis:PutRecords"], ",") != stream || strings.Join(ingest["kms:GenerateDataKey"], ",") != customKey {
+		t.Errorf("ingest grants %v", ingest)
+	}
+
+	// With the AWS-managed key no KMS statement is needed or granted.
+	for _, policy := range []string{"ingest-policy", "processor-policy"} {
+		for action := range grants(devRun(t), policy) {
+			if strings.HasPrefix(action, "kms:") {
+				t.Errorf("dev %s grants %s although the stream uses alias/aws/kinesis", policy, action)
+			}
+		}
+	}
+}
+
+func TestTrustPolicies(t *testing.T) {
+	for _, role := range []string{"ingest-role", "processor-role"} {
+		doc := policyOf(t, find(t, devRun(t), tRole, role), "assumeRolePolicy")
+		if len(doc.Statement) != 1 {
+			t.Fatalf("%s trust policy has %d statements", role, len(doc.Statement))
+		}
+		st := doc.Statement[0]
+		if st.Principal["Service"] != "lambda.amazonaws.com" || strings.Join(st.Action, ",") != "sts:AssumeRole" || st.Effect != "Allow" {
+			t.Errorf("%s trust policy = %+v, want lambda.amazonaws.com may sts:AssumeRole", role, st)
+		}
+	}
+}
+
+// The alarm key's policy is a key policy, where Resource "*" means the key itself. Only AWS's
+// default account statement may use wildcards; CloudWatch gets named actions for this account.
+func TestAlarmKeyPolicy(t *testing.T) {
+	doc := policyOf(t, find(t, devRun(t), tKey, "alarms-key"), "policy")
+	for _, st := range doc.Statement {
+		switch st.Sid {
+		case "AccountAdministersKeyThroughIAM":
+			if st.Principal["AWS"] != "arn:aws:iam::"+mocks.Account+":root" {
+				t.Errorf("admin principal = %v", st.Principal)
+			}
+		case "CloudWatchAlarmsPublish":
+			if st.Principal["Service"] != "cloudwatch.amazonaws.com" {
+				t.Errorf("publisher principal = %v", st.Principal)
+			}
+			for _, a := range st.Action {
+				if !pipeline.IsKnownAction(a) {
+					t.Errorf("CloudWatch is granted %q", a)
+				}
+			}
+			if st.Condition["StringEquals"]["aws:SourceAccount"] != mocks.Account {
+				t.Errorf("CloudWatch grant is not limited to this account: %v", st.Condition)
+			}
+		default:
+			t.Errorf("unexpected key policy statement %+v", st)
+		}
+	}
+}
+
+func TestKnownActionsCatchTypos(t *testing.T) {
+	for action, want := range map[string]bool{
+		"kinesis:GetRecords": true, "kinesis:GetRecord": false, "kinesis:*": false,
+		"dynamodb:UpdateItem": true, "sqs:SendMessageBatch": false, "GetRecords": false,
+	} {
+		if got := pipeline.IsKnownAction(action); got != want {
+			t.Errorf("IsKnownAction(%q) = %v, want %v", action, got, want)
+		}
+	}
+}

@@ -1,0 +1,606 @@
+package program_test
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+
+	"github.com/streamfn/streamfn/infra/config"
+	"github.com/streamfn/streamfn/infra/mocks"
+	"github.com/streamfn/streamfn/infra/pipeline"
+	"github.com/streamfn/streamfn/infra/program"
+	"github.com/streamfn/streamfn/infra/stackconfig"
+)
+
+const projectDir = "../.."
+
+// result is one run of the real program under the mocks.
+type result struct {
+	monitor *mocks.Monitor
+	outputs map[string]any
+}
+
+// runProgram runs program.Run for a stack with some config overridden. It does not set the
+// root directory, so the program finds the project by walking up from this package's folder,
+// as it must when Pulumi runs it from infra/.
+func runProgram(t *testing.T, stack string, overrides map[string]string) (*result, error) {
+	t.Helper()
+	values, err := stackconfig.Load(projectDir, stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps.Copy(values, overrides)
+	region := values[config.RegionKey]
+	r := &result{monitor: mocks.New(mocks.Options{Project: "streamfn", Stack: stack, Region: region})}
+	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
+		if err := program.Run(ctx); err != nil {
+			return err
+		}
+		r.outputs = map[string]any{}
+		for name, v := range ctx.GetCurrentExportMap() {
+			out, err := internals.UnsafeAwaitOutput(ctx.Context(), pulumi.ToOutput(v))
+			if err != nil {
+				return err
+			}
+			if !out.Known {
+				return fmt.Errorf("output %s is unknown", name)
+			}
+			r.outputs[name] = mocks.ToJSON(resource.NewPropertyValue(out.Value))
+		}
+		return nil
+	}, pulumi.WithMocks("streamfn", stack, r.monitor), func(info *pulumi.RunInfo) { info.Config = values })
+	return r, err
+}
+
+func mustRun(t *testing.T, stack string, overrides map[string]string) *result {
+	t.Helper()
+	r, err := runProgram(t, stack, overrides)
+	if err != nil {
+		t.Fatalf("running the program for %s: %v", stack, err)
+	}
+	return r
+}
+
+// Runs are cached per test binary: each builds both functions, and the tests only read them.
+var (
+	runsMu sync.Mutex
+	runs   = map[string]*result{}
+)
+
+func cachedRun(t *testing.T, name, stack string, overrides map[string]string) *result {
+	t.Helper()
+	runsMu.Lock()
+	defer runsMu.Unlock()
+	if r, ok := runs[name]; ok {
+		return r
+	}
+	r := mustRun(t, stack, overrides)
+	runs[name] = r
+	return r
+}
+
+func devRun(t *testing.T) *result  { return cachedRun(t, "dev", "dev", nil) }
+func prodRun(t *testing.T) *result { return cachedRun(t, "prod", "prod", nil) }
+func knobRun(t *testing.T) *result { return cachedRun(t, "knobs", "dev", knobValues) }
+
+// knobValues sets every key to a non-default value that the rules accept together.
+var knobValues = map[string]string{
+	"aws:region":                            "eu-west-1",
+	"streamfn:streamMode":                   "PROVISIONED",
+	"streamfn:shardCount":                   "3",
+	"streamfn:retentionHours":               "48",
+	"streamfn:kmsKeyId":                     customKey,
+	"streamfn:batchSize":                    "250",
+	"streamfn:batchWindowSeconds":           "5",
+	"streamfn:parallelizationFactor":        "4",
+	"streamfn:startingPosition":             "AT_TIMESTAMP",
+	"streamfn:startingPositionTimestamp":    "2025-01-31T00:00:00Z",
+	"streamfn:maxRetryAttempts":             "7",
+	"streamfn:maxRecordAgeSeconds":          "7200",
+	"streamfn:bisectOnError":                "false",
+	"streamfn:tumblingWindowSeconds":        "120",
+	"streamfn:mappingEnabled":               "false",
+	"streamfn:processorMemoryMb":            "2048",
+	"streamfn:processorTimeoutSeconds":      "120",
+	"streamfn:processorConcurrency":         "20",
+	"streamfn:featureTtlDays":               "30",
+	"streamfn:ingestMemoryMb":               "1024",
+	"streamfn:ingestTimeoutSeconds":         "20",
+	"streamfn:ingestConcurrency":            "50",
+	"streamfn:ingestProvisionedConcurrency": "5",
+	"streamfn:ingestAuth":                   "NONE",
+	"streamfn:architecture":                 "x86_64",
+	"streamfn:logRetentionDays":             "14",
+	"streamfn:logLevel":                     "WARN",
+	"streamfn:systemLogLevel":               "INFO",
+	"streamfn:metricsNamespace":             "shop/activity",
+	"streamfn:iteratorAgeAlarmSeconds":      "600",
+	"streamfn:alarmEmail":                   "oncall@example.com",
+	"streamfn:tags":                         `{"team":"data"}`,
+}
+
+const customKey = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+const (
+	tStream      = "aws:kinesis/stream:Stream"
+	tFunction    = "aws:lambda/function:Function"
+	tMapping     = "aws:lambda/eventSourceMapping:EventSourceMapping"
+	tURL         = "aws:lambda/functionUrl:FunctionUrl"
+	tAlias       = "aws:lambda/alias:Alias"
+	tProvisioned = "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig"
+	tPermission  = "aws:lambda/permission:Permission"
+	tRole        = "aws:iam/role:Role"
+	tRolePolicy  = "aws:iam/rolePolicy:RolePolicy"
+	tQueue       = "aws:sqs/queue:Queue"
+	tTable       = "aws:dynamodb/table:Table"
+	tLogGroup    = "aws:cloudwatch/logGroup:LogGroup"
+	tAlarm       = "aws:cloudwatch/metricAlarm:MetricAlarm"
+	tDashboard   = "aws:cloudwatch/dashboard:Dashboard"
+	tTopic       = "aws:sns/topic:Topic"
+	tSubscribe   = "aws:sns/topicSubscription:TopicSubscription"
+	tKey         = "aws:kms/key:Key"
+	tProvider    = "pulumi:providers:aws"
+)
+
+func find(t *testing.T, r *result, typ, name string) mocks.Registration {
+	t.Helper()
+	reg, ok := r.monitor.Find(typ, name)
+	if !ok {
+		t.Fatalf("no %s named %s was registered", typ, name)
+	}
+	return reg
+}
+
+// lookup follows a dotted path through maps and arrays ("loggingConfig.logFormat",
+// "architectures.0").
+func lookup(v any, path string) (any, bool) {
+	for _, part := range strings.Split(path, ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			var ok bool
+			if v, ok = x[part]; !ok {
+				return nil, false
+			}
+		case []any:
+			i, err := strconv.Atoi(part)
+			if err != nil || i >= len(x) {
+				return nil, false
+			}
+			v = x[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+func resourceSet(r *result) []string {
+	var set []string
+	for _, reg := range r.monitor.Registrations() {
+		set = append(set, reg.Type+" "+reg.Name)
+	}
+	slices.Sort(set)
+	return set
+}
+
+var baseResources = []string{
+	tProvider + " aws",
+	pipeline.ComponentType + " pipeline",
+	tStream + " stream",
+	tTable + " features",
+	tQueue + " failures",
+	tQueue + " poison",
+	tLogGroup + " ingest-logs",
+	tLogGroup + " processor-logs",
+	tRole + " ingest-role",
+	tRole + " processor-role",
+	tRolePolicy + " ingest-policy",
+	tRolePolicy + " processor-policy",
+	tFunction + " ingest",
+	tFunction + " processor",
+	tMapping + " processor-stream",
+	tURL + " ingest-url",
+	tKey + " alarms-key",
+	tTopic + " alarms",
+	tAlarm + " processor-iterator-age",
+	tAlarm + " processor-errors",
+	tAlarm + " processor-throttles",
+	tAlarm + " ingest-throttles",
+	tAlarm + " failures-queue-depth",
+	tAlarm + " poison-queue-depth",
+	tAlarm + " stream-write-throttled",
+	tDashboard + " dashboard",
+}
+
+func TestResourceSet(t *testing.T) {
+	tests := []struct {
+		name  string
+		run   func(*testing.T) *result
+		extra []string
+	}{
+		{"dev", devRun, nil},
+		// prod keeps ingest warm: a published version, the alias and provisioned concurrency.
+		{"prod", prodRun, []string{tAlias + " ingest-live", tProvisioned + " ingest-provisioned"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := append(slices.Clone(baseResources), tt.extra...)
+			slices.Sort(want)
+			if got := resourceSet(tt.run(t)); !slices.Equal(got, want) {
+				t.Errorf("resources:\n  got  %v\n  want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestEveryChildBelongsToThePipeline(t *testing.T) {
+	for _, reg := range knobRun(t).monitor.Registrations() {
+		switch {
+		case reg.Type == tProvider || reg.Type == pipeline.ComponentType:
+			if reg.Parent != "" {
+				t.Errorf("%s %s has parent %q, want the stack", reg.Type, reg.Name, reg.Parent)
+			}
+		case reg.Parent != "pipeline":
+			t.Errorf("%s %s has parent %q, want pipeline", reg.Type, reg.Name, reg.Parent)
+		}
+	}
+}
+
+type check struct {
+	typ, name, path string
+	want            any
+}
+
+// knobChecks says where each config key must land. TestEveryKnobIsChecked keeps it complete.
+var knobChecks = map[string][]check{
+	"aws:region":                         {{tProvider, "aws", "region", "eu-west-1"}},
+	"streamfn:streamMode":                {{tStream, "stream", "streamModeDetails.streamMode", "PROVISIONED"}},
+	"streamfn:shardCount":                {{tStream, "stream", "shardCount", 3.0}},
+	"streamfn:retentionHours":            {{tStream, "stream", "retentionPeriod", 48.0}},
+	"streamfn:kmsKeyId":                  {{tStream, "stream", "kmsKeyId", customKey}, {tStream, "stream", "encryptionType", "KMS"}},
+	"streamfn:batchSize":                 {{tMapping, "processor-stream", "batchSize", 250.0}},
+	"streamfn:batchWindowSeconds":        {{tMapping, "processor-stream", "maximumBatchingWindowInSeconds", 5.0}},
+	"streamfn:parallelizationFactor":     {{tMapping, "processor-stream", "parallelizationFactor", 4.0}},
+	"streamfn:startingPosition":          {{tMapping, "processor-stream", "startingPosition", "AT_TIMESTAMP"}},
+	"streamfn:startingPositionTimestamp": {{tMapping, "processor-stream", "startingPositionTimestamp", "2025-01-31T00:00:00Z"}},
+	"streamfn:maxRetryAttempts":          {{tMapping, "processor-stream", "maximumRetryAttempts", 7.0}},
+	"streamfn:maxRecordAgeSeconds":       {{tMapping, "processor-stream", "maximumRecordAgeInSeconds", 7200.0}},
+	"streamfn:bisectOnError":             {{tMapping, "processor-stream", "bisectBatchOnFunctionError", false}},
+	"streamfn:tumblingWindowSeconds":     {{tMapping, "processor-stream", "tumblingWindowInSeconds", 120.0}},
+	"streamfn:mappingEnabled":            {{tMapping, "processor-stream", "enabled", false}},
+	"streamfn:processorMemoryMb":         {{tFunction, "processor", "memorySize", 2048.0}},
+	"streamfn:processorTimeoutSeconds":   {{tFunction, "processor", "timeout", 120.0}},
+	"streamfn:processorConcurrency":      {{tFunction, "processor", "reservedConcurrentExecutions", 20.0}},
+	"streamfn:featureTtlDays":            {{tFunction, "processor", "environment.variables.FEATURE_TTL_DAYS", "30"}},
+	"streamfn:ingestMemoryMb":            {{tFunction, "ingest", "memorySize", 1024.0}},
+	"streamfn:ingestTimeoutSeconds":      {{tFunction, "ingest", "timeout", 20.0}},
+	"streamfn:ingestConcurrency":         {{tFunction, "ingest", "reservedConcurrentExecutions", 50.0}},
+	"streamfn:ingestProvisionedConcurrency": {
+		{tProvisioned, "ingest-provisioned", "provisionedConcurrentExecutions", 5.0},
+		{tProvisioned, "ingest-provisioned", "qualifier", "live"},
+		{tFunction, "ingest", "publish", true},
+		{tAlias, "ingest-live", "functionVersion", "1"},
+		{tURL, "ingest-url", "qualifier", "live"},
+	},
+	"streamfn:ingestAuth": {
+		{tURL, "ingest-url", "authorizationType", "NONE"},
+		{tPermission, pipeline.PublicURLPermission, "functionUrlAuthType", "NONE"},
+		{tPermission, pipeline.PublicURLPermission, "action", "lambda:InvokeFunctionUrl"},
+		{tPermission, pipeline.PublicURLPermission, "qualifier", "live"},
+	},
+	"streamfn:architecture": {
+		{tFunction, "ingest", "architectures.0", "x86_64"},
+		{tFunction, "processor", "architectures.0", "x86_64"},
+	},
+	"streamfn:logRetentionDays": {
+		{tLogGroup, "ingest-logs", "retentionInDays", 14.0},
+		{tLogGroup, "processor-logs", "retentionInDays", 14.0},
+	},
+	"streamfn:logLevel": {
+		{tFunction, "ingest", "loggingConfig.applicationLogLevel", "WARN"},
+		{tFunction, "processor", "loggingConfig.applicationLogLevel", "WARN"},
+	},
+	"streamfn:systemLogLevel": {
+		{tFunction, "ingest", "loggingConfig.systemLogLevel", "INFO"},
+		{tFunction, "processor", "loggingConfig.systemLogLevel", "INFO"},
+	},
+	"streamfn:metricsNamespace": {
+		{tFunction, "ingest", "environment.variables.METRICS_NAMESPACE", "shop/activity"},
+		{tFunction, "processor", "environment.variables.METRICS_NAMESPACE", "shop/activity"},
+	},
+	"streamfn:iteratorAgeAlarmSeconds": {{tAlarm, "processor-iterator-age", "threshold", 600000.0}},
+	"streamfn:alarmEmail": {
+		{tSubscribe, "alarms-email", "endpoint", "oncall@example.com"},
+		{tSubscribe, "alarms-email", "protocol", "email"},
+	},
+	"streamfn:tags": {
+		{tProvider, "aws", "defaultTags.tags.team", "data"},
+		{tProvider, "aws", "defaultTags.tags.project", "streamfn"},
+		{tProvider, "aws", "defaultTags.tags.stack", "dev"},
+	},
+}
+
+func TestEveryKnobLandsOnItsInput(t *testing.T) {
+	r := knobRun(t)
+	for _, key := range slices.Sorted(maps.Keys(knobChecks)) {
+		for _, c := range knobChecks[key] {
+			t.Run(key+"/"+c.name+"."+c.path, func(t *testing.T) {
+				got, ok := lookup(find(t, r, c.typ, c.name).Inputs, c.path)
+				if !ok || got != c.want {
+					t.Errorf("%s %s input %s = %v (set: %v), want %v", c.typ, c.name, c.path, got, ok, c.want)
+				}
+			})
+		}
+	}
+	// x86_64 must also build for amd64, not only say so.
+	for _, fn := range program.Functions {
+		archive, _ := lookup(find(t, r, tFunction, fn).Inputs, "code.archive")
+		if path, _ := archive.(string); !strings.Contains(path, "/.build/x86_64/") {
+			t.Errorf("%s ships %v, want an archive built under .build/x86_64", fn, archive)
+		}
+	}
+}
+
+func TestEveryKnobIsChecked(t *testing.T) {
+	checked := slices.Sorted(maps.Keys(knobChecks))
+	if keys := config.Keys(); !slices.Equal(checked, keys) {
+		t.Errorf("knobChecks covers %v\nbut the config has %v", checked, keys)
+	}
+	if set := slices.Sorted(maps.Keys(knobValues)); !slices.Equal(set, config.Keys()) {
+		t.Errorf("knobValues sets %v\nbut the config has %v", set, config.Keys())
+	}
+}
+
+func TestFixedMappingSettings(t *testing.T) {
+	for name, r := range map[string]*result{"dev": devRun(t), "knobs": knobRun(t)} {
+		m := find(t, r, tMapping, "processor-stream").Inputs
+		if got, _ := lookup(m, "functionResponseTypes"); fmt.Sprint(got) != "[ReportBatchItemFailures]" {
+			t.Errorf("%s: functionResponseTypes = %v", name, got)
+		}
+		failures := find(t, r, tQueue, "failures").Outputs["arn"]
+		if got, _ := lookup(m, "destinationConfig.onFailure.destinationArn"); got != failures {
+			t.Errorf("%s: on-failure destination = %v, want the failures queue %v", name, got, failures)
+		}
+		if got, _ := lookup(m, "eventSourceArn"); got != find(t, r, tStream, "stream").Outputs["arn"] {
+			t.Errorf("%s: the mapping reads %v, not the stream", name, got)
+		}
+	}
+	dev := find(t, devRun(t), tMapping, "processor-stream").Inputs
+	for _, absent := range []string{"tumblingWindowInSeconds", "startingPositionTimestamp"} {
+		if v, ok := dev[absent]; ok {
+			t.Errorf("dev sets %s = %v, want it unset", absent, v)
+		}
+	}
+}
+
+func TestOnDemandStream(t *testing.T) {
+	r := mustRun(t, "dev", map[string]string{"streamfn:streamMode": "ON_DEMAND", "streamfn:shardCount": "0"})
+	stream := find(t, r, tStream, "stream").Inputs
+	if got, _ := lookup(stream, "streamModeDetails.streamMode"); got != "ON_DEMAND" {
+		t.Errorf("stream mode = %v", got)
+	}
+	if v, ok := stream["shardCount"]; ok {
+		t.Errorf("ON_DEMAND stream sets shardCount = %v", v)
+	}
+	if _, ok := r.monitor.Find(tAlarm, "stream-write-throttled"); ok {
+		t.Error("ON_DEMAND stream has a WriteProvisionedThroughputExceeded alarm")
+	}
+}
+
+func TestFunctionWiring(t *testing.T) {
+	r := devRun(t)
+	table := find(t, r, tTable, "features").Outputs
+	poison := find(t, r, tQueue, "poison").Outputs
+	stream := find(t, r, tStream, "stream").Outputs
+	tests := []struct {
+		fn   string
+		path string
+		want any
+	}{
+		{"processor", "environment.variables.TABLE_NAME", table["name"]},
+		{"processor", "environment.variables.POISON_QUEUE_URL", poison["url"]},
+		{"processor", "environment.variables.TTL_ATTRIBUTE", "expiresAt"},
+		{"ingest", "environment.variables.STREAM_NAME", stream["name"]},
+		{"ingest", "runtime", "provided.al2023"},
+		{"ingest", "handler", "bootstrap"},
+		{"ingest", "loggingConfig.logFormat", "JSON"},
+		{"ingest", "loggingConfig.logGroup", "/streamfn/dev/ingest"},
+		{"processor", "loggingConfig.logGroup", "/streamfn/dev/processor"},
+		{"processor", "architectures.0", "arm64"},
+		{"processor", "reservedConcurrentExecutions", -1.0},
+		{"ingest", "publish", false},
+		{"processor", "role", find(t, r, tRole, "processor-role").Outputs["arn"]},
+		{"ingest", "role", find(t, r, tRole, "ingest-role").Outputs["arn"]},
+	}
+	for _, tt := range tests {
+		if got, _ := lookup(find(t, r, tFunction, tt.fn).Inputs, tt.path); got != tt.want {
+			t.Errorf("%s %s = %v, want %v", tt.fn, tt.path, got, tt.want)
+		}
+	}
+	if _, ok := r.monitor.Find(tPermission, pipeline.PublicURLPermission); ok {
+		t.Error("dev (AWS_IAM) has a public URL permission")
+	}
+	if got, _ := lookup(find(t, r, tURL, "ingest-url").Inputs, "authorizationType"); got != "AWS_IAM" {
+		t.Errorf("ingest URL auth = %v, want AWS_IAM by default", got)
+	}
+}
+
+func TestArchiveHashIsTheShippedArchive(t *testing.T) {
+	// Fresh runs, not the cached one: later runs rewrite the same archive path.
+	r := mustRun(t, "dev", nil)
+	for _, fn := range program.Functions {
+		reg := find(t, r, tFunction, fn)
+		path, _ := lookup(reg.Inputs, "code.archive")
+		data, err := os.ReadFile(path.(string))
+		if err != nil {
+			t.Fatalf("%s: reading its archive: %v", fn, err)
+		}
+		sum := sha256.Sum256(data)
+		want := base64.StdEncoding.EncodeToString(sum[:])
+		if reg.Inputs["sourceCodeHash"] != want || reg.Outputs["codeSha256"] != want {
+			t.Errorf("%s: sourceCodeHash %v / codeSha256 %v, but the archive hashes to %s",
+				fn, reg.Inputs["sourceCodeHash"], reg.Outputs["codeSha256"], want)
+		}
+	}
+	// A second run of the same source ships the same archive: preview shows no change.
+	again := mustRun(t, "dev", nil)
+	for _, fn := range program.Functions {
+		if a, b := find(t, r, tFunction, fn).Inputs["sourceCodeHash"], find(t, again, tFunction, fn).Inputs["sourceCodeHash"]; a != b {
+			t.Errorf("%s: two runs of the same source give %v and %v", fn, a, b)
+		}
+	}
+}
+
+func TestEncryptionAtRest(t *testing.T) {
+	for name, r := range map[string]*result{"dev": devRun(t), "knobs": knobRun(t)} {
+		stream := find(t, r, tStream, "stream").Inputs
+		if stream["encryptionType"] != "KMS" || stream["kmsKeyId"] == "" || stream["kmsKeyId"] == nil {
+			t.Errorf("%s: stream encryption = %v / %v", name, stream["encryptionType"], stream["kmsKeyId"])
+		}
+		for _, q := range []string{"failures", "poison"} {
+			if find(t, r, tQueue, q).Inputs["sqsManagedSseEnabled"] != true {
+				t.Errorf("%s: queue %s is not encrypted", name, q)
+			}
+		}
+		table := find(t, r, tTable, "features").Inputs
+		if got, _ := lookup(table, "serverSideEncryption.enabled"); got != true {
+			t.Errorf("%s: table encryption = %v", name, got)
+		}
+		if got, _ := lookup(table, "pointInTimeRecovery.enabled"); got != true {
+			t.Errorf("%s: table point-in-time recovery = %v", name, got)
+		}
+		key := find(t, r, tKey, "alarms-key")
+		if find(t, r, tTopic, "alarms").Inputs["kmsMasterKeyId"] != key.Outputs["arn"] {
+			t.Errorf("%s: the alarm topic is not encrypted with the alarm key", name)
+		}
+		if key.Inputs["enableKeyRotation"] != true {
+			t.Errorf("%s: the alarm key does not rotate", name)
+		}
+	}
+	if got := find(t, devRun(t), tStream, "stream").Inputs["kmsKeyId"]; got != "alias/aws/kinesis" {
+		t.Errorf("default stream key = %v, want alias/aws/kinesis", got)
+	}
+}
+
+func TestTableShape(t *testing.T) {
+	table := find(t, devRun(t), tTable, "features").Inputs
+	for path, want := range map[string]any{
+		"hashKey": "userId", "billingMode": "PAY_PER_REQUEST",
+		"attributes.0.name": "userId", "attributes.0.type": "S",
+		"ttl.attributeName": "expiresAt", "ttl.enabled": true,
+	} {
+		if got, _ := lookup(table, path); got != want {
+			t.Errorf("table %s = %v, want %v", path, got, want)
+		}
+	}
+}
+
+func TestAlarmsNotifyTheTopic(t *testing.T) {
+	r := knobRun(t)
+	topic := find(t, r, tTopic, "alarms").Outputs["arn"]
+	for _, reg := range r.monitor.Registrations() {
+		if reg.Type != tAlarm {
+			continue
+		}
+		for _, path := range []string{"alarmActions.0", "okActions.0"} {
+			if got, _ := lookup(reg.Inputs, path); got != topic {
+				t.Errorf("alarm %s %s = %v, want the topic %v", reg.Name, path, got, topic)
+			}
+		}
+		if dims, _ := reg.Inputs["dimensions"].(map[string]any); len(dims) != 1 {
+			t.Errorf("alarm %s dimensions = %v, want exactly one resource", reg.Name, reg.Inputs["dimensions"])
+		}
+	}
+	processorName := find(t, r, tFunction, "processor").Outputs["name"]
+	if got, _ := lookup(find(t, r, tAlarm, "processor-iterator-age").Inputs, "dimensions.FunctionName"); got != processorName {
+		t.Errorf("iterator age alarm watches %v, want the processor %v", got, processorName)
+	}
+}
+
+func TestDashboard(t *testing.T) {
+	r := devRun(t)
+	body, _ := find(t, r, tDashboard, "dashboard").Inputs["dashboardBody"].(string)
+	var parsed struct {
+		Widgets []struct {
+			Properties struct {
+				Metrics [][]any `json:"metrics"`
+			} `json:"properties"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal([]byte(body), &parsed); err != nil {
+		t.Fatalf("dashboard body is not JSON: %v\n%s", err, body)
+	}
+	metrics := map[string]bool{}
+	for _, w := range parsed.Widgets {
+		for _, m := range w.Properties.Metrics {
+			metrics[fmt.Sprint(m[0], " ", m[1])] = true
+		}
+	}
+	for _, want := range []string{
+		"AWS/Kinesis IncomingRecords", "AWS/Kinesis GetRecords.Records", "AWS/Kinesis WriteProvisionedThroughputExceeded",
+		"AWS/Lambda IteratorAge", "AWS/Lambda Errors", "AWS/Lambda Throttles", "AWS/Lambda ConcurrentExecutions",
+		"AWS/SQS ApproximateNumberOfMessagesVisible",
+	} {
+		if !metrics[want] {
+			t.Errorf("dashboard lacks %s", want)
+		}
+	}
+}
+
+func TestStackOutputs(t *testing.T) {
+	r := devRun(t)
+	names := []string{"streamName", "streamArn", "ingestFunctionName", "processorFunctionName", "ingestUrl",
+		"tableName", "failuresQueueUrl", "poisonQueueUrl", "alarmTopicArn", "dashboardUrl"}
+	if got := slices.Sorted(maps.Keys(r.outputs)); !slices.Equal(got, slices.Sorted(slices.Values(names))) {
+		t.Errorf("outputs %v, want exactly %v", got, names)
+	}
+	patterns := map[string]string{
+		"streamArn":        `^arn:aws:kinesis:us-east-1:123456789012:stream/stream-[0-9a-f]{7}$`,
+		"failuresQueueUrl": `^https://sqs\.us-east-1\.amazonaws\.com/123456789012/failures-[0-9a-f]{7}$`,
+		"poisonQueueUrl":   `^https://sqs\.us-east-1\.amazonaws\.com/123456789012/poison-[0-9a-f]{7}$`,
+		"ingestUrl":        `^https://[0-9a-z]{32}\.lambda-url\.us-east-1\.on\.aws/$`,
+		"alarmTopicArn":    `^arn:aws:sns:us-east-1:123456789012:alarms-[0-9a-f]{7}$`,
+		"dashboardUrl":     `^https://us-east-1\.console\.aws\.amazon\.com/cloudwatch/home\?region=us-east-1#dashboards:name=streamfn-dev$`,
+	}
+	for name, pattern := range patterns {
+		if s, _ := r.outputs[name].(string); !regexp.MustCompile(pattern).MatchString(s) {
+			t.Errorf("output %s = %q, want %s", name, s, pattern)
+		}
+	}
+	if r.outputs["streamName"] != find(t, r, tStream, "stream").Outputs["name"] ||
+		r.outputs["tableName"] != find(t, r, tTable, "features").Outputs["name"] ||
+		r.outputs["processorFunctionName"] != find(t, r, tFunction, "processor").Outputs["name"] {
+		t.Errorf("outputs do not name the resources: %v", r.outputs)
+	}
+}
+
+func TestInvalidConfigRegistersNothing(t *testing.T) {
+	r, err := runProgram(t, "dev", map[string]string{
+		"streamfn:parallelizationFactor": "12",
+		"streamfn:architecture":          "arm",
+	})
+	var invalid *config.ValidationError
+	if !errors.As(err, &invalid) {
+		t.Fatalf("got %v, want a *config.ValidationError", err)
+	}
+	if len(invalid.Problems) != 2 {
+		t.Errorf("got %d problems, want both at once:\n%v", len(invalid.Problems), invalid)
+	}
+	if regs := r.monitor.Registrations(); len(regs) != 0 {
+		t.Errorf("%d resources were registered before the config was rejected", len(regs))
+	}
+}

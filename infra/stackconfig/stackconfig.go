@@ -1,0 +1,215 @@
+// Package stackconfig reads Pulumi.yaml's config defaults and Pulumi.<stack>.yaml's values the
+// way the Pulumi CLI merges them, and produces the flat map of "namespace:key" to string that
+// pulumi.RunInfo.Config holds. It is pure YAML reading: the rules for values live in infra/config.
+package stackconfig
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ProjectFile is the name of the Pulumi project file.
+const ProjectFile = "Pulumi.yaml"
+
+// Project is the part of Pulumi.yaml the offline tools need.
+type Project struct {
+	Name string
+	// Config maps each fully qualified key to its declaration.
+	Config map[string]Declaration
+}
+
+// Declaration is one entry of Pulumi.yaml's config block.
+type Declaration struct {
+	Type        string // "string", "integer", "boolean", "array", "object"; empty for non-project keys
+	Description string
+	// Default is the project key's default; Value is a non-project key's value (aws:region).
+	// Pulumi forbids both on one key; Default set to nil means the key is required.
+	Default any
+	Value   any
+}
+
+type projectFile struct {
+	Name   string         `yaml:"name"`
+	Config map[string]any `yaml:"config"`
+}
+
+type stackFile struct {
+	Config map[string]any `yaml:"config"`
+}
+
+// ReadProject parses dir/Pulumi.yaml.
+func ReadProject(dir string) (*Project, error) {
+	path := filepath.Join(dir, ProjectFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the project file: %w", err)
+	}
+	var pf projectFile
+	if err := yaml.Unmarshal(data, &pf); err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", path, err)
+	}
+	if pf.Name == "" {
+		return nil, fmt.Errorf("%s has no name", path)
+	}
+	p := &Project{Name: pf.Name, Config: map[string]Declaration{}}
+	for key, raw := range pf.Config {
+		full := p.qualify(key)
+		decl := Declaration{}
+		if m, ok := raw.(map[string]any); ok && isDeclaration(m) {
+			decl.Type, _ = m["type"].(string)
+			decl.Description, _ = m["description"].(string)
+			decl.Default = m["default"]
+			decl.Value = m["value"]
+		} else if p.ownsKey(full) {
+			// Shorthand "key: value" is a default for project keys and a value for others.
+			decl.Default = raw
+		} else {
+			decl.Value = raw
+		}
+		if decl.Default != nil && decl.Value != nil {
+			return nil, fmt.Errorf("%s: config key %s has both a default and a value; Pulumi allows one", path, full)
+		}
+		p.Config[full] = decl
+	}
+	return p, nil
+}
+
+func isDeclaration(m map[string]any) bool {
+	for k := range m {
+		switch k {
+		case "type", "default", "value", "description", "secret", "items":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// qualify turns a bare project key into "project:key", as Pulumi does.
+func (p *Project) qualify(key string) string {
+	if strings.Contains(key, ":") {
+		return key
+	}
+	return p.Name + ":" + key
+}
+
+func (p *Project) ownsKey(fullKey string) bool {
+	return strings.HasPrefix(fullKey, p.Name+":")
+}
+
+// Keys returns the fully qualified keys Pulumi.yaml declares, sorted.
+func (p *Project) Keys() []string {
+	keys := make([]string, 0, len(p.Config))
+	for k := range p.Config {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Defaults renders every declared default (and non-project value) as Pulumi passes it to a
+// program. Keys declared without either are left out: they are required.
+func (p *Project) Defaults() (map[string]string, error) {
+	values := map[string]string{}
+	for key, decl := range p.Config {
+		v := decl.Default
+		if v == nil {
+			v = decl.Value
+		}
+		if v == nil {
+			continue
+		}
+		s, err := render(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: config key %s: %w", ProjectFile, key, err)
+		}
+		values[key] = s
+	}
+	return values, nil
+}
+
+// Load merges dir/Pulumi.<stack>.yaml over dir/Pulumi.yaml's defaults and returns the values as
+// Pulumi passes them to a program: strings as they are, numbers and booleans in their plain
+// text form, objects and arrays as JSON.
+func Load(dir, stack string) (map[string]string, error) {
+	project, err := ReadProject(dir)
+	if err != nil {
+		return nil, err
+	}
+	stackPath := filepath.Join(dir, "Pulumi."+stack+".yaml")
+	data, err := os.ReadFile(stackPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("stack %q has no settings file %s; create it (pulumi stack init %s) or pick another stack", stack, stackPath, stack)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the stack settings: %w", err)
+	}
+	var sf stackFile
+	if err := yaml.Unmarshal(data, &sf); err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", stackPath, err)
+	}
+
+	merged, err := project.Defaults()
+	if err != nil {
+		return nil, err
+	}
+	var problems []string
+	for key, v := range sf.Config {
+		full := project.qualify(key)
+		if _, declared := project.Config[full]; project.ownsKey(full) && !declared {
+			problems = append(problems, fmt.Sprintf("%s sets %s, which %s does not declare (a typo?)", stackPath, full, ProjectFile))
+			continue
+		}
+		if m, ok := v.(map[string]any); ok {
+			if _, secure := m["secure"]; secure && len(m) == 1 {
+				problems = append(problems, fmt.Sprintf("%s: %s is a secret, which the offline tools cannot decrypt; keep secrets out of the keys they read", stackPath, full))
+				continue
+			}
+		}
+		s, err := render(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %s: %v", stackPath, full, err))
+			continue
+		}
+		merged[full] = s
+	}
+	for key, decl := range project.Config {
+		if _, ok := merged[key]; !ok && decl.Default == nil && decl.Value == nil {
+			problems = append(problems, fmt.Sprintf("%s declares %s without a default and %s does not set it", ProjectFile, key, stackPath))
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return nil, errors.New(strings.Join(problems, "\n"))
+	}
+	return merged, nil
+}
+
+func render(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case int:
+		return strconv.Itoa(x), nil
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), nil
+	case map[string]any, []any:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return "", err
+		}
+		return string(b), nil
+	default:
+		return "", fmt.Errorf("unsupported value %v of type %T", v, v)
+	}
+}

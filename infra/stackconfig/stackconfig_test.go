@@ -1,0 +1,125 @@
+package stackconfig_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/streamfn/streamfn/infra/stackconfig"
+)
+
+const project = `name: demo
+runtime: go
+config:
+  aws:region:
+    value: us-east-1
+  count:
+    type: integer
+    default: 2
+    description: a number
+  flag:
+    type: boolean
+    default: true
+  label: shorthand
+  tags:
+    type: object
+    default: {}
+`
+
+func writeProject(t *testing.T, stacks map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{"Pulumi.yaml": project}
+	for stack, body := range stacks {
+		files["Pulumi."+stack+".yaml"] = body
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestStackValuesOverrideDefaults(t *testing.T) {
+	dir := writeProject(t, map[string]string{"dev": `config:
+  aws:region: eu-west-1
+  demo:count: 5
+  demo:tags:
+    team: data
+`})
+	got, err := stackconfig.Load(dir, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"aws:region": "eu-west-1",       // stack over the project value
+		"demo:count": "5",               // stack over the default, as text
+		"demo:flag":  "true",            // default
+		"demo:label": "shorthand",       // shorthand project key is a default
+		"demo:tags":  `{"team":"data"}`, // objects as JSON, as Pulumi passes them
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func TestProjectDeclarations(t *testing.T) {
+	p, err := stackconfig.ReadProject(writeProject(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(p.Keys(), ","); got != "aws:region,demo:count,demo:flag,demo:label,demo:tags" {
+		t.Errorf("keys = %s", got)
+	}
+	if d := p.Config["demo:count"]; d.Type != "integer" || d.Description != "a number" || d.Default != 2 {
+		t.Errorf("demo:count declaration = %+v", d)
+	}
+	if d := p.Config["aws:region"]; d.Value != "us-east-1" || d.Default != nil {
+		t.Errorf("aws:region declaration = %+v, want a value and no default", d)
+	}
+}
+
+func TestStackFileProblems(t *testing.T) {
+	tests := []struct {
+		name, stackFile, want string
+	}{
+		{"undeclared project key", "config:\n  demo:cuont: 3\n", "demo:cuont, which Pulumi.yaml does not declare"},
+		{"secret", "config:\n  demo:label:\n    secure: AAABAC==\n", "secret, which the offline tools cannot decrypt"},
+		{"broken yaml", "config: [\n", "parsing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeProject(t, map[string]string{"x": tt.stackFile})
+			_, err := stackconfig.Load(dir, "x")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestMissingStackFile(t *testing.T) {
+	_, err := stackconfig.Load(writeProject(t, nil), "staging")
+	if err == nil || !strings.Contains(err.Error(), `stack "staging" has no settings file`) {
+		t.Errorf("got %v, want an error naming the missing stack file", err)
+	}
+}
+
+func TestRepositoryStacksLoad(t *testing.T) {
+	for _, stack := range []string{"dev", "prod"} {
+		values, err := stackconfig.Load("../..", stack)
+		if err != nil {
+			t.Fatalf("stack %s: %v", stack, err)
+		}
+		if values["streamfn:shardCount"] == "" || values["aws:region"] == "" {
+			t.Errorf("stack %s: merged values lack shardCount or region: %v", stack, values)
+		}
+	}
+}

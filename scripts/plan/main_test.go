@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestJSONOutput(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-stack", "dev", "-json", "-dir", "../.."}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	var doc struct {
+		Resources []struct {
+			Type   string         `json:"type"`
+			Name   string         `json:"name"`
+			Parent string         `json:"parent"`
+			Inputs map[string]any `json:"inputs"`
+		} `json:"resources"`
+		Outputs map[string]any `json:"outputs"`
+	}
+	dec := json.NewDecoder(&stdout)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("stdout is not the plan document: %v", err)
+	}
+	if dec.More() {
+		t.Error("stdout holds more than one JSON document")
+	}
+	inputs := func(typ, name string) map[string]any {
+		for _, r := range doc.Resources {
+			if r.Type == typ && r.Name == name {
+				return r.Inputs
+			}
+		}
+		t.Fatalf("no %s %s in the plan", typ, name)
+		return nil
+	}
+	mapping := inputs("aws:lambda/eventSourceMapping:EventSourceMapping", "processor-stream")
+	for _, key := range []string{"batchSize", "parallelizationFactor", "maximumBatchingWindowInSeconds", "bisectBatchOnFunctionError"} {
+		if _, ok := mapping[key]; !ok {
+			t.Errorf("mapping inputs lack the Pulumi property %s: %v", key, mapping)
+		}
+	}
+	policy, _ := inputs("aws:iam/rolePolicy:RolePolicy", "processor-policy")["policy"].(string)
+	if !json.Valid([]byte(policy)) || !strings.Contains(policy, `"Statement"`) {
+		t.Errorf("policy is not a JSON document string: %v", policy)
+	}
+	for _, fn := range []string{"ingest", "processor"} {
+		if sha, _ := inputs("aws:lambda/function:Function", fn)["codeSha256"].(string); len(sha) != 44 {
+			t.Errorf("%s codeSha256 = %q, want a base64 SHA-256", fn, sha)
+		}
+	}
+	if len(doc.Outputs) != 10 || doc.Outputs["ingestUrl"] == "" {
+		t.Errorf("outputs = %v", doc.Outputs)
+	}
+}
+
+func TestListing(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-stack", "prod", "-dir", "../.."}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"aws:kinesis/stream:Stream  stream  (parent: pipeline)",
+		"shardCount: 8",
+		"aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig  ingest-provisioned",
+		"Outputs:",
+		"dashboardUrl",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("listing lacks %q", want)
+		}
+	}
+}
+
+func TestInvalidConfigPrintsOnlyTheErrors(t *testing.T) {
+	dir := t.TempDir()
+	project, err := os.ReadFile("../../Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"Pulumi.yaml":     string(project),
+		"Pulumi.bad.yaml": "config:\n  streamfn:shardCount: 1\n  streamfn:parallelizationFactor: 12\n  streamfn:logRetentionDays: 10\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-stack", "bad", "-dir", dir, "-json"}, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout should be empty, got:\n%s", stdout.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want exactly the two errors, got:\n%s", stderr.String())
+	}
+	if !strings.HasPrefix(lines[0], "streamfn:parallelizationFactor = 12: must be 1..10") ||
+		!strings.HasPrefix(lines[1], "streamfn:logRetentionDays = 10:") {
+		t.Errorf("errors:\n%s", stderr.String())
+	}
+}
