@@ -1,0 +1,419 @@
+// Package features is the processor's domain logic, with no AWS types: the
+// per-user recommendation features kept in the table, and how a batch of
+// activity events updates them exactly once.
+//
+// # Effectively once
+//
+// Lambda delivers Kinesis records at least once: it retries failed batches,
+// bisects them and restarts from a reported failure. Producers may also put
+// the same event twice, under two sequence numbers. Apply counts nothing
+// twice in either case, using two pieces of state stored on each item:
+//
+//   - A high-water mark per shard: the Position (sequence number, KPL
+//     sub-index) of the last record applied from that shard. Records at or
+//     below it are redeliveries and are skipped. Sequence numbers are
+//     decimal strings of up to 128 digits, so they are compared as numbers
+//     (by length, then digits), not as DynamoDB numbers (38 digits). Marks
+//     are kept for the MaxShardMarks highest shard ids; after many
+//     reshardings the oldest lineages' marks are dropped, which is safe
+//     because Lambda finishes a parent shard before its children.
+//   - The eventIds of the user's last EventIDWindow applied events. An event
+//     whose eventId is among them is a producer duplicate and is skipped. A
+//     duplicate that arrives after more than EventIDWindow newer events of
+//     the same user is counted again: that is the limit of the scheme.
+//
+// Both rules depend only on the sequence of records, never on how Lambda
+// cut it into batches, so any retry or bisection ends in the same item.
+// The caller writes each user's item once per batch, conditioned on the
+// Version it read (optimistic locking), so concurrent invocations cannot
+// lose each other's updates.
+package features
+
+import (
+	"hash/maphash"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/streamfn/streamfn/internal/activity"
+)
+
+// Limits of an item.
+const (
+	// RecentProductsLimit is the length of recentProducts.
+	RecentProductsLimit = 20
+	// DefaultEventIDWindow is the default number of eventIds kept per user
+	// for catching producer duplicates.
+	DefaultEventIDWindow = 64
+	// MaxShardMarks is the number of shards whose high-water marks an item
+	// keeps.
+	MaxShardMarks = 16
+	// MaxCategories bounds categoryCounts, so that no client can grow an
+	// item past DynamoDB's 400 KB with made-up categories. Events of further
+	// new categories are counted under OtherCategory.
+	MaxCategories = 256
+	// OtherCategory counts the categories beyond MaxCategories.
+	OtherCategory = "_other"
+)
+
+// Position is a user record's place in its shard.
+type Position struct {
+	// Sequence is the Kinesis sequence number: up to 128 decimal digits.
+	Sequence string
+	// Sub is the record's index in its KPL aggregate, 0 for a plain record.
+	Sub int
+}
+
+// ComparePositions orders positions like Kinesis does: by sequence number
+// as a number, then by sub-index. It returns -1, 0 or +1.
+func ComparePositions(a, b Position) int {
+	if c := CompareSequenceNumbers(a.Sequence, b.Sequence); c != 0 {
+		return c
+	}
+	switch {
+	case a.Sub < b.Sub:
+		return -1
+	case a.Sub > b.Sub:
+		return 1
+	}
+	return 0
+}
+
+// CompareSequenceNumbers compares two decimal sequence numbers as numbers:
+// the longer (without leading zeros) is larger, equal lengths compare digit
+// by digit.
+func CompareSequenceNumbers(a, b string) int {
+	if len(a) > 0 && a[0] == '0' || len(b) > 0 && b[0] == '0' { // Kinesis never writes leading zeros; others might
+		a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
+	}
+	if len(a) != len(b) {
+		if len(a) < len(b) {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+// RecentProduct is an entry of recentProducts: a product and the newest ts
+// at which the user touched it.
+type RecentProduct struct {
+	ProductID string
+	At        time.Time
+}
+
+// Item is one user's stored features and the state that keeps them exact.
+type Item struct {
+	UserID string
+
+	// The features other tools read.
+	EventCount     int64
+	TypeCounts     [4]int64 // indexed by activity.Type - 1
+	CategoryCounts map[string]int64
+	LastEventAt    time.Time // zero before the first event
+	RecentProducts []RecentProduct
+	PurchaseTotal  Amount
+
+	// Idempotency state.
+	Marks          map[string]Position // shard id -> high-water mark
+	RecentEventIDs []string            // oldest first
+
+	// Version counts the item's writes; 0 means it is not stored yet. The
+	// store writes only if the stored version still equals it.
+	Version int64
+	// ExpiresAt is the item's TTL in epoch seconds, 0 for none.
+	ExpiresAt int64
+}
+
+// NewItem is the empty item of a user not stored yet.
+func NewItem(userID string) *Item {
+	return &Item{UserID: userID, CategoryCounts: make(map[string]int64, 16), Marks: make(map[string]Position, 1)}
+}
+
+// TypeCount is the count of one event type.
+func (it *Item) TypeCount(t activity.Type) int64 {
+	if t == activity.TypeInvalid || int(t) > len(it.TypeCounts) {
+		return 0
+	}
+	return it.TypeCounts[t-1]
+}
+
+// Record is one valid event to apply, with where it came from.
+type Record struct {
+	Shard    string
+	Position Position
+	// Event is held by value: the merge then reads a user's records from
+	// one contiguous slice instead of chasing pointers across the batch.
+	Event activity.Event
+	// Amount is price × quantity for a purchase with a price (see
+	// PurchaseAmount); the caller computes it, and rejects the event as
+	// poison when that fails.
+	Amount Amount
+	// EventIDHash is EventIDHash(Event.EventID), or 0 to have Apply compute
+	// it. The processor computes it while decoding, when the eventId is in
+	// the CPU's cache.
+	EventIDHash uint64
+}
+
+// eventIDSeed keys EventIDHash; it differs per process, which is fine
+// because the hashes never leave it.
+var eventIDSeed = maphash.MakeSeed()
+
+// EventIDHash is the hash Apply keys its duplicate window by.
+func EventIDHash(id string) uint64 { return maphash.String(eventIDSeed, id) }
+
+// Result says what Apply did with each record.
+type Result struct {
+	Applied    int // counted into the item
+	Duplicates int // producer duplicates: eventId among the recent ones
+	Replays    int // redeliveries: at or below the shard's mark
+	// Rejected are records that cannot be applied without breaking a limit
+	// of the item (purchaseTotal's range); the caller treats them as poison.
+	Rejected []Rejection
+}
+
+// Rejection names a record of the Apply call and why it was not applied.
+type Rejection struct {
+	Index  int
+	Reason string
+}
+
+// Merger applies records to items. It keeps scratch memory between calls
+// and is not safe for concurrent use; use one per goroutine.
+type Merger struct {
+	window int
+	// recent maps the hash of each eventId in the window to the eventId,
+	// and hashes holds the window's hashes in its order. Comparing hashes
+	// keeps the merge from reading every eventId's bytes again. Equal
+	// hashes of different ids (64-bit, so practically never) fall back to
+	// scanning the window.
+	recent    map[uint64]string
+	hashes    []uint64
+	collision bool
+}
+
+// NewMerger returns a Merger keeping eventIDWindow eventIds per user
+// (DefaultEventIDWindow if <= 0).
+func NewMerger(eventIDWindow int) *Merger {
+	if eventIDWindow <= 0 {
+		eventIDWindow = DefaultEventIDWindow
+	}
+	return &Merger{window: eventIDWindow, recent: make(map[uint64]string, 2*eventIDWindow)}
+}
+
+// Apply updates item with records, which must all be the item's user's and,
+// within each shard, in strictly increasing Position order (as a Kinesis
+// batch delivers them). Apply relies on that order: it compares records
+// with the shard's mark only until the first one above it, since all later
+// ones are above it too.
+// It is deterministic: the same item and records always give the same
+// result, and applying a sequence of records in one call or split over
+// several calls gives the same item.
+func (m *Merger) Apply(item *Item, records []Record) Result {
+	var res Result
+	clear(m.recent)
+	// Rebuild the sliding window; an old item may hold more ids than the
+	// current window when the setting shrank.
+	if over := len(item.RecentEventIDs) - m.window; over > 0 {
+		item.RecentEventIDs = item.RecentEventIDs[over:]
+	}
+	m.hashes, m.collision = m.hashes[:0], false
+	for _, id := range item.RecentEventIDs {
+		h := EventIDHash(id)
+		m.hashes = append(m.hashes, h)
+		if known, taken := m.recent[h]; taken && known != id {
+			m.collision = true
+		}
+		m.recent[h] = id
+	}
+	// Grow the item's lists once, not append by append.
+	if want := min(m.window, len(item.RecentEventIDs)+len(records)); cap(item.RecentEventIDs) < want {
+		item.RecentEventIDs = append(make([]string, 0, want), item.RecentEventIDs...)
+	}
+	if cap(item.RecentProducts) < RecentProductsLimit+1 {
+		item.RecentProducts = append(make([]RecentProduct, 0, RecentProductsLimit+1), item.RecentProducts...)
+	}
+	if item.CategoryCounts == nil {
+		item.CategoryCounts = map[string]int64{}
+	}
+	if item.Marks == nil {
+		item.Marks = map[string]Position{}
+	}
+
+	shard := ""
+	var mark Position
+	hasMark, aboveMark := false, false
+	for i := range records {
+		r := &records[i]
+		if r.Shard != shard || i == 0 {
+			if i > 0 && hasMark {
+				item.Marks[shard] = mark
+			}
+			shard = r.Shard
+			mark, hasMark = item.Marks[shard]
+			aboveMark = !hasMark
+		}
+		if !aboveMark {
+			if ComparePositions(r.Position, mark) <= 0 {
+				res.Replays++
+				continue
+			}
+			aboveMark = true
+		}
+		mark, hasMark = r.Position, true
+		ev := &r.Event
+		hash := r.EventIDHash
+		if hash == 0 {
+			hash = EventIDHash(ev.EventID)
+		}
+		if m.inWindow(item, hash, ev.EventID) {
+			res.Duplicates++
+			continue
+		}
+		if ev.Type == activity.Purchase && ev.HasPrice {
+			total, err := item.PurchaseTotal.Add(r.Amount)
+			if err != nil {
+				res.Rejected = append(res.Rejected, Rejection{Index: i, Reason: "purchaseTotal " + err.Error()})
+				continue
+			}
+			item.PurchaseTotal = total
+		}
+		item.EventCount++
+		item.TypeCounts[ev.Type-1]++
+		if ev.Category != "" {
+			countCategory(item.CategoryCounts, ev.Category)
+		}
+		if ev.TS.After(item.LastEventAt) {
+			item.LastEventAt = ev.TS
+		}
+		if ev.ProductID != "" && ev.Type.NeedsProduct() {
+			item.RecentProducts = addRecentProduct(item.RecentProducts, ev.ProductID, ev.TS)
+		}
+		m.remember(item, hash, ev.EventID)
+		res.Applied++
+	}
+	if hasMark {
+		item.Marks[shard] = mark
+	}
+	trimMarks(item.Marks)
+	return res
+}
+
+func countCategory(counts map[string]int64, category string) {
+	if _, known := counts[category]; !known && len(counts) >= MaxCategories {
+		category = OtherCategory
+	}
+	counts[category]++
+}
+
+// inWindow reports whether id is among the item's recent eventIds.
+func (m *Merger) inWindow(item *Item, hash uint64, id string) bool {
+	known, ok := m.recent[hash]
+	if !ok {
+		return false
+	}
+	if known == id {
+		return true
+	}
+	return slices.Contains(item.RecentEventIDs, id) // a hash collision
+}
+
+// remember adds id to the window, forgetting the oldest beyond its size.
+func (m *Merger) remember(item *Item, hash uint64, id string) {
+	if len(item.RecentEventIDs) == m.window {
+		oldest, oldestHash := item.RecentEventIDs[0], m.hashes[0]
+		// Shift in place instead of reslicing, so the backing arrays do
+		// not creep forward and reallocate on every append.
+		copy(item.RecentEventIDs, item.RecentEventIDs[1:])
+		item.RecentEventIDs = item.RecentEventIDs[:len(item.RecentEventIDs)-1]
+		copy(m.hashes, m.hashes[1:])
+		m.hashes = m.hashes[:len(m.hashes)-1]
+		if m.recent[oldestHash] == oldest {
+			delete(m.recent, oldestHash)
+			if m.collision { // another id in the window may share the hash
+				for i, h := range m.hashes {
+					if h == oldestHash {
+						m.recent[h] = item.RecentEventIDs[i]
+						break
+					}
+				}
+			}
+		}
+	}
+	item.RecentEventIDs = append(item.RecentEventIDs, id)
+	m.hashes = append(m.hashes, hash)
+	if known, taken := m.recent[hash]; !taken {
+		m.recent[hash] = id
+	} else if known != id {
+		m.collision = true
+	}
+}
+
+// addRecentProduct keeps products newest first by ts, each product once at
+// its newest ts. Among equal ts the later record comes first, so the order
+// is a function of the event sequence alone.
+func addRecentProduct(list []RecentProduct, productID string, at time.Time) []RecentProduct {
+	for i, p := range list {
+		if p.ProductID == productID {
+			if p.At.After(at) {
+				return list // it is already there with a newer ts
+			}
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	pos := 0
+	for pos < len(list) && list[pos].At.After(at) {
+		pos++
+	}
+	if pos >= RecentProductsLimit {
+		return list
+	}
+	list = append(list, RecentProduct{})
+	copy(list[pos+1:], list[pos:])
+	list[pos] = RecentProduct{ProductID: productID, At: at}
+	if len(list) > RecentProductsLimit {
+		list = list[:RecentProductsLimit]
+	}
+	return list
+}
+
+// trimMarks keeps the marks of the MaxShardMarks highest shard ids. Shard
+// ids are fixed-width ("shardId-" and 12 digits), and children get higher
+// numbers than their parents, so the dropped marks are the oldest.
+func trimMarks(marks map[string]Position) {
+	for len(marks) > MaxShardMarks {
+		lowest := ""
+		for shard := range marks {
+			if lowest == "" || shard < lowest {
+				lowest = shard
+			}
+		}
+		delete(marks, lowest)
+	}
+}
+
+// Clone is a deep copy of the item whose strings share no memory with the
+// original's: stores keep clones, so an item never pins the invocation
+// memory its strings were decoded from.
+func (it *Item) Clone() *Item {
+	c := *it
+	c.UserID = strings.Clone(it.UserID)
+	c.CategoryCounts = make(map[string]int64, len(it.CategoryCounts))
+	for k, v := range it.CategoryCounts {
+		c.CategoryCounts[strings.Clone(k)] = v
+	}
+	c.RecentProducts = make([]RecentProduct, len(it.RecentProducts))
+	for i, p := range it.RecentProducts {
+		c.RecentProducts[i] = RecentProduct{ProductID: strings.Clone(p.ProductID), At: p.At}
+	}
+	c.Marks = make(map[string]Position, len(it.Marks))
+	for k, v := range it.Marks {
+		c.Marks[strings.Clone(k)] = Position{Sequence: strings.Clone(v.Sequence), Sub: v.Sub}
+	}
+	c.RecentEventIDs = make([]string, len(it.RecentEventIDs))
+	for i, id := range it.RecentEventIDs {
+		c.RecentEventIDs[i] = strings.Clone(id)
+	}
+	return &c
+}

@@ -1,0 +1,365 @@
+package features
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/streamfn/streamfn/internal/activity"
+)
+
+func TestCompareSequenceNumbers(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{
+		{"1", "2", -1},
+		{"10", "9", 1}, // as numbers, not as text
+		{"49590338271490256608559692538361571095921575989136588898", "49590338271490256608559692538361571095921575989136588898", 0},
+		{"49590338271490256608559692538361571095921575989136588898", "49590338271490256608559692540925702759324208523137515618", -1},
+		{"0042", "42", 0}, // leading zeros do not count
+		{"100000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000", "99", 1},
+	} {
+		if got := CompareSequenceNumbers(c.a, c.b); got != c.want {
+			t.Errorf("CompareSequenceNumbers(%s, %s) = %d, want %d", c.a, c.b, got, c.want)
+		}
+		if got := CompareSequenceNumbers(c.b, c.a); got != -c.want {
+			t.Errorf("CompareSequenceNumbers(%s, %s) = %d, want %d", c.b, c.a, got, -c.want)
+		}
+	}
+	if ComparePositions(Position{"5", 2}, Position{"5", 3}) != -1 || ComparePositions(Position{"6", 0}, Position{"5", 9}) != 1 {
+		t.Error("positions order by sequence number, then sub-index")
+	}
+}
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// stream builds records for one user on one shard: each spec is
+// "type[:product[:category[:price[:qty]]]]" with ts t0+i seconds.
+func stream(user string, specs ...string) []Record {
+	var out []Record
+	for i, spec := range specs {
+		ev := activity.Event{EventID: fmt.Sprintf("%s-e%d", user, i), UserID: user, Quantity: 1, TS: t0.Add(time.Duration(i) * time.Second)}
+		var fields [5]string
+		for j, f := range splitColon(spec) {
+			fields[j] = f
+		}
+		ev.Type = activity.ParseType(fields[0])
+		ev.ProductID, ev.Category = fields[1], fields[2]
+		if fields[3] != "" {
+			ev.Price, _ = strconv.ParseFloat(fields[3], 64)
+			ev.HasPrice = true
+		}
+		if fields[4] != "" {
+			ev.Quantity, _ = strconv.ParseInt(fields[4], 10, 64)
+		}
+		r := Record{Shard: "shardId-000000000000", Position: Position{Sequence: strconv.Itoa(1000 + i)}, Event: ev}
+		if ev.Type == activity.Purchase && ev.HasPrice {
+			r.Amount, _ = PurchaseAmount(ev.Price, ev.Quantity)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func splitColon(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ':' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return out
+}
+
+func TestApplyFeatures(t *testing.T) {
+	item := NewItem("u")
+	records := stream("u",
+		"view:p1:shoes:19.99",
+		"view:p2:shoes",
+		"search::books",
+		"search",
+		"add_to_cart:p1:shoes:19.99:2",
+		"purchase:p1:shoes:19.99:2",
+		"purchase:p3:toys:0.1:3",
+		"view:p2",
+	)
+	res := NewMerger(0).Apply(item, records)
+	if res.Applied != 8 || res.Duplicates != 0 || res.Replays != 0 {
+		t.Fatalf("result %+v, want 8 applied", res)
+	}
+	if item.EventCount != 8 {
+		t.Errorf("eventCount = %d, want 8", item.EventCount)
+	}
+	wantTypes := map[activity.Type]int64{activity.View: 3, activity.Search: 2, activity.AddToCart: 1, activity.Purchase: 2}
+	for typ, n := range wantTypes {
+		if got := item.TypeCount(typ); got != n {
+			t.Errorf("typeCounts[%s] = %d, want %d", typ, got, n)
+		}
+	}
+	if want := map[string]int64{"shoes": 4, "books": 1, "toys": 1}; !reflect.DeepEqual(item.CategoryCounts, want) {
+		t.Errorf("categoryCounts = %v, want %v (events without a category are not counted)", item.CategoryCounts, want)
+	}
+	if !item.LastEventAt.Equal(t0.Add(7 * time.Second)) {
+		t.Errorf("lastEventAt = %v", item.LastEventAt)
+	}
+	if got := productIDs(item); !reflect.DeepEqual(got, []string{"p2", "p3", "p1"}) {
+		t.Errorf("recentProducts = %v, want [p2 p3 p1] (distinct, newest first)", got)
+	}
+	// 19.99 × 2 + 0.1 × 3 = 40.28 exactly, not 40.279999999999994.
+	if got := item.PurchaseTotal.String(); got != "40.28" {
+		t.Errorf("purchaseTotal = %s, want 40.28", got)
+	}
+	if item.Marks["shardId-000000000000"] != (Position{Sequence: "1007"}) {
+		t.Errorf("mark = %+v, want the last record's position", item.Marks)
+	}
+	if len(item.RecentEventIDs) != 8 || item.RecentEventIDs[7] != "u-e7" {
+		t.Errorf("recentEventIds = %v", item.RecentEventIDs)
+	}
+}
+
+func productIDs(it *Item) []string {
+	var ids []string
+	for _, p := range it.RecentProducts {
+		ids = append(ids, p.ProductID)
+	}
+	return ids
+}
+
+func TestRecentProductsOrder(t *testing.T) {
+	m := NewMerger(0)
+	t.Run("at most 20, newest first", func(t *testing.T) {
+		item := NewItem("u")
+		var specs []string
+		for i := range 25 {
+			specs = append(specs, fmt.Sprintf("view:p%02d", i))
+		}
+		m.Apply(item, stream("u", specs...))
+		got := productIDs(item)
+		if len(got) != RecentProductsLimit || got[0] != "p24" || got[19] != "p05" {
+			t.Fatalf("recentProducts = %v", got)
+		}
+	})
+	t.Run("an older ts does not move a product forward", func(t *testing.T) {
+		item := NewItem("u")
+		records := stream("u", "view:a", "view:b")
+		late := stream("u", "view:a")[0] // ts t0, older than b's
+		late.Position, late.Event.EventID = Position{Sequence: "2000"}, "late"
+		m.Apply(item, append(records, late))
+		if got := productIDs(item); !reflect.DeepEqual(got, []string{"b", "a"}) {
+			t.Fatalf("recentProducts = %v, want [b a]", got)
+		}
+	})
+	t.Run("equal ts: the later record first", func(t *testing.T) {
+		item := NewItem("u")
+		records := stream("u", "view:a", "view:b")
+		records[1].Event.TS = records[0].Event.TS
+		m.Apply(item, records)
+		if got := productIDs(item); !reflect.DeepEqual(got, []string{"b", "a"}) {
+			t.Fatalf("recentProducts = %v, want [b a]", got)
+		}
+	})
+	t.Run("search events have no product", func(t *testing.T) {
+		item := NewItem("u")
+		records := stream("u", "search")
+		records[0].Event.ProductID = "ignored"
+		m.Apply(item, records)
+		if len(item.RecentProducts) != 0 {
+			t.Fatalf("recentProducts = %v, want none", productIDs(item))
+		}
+	})
+}
+
+func TestApplySkipsReplays(t *testing.T) {
+	m := NewMerger(0)
+	records := stream("u", "view:a", "view:b", "purchase:c::5", "view:d")
+	once := NewItem("u")
+	m.Apply(once, records)
+
+	twice := NewItem("u")
+	m.Apply(twice, records)
+	res := m.Apply(twice, records) // Lambda retried the whole batch
+	if res.Applied != 0 || res.Replays != 4 {
+		t.Fatalf("second apply: %+v, want 4 replays", res)
+	}
+	if !reflect.DeepEqual(once, twice) {
+		t.Fatalf("the same batch twice changed the item:\n%+v\n%+v", once, twice)
+	}
+
+	fromMiddle := NewItem("u")
+	m.Apply(fromMiddle, records[:3])
+	res = m.Apply(fromMiddle, records[1:]) // restart from a reported failure at record 1
+	if res.Applied != 1 || res.Replays != 2 {
+		t.Fatalf("retry from the middle: %+v, want 1 applied and 2 replays", res)
+	}
+	if !reflect.DeepEqual(once, fromMiddle) {
+		t.Fatalf("a retry from the middle changed the item:\n%+v\n%+v", once, fromMiddle)
+	}
+}
+
+func TestApplySkipsProducerDuplicates(t *testing.T) {
+	m := NewMerger(3)
+	records := stream("u", "view:a", "view:b", "view:c", "view:d", "view:e")
+	dup := func(of int, seq string) Record {
+		r := records[of]
+		r.Position = Position{Sequence: seq}
+		return r
+	}
+	item := NewItem("u")
+	res := m.Apply(item, append(append([]Record{}, records[:2]...), dup(0, "1500"))) // a, b, a again
+	if res.Applied != 2 || res.Duplicates != 1 {
+		t.Fatalf("%+v, want 2 applied and 1 duplicate", res)
+	}
+	// Across batches, within the window of 3.
+	res = m.Apply(item, []Record{dup(1, "1600")})
+	if res.Duplicates != 1 || item.EventCount != 2 {
+		t.Fatalf("%+v, count %d: a duplicate in the next batch was counted", res, item.EventCount)
+	}
+	// Past the window: c, d, e push a and b out; a duplicate of a counts again.
+	for i, r := range records[2:] {
+		r.Position = Position{Sequence: strconv.Itoa(1700 + i)}
+		m.Apply(item, []Record{r})
+	}
+	res = m.Apply(item, []Record{dup(0, "1800")})
+	if res.Applied != 1 {
+		t.Fatalf("%+v: a duplicate beyond the window of 3 is applied, as documented", res)
+	}
+	if !reflect.DeepEqual(item.RecentEventIDs, []string{"u-e3", "u-e4", "u-e0"}) {
+		t.Fatalf("window = %v", item.RecentEventIDs)
+	}
+}
+
+// TestApplyIgnoresBatchBoundaries is the property behind "effectively
+// once": however a record stream is cut into batches, retried, bisected or
+// restarted, the item ends the same.
+func TestApplyIgnoresBatchBoundaries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	types := []string{"view", "search", "add_to_cart", "purchase"}
+	for trial := range 50 {
+		var specs []string
+		for range 60 {
+			typ := types[rng.IntN(4)]
+			spec := typ
+			if typ != "search" {
+				spec += fmt.Sprintf(":p%d:c%d:%d.%02d:%d", rng.IntN(30), rng.IntN(5), rng.IntN(100), rng.IntN(100), 1+rng.IntN(3))
+			}
+			specs = append(specs, spec)
+		}
+		records := stream("u", specs...)
+		for i := range records { // producer duplicates, some within the window
+			if i > 5 && rng.IntN(8) == 0 {
+				records[i].Event = records[i-1-rng.IntN(5)].Event
+			}
+			if rng.IntN(6) == 0 { // equal timestamps
+				records[i].Event.TS = t0
+			}
+		}
+		want := NewItem("u")
+		NewMerger(16).Apply(want, records)
+
+		got := NewItem("u")
+		m := NewMerger(16)
+		for at := 0; at < len(records); {
+			end := min(len(records), at+1+rng.IntN(10))
+			m.Apply(got, records[at:end])
+			if rng.IntN(3) == 0 { // a retry of the same batch, or of part of it
+				m.Apply(got, records[at+rng.IntN(end-at):end])
+			}
+			at = end
+		}
+		if !reflect.DeepEqual(want, got) {
+			t.Fatalf("trial %d: batching changed the item:\n one  %+v\n many %+v", trial, want, got)
+		}
+	}
+}
+
+func TestMarksPerShard(t *testing.T) {
+	m := NewMerger(0)
+	item := NewItem("u")
+	a := stream("u", "view:a")
+	b := stream("u", "view:b")
+	b[0].Shard, b[0].Position = "shardId-000000000001", Position{Sequence: "5"} // lower number, other shard
+	b[0].Event.EventID = "other"
+	if res := m.Apply(item, append(a, b...)); res.Applied != 2 {
+		t.Fatalf("%+v: a record of another shard is not a replay", res)
+	}
+	for i := range MaxShardMarks + 3 {
+		r := stream("u", "view:x")
+		r[0].Shard, r[0].Event.EventID = fmt.Sprintf("shardId-%012d", 100+i), fmt.Sprint("x", i)
+		m.Apply(item, r)
+	}
+	if len(item.Marks) != MaxShardMarks {
+		t.Fatalf("%d marks kept, want %d", len(item.Marks), MaxShardMarks)
+	}
+	if _, ok := item.Marks["shardId-000000000000"]; ok {
+		t.Fatal("the lowest shard ids' marks should go first")
+	}
+}
+
+func TestCategoryBound(t *testing.T) {
+	item := NewItem("u")
+	var specs []string
+	for i := range MaxCategories + 5 {
+		specs = append(specs, fmt.Sprintf("view:p:cat%d", i))
+	}
+	specs = append(specs, "view:p:cat0")
+	NewMerger(1).Apply(item, stream("u", specs...))
+	if len(item.CategoryCounts) != MaxCategories+1 || item.CategoryCounts[OtherCategory] != 5 || item.CategoryCounts["cat0"] != 2 {
+		t.Fatalf("%d categories, other = %d, cat0 = %d", len(item.CategoryCounts), item.CategoryCounts[OtherCategory], item.CategoryCounts["cat0"])
+	}
+}
+
+func TestApplyRejectsOverflowingTotal(t *testing.T) {
+	item := NewItem("u")
+	records := stream("u", "purchase:p::1", "purchase:q::2")
+	records[0].Amount = Amount{hi: maxAmount.hi, lo: maxAmount.lo - 1} // 10^38 - 1 micro-units
+	res := NewMerger(0).Apply(item, records)
+	if res.Applied != 1 || len(res.Rejected) != 1 || res.Rejected[0].Index != 1 {
+		t.Fatalf("%+v: the purchase that would overflow purchaseTotal must be rejected", res)
+	}
+	if item.EventCount != 1 {
+		t.Fatalf("a rejected record was counted")
+	}
+}
+
+func TestCloneSharesNothing(t *testing.T) {
+	item := NewItem("u")
+	NewMerger(0).Apply(item, stream("u", "view:a:c", "purchase:b:c:1"))
+	c := item.Clone()
+	if !reflect.DeepEqual(item, c) {
+		t.Fatal("clone differs")
+	}
+	c.CategoryCounts["c"] = 99
+	c.RecentProducts[0].ProductID = "z"
+	c.RecentEventIDs[0] = "z"
+	c.Marks["x"] = Position{}
+	if item.CategoryCounts["c"] == 99 || item.RecentProducts[0].ProductID == "z" || item.RecentEventIDs[0] == "z" || len(item.Marks) != 1 {
+		t.Fatal("changing the clone changed the original")
+	}
+}
+
+// TestWindowSurvivesHashCollisions forces every eventId to one hash: the
+// window must still tell duplicates from new events exactly.
+func TestWindowSurvivesHashCollisions(t *testing.T) {
+	records := stream("u", "view:a", "view:b", "view:c", "view:d", "view:e", "view:f")
+	for i := range records {
+		records[i].EventIDHash = 42
+	}
+	dup := func(of int, seq string) Record {
+		r := records[of]
+		r.Position = Position{Sequence: seq}
+		return r
+	}
+	item := NewItem("u")
+	m := NewMerger(3)
+	in := append(append([]Record{}, records...), dup(5, "2000"), dup(4, "2001"), dup(3, "2002"), dup(2, "2003"))
+	res := m.Apply(item, in)
+	if res.Applied != 7 || res.Duplicates != 3 { // c is out of the window of 3 by then
+		t.Fatalf("%+v: want 7 applied (6 new and c again) and 3 duplicates", res)
+	}
+}

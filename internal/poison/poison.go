@@ -1,0 +1,244 @@
+// Package poison reports records the processor can never apply — not
+// JSON, against the schema, a corrupt KPL aggregate, over the size limit —
+// to the poison queue, one SQS message per record, so that they are kept
+// for people to inspect instead of blocking the shard or being dropped.
+//
+// # Message format
+//
+// The body is one JSON object:
+//
+//	{"reason":"userId: required, a non-empty string",
+//	 "shardId":"shardId-000000000000",
+//	 "sequenceNumber":"4959...",
+//	 "subSequenceNumber":3,                      // only for a KPL sub-record
+//	 "partitionKey":"user-00042",
+//	 "approximateArrivalTimestamp":"2026-11-26T12:00:00.150Z",
+//	 "payload":"{\"eventId\":...}",
+//	 "payloadEncoding":"utf8"}                   // or "base64"
+//
+// payload holds the record's (or the KPL sub-record's) bytes: as text when
+// they are valid UTF-8, otherwise base64. A payload too large for one SQS
+// message (256 KiB) is cut short, and then the message also carries
+// "payloadTruncated":true, "payloadBytes" (the full size) and
+// "payloadSha256" (hex, of the full payload), so it can still be matched
+// to its source.
+package poison
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// Message is one rejected record.
+type Message struct {
+	Reason         string
+	ShardID        string
+	SequenceNumber string
+	// SubSequenceNumber is the KPL sub-record index, -1 for a plain record.
+	SubSequenceNumber           int
+	PartitionKey                string
+	ApproximateArrivalTimestamp time.Time
+	Payload                     string
+}
+
+// MaxBodyBytes keeps each message, and each SendMessageBatch call of up to
+// ten, within SQS's 256 KiB limit on a request's message bodies.
+const MaxBodyBytes = 256 << 10
+
+// AppendJSON appends the message body, cutting the payload so the body
+// stays within maxBody bytes.
+func (m *Message) AppendJSON(dst []byte, maxBody int) []byte {
+	start := len(dst)
+	body := m.appendJSON(dst, m.Payload, false)
+	if len(body)-start <= maxBody {
+		return body
+	}
+	// Too big: shrink the payload until the body fits. Escapes make the
+	// encoded size hard to predict, so measure instead of computing.
+	keep := len(m.Payload)
+	for keep > 0 {
+		keep = keep * 3 / 4
+		cut := m.Payload[:keep]
+		for len(cut) > 0 && !utf8.ValidString(cut) && utf8.ValidString(m.Payload) {
+			cut = cut[:len(cut)-1] // do not split a character of a text payload
+		}
+		body = m.appendJSON(dst[:start], cut, true)
+		if len(body)-start <= maxBody {
+			return body
+		}
+	}
+	return m.appendJSON(dst[:start], "", true)
+}
+
+func (m *Message) appendJSON(dst []byte, payload string, truncated bool) []byte {
+	dst = append(dst, `{"reason":`...)
+	dst = appendString(dst, m.Reason)
+	dst = append(dst, `,"shardId":`...)
+	dst = appendString(dst, m.ShardID)
+	dst = append(dst, `,"sequenceNumber":`...)
+	dst = appendString(dst, m.SequenceNumber)
+	if m.SubSequenceNumber >= 0 {
+		dst = append(dst, `,"subSequenceNumber":`...)
+		dst = strconv.AppendInt(dst, int64(m.SubSequenceNumber), 10)
+	}
+	dst = append(dst, `,"partitionKey":`...)
+	dst = appendString(dst, m.PartitionKey)
+	dst = append(dst, `,"approximateArrivalTimestamp":`...)
+	dst = appendString(dst, m.ApproximateArrivalTimestamp.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+	dst = append(dst, `,"payload":`...)
+	// The encoding follows the whole payload, so a cut never changes it.
+	if utf8.ValidString(m.Payload) {
+		dst = appendString(dst, payload)
+		dst = append(dst, `,"payloadEncoding":"utf8"`...)
+	} else {
+		dst = append(dst, '"')
+		dst = base64.StdEncoding.AppendEncode(dst, []byte(payload))
+		dst = append(dst, `","payloadEncoding":"base64"`...)
+	}
+	if truncated {
+		sum := sha256.Sum256([]byte(m.Payload))
+		dst = append(dst, `,"payloadTruncated":true,"payloadBytes":`...)
+		dst = strconv.AppendInt(dst, int64(len(m.Payload)), 10)
+		dst = append(dst, `,"payloadSha256":"`...)
+		dst = hex.AppendEncode(dst, sum[:])
+		dst = append(dst, '"')
+	}
+	return append(dst, '}')
+}
+
+// appendString appends s as a JSON string that SQS also accepts: besides
+// JSON's escapes, the characters SQS refuses in a body (U+FFFE, U+FFFF)
+// are escaped. Invalid UTF-8 becomes U+FFFD (only reasons and keys can
+// hold any; payloads that are not UTF-8 go as base64).
+func appendString(dst []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	dst = append(dst, '"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			dst = append(dst, '\\', byte(r))
+		case r < 0x20 || r == 0xFFFE || r == 0xFFFF:
+			dst = append(dst, '\\', 'u', hexDigits[r>>12&0xF], hexDigits[r>>8&0xF], hexDigits[r>>4&0xF], hexDigits[r&0xF])
+		default:
+			dst = utf8.AppendRune(dst, r)
+		}
+	}
+	return append(dst, '"')
+}
+
+// Sender sends poison messages.
+type Sender interface {
+	// Send sends msgs and returns one error per message, nil for those
+	// sent. The slice is nil when every message was sent.
+	Send(ctx context.Context, msgs []Message) []error
+}
+
+// SQSAPI is the part of the SQS client the queue uses.
+type SQSAPI interface {
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+// Queue sends poison messages to an SQS queue with SendMessageBatch.
+type Queue struct {
+	client SQSAPI
+	url    string
+	// Attempts bounds how often an entry SQS failed is sent again.
+	Attempts int
+}
+
+// NewQueue returns a Sender for the queue at url.
+func NewQueue(client SQSAPI, url string) *Queue { return &Queue{client: client, url: url, Attempts: 3} }
+
+const maxBatchEntries = 10
+
+// Send implements Sender. Messages go in batches of up to ten whose bodies
+// add up to at most MaxBodyBytes; entries SQS fails are retried up to
+// Attempts times in all.
+func (q *Queue) Send(ctx context.Context, msgs []Message) []error {
+	var errs []error
+	fail := func(i int, err error) {
+		if errs == nil {
+			errs = make([]error, len(msgs))
+		}
+		errs[i] = err
+	}
+	bodies := make([]string, len(msgs))
+	for i := range msgs {
+		bodies[i] = string(msgs[i].AppendJSON(nil, MaxBodyBytes))
+	}
+	pending := make([]int, len(msgs))
+	for i := range pending {
+		pending[i] = i
+	}
+	for attempt := 1; len(pending) > 0; attempt++ {
+		var retry []int
+		for len(pending) > 0 {
+			n, size := 0, 0
+			for n < len(pending) && n < maxBatchEntries && size+len(bodies[pending[n]]) <= MaxBodyBytes {
+				size += len(bodies[pending[n]])
+				n++
+			}
+			batch := pending[:n]
+			pending = pending[n:]
+			entries := make([]types.SendMessageBatchRequestEntry, len(batch))
+			for j, i := range batch {
+				entries[j] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(j)), MessageBody: aws.String(bodies[i])}
+			}
+			out, err := q.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(q.url), Entries: entries})
+			if err != nil {
+				for _, i := range batch {
+					fail(i, fmt.Errorf("sending to poison queue %s: %w", q.url, err))
+				}
+				continue
+			}
+			for _, f := range out.Failed {
+				j, convErr := strconv.Atoi(aws.ToString(f.Id))
+				if convErr != nil || j < 0 || j >= len(batch) {
+					continue
+				}
+				i := batch[j]
+				err := fmt.Errorf("poison queue %s refused the message: %s: %s", q.url, aws.ToString(f.Code), aws.ToString(f.Message))
+				if f.SenderFault || attempt >= q.Attempts {
+					fail(i, err)
+				} else {
+					retry = append(retry, i)
+				}
+			}
+			if len(out.Successful)+len(out.Failed) < len(batch) {
+				// SQS must account for every entry; treat silence as failure.
+				accounted := map[string]bool{}
+				for _, s := range out.Successful {
+					accounted[aws.ToString(s.Id)] = true
+				}
+				for _, f := range out.Failed {
+					accounted[aws.ToString(f.Id)] = true
+				}
+				for j, i := range batch {
+					if !accounted[strconv.Itoa(j)] {
+						fail(i, errors.New("poison queue: SendMessageBatch did not report on the message"))
+					}
+				}
+			}
+		}
+		pending = retry
+	}
+	return errs
+}
+
+// Discard is a Sender that drops every message and reports success. The
+// benchmark uses it to time the processor without a network.
+type Discard struct{}
+
+// Send implements Sender.
+func (Discard) Send(context.Context, []Message) []error { return nil }

@@ -1,0 +1,221 @@
+package poison
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/streamfn/streamfn/internal/emulators"
+	"github.com/streamfn/streamfn/internal/emulators/emutest"
+)
+
+var arrived = time.Date(2026, 11, 26, 12, 0, 0, 150000000, time.UTC)
+
+func TestMessageFormat(t *testing.T) {
+	m := Message{Reason: "userId: required, a non-empty string", ShardID: "shardId-000000000000", SequenceNumber: "4959",
+		SubSequenceNumber: -1, PartitionKey: "user-1", ApproximateArrivalTimestamp: arrived, Payload: `{"type":"view"}`}
+	want := `{"reason":"userId: required, a non-empty string","shardId":"shardId-000000000000","sequenceNumber":"4959",` +
+		`"partitionKey":"user-1","approximateArrivalTimestamp":"2026-11-26T12:00:00.150Z","payload":"{\"type\":\"view\"}","payloadEncoding":"utf8"}`
+	if got := string(m.AppendJSON(nil, MaxBodyBytes)); got != want {
+		t.Fatalf("body\n got  %s\n want %s", got, want)
+	}
+	m.SubSequenceNumber = 3
+	if got := string(m.AppendJSON(nil, MaxBodyBytes)); !strings.Contains(got, `"sequenceNumber":"4959","subSequenceNumber":3,`) {
+		t.Fatalf("a KPL sub-record's message lacks subSequenceNumber: %s", got)
+	}
+}
+
+func decodeBody(t *testing.T, body []byte) map[string]any {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatalf("body is not JSON: %v\n%s", err, body)
+	}
+	return doc
+}
+
+func TestBinaryPayloadIsBase64(t *testing.T) {
+	payload := "\xff\xfe\x00binary"
+	m := Message{Reason: "not a JSON object", SubSequenceNumber: -1, Payload: payload}
+	doc := decodeBody(t, m.AppendJSON(nil, MaxBodyBytes))
+	if doc["payloadEncoding"] != "base64" {
+		t.Fatalf("payloadEncoding = %v", doc["payloadEncoding"])
+	}
+	raw, err := base64.StdEncoding.DecodeString(doc["payload"].(string))
+	if err != nil || string(raw) != payload {
+		t.Fatalf("payload = %q, %v", raw, err)
+	}
+}
+
+func TestTextPayloadSurvivesExactly(t *testing.T) {
+	payload := "ctl\x01\n\"quote\" \\ \uFFFE\uFFFF ünï 🎉"
+	m := Message{Reason: "r", SubSequenceNumber: -1, Payload: payload}
+	body := m.AppendJSON(nil, MaxBodyBytes)
+	if strings.ContainsRune(string(body), 0xFFFE) || strings.ContainsRune(string(body), 0xFFFF) {
+		t.Fatal("the body holds characters SQS refuses")
+	}
+	if doc := decodeBody(t, body); doc["payload"] != payload || doc["payloadEncoding"] != "utf8" {
+		t.Fatalf("payload = %q (%v)", doc["payload"], doc["payloadEncoding"])
+	}
+}
+
+func TestHugePayloadIsTruncated(t *testing.T) {
+	for _, payload := range []string{
+		strings.Repeat("a", 1<<20),      // Kinesis's largest record
+		strings.Repeat("\x01", 100<<10), // escapes grow sixfold
+		strings.Repeat("é", 200<<10),    // two bytes each: no split characters
+		strings.Repeat("\xff", 300<<10), // base64 grows by a third
+	} {
+		m := Message{Reason: "event is too big", SubSequenceNumber: -1, Payload: payload}
+		body := m.AppendJSON(nil, MaxBodyBytes)
+		if len(body) > MaxBodyBytes {
+			t.Fatalf("body is %d bytes, over %d", len(body), MaxBodyBytes)
+		}
+		doc := decodeBody(t, body)
+		sum := sha256.Sum256([]byte(payload))
+		if doc["payloadTruncated"] != true || doc["payloadBytes"] != float64(len(payload)) || doc["payloadSha256"] != hex.EncodeToString(sum[:]) {
+			t.Fatalf("truncation not described: truncated %v, bytes %v, sha256 %v", doc["payloadTruncated"], doc["payloadBytes"], doc["payloadSha256"])
+		}
+		kept := doc["payload"].(string)
+		if doc["payloadEncoding"] == "base64" {
+			raw, _ := base64.StdEncoding.DecodeString(kept)
+			kept = string(raw)
+		}
+		if len(kept) < 1000 || !strings.HasPrefix(payload, kept) || doc["payloadEncoding"] == "utf8" && !utf8.ValidString(kept) {
+			t.Fatalf("kept %d bytes; want a long prefix of the payload", len(kept))
+		}
+	}
+}
+
+// fakeSQS records batches and fails the entries whose body contains fail.
+type fakeSQS struct {
+	batches  [][]string
+	fail     string
+	failOnce bool
+	err      error
+}
+
+func (f *fakeSQS) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	var bodies []string
+	out := &sqs.SendMessageBatchOutput{}
+	size := 0
+	for _, e := range in.Entries {
+		body := aws.ToString(e.MessageBody)
+		size += len(body)
+		bodies = append(bodies, body)
+		if f.fail != "" && strings.Contains(body, f.fail) {
+			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("try again")})
+			if f.failOnce {
+				f.fail = ""
+			}
+			continue
+		}
+		out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id})
+	}
+	if len(in.Entries) > 10 || size > MaxBodyBytes {
+		return nil, errors.New("AWS.SimpleQueueService.BatchRequestTooLong")
+	}
+	f.batches = append(f.batches, bodies)
+	return out, nil
+}
+
+func messages(n int, payloadBytes int) []Message {
+	var msgs []Message
+	for i := range n {
+		msgs = append(msgs, Message{Reason: "r", SequenceNumber: strconv.Itoa(i), SubSequenceNumber: -1, Payload: strings.Repeat("x", payloadBytes)})
+	}
+	return msgs
+}
+
+func TestQueueBatches(t *testing.T) {
+	fake := &fakeSQS{}
+	if errs := NewQueue(fake, "url").Send(context.Background(), messages(23, 100)); errs != nil {
+		t.Fatalf("errors: %v", errs)
+	}
+	if len(fake.batches) != 3 || len(fake.batches[0]) != 10 || len(fake.batches[2]) != 3 {
+		t.Fatalf("batches of %v; want 10, 10, 3", lens(fake.batches))
+	}
+	fake = &fakeSQS{}
+	if errs := NewQueue(fake, "url").Send(context.Background(), messages(5, 100<<10)); errs != nil {
+		t.Fatalf("errors: %v", errs)
+	}
+	if len(fake.batches) != 3 { // two 100 KiB bodies per 256 KiB request
+		t.Fatalf("batches of %v; want 2, 2, 1", lens(fake.batches))
+	}
+}
+
+func lens(batches [][]string) []int {
+	var n []int
+	for _, b := range batches {
+		n = append(n, len(b))
+	}
+	return n
+}
+
+func TestQueueFailures(t *testing.T) {
+	fake := &fakeSQS{fail: `"sequenceNumber":"3"`, failOnce: true}
+	if errs := NewQueue(fake, "url").Send(context.Background(), messages(5, 10)); errs != nil {
+		t.Fatalf("a transient entry failure should be retried: %v", errs)
+	}
+	fake = &fakeSQS{fail: `"sequenceNumber":"3"`}
+	errs := NewQueue(fake, "url").Send(context.Background(), messages(5, 10))
+	if len(errs) != 5 || errs[3] == nil || errs[0] != nil || errs[4] != nil {
+		t.Fatalf("errors = %v; want only message 3 failed", errs)
+	}
+	fake = &fakeSQS{err: errors.New("connection refused")}
+	errs = NewQueue(fake, "url").Send(context.Background(), messages(2, 10))
+	if len(errs) != 2 || errs[0] == nil || errs[1] == nil || !strings.Contains(errs[0].Error(), "connection refused") {
+		t.Fatalf("errors = %v; want both failed with the cause", errs)
+	}
+}
+
+// TestQueueFauxqs sends through the real SQS client to fauxqs and reads
+// the messages back.
+func TestQueueFauxqs(t *testing.T) {
+	server := emutest.Start(t, emulators.SQS)
+	ctx := emutest.Context(t)
+	client := sqs.NewFromConfig(emutest.Config(server))
+	created, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("poison")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := aws.ToString(created.QueueUrl)
+	msgs := messages(12, 50)
+	msgs[4].Payload = "\xff\x00 not text"
+	msgs[5].Payload = strings.Repeat("y", 300<<10) // truncated to fit
+	if errs := NewQueue(client, url).Send(ctx, msgs); errs != nil {
+		t.Fatalf("errors: %v", errs)
+	}
+	got := map[string]map[string]any{}
+	for len(got) < len(msgs) {
+		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			t.Fatalf("only %d of %d messages arrived", len(got), len(msgs))
+		}
+		for _, m := range out.Messages {
+			doc := decodeBody(t, []byte(aws.ToString(m.Body)))
+			got[doc["sequenceNumber"].(string)] = doc
+		}
+	}
+	if got["4"]["payloadEncoding"] != "base64" || got["5"]["payloadTruncated"] != true || got["0"]["payload"] != strings.Repeat("x", 50) {
+		t.Fatalf("messages: 4 %v, 5 truncated %v, 0 %v", got["4"]["payloadEncoding"], got["5"]["payloadTruncated"], got["0"]["payload"])
+	}
+}

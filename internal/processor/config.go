@@ -1,0 +1,88 @@
+package processor
+
+import (
+	"time"
+
+	"github.com/streamfn/streamfn/internal/env"
+	"github.com/streamfn/streamfn/internal/features"
+)
+
+// Config is the processor's settings. The Pulumi program sets them as the
+// function's environment variables; ConfigFromEnv reads them.
+type Config struct {
+	// TableName is the DynamoDB table of feature items (TABLE_NAME, required).
+	TableName string
+	// PoisonQueueURL is the SQS queue for rejected records (POISON_QUEUE_URL,
+	// required).
+	PoisonQueueURL string
+	// TTLAttribute is the table's TTL attribute (TTL_ATTRIBUTE, default
+	// expiresAt).
+	TTLAttribute string
+	// FeatureTTLDays is how long an item lives after its last write
+	// (FEATURE_TTL_DAYS, default 0: items never expire).
+	FeatureTTLDays int
+	// MetricsNamespace is the EMF namespace (METRICS_NAMESPACE, default
+	// streamfn).
+	MetricsNamespace string
+	// FunctionName is the EMF dimension (AWS_LAMBDA_FUNCTION_NAME, which
+	// Lambda sets; default processor).
+	FunctionName string
+	// WriteConcurrency bounds the users read and written at once
+	// (WRITE_CONCURRENCY, 1..256, default 16).
+	WriteConcurrency int
+	// DeadlineMargin is the remaining time under which no new write starts
+	// (DEADLINE_MARGIN_MS, 100..60000, default 3000).
+	DeadlineMargin time.Duration
+	// EventIDWindow is the number of recent eventIds kept per user to catch
+	// producer duplicates (EVENT_ID_WINDOW, 1..1000, default 64).
+	EventIDWindow int
+	// WriteAttempts bounds the tries of one user's write when other writers
+	// keep changing the item (WRITE_ATTEMPTS, 1..20, default 5).
+	WriteAttempts int
+}
+
+// ConfigFromEnv reads the settings, reporting every missing or malformed
+// one at once.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	r := env.New(getenv)
+	cfg := Config{
+		TableName:        r.String("TABLE_NAME", "the DynamoDB table of user features (the stack's tableName output)"),
+		PoisonQueueURL:   r.String("POISON_QUEUE_URL", "the URL of the SQS queue for rejected records (the stack's poisonQueueUrl output)"),
+		TTLAttribute:     r.Optional("TTL_ATTRIBUTE", "expiresAt"),
+		FeatureTTLDays:   r.Int("FEATURE_TTL_DAYS", 0, 0, 3650),
+		MetricsNamespace: r.Optional("METRICS_NAMESPACE", "streamfn"),
+		FunctionName:     r.Optional("AWS_LAMBDA_FUNCTION_NAME", "processor"),
+		WriteConcurrency: r.Int("WRITE_CONCURRENCY", 16, 1, 256),
+		DeadlineMargin:   time.Duration(r.Int("DEADLINE_MARGIN_MS", 3000, 100, 60000)) * time.Millisecond,
+		EventIDWindow:    r.Int("EVENT_ID_WINDOW", features.DefaultEventIDWindow, 1, 1000),
+		WriteAttempts:    r.Int("WRITE_ATTEMPTS", 5, 1, 20),
+	}
+	return cfg, r.Err()
+}
+
+// withDefaults fills the zero fields of a Config built in code (tests, the
+// benchmark) with ConfigFromEnv's defaults.
+func (c Config) withDefaults() Config {
+	if c.TTLAttribute == "" {
+		c.TTLAttribute = "expiresAt"
+	}
+	if c.MetricsNamespace == "" {
+		c.MetricsNamespace = "streamfn"
+	}
+	if c.FunctionName == "" {
+		c.FunctionName = "processor"
+	}
+	if c.WriteConcurrency <= 0 {
+		c.WriteConcurrency = 16
+	}
+	if c.DeadlineMargin <= 0 {
+		c.DeadlineMargin = 3 * time.Second
+	}
+	if c.EventIDWindow <= 0 {
+		c.EventIDWindow = features.DefaultEventIDWindow
+	}
+	if c.WriteAttempts <= 0 {
+		c.WriteAttempts = 5
+	}
+	return c
+}

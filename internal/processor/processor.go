@@ -1,0 +1,412 @@
+// Package processor is the processor Lambda function's handler: it turns
+// one Kinesis invocation into per-user feature writes, exactly once per
+// event, and reports what it could not do so that Lambda retries only that.
+//
+// Data flows one way: decode (kinesisevent, base64fast, kpl) → validate
+// (activity) → plan (group by user) → apply (features.Merger, one
+// conditional write per user through store.Store) → report poison records
+// (poison.Sender) → respond with the lowest failed sequence number.
+//
+// # Guarantees
+//
+//   - Effectively once: see package features. Each user costs one read
+//     (batched, 100 users per BatchGetItem) and at most one write per batch.
+//   - Order: a user's records apply in sequence order, in one merge.
+//     Different users are written concurrently, WriteConcurrency at a time,
+//     so one slow write does not hold up the others.
+//   - Poison records (not JSON, against the schema, a corrupt KPL
+//     aggregate, over activity.MaxEventBytes) go to the poison queue and
+//     are never retried. Only those before the lowest failure are sent:
+//     Lambda redelivers the rest, and they are sent then. If the queue
+//     cannot take one, its record is a batch item failure: nothing is lost.
+//   - Partial failure: a user whose write fails (after WriteAttempts
+//     conflict retries, or on any other error) fails alone; the response
+//     names the lowest failed sequence number, Kinesis's checkpoint rule,
+//     and Lambda resumes from there. The records after it that were
+//     applied are skipped on redelivery by the high-water marks.
+//   - Deadline: no read, write or send starts when less than DeadlineMargin
+//     (at most a quarter of the time the invocation started with) remains;
+//     the users not started are failures, so the response names the first
+//     record not applied instead of the invocation timing out.
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/streamfn/streamfn/internal/activity"
+	"github.com/streamfn/streamfn/internal/features"
+	"github.com/streamfn/streamfn/internal/poison"
+	"github.com/streamfn/streamfn/internal/store"
+	"github.com/streamfn/streamfn/internal/telemetry"
+)
+
+// Processor handles invocations. It implements aws-lambda-go's
+// lambda.Handler on raw bytes. It is safe for concurrent use, though Lambda
+// sends one invocation at a time.
+type Processor struct {
+	cfg     Config
+	store   store.Store
+	poison  poison.Sender
+	log     *slog.Logger
+	metrics io.Writer
+	now     func() time.Time
+
+	planners sync.Pool // *planner, reused across invocations
+}
+
+// New returns a processor. metrics receives one EMF line per invocation
+// (os.Stdout in Lambda); a nil log discards logs.
+func New(cfg Config, st store.Store, pq poison.Sender, log *slog.Logger, metrics io.Writer) *Processor {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if metrics == nil {
+		metrics = io.Discard
+	}
+	return &Processor{cfg: cfg.withDefaults(), store: st, poison: pq, log: log, metrics: metrics, now: time.Now}
+}
+
+// Outcome counts what one invocation did; the EMF line reports it.
+type Outcome struct {
+	Records            int // Kinesis records
+	UserRecords        int // records after KPL unpacking
+	Valid              int // valid events (applied, duplicate or replayed)
+	Poison             int // records reported to the poison queue
+	Applied            int // events counted into items
+	DuplicatesSkipped  int // producer duplicates
+	ReplaysSkipped     int // redelivered records at or below a mark
+	Users              int
+	Writes             int // items written
+	WriteConflicts     int // writes retried after another writer's change
+	UsersFailed        int
+	PoisonSendFailures int
+	DeadlineStops      int // users or poison records not started for lack of time
+	MaxRecordAgeMs     float64
+	// FailedSequenceNumber is the batch item failure, "" when none.
+	FailedSequenceNumber string
+}
+
+// Invoke implements lambda.Handler: payload is the Kinesis event, the result
+// is exactly {"batchItemFailures":[...]} with at most one entry.
+func (p *Processor) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	out, err := p.Process(ctx, payload)
+	if err != nil {
+		return nil, err
+	}
+	return AppendResponse(nil, out.FailedSequenceNumber), nil
+}
+
+// AppendResponse appends the partial-batch response naming failedSequence,
+// or the all-succeeded response when it is "".
+func AppendResponse(dst []byte, failedSequence string) []byte {
+	if failedSequence == "" {
+		return append(dst, `{"batchItemFailures":[]}`...)
+	}
+	dst = append(dst, `{"batchItemFailures":[{"itemIdentifier":`...)
+	dst = activity.AppendString(dst, failedSequence)
+	return append(dst, `}]}`...)
+}
+
+// Process does the invocation's work and says what it did. An error means
+// the invocation itself is unusable (not a Kinesis event); Lambda then
+// retries the whole batch.
+func (p *Processor) Process(ctx context.Context, payload []byte) (Outcome, error) {
+	start := p.now()
+	pl, _ := p.planners.Get().(*planner)
+	if pl == nil {
+		pl = &planner{}
+	}
+	defer p.planners.Put(pl)
+
+	plan, err := pl.build(payload)
+	if err != nil {
+		p.log.ErrorContext(ctx, "invocation is not a Kinesis event; Lambda will retry it", "error", err, "bytes", len(payload))
+		return Outcome{}, err
+	}
+	inv := &invocation{p: p, ctx: ctx, plan: plan, failedRecord: -1, margin: p.cfg.DeadlineMargin}
+	if deadline, ok := ctx.Deadline(); ok {
+		// A function whose whole timeout is near the margin would never
+		// start anything and block its shard: keep at most a quarter.
+		inv.margin = min(inv.margin, time.Until(deadline)/4)
+	}
+	inv.out = Outcome{Records: len(plan.records), UserRecords: plan.userRecords, Valid: len(plan.valid), Users: len(plan.userIDs),
+		ReplaysSkipped: plan.droppedRepeats}
+	if len(plan.records) > 0 {
+		inv.out.MaxRecordAgeMs = math.Max(0, float64(start.UnixMilli())-plan.oldestArrival*1000)
+	}
+	inv.writeUsers()
+	inv.sendPoison()
+
+	out := inv.out
+	if inv.failedRecord >= 0 {
+		out.FailedSequenceNumber = string(plan.records[inv.failedRecord].SequenceNumber)
+		if out.FailedSequenceNumber == "" {
+			// Never answer with an empty identifier: Lambda would treat
+			// the whole batch as failed in an unclear way. Fail loudly.
+			err := errors.New("a failed record has no sequence number; failing the whole invocation so Lambda retries it")
+			p.log.ErrorContext(ctx, err.Error())
+			return out, err
+		}
+	}
+	p.report(ctx, start, out)
+	return out, nil
+}
+
+// invocation is the state of one Process call's write and send phases.
+type invocation struct {
+	p    *Processor
+	ctx  context.Context
+	plan *plan
+
+	margin       time.Duration // no new call starts with less time left
+	mu           sync.Mutex
+	out          Outcome
+	failedRecord int32 // lowest failed Kinesis record index, -1 for none
+	late         []poisonRecord
+}
+
+// fail records that Kinesis record k was not fully processed. Records are
+// in sequence order within the batch, so the lowest index is the lowest
+// sequence number; comparing numbers covers batches that are not.
+func (inv *invocation) fail(k int32) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if inv.failedRecord < 0 || features.CompareSequenceNumbers(
+		string(inv.plan.records[k].SequenceNumber), string(inv.plan.records[inv.failedRecord].SequenceNumber)) < 0 {
+		inv.failedRecord = k
+	}
+}
+
+// timeLeft reports whether there is time to start another call.
+func (inv *invocation) timeLeft() bool {
+	deadline, ok := inv.ctx.Deadline()
+	return !ok || time.Until(deadline) >= inv.margin
+}
+
+// parallel runs task(i) for i in [0, n) on up to WriteConcurrency
+// goroutines; each gets its own Merger.
+func (inv *invocation) parallel(n int, task func(i int, m *features.Merger)) {
+	workers := min(inv.p.cfg.WriteConcurrency, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := features.NewMerger(inv.p.cfg.EventIDWindow)
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				task(i, m)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// writeUsers reads every user's item (100 per call), merges the user's
+// records and writes the item once.
+func (inv *invocation) writeUsers() {
+	plan := inv.plan
+	users := len(plan.userIDs)
+	if users == 0 {
+		return
+	}
+	chunks := (users + store.MaxLoadKeys - 1) / store.MaxLoadKeys
+	loaded := make([]map[string]*features.Item, chunks)
+	loadErr := make([]error, chunks)
+	inv.parallel(chunks, func(c int, _ *features.Merger) {
+		if !inv.timeLeft() {
+			loadErr[c] = errDeadline
+			return
+		}
+		ids := plan.userIDs[c*store.MaxLoadKeys : min(users, (c+1)*store.MaxLoadKeys)]
+		loaded[c], loadErr[c] = inv.p.store.Load(inv.ctx, ids)
+	})
+	inv.parallel(users, func(u int, m *features.Merger) {
+		c := u / store.MaxLoadKeys
+		if err := loadErr[c]; err != nil {
+			inv.userFailed(u, "reading the user's item", err)
+			return
+		}
+		item := loaded[c][plan.userIDs[u]]
+		if item == nil {
+			item = features.NewItem(plan.userIDs[u])
+		}
+		inv.writeUser(u, item, m)
+	})
+}
+
+var errDeadline = errors.New("not started: the invocation's remaining time fell below DEADLINE_MARGIN_MS")
+
+func (inv *invocation) writeUser(u int, item *features.Item, m *features.Merger) {
+	records, first := inv.plan.userRecordsOf(u)
+	userID := inv.plan.userIDs[u]
+	for attempt := 1; ; attempt++ {
+		if !inv.timeLeft() {
+			inv.userFailed(u, "writing the user's item", errDeadline)
+			return
+		}
+		res := m.Apply(item, records)
+		if res.Applied == 0 {
+			// Only duplicates, replays or rejections: the item is unchanged.
+			inv.counted(res, first, 0)
+			return
+		}
+		if days := inv.p.cfg.FeatureTTLDays; days > 0 {
+			item.ExpiresAt = inv.p.now().Add(time.Duration(days) * 24 * time.Hour).Unix()
+		}
+		err := inv.p.store.Save(inv.ctx, item)
+		if err == nil {
+			inv.counted(res, first, 1)
+			return
+		}
+		if !errors.Is(err, store.ErrConflict) || attempt >= inv.p.cfg.WriteAttempts {
+			if errors.Is(err, store.ErrConflict) {
+				err = fmt.Errorf("%w, %d times in a row", err, attempt)
+			}
+			inv.userFailed(u, "writing the user's item", err)
+			return
+		}
+		// Another writer got there first: start again from its item.
+		inv.mu.Lock()
+		inv.out.WriteConflicts++
+		inv.mu.Unlock()
+		fresh, err := inv.p.store.Load(inv.ctx, []string{userID})
+		if err != nil {
+			inv.userFailed(u, "re-reading the user's item after a conflict", err)
+			return
+		}
+		if item = fresh[userID]; item == nil {
+			item = features.NewItem(userID)
+		}
+	}
+}
+
+// counted adds a user's result to the outcome; rejected records become
+// poison. first is the index in byUser of the user's first record.
+func (inv *invocation) counted(res features.Result, first int32, writes int) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.out.Applied += res.Applied
+	inv.out.DuplicatesSkipped += res.Duplicates
+	inv.out.ReplaysSkipped += res.Replays
+	inv.out.Writes += writes
+	plan := inv.plan
+	for _, r := range res.Rejected {
+		at := first + int32(r.Index)
+		k := plan.recordOf[at]
+		sub := -1
+		if plan.aggregated[k] {
+			sub = plan.byUser[at].Position.Sub
+		}
+		inv.late = append(inv.late, poisonRecord{record: k, sub: sub, reason: r.Reason, payload: plan.textOf[at]})
+	}
+}
+
+func (inv *invocation) userFailed(u int, doing string, err error) {
+	_, at := inv.plan.userRecordsOf(u)
+	first := inv.plan.recordOf[at] // the user's lowest position
+	inv.fail(first)
+	inv.mu.Lock()
+	inv.out.UsersFailed++
+	if errors.Is(err, errDeadline) {
+		inv.out.DeadlineStops++
+	}
+	inv.mu.Unlock()
+	inv.p.log.ErrorContext(inv.ctx, "user not updated; Lambda will redeliver from its first record",
+		"userId", inv.plan.userIDs[u], "doing", doing, "error", err,
+		"sequenceNumber", string(inv.plan.records[first].SequenceNumber))
+}
+
+// sendPoison reports the poison records before the lowest failure.
+func (inv *invocation) sendPoison() {
+	records := inv.plan.poison
+	if len(inv.late) > 0 {
+		records = append(append([]poisonRecord(nil), records...), inv.late...)
+	}
+	if len(records) == 0 {
+		return
+	}
+	var msgs []poison.Message
+	var sent []int32
+	for _, r := range records {
+		if inv.failedRecord >= 0 && features.CompareSequenceNumbers(
+			string(inv.plan.records[r.record].SequenceNumber), string(inv.plan.records[inv.failedRecord].SequenceNumber)) >= 0 {
+			continue // Lambda redelivers it; it is sent then
+		}
+		if !inv.timeLeft() {
+			inv.out.DeadlineStops++
+			inv.fail(r.record)
+			continue
+		}
+		kr := &inv.plan.records[r.record]
+		msgs = append(msgs, poison.Message{
+			Reason:                      r.reason,
+			ShardID:                     string(kr.ShardID()),
+			SequenceNumber:              string(kr.SequenceNumber),
+			SubSequenceNumber:           r.sub,
+			PartitionKey:                string(kr.PartitionKey),
+			ApproximateArrivalTimestamp: time.UnixMilli(int64(math.Round(kr.ApproximateArrivalTimestamp * 1000))),
+			Payload:                     r.payload,
+		})
+		sent = append(sent, r.record)
+		inv.p.log.WarnContext(inv.ctx, "poison record", "reason", r.reason, "shardId", string(kr.ShardID()),
+			"sequenceNumber", string(kr.SequenceNumber), "subSequenceNumber", r.sub)
+	}
+	if len(msgs) == 0 {
+		return
+	}
+	errs := inv.p.poison.Send(inv.ctx, msgs)
+	inv.out.Poison += len(msgs)
+	for i, err := range errs {
+		if err != nil {
+			inv.out.Poison--
+			inv.out.PoisonSendFailures++
+			inv.fail(sent[i])
+			inv.p.log.ErrorContext(inv.ctx, "poison record not delivered to the poison queue; Lambda will redeliver it",
+				"error", err, "sequenceNumber", msgs[i].SequenceNumber)
+		}
+	}
+}
+
+// report writes the invocation's log line and EMF metrics.
+func (p *Processor) report(ctx context.Context, start time.Time, out Outcome) {
+	elapsed := p.now().Sub(start)
+	p.log.InfoContext(ctx, "batch processed",
+		"records", out.Records, "userRecords", out.UserRecords, "valid", out.Valid, "poison", out.Poison,
+		"applied", out.Applied, "duplicatesSkipped", out.DuplicatesSkipped, "replaysSkipped", out.ReplaysSkipped,
+		"users", out.Users, "writes", out.Writes, "writeConflicts", out.WriteConflicts, "usersFailed", out.UsersFailed,
+		"maxRecordAgeMs", out.MaxRecordAgeMs, "failedSequenceNumber", out.FailedSequenceNumber, "durationMs", elapsed.Milliseconds())
+	failures := 0.0
+	if out.FailedSequenceNumber != "" {
+		failures = 1
+	}
+	err := telemetry.EMF(p.metrics, p.cfg.MetricsNamespace, p.cfg.FunctionName, start,
+		telemetry.Metric{Name: "Records", Unit: telemetry.Count, Value: float64(out.Records)},
+		telemetry.Metric{Name: "UserRecords", Unit: telemetry.Count, Value: float64(out.UserRecords)},
+		telemetry.Metric{Name: "Valid", Unit: telemetry.Count, Value: float64(out.Valid)},
+		telemetry.Metric{Name: "Poison", Unit: telemetry.Count, Value: float64(out.Poison)},
+		telemetry.Metric{Name: "DuplicatesSkipped", Unit: telemetry.Count, Value: float64(out.DuplicatesSkipped)},
+		telemetry.Metric{Name: "ReplaysSkipped", Unit: telemetry.Count, Value: float64(out.ReplaysSkipped)},
+		telemetry.Metric{Name: "Writes", Unit: telemetry.Count, Value: float64(out.Writes)},
+		telemetry.Metric{Name: "WriteConflicts", Unit: telemetry.Count, Value: float64(out.WriteConflicts)},
+		telemetry.Metric{Name: "UsersFailed", Unit: telemetry.Count, Value: float64(out.UsersFailed)},
+		telemetry.Metric{Name: "PoisonSendFailures", Unit: telemetry.Count, Value: float64(out.PoisonSendFailures)},
+		telemetry.Metric{Name: "BatchItemFailures", Unit: telemetry.Count, Value: failures},
+		telemetry.Metric{Name: "MaxRecordAgeMs", Unit: telemetry.Milliseconds, Value: out.MaxRecordAgeMs},
+	)
+	if err != nil {
+		p.log.WarnContext(ctx, "writing metrics", "error", err)
+	}
+}

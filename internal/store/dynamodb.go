@@ -1,0 +1,333 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/streamfn/streamfn/internal/activity"
+	"github.com/streamfn/streamfn/internal/features"
+)
+
+// Attribute names. The first group is the contract other tools read; the
+// second is the processor's own bookkeeping.
+const (
+	AttrUserID         = "userId"         // S, the hash key
+	AttrEventCount     = "eventCount"     // N
+	AttrTypeCounts     = "typeCounts"     // M of N, keyed by type spelling
+	AttrCategoryCounts = "categoryCounts" // M of N
+	AttrLastEventAt    = "lastEventAt"    // S, RFC 3339 UTC
+	AttrRecentProducts = "recentProducts" // L of S, newest first
+	AttrPurchaseTotal  = "purchaseTotal"  // N, exact decimal
+
+	AttrRecentProductsAt = "recentProductsAt" // L of S: the ts of each recentProducts entry
+	AttrSequenceMarks    = "sequenceMarks"    // M of S: shard id -> "<sequence number>/<sub-index>"
+	AttrRecentEventIDs   = "recentEventIds"   // L of S, oldest first
+	AttrVersion          = "version"          // N, the optimistic lock
+)
+
+// DynamoDBAPI is the part of the DynamoDB client the store uses.
+type DynamoDBAPI interface {
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}
+
+// DynamoDB stores items in a DynamoDB table whose hash key is userId (S).
+type DynamoDB struct {
+	client       DynamoDBAPI
+	table        string
+	ttlAttribute string
+	// UnprocessedAttempts bounds BatchGetItem calls for one Load when
+	// DynamoDB keeps returning UnprocessedKeys (throttling).
+	UnprocessedAttempts int
+	// UnprocessedBackoff is the first wait before retrying unprocessed
+	// keys; it doubles each time.
+	UnprocessedBackoff time.Duration
+}
+
+// NewDynamoDB returns a store for table. ttlAttribute names the table's TTL
+// attribute (the item's ExpiresAt is written there when non-zero).
+func NewDynamoDB(client DynamoDBAPI, table, ttlAttribute string) *DynamoDB {
+	return &DynamoDB{client: client, table: table, ttlAttribute: ttlAttribute, UnprocessedAttempts: 6, UnprocessedBackoff: 50 * time.Millisecond}
+}
+
+// Load implements Store with BatchGetItem, retrying unprocessed keys with
+// exponential backoff.
+func (d *DynamoDB) Load(ctx context.Context, userIDs []string) (map[string]*features.Item, error) {
+	if len(userIDs) > MaxLoadKeys {
+		return nil, fmt.Errorf("loading %d users: at most %d per call", len(userIDs), MaxLoadKeys)
+	}
+	out := make(map[string]*features.Item, len(userIDs))
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	keys := make([]map[string]types.AttributeValue, len(userIDs))
+	for i, id := range userIDs {
+		keys[i] = map[string]types.AttributeValue{AttrUserID: &types.AttributeValueMemberS{Value: id}}
+	}
+	request := map[string]types.KeysAndAttributes{d.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+	wait := d.UnprocessedBackoff
+	for attempt := 1; ; attempt++ {
+		res, err := d.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request})
+		if err != nil {
+			return nil, fmt.Errorf("reading %d items from table %s: %w", len(userIDs), d.table, err)
+		}
+		for _, raw := range res.Responses[d.table] {
+			item, err := unmarshalItem(raw, d.ttlAttribute)
+			if err != nil {
+				return nil, fmt.Errorf("table %s: %w", d.table, err)
+			}
+			out[item.UserID] = item
+		}
+		left, ok := res.UnprocessedKeys[d.table]
+		if !ok || len(left.Keys) == 0 {
+			return out, nil
+		}
+		if attempt >= d.UnprocessedAttempts {
+			return nil, fmt.Errorf("reading items from table %s: %d of %d keys still unprocessed after %d attempts (throttled)",
+				d.table, len(left.Keys), len(userIDs), attempt)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("reading items from table %s: %w", d.table, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait *= 2
+		request = map[string]types.KeysAndAttributes{d.table: left}
+	}
+}
+
+// Save implements Store with a conditional PutItem.
+func (d *DynamoDB) Save(ctx context.Context, item *features.Item) error {
+	in := &dynamodb.PutItemInput{
+		TableName: aws.String(d.table),
+		Item:      marshalItem(item, item.Version+1, d.ttlAttribute),
+	}
+	if item.Version == 0 {
+		// No item, or one no processor wrote: either way nothing to lose.
+		in.ConditionExpression = aws.String("attribute_not_exists(#version)")
+		in.ExpressionAttributeNames = map[string]string{"#version": AttrVersion}
+	} else {
+		in.ConditionExpression = aws.String("#version = :version")
+		in.ExpressionAttributeNames = map[string]string{"#version": AttrVersion}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":version": number(item.Version)}
+	}
+	_, err := d.client.PutItem(ctx, in)
+	var conflict *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &conflict):
+		return ErrConflict
+	case err != nil:
+		return fmt.Errorf("writing item of user %q to table %s: %w", item.UserID, d.table, err)
+	}
+	item.Version++
+	return nil
+}
+
+func number(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// marshalItem is the item as DynamoDB stores it, with version as given.
+func marshalItem(it *features.Item, version int64, ttlAttribute string) map[string]types.AttributeValue {
+	typeCounts := map[string]types.AttributeValue{}
+	for _, t := range activity.Types {
+		if n := it.TypeCount(t); n > 0 {
+			typeCounts[t.String()] = number(n)
+		}
+	}
+	categories := make(map[string]types.AttributeValue, len(it.CategoryCounts))
+	for c, n := range it.CategoryCounts {
+		categories[c] = number(n)
+	}
+	products := make([]types.AttributeValue, len(it.RecentProducts))
+	productTimes := make([]types.AttributeValue, len(it.RecentProducts))
+	for i, p := range it.RecentProducts {
+		products[i] = str(p.ProductID)
+		productTimes[i] = str(formatTime(p.At))
+	}
+	marks := make(map[string]types.AttributeValue, len(it.Marks))
+	for shard, pos := range it.Marks {
+		marks[shard] = str(pos.Sequence + "/" + strconv.Itoa(pos.Sub))
+	}
+	eventIDs := make([]types.AttributeValue, len(it.RecentEventIDs))
+	for i, id := range it.RecentEventIDs {
+		eventIDs[i] = str(id)
+	}
+	out := map[string]types.AttributeValue{
+		AttrUserID:           str(it.UserID),
+		AttrEventCount:       number(it.EventCount),
+		AttrTypeCounts:       &types.AttributeValueMemberM{Value: typeCounts},
+		AttrCategoryCounts:   &types.AttributeValueMemberM{Value: categories},
+		AttrRecentProducts:   &types.AttributeValueMemberL{Value: products},
+		AttrPurchaseTotal:    &types.AttributeValueMemberN{Value: it.PurchaseTotal.String()},
+		AttrRecentProductsAt: &types.AttributeValueMemberL{Value: productTimes},
+		AttrSequenceMarks:    &types.AttributeValueMemberM{Value: marks},
+		AttrRecentEventIDs:   &types.AttributeValueMemberL{Value: eventIDs},
+		AttrVersion:          number(version),
+	}
+	if !it.LastEventAt.IsZero() {
+		out[AttrLastEventAt] = str(formatTime(it.LastEventAt))
+	}
+	if it.ExpiresAt > 0 && ttlAttribute != "" {
+		out[ttlAttribute] = number(it.ExpiresAt)
+	}
+	return out
+}
+
+// itemReader decodes attributes, remembering the first problem.
+type itemReader struct {
+	raw    map[string]types.AttributeValue
+	userID string
+	err    error
+}
+
+func (r *itemReader) fail(attr, format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("item of user %q: attribute %s: %s", r.userID, attr, fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *itemReader) s(attr string, v types.AttributeValue) string {
+	s, ok := v.(*types.AttributeValueMemberS)
+	if !ok {
+		r.fail(attr, "want a string (S), got %T", v)
+		return ""
+	}
+	return s.Value
+}
+
+func (r *itemReader) n(attr string, v types.AttributeValue) int64 {
+	n, ok := v.(*types.AttributeValueMemberN)
+	if !ok {
+		r.fail(attr, "want a number (N), got %T", v)
+		return 0
+	}
+	i, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		r.fail(attr, "%q is not a whole number", n.Value)
+	}
+	return i
+}
+
+func (r *itemReader) m(attr string) map[string]types.AttributeValue {
+	v, ok := r.raw[attr]
+	if !ok {
+		return nil
+	}
+	m, ok := v.(*types.AttributeValueMemberM)
+	if !ok {
+		r.fail(attr, "want a map (M), got %T", v)
+		return nil
+	}
+	return m.Value
+}
+
+func (r *itemReader) l(attr string) []types.AttributeValue {
+	v, ok := r.raw[attr]
+	if !ok {
+		return nil
+	}
+	l, ok := v.(*types.AttributeValueMemberL)
+	if !ok {
+		r.fail(attr, "want a list (L), got %T", v)
+		return nil
+	}
+	return l.Value
+}
+
+func (r *itemReader) time(attr string, v types.AttributeValue) time.Time {
+	s := r.s(attr, v)
+	if r.err != nil {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		r.fail(attr, "%q is not an RFC 3339 time", s)
+	}
+	return t
+}
+
+// unmarshalItem reads an item written by marshalItem. Any attribute of the
+// wrong type is an error naming it: the processor must not overwrite an
+// item it cannot read.
+func unmarshalItem(raw map[string]types.AttributeValue, ttlAttribute string) (*features.Item, error) {
+	r := &itemReader{raw: raw}
+	idValue, ok := raw[AttrUserID]
+	if !ok {
+		return nil, errors.New("an item has no userId")
+	}
+	r.userID = r.s(AttrUserID, idValue)
+	it := features.NewItem(r.userID)
+	if v, ok := raw[AttrEventCount]; ok {
+		it.EventCount = r.n(AttrEventCount, v)
+	}
+	for name, v := range r.m(AttrTypeCounts) {
+		t := activity.ParseType(name)
+		if t == activity.TypeInvalid {
+			r.fail(AttrTypeCounts, "unknown type %q", name)
+			continue
+		}
+		it.TypeCounts[t-1] = r.n(AttrTypeCounts+"."+name, v)
+	}
+	for c, v := range r.m(AttrCategoryCounts) {
+		it.CategoryCounts[c] = r.n(AttrCategoryCounts+"."+c, v)
+	}
+	if v, ok := raw[AttrLastEventAt]; ok {
+		it.LastEventAt = r.time(AttrLastEventAt, v)
+	}
+	products, times := r.l(AttrRecentProducts), r.l(AttrRecentProductsAt)
+	if len(products) != len(times) {
+		r.fail(AttrRecentProductsAt, "has %d entries for %d recentProducts", len(times), len(products))
+	} else {
+		for i := range products {
+			it.RecentProducts = append(it.RecentProducts, features.RecentProduct{
+				ProductID: r.s(AttrRecentProducts, products[i]), At: r.time(AttrRecentProductsAt, times[i]),
+			})
+		}
+	}
+	if v, ok := raw[AttrPurchaseTotal]; ok {
+		n, isN := v.(*types.AttributeValueMemberN)
+		if !isN {
+			r.fail(AttrPurchaseTotal, "want a number (N), got %T", v)
+		} else if total, err := features.ParseAmount(n.Value); err != nil {
+			r.fail(AttrPurchaseTotal, "%v", err)
+		} else {
+			it.PurchaseTotal = total
+		}
+	}
+	for shard, v := range r.m(AttrSequenceMarks) {
+		mark := r.s(AttrSequenceMarks+"."+shard, v)
+		seq, sub, found := strings.Cut(mark, "/")
+		n, err := strconv.Atoi(sub)
+		if !found || err != nil || seq == "" {
+			r.fail(AttrSequenceMarks, "%q is not <sequence number>/<sub-index>", mark)
+			continue
+		}
+		it.Marks[shard] = features.Position{Sequence: seq, Sub: n}
+	}
+	for _, v := range r.l(AttrRecentEventIDs) {
+		it.RecentEventIDs = append(it.RecentEventIDs, r.s(AttrRecentEventIDs, v))
+	}
+	if v, ok := raw[AttrVersion]; ok {
+		it.Version = r.n(AttrVersion, v)
+	}
+	if v, ok := raw[ttlAttribute]; ok && ttlAttribute != "" {
+		it.ExpiresAt = r.n(ttlAttribute, v)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return it, nil
+}

@@ -1,0 +1,108 @@
+// Package store keeps the per-user feature items. Store is the interface
+// the processor writes through; DynamoDB is the real one, Memory the one
+// the tests use without a network, and Discard the benchmark's no-op.
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/streamfn/streamfn/internal/features"
+)
+
+// MaxLoadKeys is the most users one Load may ask for: DynamoDB's
+// BatchGetItem limit.
+const MaxLoadKeys = 100
+
+// ErrConflict means another writer changed the item since it was read:
+// re-read it, re-apply and save again.
+var ErrConflict = errors.New("the item changed since it was read (version conflict)")
+
+// Store reads and writes feature items.
+type Store interface {
+	// Load reads the items of up to MaxLoadKeys users with a strongly
+	// consistent read. Users without an item are absent from the result.
+	// An error means none of the users could be read.
+	Load(ctx context.Context, userIDs []string) (map[string]*features.Item, error)
+	// Save writes item if the stored version still equals item.Version (0:
+	// no item stored), then increments item.Version. It returns
+	// ErrConflict if the stored version differs.
+	Save(ctx context.Context, item *features.Item) error
+}
+
+// Memory is a Store in memory, for tests. It keeps deep copies, so callers
+// cannot change stored items behind its back. The zero value is ready.
+type Memory struct {
+	mu    sync.Mutex
+	items map[string]*features.Item
+}
+
+// Load implements Store.
+func (m *Memory) Load(_ context.Context, userIDs []string) (map[string]*features.Item, error) {
+	if len(userIDs) > MaxLoadKeys {
+		return nil, errors.New("store: more than 100 keys in one Load")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]*features.Item, len(userIDs))
+	for _, id := range userIDs {
+		if it, ok := m.items[id]; ok {
+			out[id] = it.Clone()
+		}
+	}
+	return out, nil
+}
+
+// Save implements Store.
+func (m *Memory) Save(_ context.Context, item *features.Item) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var stored int64
+	if it, ok := m.items[item.UserID]; ok {
+		stored = it.Version
+	}
+	if stored != item.Version {
+		return ErrConflict
+	}
+	if m.items == nil {
+		m.items = map[string]*features.Item{}
+	}
+	item.Version++
+	// The clone's userId too: the caller's strings may live in memory the
+	// next invocation reuses.
+	kept := item.Clone()
+	m.items[kept.UserID] = kept
+	return nil
+}
+
+// Item returns a copy of a stored item, or nil.
+func (m *Memory) Item(userID string) *features.Item {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if it, ok := m.items[userID]; ok {
+		return it.Clone()
+	}
+	return nil
+}
+
+// Len is the number of stored items.
+func (m *Memory) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.items)
+}
+
+// Discard is a Store that stores nothing: every Load finds no items and
+// every Save succeeds. The benchmark uses it to time the processor without
+// a network.
+type Discard struct{}
+
+// Load implements Store.
+func (Discard) Load(context.Context, []string) (map[string]*features.Item, error) { return nil, nil }
+
+// Save implements Store.
+func (Discard) Save(_ context.Context, item *features.Item) error {
+	item.Version++
+	return nil
+}
