@@ -1,16 +1,45 @@
-// Command ingest is the streamfn ingest Lambda function. It builds to bootstrap
-// for the provided.al2023 runtime.
+// Command ingest is the streamfn ingest Lambda function behind the Function
+// URL: it writes the activity events clients POST to the Kinesis stream. It
+// builds to bootstrap for the provided.al2023 runtime. The logic lives in
+// internal/ingest; this file only wires it to the environment.
 package main
 
 import (
 	"context"
-	"encoding/json"
+	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/streamfn/streamfn/internal/ingest"
+	"github.com/streamfn/streamfn/internal/streamwriter"
+	"github.com/streamfn/streamfn/internal/telemetry"
 )
 
 func main() {
-	lambda.Start(func(ctx context.Context, event json.RawMessage) (json.RawMessage, error) {
-		return json.RawMessage(`{}`), nil
+	logger := telemetry.NewLogger(os.Stdout, os.Getenv)
+	settings, err := ingest.LoadSettings(os.Getenv)
+	if err != nil {
+		logger.Error("ingest cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	// The endpoint comes from AWS_ENDPOINT_URL_KINESIS when it is set.
+	awsConfig, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		logger.Error("ingest cannot start: loading the AWS configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	// The stream writer owns retries, bounded by the invocation's deadline;
+	// the SDK's own retries would stack on top of them.
+	client := kinesis.NewFromConfig(awsConfig, func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })
+	handler := ingest.NewHandler(ingest.Config{
+		Writer:           streamwriter.New(client, settings.StreamName, streamwriter.Options{}),
+		Logger:           logger,
+		Metrics:          os.Stdout,
+		MetricsNamespace: settings.MetricsNamespace,
+		FunctionName:     lambdacontext.FunctionName,
 	})
+	lambda.Start(handler.Handle)
 }

@@ -1,0 +1,212 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/streamfn/streamfn/internal/env"
+	"github.com/streamfn/streamfn/internal/streamwriter"
+	"github.com/streamfn/streamfn/internal/telemetry"
+)
+
+// Settings are the function's environment variables.
+type Settings struct {
+	StreamName       string // STREAM_NAME, required
+	MetricsNamespace string // METRICS_NAMESPACE, default "streamfn"
+}
+
+// LoadSettings reads Settings and reports every problem at once.
+func LoadSettings(getenv func(string) string) (Settings, error) {
+	r := env.New(getenv)
+	s := Settings{
+		StreamName:       r.String("STREAM_NAME", "the name of the Kinesis data stream that ingest writes events to"),
+		MetricsNamespace: r.Optional("METRICS_NAMESPACE", "streamfn"),
+	}
+	return s, r.Err()
+}
+
+// Retry-After values, in seconds. Throttling clears within a second or so;
+// a stream that refuses writes needs a person, so clients should back off.
+const (
+	retryAfterTransient = "1"
+	retryAfterRefused   = "30"
+)
+
+// Config builds a Handler.
+type Config struct {
+	Writer           *streamwriter.Writer
+	Logger           *slog.Logger
+	Metrics          io.Writer // EMF lines; stdout in Lambda
+	MetricsNamespace string
+	FunctionName     string
+	// NewEventID assigns missing eventIds; NewEventID (UUIDv7) when nil.
+	NewEventID func() (string, error)
+}
+
+// Handler answers Function URL requests.
+type Handler struct {
+	cfg Config
+}
+
+// NewHandler returns a handler.
+func NewHandler(cfg Config) *Handler {
+	if cfg.NewEventID == nil {
+		cfg.NewEventID = NewEventID
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = io.Discard
+	}
+	return &Handler{cfg: cfg}
+}
+
+// Body is the JSON body of 202 and 503 answers.
+type Body struct {
+	Accepted  int         `json:"accepted"`            // events now in the stream
+	Rejected  []Rejection `json:"rejected"`            // events that broke a schema rule; [] when none, never null
+	Unwritten []int       `json:"unwritten,omitempty"` // valid events not in the stream (503 only)
+	Message   string      `json:"message,omitempty"`   // what to do (503 only)
+}
+
+// outcome is what one invocation did, for logs and metrics.
+type outcome struct {
+	events, accepted, rejected, unwritten int
+	refused                               bool // the request as a whole
+	write                                 streamwriter.Result
+}
+
+// Handle answers one request. It never returns an error: Lambda would turn
+// that into a bare 502 the client cannot act on.
+func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
+	start := time.Now()
+	log := h.cfg.Logger.With("requestId", requestID(ctx, req))
+	resp, out := h.handle(ctx, req, log)
+	if err := telemetry.EMF(h.cfg.Metrics, h.cfg.MetricsNamespace, h.cfg.FunctionName, start,
+		telemetry.Metric{Name: "Accepted", Unit: telemetry.Count, Value: float64(out.accepted)},
+		telemetry.Metric{Name: "Rejected", Unit: telemetry.Count, Value: float64(out.rejected)},
+		telemetry.Metric{Name: "Unwritten", Unit: telemetry.Count, Value: float64(out.unwritten)},
+		telemetry.Metric{Name: "Throttled", Unit: telemetry.Count, Value: float64(out.write.Throttled)},
+		telemetry.Metric{Name: "Retries", Unit: telemetry.Count, Value: float64(out.write.Retries)},
+		telemetry.Metric{Name: "PutRecordsCalls", Unit: telemetry.Count, Value: float64(out.write.Calls)},
+		telemetry.Metric{Name: "RefusedRequests", Unit: telemetry.Count, Value: boolCount(out.refused)},
+	); err != nil {
+		log.Error("writing metrics", "error", err.Error())
+	}
+	log.Info("request done", "status", resp.StatusCode, "events", out.events, "accepted", out.accepted,
+		"rejected", out.rejected, "unwritten", out.unwritten, "putRecordsCalls", out.write.Calls,
+		"retries", out.write.Retries, "throttled", out.write.Throttled, "durationMs", time.Since(start).Milliseconds())
+	return resp, nil
+}
+
+func (h *Handler) handle(ctx context.Context, req events.LambdaFunctionURLRequest, log *slog.Logger) (events.LambdaFunctionURLResponse, outcome) {
+	var out outcome
+	batch, err := ParseRequest(req, h.cfg.NewEventID)
+	if err != nil {
+		out.refused = true
+		var problem *Problem
+		if errors.As(err, &problem) {
+			log.Info("request refused", "status", problem.Status, "reason", problem.Message)
+			return problemResponse(problem), out
+		}
+		log.Error("request failed", "error", err.Error())
+		return problemResponse(&Problem{Status: http.StatusInternalServerError,
+			Message: "ingest failed before writing anything: nothing was written; send the request again"}), out
+	}
+	out.events, out.rejected = batch.Events, len(batch.Rejected)
+	if len(batch.Rejected) > 0 {
+		log.Debug("events rejected", "rejected", batch.Rejected[:min(len(batch.Rejected), 10)])
+	}
+	if len(batch.Records) > 0 {
+		out.write = h.cfg.Writer.Write(ctx, batch.Records)
+	}
+	out.unwritten = len(out.write.Unwritten)
+	out.accepted = len(batch.Records) - out.unwritten
+	body := Body{Accepted: out.accepted, Rejected: batch.Rejected}
+	if body.Rejected == nil {
+		body.Rejected = []Rejection{}
+	}
+	if out.unwritten == 0 {
+		return jsonResponse(http.StatusAccepted, body, nil), out
+	}
+	body.Unwritten = make([]int, out.unwritten)
+	for k, recordIndex := range out.write.Unwritten {
+		body.Unwritten[k] = batch.Indexes[recordIndex]
+	}
+	retryAfter := retryAfterTransient
+	if out.write.Permanent {
+		retryAfter = retryAfterRefused
+		log.Error("stream refused events", "unwritten", out.unwritten, "error", errString(out.write.Cause))
+		body.Message = fmt.Sprintf("%d of %d valid events were not written: the stream refused them (%s) and retrying will not help "+
+			"until an operator fixes the stream or the function's permissions (see the ingest function's logs); "+
+			"send the events listed in unwritten again later", out.unwritten, len(batch.Records), refusal(out.write.Code))
+	} else {
+		log.Warn("events not written before the deadline", "unwritten", out.unwritten, "error", errString(out.write.Cause))
+		body.Message = fmt.Sprintf("%d of %d valid events were not written: the stream is throttling or unavailable; "+
+			"send the events listed in unwritten again after Retry-After seconds, each with its own eventId so a retry cannot count twice",
+			out.unwritten, len(batch.Records))
+	}
+	return jsonResponse(http.StatusServiceUnavailable, body, map[string]string{"Retry-After": retryAfter}), out
+}
+
+func problemResponse(p *Problem) events.LambdaFunctionURLResponse {
+	var extra map[string]string
+	if p.Status == http.StatusMethodNotAllowed {
+		extra = map[string]string{"Allow": http.MethodPost}
+	}
+	return jsonResponse(p.Status, p, extra)
+}
+
+func jsonResponse(status int, body any, extra map[string]string) events.LambdaFunctionURLResponse {
+	headers := map[string]string{"Content-Type": "application/json"}
+	for k, v := range extra {
+		headers[k] = v
+	}
+	data, err := json.Marshal(body)
+	if err != nil { // only plain structs of strings and ints get here
+		status, data = http.StatusInternalServerError, []byte(`{"message":"ingest could not encode its answer"}`)
+	}
+	return events.LambdaFunctionURLResponse{StatusCode: status, Headers: headers, Body: string(data)}
+}
+
+func requestID(ctx context.Context, req events.LambdaFunctionURLRequest) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		return lc.AwsRequestID
+	}
+	return req.RequestContext.RequestID
+}
+
+// refusal names a refusal for a client by its AWS error code, which tells
+// the kind of failure without the account and stream details. Without a
+// code, the writer refused a record Kinesis would reject, which the schema's
+// limits make impossible unless they change.
+func refusal(code string) string {
+	if code == "" {
+		return "a record over Kinesis's limits"
+	}
+	return code
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func boolCount(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
