@@ -48,11 +48,10 @@ const (
 	actionKMSDecrypt         = "kms:Decrypt"
 	actionKMSGenerateDataKey = "kms:GenerateDataKey"
 
-	// The processor reads a user's features and writes them back.
-	actionDynamoDBGetItem      = "dynamodb:GetItem"
+	// The processor reads a batch's users with BatchGetItem and writes each back with one
+	// conditional PutItem (internal/store); it needs nothing else on the table.
 	actionDynamoDBBatchGetItem = "dynamodb:BatchGetItem"
 	actionDynamoDBPutItem      = "dynamodb:PutItem"
-	actionDynamoDBUpdateItem   = "dynamodb:UpdateItem"
 
 	// Also covers SendMessageBatch, which has no IAM action of its own. Lambda sends the
 	// mapping's on-failure records to the failures queue with the processor's role.
@@ -146,8 +145,7 @@ func processorPolicy(r processorResources) PolicyDocument {
 			Sid:    "KeepFeatures",
 			Effect: "Allow",
 			Action: []string{
-				actionDynamoDBGetItem, actionDynamoDBBatchGetItem,
-				actionDynamoDBPutItem, actionDynamoDBUpdateItem,
+				actionDynamoDBBatchGetItem, actionDynamoDBPutItem,
 			},
 			Resource: []string{r.TableARN},
 		},

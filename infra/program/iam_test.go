@@ -121,8 +121,10 @@ func TestRoleGrants(t *testing.T) {
 			t.Errorf("processor %s on %v, want only the stream", a, processor[a])
 		}
 	}
-	if strings.Join(processor["dynamodb:UpdateItem"], ",") != table {
-		t.Errorf("processor dynamodb:UpdateItem on %v, want the table", processor["dynamodb:UpdateItem"])
+	for _, a := range []string{"dynamodb:BatchGetItem", "dynamodb:PutItem"} {
+		if strings.Join(processor[a], ",") != table {
+			t.Errorf("processor %s on %v, want the table", a, processor[a])
+		}
 	}
 	if got := strings.Join(processor["sqs:SendMessage"], ","); got != failures+","+poison {
 		t.Errorf("processor sqs:SendMessage on %s, want both queues", got)
@@ -130,7 +132,7 @@ func TestRoleGrants(t *testing.T) {
 	if strings.Join(processor["kms:Decrypt"], ",") != customKey {
 		t.Errorf("processor kms:Decrypt on %v, want the customer key", processor["kms:Decrypt"])
 	}
-	for _, forbidden := range []string{"kinesis:PutRecord", "kinesis:PutRecords", "kinesis:ListStreams"} {
+	for _, forbidden := range []string{"kinesis:PutRecord", "kinesis:PutRecords", "kinesis:ListStreams", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} {
 		if _, ok := processor[forbidden]; ok {
 			t.Errorf("processor is granted %s", forbidden)
 		}
