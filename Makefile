@@ -7,7 +7,7 @@ LOCAL_FLAGS ?=
 # The processor benchmark's input; generated on first use.
 BENCH_EVENT ?= .build/bench/event-10000.json
 
-.PHONY: test unit e2e lint fmt-check vet staticcheck actionlint plan local bench fuzz deps clean
+.PHONY: test unit e2e lint fmt-check vet staticcheck actionlint plan local bench bench-local fuzz deps clean
 
 ## test: what CI runs: formatting, vet, staticcheck, actionlint, all tests and a short end-to-end run.
 test: deps fmt-check vet staticcheck actionlint unit e2e
@@ -35,7 +35,7 @@ unit: deps
 	$(GO) test -count=1 ./...
 
 e2e: deps
-	$(GO) run ./scripts/local -stack $(STACK) -rate 1000 -duration 20s -users 200 -bad 0.02 -dup 0.05 -verify -chaos 0.05 -json
+	$(GO) run ./scripts/local -stack $(STACK) -rate 1000 -duration 20s -users 200 -bad 0.02 -dup 0.05 -verify -chaos 0.05 -json -port 0
 
 lint: fmt-check vet staticcheck actionlint
 
@@ -50,6 +50,10 @@ local: deps
 ## bench: the processor against the Node.js peer on the same event file.
 bench: deps
 	$(GO) run ./scripts/bench -compare -event $(BENCH_EVENT)
+
+## bench-local: the end-to-end rate on this machine (README, "Speed on one machine").
+bench-local: deps
+	$(GO) run ./scripts/local -stack prod -rate 5000 -duration 30s -users 500 -batch 500 -port 0
 
 ## fuzz: each fuzz target for a short while.
 fuzz:

@@ -10,6 +10,16 @@ function ready(port) {
   process.stdout.write(JSON.stringify({ port }) + "\n");
 }
 
+// kinesalite and dynalite rethrow a request's "aborted" error (a client that
+// hung up mid-request: a cancelled context, a function killed by chaos) as an
+// uncaught exception, which would take the whole server down. Survive exactly
+// that; anything else still ends the process.
+process.on("uncaughtException", (err) => {
+  if (err && (err.code === "ECONNRESET" || err.message === "aborted")) return;
+  console.error(err);
+  process.exit(1);
+});
+
 // The parent owns our lifetime: when it closes our stdin, we go.
 process.stdin.on("end", () => process.exit(0));
 process.stdin.resume();

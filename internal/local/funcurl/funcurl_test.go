@@ -1,0 +1,159 @@
+package funcurl
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/streamfn/streamfn/internal/local/lambdaenv"
+)
+
+type fakeInvoker struct {
+	got    []byte
+	result lambdaenv.Result
+	err    error
+}
+
+func (f *fakeInvoker) Invoke(_ context.Context, payload []byte) (lambdaenv.Result, error) {
+	f.got = payload
+	return f.result, f.err
+}
+
+func serve(t *testing.T, inv *fakeInvoker, auth string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(NewHandler(Options{AccountID: "123456789012", Region: "eu-west-1", URLID: "abc123", AuthType: auth}, inv))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func ok(body string) lambdaenv.Result {
+	return lambdaenv.Result{Payload: []byte(body)}
+}
+
+func TestRequestBecomesAFunctionURLEvent(t *testing.T) {
+	inv := &fakeInvoker{result: ok(`{"statusCode":202,"headers":{"content-type":"application/json"},"body":"{\"accepted\":1}"}`)}
+	srv := serve(t, inv, "AWS_IAM")
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/events/x?a=1&a=2&b=3", strings.NewReader(`{"userId":"u"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Add("X-Custom", "one")
+	req.Header.Add("X-Custom", "two")
+	req.Header.Set("Cookie", "s=1; t=2")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+
+	var ev events.LambdaFunctionURLRequest
+	if err := json.Unmarshal(inv.got, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Version != "2.0" || ev.RawPath != "/events/x" || ev.RawQueryString != "a=1&a=2&b=3" {
+		t.Errorf("path/query = %q %q %q", ev.Version, ev.RawPath, ev.RawQueryString)
+	}
+	if ev.Headers["content-type"] != "application/json" || ev.Headers["x-custom"] != "one,two" {
+		t.Errorf("headers = %v; want lower-cased names, repeated values joined", ev.Headers)
+	}
+	if _, has := ev.Headers["cookie"]; has || strings.Join(ev.Cookies, "|") != "s=1|t=2" {
+		t.Errorf("cookies = %v, headers = %v; cookies go to their own list", ev.Cookies, ev.Headers)
+	}
+	if ev.QueryStringParameters["a"] != "1,2" || ev.QueryStringParameters["b"] != "3" {
+		t.Errorf("query parameters = %v", ev.QueryStringParameters)
+	}
+	if ev.Body != `{"userId":"u"}` || ev.IsBase64Encoded {
+		t.Errorf("body = %q base64=%v; JSON is text", ev.Body, ev.IsBase64Encoded)
+	}
+	rc := ev.RequestContext
+	if rc.HTTP.Method != "POST" || rc.HTTP.Path != "/events/x" || rc.HTTP.SourceIP != "127.0.0.1" || rc.HTTP.Protocol != "HTTP/1.1" ||
+		rc.DomainName != "abc123.lambda-url.eu-west-1.on.aws" || rc.APIID != "abc123" || rc.RequestID == "" || rc.TimeEpoch == 0 {
+		t.Errorf("requestContext = %+v", rc)
+	}
+	if rc.Authorizer == nil || rc.Authorizer.IAM == nil || rc.Authorizer.IAM.AccountID != "123456789012" {
+		t.Errorf("AWS_IAM URL: authorizer = %+v", rc.Authorizer)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 202 || string(body) != `{"accepted":1}` || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("response = %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+}
+
+func TestBinaryBodyIsBase64(t *testing.T) {
+	for _, tt := range []struct{ contentType, body string }{
+		{"application/octet-stream", "plain"},
+		{"application/json", "\xff\xfe not utf-8"},
+	} {
+		inv := &fakeInvoker{result: ok(`{"statusCode":200}`)}
+		srv := serve(t, inv, "NONE")
+		resp, err := http.Post(srv.URL, tt.contentType, strings.NewReader(tt.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var ev events.LambdaFunctionURLRequest
+		if err := json.Unmarshal(inv.got, &ev); err != nil {
+			t.Fatal(err)
+		}
+		decoded, _ := base64.StdEncoding.DecodeString(ev.Body)
+		if !ev.IsBase64Encoded || string(decoded) != tt.body {
+			t.Errorf("%s %q: body %q base64=%v", tt.contentType, tt.body, ev.Body, ev.IsBase64Encoded)
+		}
+		if ev.RequestContext.Authorizer != nil {
+			t.Errorf("NONE URL carries an authorizer: %+v", ev.RequestContext.Authorizer)
+		}
+	}
+}
+
+func TestResponses(t *testing.T) {
+	tests := []struct {
+		name       string
+		result     lambdaenv.Result
+		err        error
+		wantStatus int
+		wantBody   string
+		wantHeader [2]string
+	}{
+		{"document", ok(`{"statusCode":503,"headers":{"Retry-After":"1"},"body":"later"}`), nil, 503, "later", [2]string{"Retry-After", "1"}},
+		{"base64 body", ok(`{"statusCode":200,"body":"aGk=","isBase64Encoded":true}`), nil, 200, "hi", [2]string{}},
+		{"cookies", ok(`{"statusCode":200,"cookies":["a=1"]}`), nil, 200, "", [2]string{"Set-Cookie", "a=1"}},
+		{"plain JSON is a 200 body", ok(`{"hello":"world"}`), nil, 200, `{"hello":"world"}`, [2]string{"Content-Type", "application/json"}},
+		{"function error", lambdaenv.Result{Payload: []byte(`{"errorMessage":"x"}`), FunctionError: "Unhandled"}, nil, 502, `{"Message":"Internal Server Error"}`, [2]string{}},
+		{"throttle", lambdaenv.Result{}, lambdaenv.ErrThrottled, 429, `{"Message":"Rate Exceeded."}`, [2]string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := serve(t, &fakeInvoker{result: tt.result, err: tt.err}, "NONE")
+			resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus || string(body) != tt.wantBody {
+				t.Errorf("got %d %q, want %d %q", resp.StatusCode, body, tt.wantStatus, tt.wantBody)
+			}
+			if tt.wantHeader[0] != "" && resp.Header.Get(tt.wantHeader[0]) != tt.wantHeader[1] {
+				t.Errorf("header %s = %q, want %q", tt.wantHeader[0], resp.Header.Get(tt.wantHeader[0]), tt.wantHeader[1])
+			}
+		})
+	}
+}
+
+func TestTooLargeIs413WithoutInvoking(t *testing.T) {
+	inv := &fakeInvoker{result: ok(`{}`)}
+	srv := serve(t, inv, "NONE")
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(strings.Repeat("x", maxRequestBytes+1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || inv.got != nil {
+		t.Errorf("status %d, invoked=%v; want 413 and no invocation", resp.StatusCode, inv.got != nil)
+	}
+}

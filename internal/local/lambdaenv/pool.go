@@ -1,0 +1,673 @@
+package lambdaenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ErrThrottled is what Lambda answers (TooManyRequestsException, HTTP 429)
+// when every execution environment the function may have is busy.
+var ErrThrottled = errors.New("TooManyRequestsException: Rate Exceeded (every execution environment allowed by the function's concurrency is busy)")
+
+// ErrClosed means the pool was closed.
+var ErrClosed = errors.New("the function's execution environments were stopped")
+
+// Spec is one function as the pool runs it.
+type Spec struct {
+	Name      string            // the function's name, as Lambda knows it
+	Bootstrap string            // the function's bootstrap binary, built for this machine
+	RIE       string            // the aws-lambda-rie binary
+	Env       map[string]string // the function's whole environment; nothing of this process leaks in
+	Timeout   time.Duration     // the function's timeout
+	MemoryMB  int
+	// Concurrency caps the execution environments: the function's reserved
+	// concurrency, or the local cap chosen for an unreserved function.
+	Concurrency int
+	// Log receives the output of every environment (aws-lambda-rie's
+	// START/END/REPORT lines and everything the bootstrap writes). An
+	// *os.File is handed to the processes directly, without a copy.
+	Log   io.Writer
+	Chaos Chaos
+}
+
+// Chaos makes invocations fail the way real execution environments do.
+type Chaos struct {
+	// Probability is the chance of one invocation being hit: three in four
+	// hits kill the bootstrap mid-invocation (Runtime.ExitError), one in four
+	// freezes it (SIGSTOP) so the invocation runs into the function's
+	// timeout, up to MaxFreezes.
+	Probability float64
+	Seed        uint64
+	// MaxFreezes caps the timeouts chaos causes; further freezes become
+	// kills. A timeout holds its batch (and, with one lane, its shard) for
+	// the function's whole timeout, a minute for a typical processor, so a
+	// few are enough to prove retries after a timeout. 0 means 1.
+	MaxFreezes int
+}
+
+// Result is one invocation's outcome, as Lambda's Invoke API reports it.
+type Result struct {
+	Payload []byte
+	// FunctionError is "Unhandled" when the function failed (an error it
+	// returned, a crash or a timeout), as in the X-Amz-Function-Error header.
+	FunctionError string
+	// ErrorType is the failure's errorType: the function's own, or
+	// Runtime.ExitError (crash) or Sandbox.Timedout (timeout).
+	ErrorType string
+	Duration  time.Duration
+	ColdStart bool
+}
+
+// Stats are the pool's counters since it started.
+type Stats struct {
+	Environments   int   // running now
+	Busy           int   // invoking now
+	Invocations    int64 // sent to an environment
+	Errors         int64 // of those, FunctionError Unhandled
+	Crashes        int64 // of the errors, Runtime.ExitError
+	Timeouts       int64 // of the errors, Sandbox.Timedout
+	Throttles      int64 // refused because all environments were busy
+	ColdStarts     int64
+	ChaosKills     int64
+	ChaosFreezes   int64
+	MaxConcurrency int // the most environments busy at once
+}
+
+// Pool runs one function's execution environments.
+type Pool struct {
+	spec   Spec
+	client *http.Client
+
+	mu      sync.Mutex
+	idle    []*environment
+	all     map[*environment]struct{}
+	count   int // environments running or starting
+	busy    int
+	maxBusy int
+	closed  bool
+	nextID  int
+	rng     *rand.Rand
+	// freezesRolled counts the freezes chosen, against Chaos.MaxFreezes.
+	freezesRolled int
+
+	invocations, errors, crashes, timeouts, throttles, coldStarts, kills, freezes atomic.Int64
+}
+
+// NewPool checks the spec. No environment starts before the first
+// invocation, as in Lambda.
+func NewPool(spec Spec) (*Pool, error) {
+	switch {
+	case spec.Name == "":
+		return nil, errors.New("lambdaenv: function name is empty")
+	case spec.Concurrency < 1:
+		return nil, fmt.Errorf("function %s: concurrency %d: must be at least 1", spec.Name, spec.Concurrency)
+	case spec.Timeout <= 0:
+		return nil, fmt.Errorf("function %s: timeout %s: must be positive", spec.Name, spec.Timeout)
+	case spec.Chaos.Probability < 0 || spec.Chaos.Probability > 1:
+		return nil, fmt.Errorf("function %s: chaos probability %v: must be in 0..1", spec.Name, spec.Chaos.Probability)
+	}
+	for _, path := range []*string{&spec.Bootstrap, &spec.RIE} {
+		// Absolute and without symlinks: chaos recognises the bootstrap
+		// process by /proc/PID/exe.
+		abs, err := filepath.Abs(*path)
+		if err == nil {
+			abs, err = filepath.EvalSymlinks(abs)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", spec.Name, err)
+		}
+		*path = abs
+	}
+	if spec.Log == nil {
+		spec.Log = io.Discard
+	}
+	if spec.MemoryMB == 0 {
+		spec.MemoryMB = 128
+	}
+	transport := &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute, DisableCompression: true}
+	return &Pool{
+		spec:   spec,
+		client: &http.Client{Transport: transport},
+		all:    map[*environment]struct{}{},
+		rng:    rand.New(rand.NewPCG(spec.Chaos.Seed, 0x5eed)),
+	}, nil
+}
+
+// Name is the function's name.
+func (p *Pool) Name() string { return p.spec.Name }
+
+// Timeout is the function's timeout.
+func (p *Pool) Timeout() time.Duration { return p.spec.Timeout }
+
+// Invoke runs one synchronous invocation (RequestResponse). It returns
+// ErrThrottled at once when every allowed environment is busy; a function
+// failure is a Result with FunctionError set, not an error.
+func (p *Pool) Invoke(ctx context.Context, payload []byte) (Result, error) {
+	env, cold, err := p.acquire()
+	if err != nil {
+		return Result{}, err
+	}
+	var action chaosAction
+	if p.spec.Chaos.Probability > 0 {
+		action = p.rollChaos()
+	}
+	res, healthy := env.invoke(ctx, p, payload, action)
+	if !healthy && ctx.Err() != nil {
+		// The caller gave up (shutdown): not the function's failure.
+		p.release(env, false)
+		return Result{}, ctx.Err()
+	}
+	res.ColdStart = cold
+	p.invocations.Add(1)
+	if res.FunctionError != "" {
+		p.errors.Add(1)
+		switch res.ErrorType {
+		case "Runtime.ExitError":
+			p.crashes.Add(1)
+		case "Sandbox.Timedout":
+			p.timeouts.Add(1)
+		}
+	}
+	p.release(env, healthy)
+	return res, nil
+}
+
+func (p *Pool) acquire() (*environment, bool, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, false, ErrClosed
+	}
+	if n := len(p.idle); n > 0 {
+		env := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.markBusy()
+		p.mu.Unlock()
+		return env, false, nil
+	}
+	if p.count >= p.spec.Concurrency {
+		p.mu.Unlock()
+		p.throttles.Add(1)
+		return nil, false, ErrThrottled
+	}
+	p.count++
+	p.nextID++
+	id := p.nextID
+	p.markBusy()
+	p.mu.Unlock()
+
+	env, err := startEnvironment(p.spec, id)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		p.count--
+		p.busy--
+		return nil, false, err
+	}
+	if p.closed {
+		p.count--
+		p.busy--
+		env.stop()
+		return nil, false, ErrClosed
+	}
+	p.all[env] = struct{}{}
+	p.coldStarts.Add(1)
+	return env, true, nil
+}
+
+func (p *Pool) markBusy() {
+	p.busy++
+	if p.busy > p.maxBusy {
+		p.maxBusy = p.busy
+	}
+}
+
+func (p *Pool) release(env *environment, healthy bool) {
+	p.mu.Lock()
+	p.busy--
+	if healthy && !p.closed && !env.exited() {
+		p.idle = append(p.idle, env)
+		p.mu.Unlock()
+		return
+	}
+	delete(p.all, env)
+	p.count--
+	p.mu.Unlock()
+	// Lambda discards an environment whose runtime failed; so do we, so
+	// that the next invocation gets a fresh one (a cold start).
+	env.stop()
+}
+
+// Close stops every environment (aws-lambda-rie and its bootstrap, even a
+// frozen one) and waits until they have exited, so their ports are free.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	p.closed = true
+	envs := make([]*environment, 0, len(p.all))
+	for env := range p.all {
+		envs = append(envs, env)
+	}
+	p.all = map[*environment]struct{}{}
+	p.idle = nil
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, env := range envs {
+		wg.Go(env.stop)
+	}
+	wg.Wait()
+	p.client.CloseIdleConnections()
+}
+
+// Stats returns the counters.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	s := Stats{Environments: p.count, Busy: p.busy, MaxConcurrency: p.maxBusy}
+	p.mu.Unlock()
+	s.Invocations = p.invocations.Load()
+	s.Errors = p.errors.Load()
+	s.Crashes = p.crashes.Load()
+	s.Timeouts = p.timeouts.Load()
+	s.Throttles = p.throttles.Load()
+	s.ColdStarts = p.coldStarts.Load()
+	s.ChaosKills = p.kills.Load()
+	s.ChaosFreezes = p.freezes.Load()
+	return s
+}
+
+// Pids lists the process ids of every aws-lambda-rie and bootstrap now
+// running for this pool. Tests use it to prove that Close leaves none.
+func (p *Pool) Pids() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var pids []int
+	for env := range p.all {
+		pids = append(pids, env.cmd.Process.Pid)
+		pids = append(pids, childrenOf(env.cmd.Process.Pid)...)
+	}
+	sort.Ints(pids)
+	return pids
+}
+
+type chaosAction int
+
+const (
+	chaosNone chaosAction = iota
+	chaosKill
+	chaosFreeze
+)
+
+func (p *Pool) rollChaos() chaosAction {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rng.Float64() >= p.spec.Chaos.Probability {
+		return chaosNone
+	}
+	maxFreezes := p.spec.Chaos.MaxFreezes
+	if maxFreezes == 0 {
+		maxFreezes = 1
+	}
+	if p.rng.IntN(4) == 0 && p.freezesRolled < maxFreezes {
+		p.freezesRolled++
+		return chaosFreeze
+	}
+	return chaosKill
+}
+
+// environment is one aws-lambda-rie process; it starts the bootstrap on its
+// first invocation and again after a crash or timeout.
+type environment struct {
+	id       int
+	cmd      *exec.Cmd
+	url      string
+	waitDone chan struct{}
+	stopOnce sync.Once
+}
+
+const invokePath = "/2015-03-31/functions/function/invocations"
+
+func startEnvironment(spec Spec, id int) (*environment, error) {
+	var lastErr error
+	// A port picked free can be taken by another process before
+	// aws-lambda-rie binds it; a new pair of ports fixes that.
+	for attempt := 0; attempt < 5; attempt++ {
+		env, err := tryStart(spec, id)
+		if err == nil {
+			return env, nil
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("function %s: starting aws-lambda-rie: %w", spec.Name, lastErr)
+}
+
+func tryStart(spec Spec, id int) (*environment, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	invokeAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+	runtimeAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
+	cmd := exec.Command(spec.RIE,
+		"--runtime-interface-emulator-address", invokeAddr,
+		"--runtime-api-address", runtimeAddr,
+		"--log-level", "warn",
+		spec.Bootstrap)
+	cmd.Dir = filepath.Dir(spec.Bootstrap)
+	cmd.Env = environ(spec)
+	cmd.Stdout = spec.Log
+	cmd.Stderr = spec.Log
+	// Its own process group, so a stop reaches everything it started;
+	// Pdeathsig, so nothing outlives this process even when it is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	env := &environment{id: id, cmd: cmd, url: "http://" + invokeAddr + invokePath, waitDone: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(env.waitDone)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", invokeAddr, time.Second)
+		if err == nil {
+			c.Close()
+			return env, nil
+		}
+		if env.exited() {
+			return nil, fmt.Errorf("aws-lambda-rie exited at start (port %d or %d taken?)", ports[0], ports[1])
+		}
+		if time.Now().After(deadline) {
+			env.stop()
+			return nil, fmt.Errorf("aws-lambda-rie did not listen on %s within 10s", invokeAddr)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// environ is the function's environment: what the stack sets, plus the
+// variables Lambda itself sets. aws-lambda-rie hands its whole environment
+// to the bootstrap, so nothing of this process's own environment (a user's
+// AWS_PROFILE, say) is passed on.
+func environ(spec Spec) []string {
+	vars := map[string]string{
+		"PATH":                            "/usr/local/bin:/usr/bin:/bin",
+		"AWS_LAMBDA_FUNCTION_NAME":        spec.Name,
+		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(spec.MemoryMB),
+		"AWS_LAMBDA_FUNCTION_TIMEOUT":     strconv.Itoa(int((spec.Timeout + time.Second - 1) / time.Second)),
+		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + spec.Name,
+		"AWS_LAMBDA_LOG_STREAM_NAME":      "local",
+		"LAMBDA_TASK_ROOT":                filepath.Dir(spec.Bootstrap),
+		"TZ":                              ":UTC",
+		"LOG_LEVEL":                       "warn",
+	}
+	for k, v := range spec.Env {
+		vars[k] = v
+	}
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k + "=" + vars[k]
+	}
+	return out
+}
+
+func (e *environment) exited() bool {
+	select {
+	case <-e.waitDone:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop kills the bootstrap (also when frozen: SIGKILL ends a stopped
+// process) and aws-lambda-rie, and waits for aws-lambda-rie to exit.
+func (e *environment) stop() {
+	e.stopOnce.Do(func() {
+		pid := e.cmd.Process.Pid
+		for _, child := range childrenOf(pid) {
+			_ = syscall.Kill(-child, syscall.SIGKILL)
+			_ = syscall.Kill(child, syscall.SIGKILL)
+		}
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-e.waitDone
+	})
+}
+
+// invoke sends one invocation. healthy is false when the environment must
+// be discarded (its runtime crashed, timed out or was hit by chaos).
+func (e *environment) invoke(ctx context.Context, p *Pool, payload []byte, action chaosAction) (res Result, healthy bool) {
+	start := time.Now()
+	// aws-lambda-rie ends a timed-out invocation itself; this bound only
+	// guards against an environment that stopped answering.
+	bounded, cancel := context.WithTimeout(ctx, p.spec.Timeout+15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(bounded, http.MethodPost, e.url, bytes.NewReader(payload))
+	if err != nil {
+		return failure("Runtime.Unknown", err.Error(), start), false
+	}
+	requestID := uuid.NewString()
+	req.Header.Set("X-Amzn-RequestId", requestID)
+	req.Header.Set("Content-Type", "application/json")
+
+	var chaosWG sync.WaitGroup
+	var chaosMu sync.Mutex
+	finished := false
+	hit := false
+	if action != chaosNone {
+		chaosWG.Go(func() {
+			// Hit while the invocation runs: wait for the bootstrap to
+			// exist (it starts on an environment's first invocation), then
+			// a short random moment.
+			time.Sleep(time.Duration(p.jitter(3000)) * time.Microsecond)
+			for wait := 0; wait < 200; wait++ {
+				chaosMu.Lock()
+				if finished {
+					chaosMu.Unlock()
+					return
+				}
+				children := bootstrapsOf(e.cmd.Process.Pid, p.spec.Bootstrap)
+				if len(children) > 0 {
+					hit = true
+					for _, child := range children {
+						if action == chaosKill {
+							_ = syscall.Kill(child, syscall.SIGKILL)
+						} else {
+							_ = syscall.Kill(child, syscall.SIGSTOP)
+						}
+					}
+					chaosMu.Unlock()
+					if action == chaosKill {
+						p.kills.Add(1)
+					} else {
+						p.freezes.Add(1)
+					}
+					return
+				}
+				chaosMu.Unlock()
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	defer chaosWG.Wait()
+
+	resp, err := p.client.Do(req)
+	var body []byte
+	if err == nil {
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	chaosMu.Lock()
+	finished = true
+	wasHit := hit
+	chaosMu.Unlock()
+	if err != nil {
+		if bounded.Err() != nil && ctx.Err() == nil && !e.exited() {
+			return failure("Sandbox.Timedout", "no answer from the execution environment: "+err.Error(), start), false
+		}
+		return failure("Runtime.ExitError", "execution environment failed: "+err.Error(), start), false
+	}
+	res = classify(resp.StatusCode, body, p.spec.Timeout)
+	res.Duration = time.Since(start)
+	healthy = res.ErrorType != "Runtime.ExitError" && res.ErrorType != "Sandbox.Timedout" && resp.StatusCode == http.StatusOK && !wasHit
+	return res, healthy
+}
+
+func (p *Pool) jitter(n int) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rng.IntN(n)
+}
+
+func failure(errorType, message string, start time.Time) Result {
+	payload := []byte(`{"errorMessage":` + strconv.Quote(message) + `,"errorType":` + strconv.Quote(errorType) + `}`)
+	return Result{Payload: payload, FunctionError: "Unhandled", ErrorType: errorType, Duration: time.Since(start)}
+}
+
+var (
+	timedOutPrefix   = []byte("Task timed out after")
+	errorObjectStart = []byte(`{"errorMessage":`)
+	errorTypeStart   = []byte(`{"errorType":`)
+)
+
+// classify turns aws-lambda-rie's answer into Lambda's. aws-lambda-rie does
+// not send the X-Amz-Function-Error header, so failures are recognised by
+// their bodies: a 502 with Runtime.ExitError (the runtime exited), a plain
+// "Task timed out after N.00 seconds" (aws-lambda-rie killed the runtime at
+// the timeout) and the runtime's error document {"errorMessage",
+// "errorType"} (the handler returned an error or panicked).
+func classify(status int, body []byte, timeout time.Duration) Result {
+	switch {
+	case status == http.StatusOK && bytes.HasPrefix(body, timedOutPrefix):
+		msg := fmt.Sprintf("Task timed out after %.2f seconds", timeout.Seconds())
+		return Result{
+			Payload:       []byte(`{"errorMessage":` + strconv.Quote(msg) + `,"errorType":"Sandbox.Timedout"}`),
+			FunctionError: "Unhandled",
+			ErrorType:     "Sandbox.Timedout",
+		}
+	case status == http.StatusOK && (bytes.HasPrefix(body, errorObjectStart) || bytes.HasPrefix(body, errorTypeStart)):
+		return Result{Payload: body, FunctionError: "Unhandled", ErrorType: errorTypeOf(body)}
+	case status == http.StatusOK:
+		return Result{Payload: body}
+	case status == http.StatusBadGateway:
+		// The runtime exited, during the invocation or during its init.
+		if !bytes.HasPrefix(body, errorTypeStart) && !bytes.HasPrefix(body, errorObjectStart) {
+			body = []byte(`{"errorMessage":"Runtime exited without providing a reason","errorType":"Runtime.ExitError"}`)
+		}
+		return Result{Payload: body, FunctionError: "Unhandled", ErrorType: "Runtime.ExitError"}
+	default:
+		msg := fmt.Sprintf("aws-lambda-rie answered HTTP %d: %s", status, bytes.TrimSpace(body))
+		return Result{
+			Payload:       []byte(`{"errorMessage":` + strconv.Quote(msg) + `,"errorType":"Runtime.Unknown"}`),
+			FunctionError: "Unhandled",
+			ErrorType:     "Runtime.Unknown",
+		}
+	}
+}
+
+func errorTypeOf(body []byte) string {
+	i := bytes.Index(body, []byte(`"errorType":"`))
+	if i < 0 {
+		return "Unhandled"
+	}
+	rest := body[i+len(`"errorType":"`):]
+	if j := bytes.IndexByte(rest, '"'); j >= 0 {
+		return string(rest[:j])
+	}
+	return "Unhandled"
+}
+
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	listeners := make([]net.Listener, 0, n)
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("finding a free port: %w", err)
+		}
+		listeners = append(listeners, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// childrenOf lists the processes whose parent is pid, from /proc.
+func childrenOf(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var children []int
+	for _, entry := range entries {
+		child, err := strconv.Atoi(entry.Name())
+		if err != nil {
+			continue
+		}
+		if parentOf(child) == pid {
+			children = append(children, child)
+		}
+	}
+	return children
+}
+
+// bootstrapsOf lists the children of pid that run the bootstrap binary. A
+// child that was forked but has not yet exec'd is not one: a signal to it
+// would hit aws-lambda-rie's own start-up, not the function.
+func bootstrapsOf(pid int, bootstrap string) []int {
+	var out []int
+	for _, child := range childrenOf(pid) {
+		if exe, err := os.Readlink("/proc/" + strconv.Itoa(child) + "/exe"); err == nil && exe == bootstrap {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+func parentOf(pid int) int {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return -1
+	}
+	// The command name, in parentheses, may hold spaces: fields follow the
+	// last ')'. They are: state, ppid, ...
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return -1
+	}
+	fields := bytes.Fields(stat[i+1:])
+	if len(fields) < 2 {
+		return -1
+	}
+	ppid, err := strconv.Atoi(string(fields[1]))
+	if err != nil {
+		return -1
+	}
+	return ppid
+}

@@ -1,0 +1,225 @@
+// Package report writes the local run's end report: a text or JSON
+// summary, and a chart of throughput and iterator age over time as one
+// self-contained HTML file (inline SVG, nothing loaded from the network).
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/streamfn/streamfn/internal/local/esm"
+	"github.com/streamfn/streamfn/internal/local/lambdaenv"
+	"github.com/streamfn/streamfn/internal/local/loadgen"
+	"github.com/streamfn/streamfn/internal/local/verify"
+)
+
+// Point is one second of the run.
+type Point struct {
+	Seconds     float64 `json:"t"`            // since the load started
+	Accepted    float64 `json:"acceptedPerS"` // valid events ingest acknowledged per second
+	Processed   float64 `json:"processedPerS"`
+	IteratorAge float64 `json:"iteratorAgeMs"` // the highest of the shards' ages at that moment
+}
+
+// Latency is a distribution in milliseconds.
+type Latency struct {
+	Samples int     `json:"samples"`
+	P50     float64 `json:"p50Ms"`
+	P99     float64 `json:"p99Ms"`
+	Max     float64 `json:"maxMs"`
+}
+
+// IteratorAges summarises Lambda-style IteratorAge samples (the age of each
+// batch's last record when the batch was sent).
+func IteratorAges(samples []esm.Sample) Latency {
+	if len(samples) == 0 {
+		return Latency{}
+	}
+	ms := make([]float64, len(samples))
+	for i, s := range samples {
+		ms[i] = float64(s.IteratorAge) / float64(time.Millisecond)
+	}
+	sort.Float64s(ms)
+	at := func(q float64) float64 {
+		return ms[min(len(ms)-1, int(math.Ceil(q*float64(len(ms))))-1)]
+	}
+	return Latency{Samples: len(ms), P50: round(at(0.50)), P99: round(at(0.99)), Max: round(ms[len(ms)-1])}
+}
+
+func round(f float64) float64 { return math.Round(f*10) / 10 }
+
+// Summary is everything the report shows.
+type Summary struct {
+	Stack    string         `json:"stack"`
+	Settings map[string]any `json:"settings"`
+	LoadFor  float64        `json:"loadSeconds"`
+	// ProcessedFor is from the load's start until the mapping drained.
+	ProcessedFor float64         `json:"processedSeconds"`
+	RanFor       float64         `json:"runSeconds"`
+	Load         loadgen.Stats   `json:"load"`
+	Mapping      esm.Stats       `json:"mapping"`
+	Ingest       lambdaenv.Stats `json:"ingest"`
+	Processor    lambdaenv.Stats `json:"processor"`
+	// AcceptedPerS is the average over the load's duration, ProcessedPerS
+	// over ProcessedFor.
+	AcceptedPerS  float64        `json:"acceptedPerS"`
+	ProcessedPerS float64        `json:"processedPerS"`
+	PeakPerS      float64        `json:"peakProcessedPerS"`
+	IteratorAge   Latency        `json:"iteratorAge"`
+	Poison        int            `json:"poisonMessages"`
+	Failures      int            `json:"failureDocuments"`
+	Verify        *verify.Result `json:"verify,omitempty"`
+	LogsDir       string         `json:"logsDir"`
+	Chart         string         `json:"chart"`
+	Series        []Point        `json:"series"`
+}
+
+// JSON writes the summary as one JSON document.
+func (s *Summary) JSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// Text writes the summary for a person.
+func (s *Summary) Text(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("")
+	l := s.Load
+	if l.Generated == 0 {
+		p("streamfn local run: stack %s, %.0fs in all, no load generated (-rate 0)", s.Stack, s.RanFor)
+	} else {
+		p("streamfn local run: stack %s, %.0fs of load, %.0fs in all", s.Stack, s.LoadFor, s.RanFor)
+		p("  load       %d events made: %d acknowledged, %d malformed rejected by ingest, %d malformed put straight to the stream, %d duplicates",
+			l.Generated, l.Accepted, l.Rejected, l.Direct, l.Duplicates)
+		p("             %d requests, %d retries (%d throttled 429, %d 5xx or failed, %d events unwritten 503)", l.Requests, l.Retries, l.Throttled, l.ServerErrors, l.Unwritten)
+	}
+	m := s.Mapping
+	p("  mapping    %d records read, %d processed, %d discarded; %d invocations, %d function errors, %d partial failures, %d retries, %d bisections, %d throttles",
+		m.RecordsRead, m.RecordsSucceeded, m.RecordsDiscarded, m.Invocations, m.FunctionErrors, m.PartialFailures, m.Retries, m.Bisections, m.Throttles)
+	if m.InvokeErrors > 0 {
+		p("             %d invocations could not be sent (no execution environment could start; see the logs)", m.InvokeErrors)
+	}
+	if m.ReadCalls > 0 {
+		p("             %d GetRecords calls, %.0f ms each on average, %.0f records each", m.ReadCalls,
+			float64(m.ReadTime.Milliseconds())/float64(m.ReadCalls), float64(m.RecordsRead)/float64(m.ReadCalls))
+	}
+	for _, f := range []struct {
+		name string
+		st   lambdaenv.Stats
+	}{{"ingest", s.Ingest}, {"processor", s.Processor}} {
+		st := f.st
+		p("  %-10s %d invocations, %d errors (%d crashes, %d timeouts), %d throttles, %d cold starts, max %d concurrent; chaos: %d killed, %d frozen",
+			f.name, st.Invocations, st.Errors, st.Crashes, st.Timeouts, st.Throttles, st.ColdStarts, st.MaxConcurrency, st.ChaosKills, st.ChaosFreezes)
+	}
+	if l.Generated > 0 {
+		p("  throughput %.0f events/s acknowledged over %.0fs; %.0f records/s processed over %.0fs, until drained (peak %.0f/s)",
+			s.AcceptedPerS, s.LoadFor, s.ProcessedPerS, s.ProcessedFor, s.PeakPerS)
+	}
+	a := s.IteratorAge
+	p("  iterator age (per batch) p50 %.0f ms, p99 %.0f ms, max %.0f ms over %d batches", a.P50, a.P99, a.Max, a.Samples)
+	p("  queues     poison %d, failures %d", s.Poison, s.Failures)
+	if v := s.Verify; v != nil {
+		if v.OK {
+			p("  verify     OK: %d users, %d events; %d malformed rejected by ingest; %d/%d poison records found; failures queue empty",
+				v.Users, v.Events, v.IngestRejected, v.PoisonFound, v.PoisonExpected)
+		} else {
+			p("  verify     FAILED: %d differences (first %d):", v.DifferenceCount, len(v.Differences))
+			for _, d := range v.Differences {
+				p("    - %s", d)
+			}
+		}
+	}
+	p("  logs       %s", s.LogsDir)
+	if s.Chart != "" {
+		p("  chart      %s", s.Chart)
+	}
+}
+
+// Chart renders the series as one HTML page with two inline SVG charts.
+func Chart(title string, series []Point) string {
+	var b strings.Builder
+	b.WriteString(`<!DOCTYPE html><html><head><meta charset="utf-8"><title>`)
+	b.WriteString(escape(title))
+	b.WriteString(`</title><style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}h1{font-size:18px}h2{font-size:15px;margin:18px 0 4px}svg{background:#fafafa;border:1px solid #ddd}.legend span{margin-right:16px}</style></head><body>`)
+	b.WriteString("<h1>" + escape(title) + "</h1>")
+	b.WriteString(`<h2>Throughput</h2><div class="legend"><span style="color:#1f77b4">&#9632; acknowledged by ingest</span><span style="color:#2ca02c">&#9632; processed</span></div>`)
+	b.WriteString(svg(series, []line{
+		{"#1f77b4", func(p Point) float64 { return p.Accepted }},
+		{"#2ca02c", func(p Point) float64 { return p.Processed }},
+	}, "events/s"))
+	b.WriteString(`<h2>Iterator age (oldest unfinished record, highest shard)</h2><div class="legend"><span style="color:#d62728">&#9632; iterator age</span></div>`)
+	b.WriteString(svg(series, []line{{"#d62728", func(p Point) float64 { return p.IteratorAge / 1000 }}}, "seconds"))
+	b.WriteString("</body></html>\n")
+	return b.String()
+}
+
+type line struct {
+	color string
+	value func(Point) float64
+}
+
+func svg(series []Point, lines []line, unit string) string {
+	const width, height, left, bottom, top, right = 900.0, 270.0, 60.0, 30.0, 24.0, 20.0
+	maxX, maxY := 1.0, 1.0
+	for _, p := range series {
+		maxX = math.Max(maxX, p.Seconds)
+		for _, l := range lines {
+			maxY = math.Max(maxY, l.value(p))
+		}
+	}
+	maxY = niceCeil(maxY)
+	x := func(s float64) float64 { return left + s/maxX*(width-left-right) }
+	y := func(v float64) float64 { return height - bottom - v/maxY*(height-bottom-top) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f">`, width, height, width, height)
+	fmt.Fprintf(&b, `<text x="4" y="14" font-size="11">%s</text>`, escape(unit))
+	for i := 0; i <= 4; i++ {
+		v := maxY * float64(i) / 4
+		fmt.Fprintf(&b, `<line x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" stroke="#ddd"/>`, left, y(v), width-right, y(v))
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" font-size="11" text-anchor="end">%s</text>`, left-6, y(v)+4, compact(v))
+	}
+	for i := 0; i <= 5; i++ {
+		s := maxX * float64(i) / 5
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-size="11" text-anchor="middle">%.0fs</text>`, x(s), height-10, s)
+	}
+	for _, l := range lines {
+		var pts []string
+		for _, p := range series {
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(p.Seconds), y(l.value(p))))
+		}
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, l.color, strings.Join(pts, " "))
+	}
+	b.WriteString("</svg>")
+	return b.String()
+}
+
+func niceCeil(v float64) float64 {
+	if v <= 0 {
+		return 1
+	}
+	mag := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if v <= m*mag {
+			return m * mag
+		}
+	}
+	return 10 * mag
+}
+
+func compact(v float64) string {
+	if v >= 1000 {
+		return strconv.FormatFloat(v/1000, 'f', -1, 64) + "k"
+	}
+	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
+}
+
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}

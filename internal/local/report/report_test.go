@@ -1,0 +1,78 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamfn/streamfn/internal/local/esm"
+	"github.com/streamfn/streamfn/internal/local/verify"
+)
+
+func TestIteratorAgesPercentiles(t *testing.T) {
+	var samples []esm.Sample
+	for i := 1; i <= 100; i++ {
+		samples = append(samples, esm.Sample{IteratorAge: time.Duration(i) * time.Millisecond})
+	}
+	got := IteratorAges(samples)
+	if got != (Latency{Samples: 100, P50: 50, P99: 99, Max: 100}) {
+		t.Errorf("IteratorAges = %+v", got)
+	}
+	if got := IteratorAges(nil); got != (Latency{}) {
+		t.Errorf("no samples: %+v", got)
+	}
+}
+
+func TestChartIsSelfContainedSVG(t *testing.T) {
+	series := []Point{{Seconds: 1, Accepted: 900, Processed: 800, IteratorAge: 1200}, {Seconds: 2, Accepted: 1000, Processed: 1100, IteratorAge: 300}}
+	page := Chart(`run <1> & "x"`, series)
+	if strings.Contains(page, "http://") && !strings.Contains(page, `xmlns="http://www.w3.org/2000/svg"`) || strings.Contains(page, "<script") || strings.Contains(page, "src=") {
+		t.Error("the chart loads something from outside")
+	}
+	if !strings.Contains(page, "run &lt;1&gt; &amp; &quot;x&quot;") {
+		t.Error("the title is not escaped")
+	}
+	svgs := regexp.MustCompile(`(?s)<svg.*?</svg>`).FindAllString(page, -1)
+	if len(svgs) != 2 {
+		t.Fatalf("%d SVG charts, want 2 (throughput, iterator age)", len(svgs))
+	}
+	for _, svg := range svgs {
+		if err := xml.Unmarshal([]byte(svg), new(struct{})); err != nil {
+			t.Errorf("SVG is not well-formed XML: %v", err)
+		}
+		if strings.Count(svg, "<polyline") == 0 {
+			t.Error("a chart without a line")
+		}
+	}
+}
+
+func TestSummaryTextAndJSON(t *testing.T) {
+	s := &Summary{
+		Stack: "dev", LoadFor: 20, ProcessedFor: 22, AcceptedPerS: 1000, ProcessedPerS: 950,
+		IteratorAge: Latency{Samples: 10, P50: 100, P99: 900, Max: 1000},
+		Verify:      &verify.Result{OK: false, DifferenceCount: 1, Differences: []verify.Difference{{UserID: "u1", Field: "eventCount", Want: "2", Got: "3"}}},
+		LogsDir:     "/tmp/logs", Chart: "/tmp/chart.html",
+	}
+	var text bytes.Buffer
+	s.Text(&text)
+	for _, want := range []string{"stack dev", "p99 900 ms", "verify     FAILED: 1 differences", "user u1: eventCount: want 2, got 3", "chart      /tmp/chart.html", "logs       /tmp/logs"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	var js bytes.Buffer
+	if err := s.JSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back["chart"] != "/tmp/chart.html" || back["verify"].(map[string]any)["ok"] != false {
+		t.Errorf("JSON = %s", js.String())
+	}
+}

@@ -1,0 +1,172 @@
+package run
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/streamfn/streamfn/internal/local/esm"
+	"github.com/streamfn/streamfn/internal/local/lambdaenv"
+	"github.com/streamfn/streamfn/internal/local/loadgen"
+	"github.com/streamfn/streamfn/internal/local/progress"
+	"github.com/streamfn/streamfn/internal/local/report"
+)
+
+// monitor samples the run once a second: it draws the live progress and
+// keeps the series for the chart and the iterator-age samples.
+type monitor struct {
+	printer   *progress.Printer
+	mapping   *esm.Mapping // nil when the mapping is disabled
+	ingest    *lambdaenv.Pool
+	processor *lambdaenv.Pool
+	gen       *loadgen.Generator // nil without load
+	sqs       *sqs.Client
+	poisonURL string
+	failsURL  string
+	start     time.Time
+
+	mu          sync.Mutex
+	phase       string
+	points      []report.Point
+	ageSamples  []esm.Sample
+	poison      int
+	failures    int
+	lastQueues  time.Time
+	lastAcc     int64
+	lastDone    int64
+	lastPointAt time.Time
+}
+
+func newMonitor(out io.Writer, mapping *esm.Mapping, ingest, processor *lambdaenv.Pool, gen *loadgen.Generator, client *sqs.Client, poisonURL, failsURL string) *monitor {
+	now := time.Now()
+	return &monitor{
+		printer: progress.New(out), mapping: mapping, ingest: ingest, processor: processor, gen: gen,
+		sqs: client, poisonURL: poisonURL, failsURL: failsURL, start: now, lastPointAt: now,
+	}
+}
+
+func (m *monitor) setPhase(phase string) {
+	m.mu.Lock()
+	m.phase = phase
+	m.mu.Unlock()
+}
+
+func (m *monitor) run(ctx context.Context) {
+	redraw := time.Second
+	if m.printer.TTY() {
+		redraw = 250 * time.Millisecond
+	}
+	ticker := time.NewTicker(redraw)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			m.tick(ctx)
+		}
+	}
+}
+
+func (m *monitor) snapshot() progress.Snapshot {
+	s := progress.Snapshot{Elapsed: time.Since(m.start), Ingest: m.ingest.Stats(), Processor: m.processor.Stats()}
+	if m.gen != nil {
+		s.Load = m.gen.Stats()
+	}
+	if m.mapping != nil {
+		s.Mapping = m.mapping.Stats()
+	}
+	m.mu.Lock()
+	s.Phase, s.Poison, s.Failures = m.phase, m.poison, m.failures
+	m.mu.Unlock()
+	return s
+}
+
+func (m *monitor) tick(ctx context.Context) {
+	now := time.Now()
+	if now.Sub(m.lastQueues) >= 2*time.Second {
+		m.lastQueues = now
+		poison, failures := m.countQueues(ctx)
+		m.mu.Lock()
+		m.poison, m.failures = poison, failures
+		m.mu.Unlock()
+	}
+	s := m.snapshot()
+	if m.mapping != nil {
+		samples := m.mapping.Samples()
+		m.mu.Lock()
+		m.ageSamples = append(m.ageSamples, samples...)
+		m.mu.Unlock()
+	}
+	if elapsed := now.Sub(m.lastPointAt); elapsed >= time.Second {
+		var maxAge time.Duration
+		for _, sh := range s.Mapping.Shards {
+			maxAge = max(maxAge, sh.IteratorAge)
+		}
+		m.mu.Lock()
+		m.points = append(m.points, report.Point{
+			Seconds:     now.Sub(m.start).Seconds(),
+			Accepted:    float64(s.Load.Accepted-m.lastAcc) / elapsed.Seconds(),
+			Processed:   float64(s.Mapping.RecordsSucceeded-m.lastDone) / elapsed.Seconds(),
+			IteratorAge: float64(maxAge.Milliseconds()),
+		})
+		m.lastAcc, m.lastDone, m.lastPointAt = s.Load.Accepted, s.Mapping.RecordsSucceeded, now
+		m.mu.Unlock()
+	}
+	m.printer.Print(s)
+}
+
+func (m *monitor) countQueues(ctx context.Context) (poison, failures int) {
+	if m.poisonURL != "" {
+		poison = queueDepth(ctx, m.sqs, m.poisonURL)
+	}
+	if m.failsURL != "" {
+		failures = queueDepth(ctx, m.sqs, m.failsURL)
+	}
+	return poison, failures
+}
+
+// final draws the last state (in plain mode too) and refreshes the queue
+// counts while the stand-ins still run.
+func (m *monitor) final() {
+	poison, failures := m.countQueues(context.Background())
+	m.mu.Lock()
+	m.poison, m.failures = poison, failures
+	m.phase = "done"
+	m.mu.Unlock()
+	s := m.snapshot()
+	if m.mapping != nil {
+		samples := m.mapping.Samples()
+		m.mu.Lock()
+		m.ageSamples = append(m.ageSamples, samples...)
+		m.mu.Unlock()
+	}
+	if m.printer.TTY() {
+		m.printer.Print(s)
+		return
+	}
+	io.WriteString(m.printerOut(), progress.Line(s)+"\n")
+}
+
+func (m *monitor) printerOut() io.Writer { return m.printer.Out() }
+
+func (m *monitor) queueCounts() (int, int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.poison, m.failures
+}
+
+func (m *monitor) series() []report.Point {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]report.Point(nil), m.points...)
+}
+
+func (m *monitor) samples() []esm.Sample {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]esm.Sample(nil), m.ageSamples...)
+}

@@ -1,0 +1,450 @@
+// Package run is the local run (`make local`, `go run ./scripts/local`):
+// the whole pipeline of one stack on this machine. It derives the
+// deployment from the Pulumi program under mocks (infra/plan), starts
+// kinesalite, dynalite and fauxqs, creates the stream, table and queues,
+// runs both functions under aws-lambda-rie, serves ingest's Function URL,
+// emulates the Kinesis event-source mapping, and on request generates load,
+// injects chaos and verifies the result.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/streamfn/streamfn/infra/plan"
+	"github.com/streamfn/streamfn/internal/local/deploy"
+	"github.com/streamfn/streamfn/internal/local/esm"
+	"github.com/streamfn/streamfn/internal/local/funcurl"
+	"github.com/streamfn/streamfn/internal/local/lambdaenv"
+	"github.com/streamfn/streamfn/internal/local/loadgen"
+	"github.com/streamfn/streamfn/internal/local/report"
+	"github.com/streamfn/streamfn/internal/local/verify"
+)
+
+// Options are the command's flags.
+type Options struct {
+	Root     string // the repository root
+	Stack    string
+	Rate     float64 // events/s; 0: no load (try it with curl)
+	Duration time.Duration
+	Users    int
+	Bad      float64
+	Dup      float64
+	Batch    int // events per request
+	Clients  int // requests in flight at once
+	Seed     int64
+	Verify   bool
+	Chaos    float64
+	JSON     bool
+	Port     int // the Function URL's port; 0: a free one
+	// IngestCap is the environments an unreserved ingest gets.
+	IngestCap int
+
+	Stdout, Stderr io.Writer
+}
+
+// ErrVerifyFailed is returned when -verify found differences.
+var ErrVerifyFailed = errors.New("verify found differences")
+
+// Run runs the pipeline until the duration ends or ctx is cancelled
+// (Ctrl-C), stops every process it started, and writes the report.
+func Run(ctx context.Context, opts Options) error {
+	start := time.Now()
+	progressOut := opts.Stdout
+	if opts.JSON {
+		progressOut = opts.Stderr
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(progressOut, format+"\n", args...) }
+
+	runDir := filepath.Join(opts.Root, ".build", "local", fmt.Sprintf("%s-%d", start.UTC().Format("20060102T150405Z"), os.Getpid()))
+	logsDir := filepath.Join(runDir, "logs")
+	if err := os.MkdirAll(logsDir, 0o755); err != nil {
+		return err
+	}
+	setupLog, err := os.Create(filepath.Join(logsDir, "setup.log"))
+	if err != nil {
+		return err
+	}
+	defer setupLog.Close()
+
+	// 1. Install and build: npm packages, aws-lambda-rie, both functions,
+	// and the plan, all at once.
+	say("preparing: npm packages, aws-lambda-rie, functions, plan of stack %s ...", opts.Stack)
+	if err := ensureNodeModules(ctx, opts.Root, setupLog); err != nil {
+		return err
+	}
+	// Binaries go into the run's own folder: another run in the same
+	// checkout (a test, a second terminal) may rebuild the functions from
+	// other sources meanwhile, and an environment that cold-starts must run
+	// the code this run started with. Go's build cache keeps this cheap.
+	binDir := filepath.Join(runDir, "bin")
+	// Only the logs and the chart are worth keeping; deferred first, so it
+	// runs after every process using the binaries has stopped.
+	defer os.RemoveAll(binDir)
+	var (
+		rie, ingestBin, processorBin string
+		p                            *plan.Plan
+		wg                           sync.WaitGroup
+		errs                         [4]error
+	)
+	wg.Go(func() { rie, errs[0] = lambdaenv.BuildRIE(ctx, opts.Root, binDir) })
+	wg.Go(func() { ingestBin, errs[1] = lambdaenv.BuildFunction(ctx, opts.Root, binDir, deploy.IngestName) })
+	wg.Go(func() { processorBin, errs[2] = lambdaenv.BuildFunction(ctx, opts.Root, binDir, deploy.ProcessorName) })
+	wg.Go(func() { p, errs[3] = plan.Run(plan.Options{Dir: opts.Root, Stack: opts.Stack}) })
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return err
+	}
+	d, err := deploy.From(p)
+	if err != nil {
+		return err
+	}
+
+	// 2. The AWS stand-ins and the resources.
+	set, err := startEmulators(d.Stream.Shards)
+	if err != nil {
+		return err
+	}
+	defer set.stop()
+	c := newClients(d.Region, set)
+	localURLs, err := createResources(ctx, d, c)
+	if err != nil {
+		return err
+	}
+
+	// 3. The functions.
+	lanes := d.Stream.Shards * d.Mapping.ParallelizationFactor
+	ingestPool, err := newPool(d.Ingest, d.Ingest.Concurrency(opts.IngestCap), rie, ingestBin, logsDir, d.Region, localURLs, set, opts, 1)
+	if err != nil {
+		return err
+	}
+	defer ingestPool.Close()
+	processorPool, err := newPool(d.Processor, d.Processor.Concurrency(lanes), rie, processorBin, logsDir, d.Region, localURLs, set, opts, 2)
+	if err != nil {
+		return err
+	}
+	defer processorPool.Close()
+
+	// 4. The Function URL.
+	listener, err := listen(opts.Port)
+	if err != nil {
+		return err
+	}
+	ingestURL := "http://" + listener.Addr().String() + "/"
+	server := &http.Server{Handler: funcurl.NewHandler(funcurl.Options{
+		AccountID: d.AccountID, Region: d.Region, URLID: urlID(d.URL.URL), AuthType: d.URL.AuthType,
+	}, ingestPool), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = server.Serve(listener) }()
+	defer server.Close()
+
+	// 5. The event-source mapping.
+	failuresURL := ""
+	if q, ok := d.Queue(d.Mapping.OnFailure); ok {
+		failuresURL = localURLs[q.URL]
+	}
+	poisonURL := ""
+	if q, ok := d.Queue(deploy.PoisonName); ok {
+		poisonURL = localURLs[q.URL]
+	}
+	var mapping *esm.Mapping
+	mappingCtx, stopMapping := context.WithCancel(context.Background())
+	mappingDone := make(chan error, 1)
+	if d.Mapping.Enabled {
+		cfg := mappingConfig(d, c, failuresURL)
+		mapping, err = esm.New(cfg, c.kinesis, processorPool)
+		if err != nil {
+			stopMapping()
+			return err
+		}
+		go func() { mappingDone <- mapping.Run(mappingCtx) }()
+		select {
+		case <-mapping.Ready():
+		case err := <-mappingDone:
+			stopMapping()
+			return err
+		}
+	} else {
+		mappingDone <- nil
+	}
+	stopMappingAndWait := sync.OnceValue(func() error {
+		stopMapping()
+		return <-mappingDone
+	})
+	defer stopMappingAndWait()
+
+	banner(progressOut, d, ingestURL, logsDir, opts, lanes)
+
+	// 6. Load, live progress, drain.
+	ledger := loadgen.NewLedger()
+	var gen *loadgen.Generator
+	if opts.Rate > 0 {
+		gen, err = loadgen.New(loadgen.Options{
+			URL: ingestURL, Rate: opts.Rate, Duration: opts.Duration, Users: opts.Users, Bad: opts.Bad, Dup: opts.Dup,
+			EventsPerRequest: opts.Batch, Clients: opts.Clients, Seed: opts.Seed,
+			StreamName: d.Stream.Name, Kinesis: c.kinesis,
+		}, ledger)
+		if err != nil {
+			return err
+		}
+	}
+	mon := newMonitor(progressOut, mapping, ingestPool, processorPool, gen, c.sqs, poisonURL, failuresURL)
+	monCtx, stopMonitor := context.WithCancel(context.Background())
+	monDone := make(chan struct{})
+	go func() { mon.run(monCtx); close(monDone) }()
+	stopMonitorAndWait := sync.OnceFunc(func() { stopMonitor(); <-monDone })
+	defer stopMonitorAndWait()
+
+	loadStart := time.Now()
+	if gen != nil {
+		mon.setPhase(fmt.Sprintf("load: %.0f events/s for %s", opts.Rate, durationText(opts.Duration)))
+		if err := gen.Run(ctx); err != nil && ctx.Err() == nil {
+			return err
+		}
+	} else {
+		mon.setPhase("waiting for requests (Ctrl-C to stop)")
+		wait := ctx.Done()
+		if opts.Duration > 0 {
+			timer := time.NewTimer(opts.Duration)
+			defer timer.Stop()
+			select {
+			case <-wait:
+			case <-timer.C:
+			}
+		} else {
+			<-wait
+		}
+	}
+	loadEnd := time.Now()
+	interrupted := ctx.Err() != nil
+
+	var verdict *verify.Result
+	drainedAt := loadEnd
+	if !interrupted && mapping != nil && (opts.Verify || opts.Duration > 0) {
+		mon.setPhase("draining: waiting for every shard to be read and processed")
+		if err := drain(ctx, mapping, loadEnd, d.Processor.Timeout); err != nil {
+			say("%v", err)
+		}
+		drainedAt = time.Now()
+	}
+	if opts.Verify && !interrupted {
+		mon.setPhase("verifying")
+		res, err := verify.Run(ctx, verify.Input{
+			Ledger: ledger, DynamoDB: c.dynamodb, Table: d.Table.Name, TTLAttribute: d.Table.TTLAttribute,
+			CheckTTL: d.Table.TTLAttribute != "" && ttlDays(d.Processor) > 0,
+			SQS:      c.sqs, PoisonQueueURL: poisonURL, FailuresQueueURL: failuresURL,
+		})
+		if err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		verdict = &res
+	}
+	stopMonitorAndWait()
+	mon.final()
+
+	// 7. Stop everything, then report.
+	_ = stopMappingAndWait()
+	server.Close()
+	ingestPool.Close()
+	processorPool.Close()
+	poison, failures := mon.queueCounts()
+	set.stop()
+
+	sum := &report.Summary{
+		Stack: opts.Stack,
+		Settings: map[string]any{
+			"rate": opts.Rate, "duration": opts.Duration.String(), "users": opts.Users, "bad": opts.Bad, "dup": opts.Dup,
+			"batch": opts.Batch, "clients": opts.Clients, "seed": opts.Seed, "chaos": opts.Chaos, "verify": opts.Verify,
+		},
+		LoadFor:   loadEnd.Sub(loadStart).Seconds(),
+		RanFor:    time.Since(start).Seconds(),
+		Ingest:    ingestPool.Stats(),
+		Processor: processorPool.Stats(),
+		Poison:    poison,
+		Failures:  failures,
+		Verify:    verdict,
+		LogsDir:   logsDir,
+		Series:    mon.series(),
+	}
+	if gen != nil {
+		sum.Load = gen.Stats()
+	}
+	if mapping != nil {
+		sum.Mapping = mapping.Stats()
+		sum.IteratorAge = report.IteratorAges(mon.samples())
+	}
+	if secs := sum.LoadFor; secs > 0 {
+		sum.AcceptedPerS = float64(sum.Load.Accepted) / secs
+	}
+	// Processing ends when the mapping drained, which may be well after
+	// the load stopped: that is the rate the pipeline sustained.
+	sum.ProcessedFor = drainedAt.Sub(loadStart).Seconds()
+	if secs := sum.ProcessedFor; secs > 0 {
+		sum.ProcessedPerS = float64(sum.Mapping.RecordsSucceeded) / secs
+	}
+	for _, pt := range sum.Series {
+		sum.PeakPerS = max(sum.PeakPerS, pt.Processed)
+	}
+	chart := filepath.Join(runDir, "chart.html")
+	title := fmt.Sprintf("streamfn local run, stack %s, %s", opts.Stack, start.UTC().Format(time.RFC3339))
+	if err := os.WriteFile(chart, []byte(report.Chart(title, sum.Series)), 0o644); err == nil {
+		sum.Chart = chart
+	}
+	if opts.JSON {
+		if err := sum.JSON(opts.Stdout); err != nil {
+			return err
+		}
+	} else {
+		sum.Text(opts.Stdout)
+	}
+	if interrupted && opts.Verify {
+		fmt.Fprintln(progressOut, "interrupted: verify skipped")
+	}
+	if verdict != nil && !verdict.OK {
+		return ErrVerifyFailed
+	}
+	return nil
+}
+
+func newPool(f deploy.Function, concurrency int, rie, bootstrap, logsDir, region string, localURLs map[string]string, set *emulatorSet, opts Options, seed uint64) (*lambdaenv.Pool, error) {
+	logFile, err := os.OpenFile(filepath.Join(logsDir, f.Logical+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	// The processes hold their own copy of the descriptor.
+	pool, err := lambdaenv.NewPool(lambdaenv.Spec{
+		Name:        f.Name,
+		Bootstrap:   bootstrap,
+		RIE:         rie,
+		Env:         functionEnv(f, region, localURLs, set),
+		Timeout:     f.Timeout,
+		MemoryMB:    f.MemoryMB,
+		Concurrency: concurrency,
+		Log:         logFile,
+		Chaos:       lambdaenv.Chaos{Probability: opts.Chaos, Seed: uint64(opts.Seed)*31 + seed},
+	})
+	if err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+func mappingConfig(d *deploy.Deployment, c clients, failuresURL string) esm.Config {
+	m := d.Mapping
+	cfg := esm.Config{
+		StreamName:                 d.Stream.Name,
+		StreamARN:                  d.Stream.ARN,
+		FunctionARN:                d.Processor.ARN,
+		InvokeIdentityARN:          d.Processor.RoleARN,
+		Region:                     d.Region,
+		BatchSize:                  m.BatchSize,
+		MaximumBatchingWindow:      m.MaximumBatchingWindow,
+		ParallelizationFactor:      m.ParallelizationFactor,
+		StartingPosition:           m.StartingPosition,
+		StartingPositionTimestamp:  m.StartingPositionTimestamp,
+		MaximumRetryAttempts:       m.MaximumRetryAttempts,
+		MaximumRecordAge:           m.MaximumRecordAge,
+		BisectBatchOnFunctionError: m.BisectBatchOnFunctionError,
+		ReportBatchItemFailures:    m.ReportBatchItemFailures,
+		TumblingWindow:             m.TumblingWindow,
+	}
+	if failuresURL != "" {
+		cfg.Destination = func(ctx context.Context, doc []byte) error {
+			_, err := c.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(failuresURL), MessageBody: aws.String(string(doc))})
+			return err
+		}
+	}
+	return cfg
+}
+
+// drain waits until the mapping has read every shard to its end after the
+// load stopped and finished every record. A function timeout can hold a
+// batch for that long, twice over (a retry), so the wait allows for it.
+func drain(ctx context.Context, mapping *esm.Mapping, since time.Time, functionTimeout time.Duration) error {
+	limit := max(2*time.Minute, 3*functionTimeout+30*time.Second)
+	deadline := time.Now().Add(limit)
+	for !mapping.CaughtUp(since) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the mapping did not drain within %s", limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func listen(port int) (net.Listener, error) {
+	if port == 0 {
+		return net.Listen("tcp", "127.0.0.1:0")
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("serving the Function URL on 127.0.0.1:%d: %w (choose another with -port, or -port 0 for a free one)", port, err)
+	}
+	return l, nil
+}
+
+// urlID is the first label of the plan's Function URL host.
+func urlID(planURL string) string {
+	u, err := url.Parse(planURL)
+	if err != nil || u.Host == "" {
+		return "local"
+	}
+	id, _, _ := strings.Cut(u.Host, ".")
+	return id
+}
+
+func ttlDays(f deploy.Function) int {
+	n, _ := strconv.Atoi(f.Environment["FEATURE_TTL_DAYS"])
+	return n
+}
+
+func durationText(d time.Duration) string {
+	if d == 0 {
+		return "until Ctrl-C"
+	}
+	return d.String()
+}
+
+func banner(w io.Writer, d *deploy.Deployment, ingestURL, logsDir string, opts Options, lanes int) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("")
+	p("streamfn, stack %s, running locally (region %s, account %s):", d.Stack, d.Region, d.AccountID)
+	for _, l := range d.Summary() {
+		p("  %s", l)
+	}
+	p("  environments: ingest up to %d, processor up to %d (reserved concurrency, or when unreserved: ingest %d, processor shards x parallelization = %d)",
+		d.Ingest.Concurrency(opts.IngestCap), d.Processor.Concurrency(lanes), opts.IngestCap, lanes)
+	if !d.Mapping.Enabled {
+		p("  the mapping is disabled in this stack (enabled: false): records stay in the stream")
+	}
+	p("")
+	p("ingest Function URL: %s", ingestURL)
+	if d.URL.AuthType == "AWS_IAM" {
+		p("  (the stack's URL uses AWS_IAM auth; signatures cannot be checked locally, so this URL accepts unsigned requests)")
+	}
+	p("  try: curl -s -X POST %s -H 'Content-Type: application/json' \\", ingestURL)
+	p(`        -d '{"eventId":"e-1","userId":"user-1","type":"view","productId":"sku-1","category":"shoes","price":59.9,"ts":"%s"}'`, time.Now().UTC().Format(time.RFC3339))
+	p("function logs: %s", logsDir)
+	if opts.Chaos > 0 {
+		p("chaos: %.0f%% of invocations have their bootstrap killed mid-invocation, or (1 in 4, at most once per function) frozen past the function's timeout", opts.Chaos*100)
+	}
+	p("")
+}

@@ -1,0 +1,83 @@
+// Command local runs the whole streamfn pipeline of one stack on this
+// machine, with no AWS account: `go run ./scripts/local -stack dev`.
+//
+// It derives the deployment from the Pulumi program under mocks (the same
+// code path as scripts/plan), starts kinesalite, dynalite and fauxqs,
+// runs the ingest and processor functions under aws-lambda-rie, serves
+// ingest's Function URL on 127.0.0.1, and emulates the Kinesis
+// event-source mapping. With -rate it generates load; with -verify it
+// checks the table and queues against what was sent; with -chaos it kills
+// and freezes function processes mid-invocation. See the README.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/streamfn/streamfn/infra/config"
+	"github.com/streamfn/streamfn/internal/emulators"
+	"github.com/streamfn/streamfn/internal/local/run"
+)
+
+func main() {
+	opts := run.Options{Stdout: os.Stdout, Stderr: os.Stderr}
+	flag.StringVar(&opts.Stack, "stack", "dev", "the stack whose config defines the pipeline (Pulumi.<stack>.yaml)")
+	flag.Float64Var(&opts.Rate, "rate", 0, "events per second to post to ingest; 0 = no load (try it with curl)")
+	flag.DurationVar(&opts.Duration, "duration", 0, "how long to generate load (or, without -rate, to run); 0 = until Ctrl-C")
+	flag.IntVar(&opts.Users, "users", 500, "distinct users in the load")
+	flag.Float64Var(&opts.Bad, "bad", 0, "fraction of events that are malformed (half posted to ingest, half put straight to the stream)")
+	flag.Float64Var(&opts.Dup, "dup", 0, "fraction of events that are producer duplicates (an acknowledged event sent again)")
+	flag.IntVar(&opts.Batch, "batch", 100, "events per ingest request (1..1000)")
+	flag.IntVar(&opts.Clients, "clients", 8, "ingest requests in flight at once")
+	flag.Int64Var(&opts.Seed, "seed", 1, "seed of the generated events and of chaos")
+	flag.BoolVar(&opts.Verify, "verify", false, "after the load, wait for the pipeline to drain and check the table and queues; exit 1 on any difference")
+	flag.Float64Var(&opts.Chaos, "chaos", 0, "probability that an invocation's bootstrap is killed or frozen past its timeout")
+	flag.BoolVar(&opts.JSON, "json", false, "print the final report as JSON on stdout (progress goes to stderr)")
+	flag.IntVar(&opts.Port, "port", 9000, "port of the local ingest Function URL on 127.0.0.1; 0 = a free one")
+	flag.IntVar(&opts.IngestCap, "ingest-environments", 8, "execution environments of an unreserved ingest function")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "unexpected arguments %q: every setting is a flag (see -h)\n", flag.Args())
+		os.Exit(2)
+	}
+	if opts.Chaos < 0 || opts.Chaos > 1 {
+		fmt.Fprintf(os.Stderr, "-chaos %v: must be a probability in 0..1\n", opts.Chaos)
+		os.Exit(2)
+	}
+
+	root, err := emulators.ModuleRoot()
+	if err != nil {
+		fail(err)
+	}
+	opts.Root = root
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C ends the process at once; Pdeathsig ends the children
+	}()
+
+	err = run.Run(ctx, opts)
+	switch {
+	case errors.Is(err, run.ErrVerifyFailed):
+		os.Exit(1)
+	case err != nil:
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	var invalid *config.ValidationError
+	if errors.As(err, &invalid) {
+		fmt.Fprintln(os.Stderr, invalid)
+		os.Exit(1)
+	}
+	fmt.Fprintln(os.Stderr, "local run:", err)
+	os.Exit(1)
+}
