@@ -334,6 +334,7 @@ func (p *Pool) rollChaos() chaosAction {
 // first invocation and again after a crash or timeout.
 type environment struct {
 	id       int
+	ports    []int // reserved until stop
 	cmd      *exec.Cmd
 	url      string
 	waitDone chan struct{}
@@ -376,9 +377,10 @@ func tryStart(spec Spec, id int) (*environment, error) {
 	// Pdeathsig, so nothing outlives this process even when it is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
+		releasePorts(ports)
 		return nil, err
 	}
-	env := &environment{id: id, cmd: cmd, url: "http://" + invokeAddr + invokePath, waitDone: make(chan struct{})}
+	env := &environment{id: id, ports: ports, cmd: cmd, url: "http://" + invokeAddr + invokePath, waitDone: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		close(env.waitDone)
@@ -391,6 +393,7 @@ func tryStart(spec Spec, id int) (*environment, error) {
 			return env, nil
 		}
 		if env.exited() {
+			env.stop() // releases its ports
 			return nil, fmt.Errorf("aws-lambda-rie exited at start (port %d or %d taken?)", ports[0], ports[1])
 		}
 		if time.Now().After(deadline) {
@@ -453,6 +456,7 @@ func (e *environment) stop() {
 		}
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		<-e.waitDone
+		releasePorts(e.ports)
 	})
 }
 
@@ -599,23 +603,49 @@ func errorTypeOf(body []byte) string {
 	return "Unhandled"
 }
 
+// reservedPorts are the ports handed to live environments. aws-lambda-rie
+// binds its runtime API port only at the first invocation, long after the
+// port was picked, so without this two environments started close together
+// could be given the same port and one would crash on its first invocation.
+var reservedPorts = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// freePorts picks n ports that are free now and not reserved by another
+// environment of this process, and reserves them until releasePorts.
 func freePorts(n int) ([]int, error) {
+	reservedPorts.Lock()
+	defer reservedPorts.Unlock()
 	ports := make([]int, 0, n)
-	listeners := make([]net.Listener, 0, n)
+	var listeners []net.Listener
 	defer func() {
 		for _, l := range listeners {
 			l.Close()
 		}
 	}()
-	for range n {
+	for len(ports) < n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("finding a free port: %w", err)
 		}
 		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		if port := l.Addr().(*net.TCPAddr).Port; !reservedPorts.ports[port] {
+			ports = append(ports, port)
+		}
+	}
+	for _, port := range ports {
+		reservedPorts.ports[port] = true
 	}
 	return ports, nil
+}
+
+func releasePorts(ports []int) {
+	reservedPorts.Lock()
+	defer reservedPorts.Unlock()
+	for _, port := range ports {
+		delete(reservedPorts.ports, port)
+	}
 }
 
 // childrenOf lists the processes whose parent is pid, from /proc.
