@@ -44,8 +44,11 @@ plan:
 	$(GO) run ./scripts/plan -stack $(STACK)
 
 ## local: the whole pipeline on this machine.
+# Built, then run (not go run), so that Ctrl-C reaches the command directly
+# and a clean stop is not reported as a failure.
 local: deps
-	$(GO) run ./scripts/local -stack $(STACK) $(LOCAL_FLAGS)
+	$(GO) build -o .build/bin/local ./scripts/local
+	.build/bin/local -stack $(STACK) $(LOCAL_FLAGS)
 
 ## bench: the processor against the Node.js peer on the same event file.
 bench: deps
