@@ -185,9 +185,9 @@ func svg(series []Point, lines []line, unit string) string {
 		fmt.Fprintf(&b, `<line x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" stroke="#ddd"/>`, left, y(v), width-right, y(v))
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" font-size="11" text-anchor="end">%s</text>`, left-6, y(v)+4, compact(v))
 	}
-	for i := 0; i <= 5; i++ {
-		s := maxX * float64(i) / 5
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-size="11" text-anchor="middle">%.0fs</text>`, x(s), height-10, s)
+	step := timeStep(maxX)
+	for s := 0.0; s <= maxX; s += step {
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-size="11" text-anchor="middle">%s</text>`, x(s), height-10, clock(s))
 	}
 	for _, l := range lines {
 		var pts []string
@@ -200,17 +200,42 @@ func svg(series []Point, lines []line, unit string) string {
 	return b.String()
 }
 
+// niceCeil rounds v up to a value whose quarters (the y grid lines) are
+// round numbers too.
 func niceCeil(v float64) float64 {
 	if v <= 0 {
 		return 1
 	}
 	mag := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+	for _, m := range []float64{1, 2, 4, 6, 8, 10} {
 		if v <= m*mag {
 			return m * mag
 		}
 	}
 	return 10 * mag
+}
+
+// timeStep picks a round step for about five to ten time labels.
+func timeStep(maxSeconds float64) float64 {
+	for _, step := range []float64{1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600} {
+		if maxSeconds/step <= 10 {
+			return step
+		}
+	}
+	return 7200
+}
+
+// clock formats seconds as 45s, 2m or 2m30s.
+func clock(s float64) string {
+	d := time.Duration(s) * time.Second
+	if d < time.Minute {
+		return strconv.Itoa(int(s)) + "s"
+	}
+	str := d.String() // 1m0s, 2m30s, 1h0m0s
+	if strings.HasSuffix(str, "m0s") {
+		str = strings.TrimSuffix(str, "0s")
+	}
+	return str
 }
 
 func compact(v float64) string {

@@ -76,3 +76,21 @@ func TestSummaryTextAndJSON(t *testing.T) {
 		t.Errorf("JSON = %s", js.String())
 	}
 }
+
+func TestAxesUseRoundNumbers(t *testing.T) {
+	for _, c := range []struct{ in, want float64 }{{0, 1}, {0.9, 1}, {2.3, 4}, {5.2, 6}, {7500, 8000}, {10001, 20000}} {
+		if got := niceCeil(c.in); got != c.want {
+			t.Errorf("niceCeil(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+	for _, c := range []struct{ in, want float64 }{{8, 1}, {23, 5}, {81, 10}, {600, 60}} {
+		if got := timeStep(c.in); got != c.want {
+			t.Errorf("timeStep(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+	for in, want := range map[float64]string{0: "0s", 45: "45s", 60: "1m", 150: "2m30s", 3600: "1h0m"} {
+		if got := clock(in); got != want {
+			t.Errorf("clock(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
