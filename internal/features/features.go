@@ -17,10 +17,11 @@
 //     are kept for the MaxShardMarks highest shard ids; after many
 //     reshardings the oldest lineages' marks are dropped, which is safe
 //     because Lambda finishes a parent shard before its children.
-//   - The eventIds of the user's last EventIDWindow applied events. An event
-//     whose eventId is among them is a producer duplicate and is skipped. A
-//     duplicate that arrives after more than EventIDWindow newer events of
-//     the same user is counted again: that is the limit of the scheme.
+//   - The keys (EventKey: 16 bytes of SHA-256) of the eventIds of the
+//     user's last EventIDWindow applied events. An event whose key is among
+//     them is a producer duplicate and is skipped. A duplicate that arrives
+//     after more than EventIDWindow newer events of the same user is counted
+//     again: that is the limit of the scheme.
 //
 // Both rules depend only on the sequence of records, never on how Lambda
 // cut it into batches, so any retry or bisection ends in the same item.
@@ -30,7 +31,7 @@
 package features
 
 import (
-	"hash/maphash"
+	"crypto/sha256"
 	"slices"
 	"strings"
 	"time"
@@ -115,8 +116,8 @@ type Item struct {
 	PurchaseTotal  Amount
 
 	// Idempotency state.
-	Marks          map[string]Position // shard id -> high-water mark
-	RecentEventIDs []string            // oldest first
+	Marks        map[string]Position // shard id -> high-water mark
+	RecentEvents []EventKey          // the window's eventIds, oldest first
 
 	// Version counts the item's writes; 0 means it is not stored yet. The
 	// store writes only if the stored version still equals it.
@@ -149,18 +150,30 @@ type Record struct {
 	// PurchaseAmount); the caller computes it, and rejects the event as
 	// poison when that fails.
 	Amount Amount
-	// EventIDHash is EventIDHash(Event.EventID), or 0 to have Apply compute
+	// EventKey is EventKeyOf(Event.EventID), or zero to have Apply compute
 	// it. The processor computes it while decoding, when the eventId is in
 	// the CPU's cache.
-	EventIDHash uint64
+	EventKey EventKey
 }
 
-// eventIDSeed keys EventIDHash; it differs per process, which is fine
-// because the hashes never leave it.
-var eventIDSeed = maphash.MakeSeed()
+// EventKey stands for an eventId in a user's duplicate window: the first 16
+// bytes of the id's SHA-256. The window keeps keys rather than the ids
+// themselves so that each id costs 16 bytes of the item, however long it
+// is (a UUID is 36 characters, an id may have 128), and the item stays
+// small: DynamoDB bills writes per KB. Two different ids share a key only
+// if SHA-256 collides in its first 128 bits, a chance of 2^-128 per pair
+// that nobody can bring about on purpose, so the window still tells every
+// duplicate from every new event.
+type EventKey [16]byte
 
-// EventIDHash is the hash Apply keys its duplicate window by.
-func EventIDHash(id string) uint64 { return maphash.String(eventIDSeed, id) }
+// EventKeyOf is the key of an eventId.
+func EventKeyOf(id string) EventKey {
+	// A buffer on the stack: []byte(id) would allocate for ids over 32
+	// bytes, such as every UUID.
+	var buf [activity.MaxIDBytes]byte
+	sum := sha256.Sum256(append(buf[:0], id...))
+	return EventKey(sum[:16])
+}
 
 // Result says what Apply did with each record.
 type Result struct {
@@ -182,14 +195,10 @@ type Rejection struct {
 // and is not safe for concurrent use; use one per goroutine.
 type Merger struct {
 	window int
-	// recent maps the hash of each eventId in the window to the eventId,
-	// and hashes holds the window's hashes in its order. Comparing hashes
-	// keeps the merge from reading every eventId's bytes again. Equal
-	// hashes of different ids (64-bit, so practically never) fall back to
-	// scanning the window.
-	recent    map[uint64]string
-	hashes    []uint64
-	collision bool
+	// recent counts each key in the item's window, for lookups without
+	// scanning it. A key is in a window once, unless an item written by
+	// hand says otherwise; counting keeps even that exact.
+	recent map[EventKey]int32
 }
 
 // NewMerger returns a Merger keeping eventIDWindow eventIds per user
@@ -198,7 +207,7 @@ func NewMerger(eventIDWindow int) *Merger {
 	if eventIDWindow <= 0 {
 		eventIDWindow = DefaultEventIDWindow
 	}
-	return &Merger{window: eventIDWindow, recent: make(map[uint64]string, 2*eventIDWindow)}
+	return &Merger{window: eventIDWindow, recent: make(map[EventKey]int32, 2*eventIDWindow)}
 }
 
 // Apply updates item with records, which must all be the item's user's and,
@@ -214,21 +223,15 @@ func (m *Merger) Apply(item *Item, records []Record) Result {
 	clear(m.recent)
 	// Rebuild the sliding window; an old item may hold more ids than the
 	// current window when the setting shrank.
-	if over := len(item.RecentEventIDs) - m.window; over > 0 {
-		item.RecentEventIDs = item.RecentEventIDs[over:]
+	if over := len(item.RecentEvents) - m.window; over > 0 {
+		item.RecentEvents = item.RecentEvents[over:]
 	}
-	m.hashes, m.collision = m.hashes[:0], false
-	for _, id := range item.RecentEventIDs {
-		h := EventIDHash(id)
-		m.hashes = append(m.hashes, h)
-		if known, taken := m.recent[h]; taken && known != id {
-			m.collision = true
-		}
-		m.recent[h] = id
+	for _, key := range item.RecentEvents {
+		m.recent[key]++
 	}
 	// Grow the item's lists once, not append by append.
-	if want := min(m.window, len(item.RecentEventIDs)+len(records)); cap(item.RecentEventIDs) < want {
-		item.RecentEventIDs = append(make([]string, 0, want), item.RecentEventIDs...)
+	if want := min(m.window, len(item.RecentEvents)+len(records)); cap(item.RecentEvents) < want {
+		item.RecentEvents = append(make([]EventKey, 0, want), item.RecentEvents...)
 	}
 	if cap(item.RecentProducts) < RecentProductsLimit+1 {
 		item.RecentProducts = append(make([]RecentProduct, 0, RecentProductsLimit+1), item.RecentProducts...)
@@ -262,11 +265,11 @@ func (m *Merger) Apply(item *Item, records []Record) Result {
 		}
 		mark, hasMark = r.Position, true
 		ev := &r.Event
-		hash := r.EventIDHash
-		if hash == 0 {
-			hash = EventIDHash(ev.EventID)
+		key := r.EventKey
+		if key == (EventKey{}) {
+			key = EventKeyOf(ev.EventID)
 		}
-		if m.inWindow(item, hash, ev.EventID) {
+		if m.recent[key] > 0 {
 			res.Duplicates++
 			continue
 		}
@@ -289,7 +292,7 @@ func (m *Merger) Apply(item *Item, records []Record) Result {
 		if ev.ProductID != "" && ev.Type.NeedsProduct() {
 			item.RecentProducts = addRecentProduct(item.RecentProducts, ev.ProductID, ev.TS)
 		}
-		m.remember(item, hash, ev.EventID)
+		m.remember(item, key)
 		res.Applied++
 	}
 	if hasMark {
@@ -306,47 +309,20 @@ func countCategory(counts map[string]int64, category string) {
 	counts[category]++
 }
 
-// inWindow reports whether id is among the item's recent eventIds.
-func (m *Merger) inWindow(item *Item, hash uint64, id string) bool {
-	known, ok := m.recent[hash]
-	if !ok {
-		return false
-	}
-	if known == id {
-		return true
-	}
-	return slices.Contains(item.RecentEventIDs, id) // a hash collision
-}
-
-// remember adds id to the window, forgetting the oldest beyond its size.
-func (m *Merger) remember(item *Item, hash uint64, id string) {
-	if len(item.RecentEventIDs) == m.window {
-		oldest, oldestHash := item.RecentEventIDs[0], m.hashes[0]
-		// Shift in place instead of reslicing, so the backing arrays do
+// remember adds key to the window, forgetting the oldest beyond its size.
+func (m *Merger) remember(item *Item, key EventKey) {
+	if len(item.RecentEvents) == m.window {
+		oldest := item.RecentEvents[0]
+		// Shift in place instead of reslicing, so the backing array does
 		// not creep forward and reallocate on every append.
-		copy(item.RecentEventIDs, item.RecentEventIDs[1:])
-		item.RecentEventIDs = item.RecentEventIDs[:len(item.RecentEventIDs)-1]
-		copy(m.hashes, m.hashes[1:])
-		m.hashes = m.hashes[:len(m.hashes)-1]
-		if m.recent[oldestHash] == oldest {
-			delete(m.recent, oldestHash)
-			if m.collision { // another id in the window may share the hash
-				for i, h := range m.hashes {
-					if h == oldestHash {
-						m.recent[h] = item.RecentEventIDs[i]
-						break
-					}
-				}
-			}
+		copy(item.RecentEvents, item.RecentEvents[1:])
+		item.RecentEvents = item.RecentEvents[:len(item.RecentEvents)-1]
+		if m.recent[oldest]--; m.recent[oldest] <= 0 {
+			delete(m.recent, oldest)
 		}
 	}
-	item.RecentEventIDs = append(item.RecentEventIDs, id)
-	m.hashes = append(m.hashes, hash)
-	if known, taken := m.recent[hash]; !taken {
-		m.recent[hash] = id
-	} else if known != id {
-		m.collision = true
-	}
+	item.RecentEvents = append(item.RecentEvents, key)
+	m.recent[key]++
 }
 
 // addRecentProduct keeps products newest first by ts, each product once at
@@ -411,9 +387,6 @@ func (it *Item) Clone() *Item {
 	for k, v := range it.Marks {
 		c.Marks[strings.Clone(k)] = Position{Sequence: strings.Clone(v.Sequence), Sub: v.Sub}
 	}
-	c.RecentEventIDs = make([]string, len(it.RecentEventIDs))
-	for i, id := range it.RecentEventIDs {
-		c.RecentEventIDs[i] = strings.Clone(id)
-	}
+	c.RecentEvents = slices.Clone(it.RecentEvents)
 	return &c
 }

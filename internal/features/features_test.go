@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -118,8 +119,8 @@ func TestApplyFeatures(t *testing.T) {
 	if item.Marks["shardId-000000000000"] != (Position{Sequence: "1007"}) {
 		t.Errorf("mark = %+v, want the last record's position", item.Marks)
 	}
-	if len(item.RecentEventIDs) != 8 || item.RecentEventIDs[7] != "u-e7" {
-		t.Errorf("recentEventIds = %v", item.RecentEventIDs)
+	if len(item.RecentEvents) != 8 || item.RecentEvents[7] != EventKeyOf("u-e7") {
+		t.Errorf("recent events = %x, want 8 ending with the key of u-e7", item.RecentEvents)
 	}
 }
 
@@ -229,8 +230,8 @@ func TestApplySkipsProducerDuplicates(t *testing.T) {
 	if res.Applied != 1 {
 		t.Fatalf("%+v: a duplicate beyond the window of 3 is applied, as documented", res)
 	}
-	if !reflect.DeepEqual(item.RecentEventIDs, []string{"u-e3", "u-e4", "u-e0"}) {
-		t.Fatalf("window = %v", item.RecentEventIDs)
+	if want := []EventKey{EventKeyOf("u-e3"), EventKeyOf("u-e4"), EventKeyOf("u-e0")}; !reflect.DeepEqual(item.RecentEvents, want) {
+		t.Fatalf("window = %x, want the keys of u-e3, u-e4, u-e0", item.RecentEvents)
 	}
 }
 
@@ -336,30 +337,52 @@ func TestCloneSharesNothing(t *testing.T) {
 	}
 	c.CategoryCounts["c"] = 99
 	c.RecentProducts[0].ProductID = "z"
-	c.RecentEventIDs[0] = "z"
+	c.RecentEvents[0] = EventKey{1}
 	c.Marks["x"] = Position{}
-	if item.CategoryCounts["c"] == 99 || item.RecentProducts[0].ProductID == "z" || item.RecentEventIDs[0] == "z" || len(item.Marks) != 1 {
+	if item.CategoryCounts["c"] == 99 || item.RecentProducts[0].ProductID == "z" || item.RecentEvents[0] == (EventKey{1}) || len(item.Marks) != 1 {
 		t.Fatal("changing the clone changed the original")
 	}
 }
 
-// TestWindowSurvivesHashCollisions forces every eventId to one hash: the
-// window must still tell duplicates from new events exactly.
-func TestWindowSurvivesHashCollisions(t *testing.T) {
-	records := stream("u", "view:a", "view:b", "view:c", "view:d", "view:e", "view:f")
-	for i := range records {
-		records[i].EventIDHash = 42
+// An eventId's key is the first 16 bytes of its SHA-256: the stored
+// window's format, which must never change under existing items.
+func TestEventKeyOf(t *testing.T) {
+	for id, want := range map[string]string{
+		"abc": "ba7816bf8f01cfea414140de5dae2223", // FIPS 180-2's example
+		"":    "e3b0c44298fc1c149afbf4c8996fb924",
+	} {
+		got := EventKeyOf(id)
+		if fmt.Sprintf("%x", got) != want {
+			t.Errorf("EventKeyOf(%q) = %x, want %s", id, got, want)
+		}
+		if got == (EventKey{}) {
+			t.Errorf("EventKeyOf(%q) is zero, which Apply reads as not computed", id)
+		}
 	}
-	dup := func(of int, seq string) Record {
-		r := records[of]
-		r.Position = Position{Sequence: seq}
-		return r
+	seen := map[EventKey]string{}
+	for i := range 100000 {
+		id := fmt.Sprintf("e-%d", i)
+		key := EventKeyOf(id)
+		if other, taken := seen[key]; taken {
+			t.Fatalf("%s and %s share a key", id, other)
+		}
+		seen[key] = id
 	}
-	item := NewItem("u")
-	m := NewMerger(3)
-	in := append(append([]Record{}, records...), dup(5, "2000"), dup(4, "2001"), dup(3, "2002"), dup(2, "2003"))
-	res := m.Apply(item, in)
-	if res.Applied != 7 || res.Duplicates != 3 { // c is out of the window of 3 by then
-		t.Fatalf("%+v: want 7 applied (6 new and c again) and 3 duplicates", res)
+}
+
+// Keys the caller computed and keys Apply computes are the same window.
+func TestPrecomputedKeys(t *testing.T) {
+	records := stream("u", "view:a", "view:b", "purchase:c::5", "view:d")
+	records = append(records, records[1]) // a producer duplicate of b
+	records[4].Position = Position{Sequence: "2000"}
+	precomputed := slices.Clone(records)
+	for i := range precomputed {
+		precomputed[i].EventKey = EventKeyOf(precomputed[i].Event.EventID)
+	}
+	computed, given := NewItem("u"), NewItem("u")
+	resComputed := NewMerger(0).Apply(computed, records)
+	resGiven := NewMerger(0).Apply(given, precomputed)
+	if !reflect.DeepEqual(computed, given) || !reflect.DeepEqual(resComputed, resGiven) || resGiven.Duplicates != 1 {
+		t.Fatalf("precomputed keys changed the merge: %+v vs %+v", resComputed, resGiven)
 	}
 }

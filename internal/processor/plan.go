@@ -53,9 +53,9 @@ type validRecord struct {
 	shard  string
 	pos    features.Position
 	amount features.Amount
-	// eventIDHash is computed here, while the eventId's bytes are hot, so
+	// eventKey is computed here, while the eventId's bytes are hot, so
 	// that the merge never has to read them again.
-	eventIDHash uint64
+	eventKey features.EventKey
 }
 
 // poisonRecord is a record that can never be applied.
@@ -207,7 +207,7 @@ func (pl *planner) addUserRecord(record int32, sub int, shard, seq string, data 
 		p.userIDs = append(p.userIDs, ev.UserID)
 		p.userOf[ev.UserID] = user
 	}
-	hash := features.EventIDHash(ev.EventID)
+	key := features.EventKeyOf(ev.EventID)
 	ev.EventID = pl.keep(ev.EventID)
 	ev.ProductID = pl.keep(ev.ProductID)
 	if ev.Category != "" {
@@ -222,7 +222,7 @@ func (pl *planner) addUserRecord(record int32, sub int, shard, seq string, data 
 	ev.SessionID, ev.UserAgent = "", ""
 	p.events = append(p.events, ev)
 	p.valid = append(p.valid, validRecord{text: kept, record: record, user: user, shard: shard,
-		pos: features.Position{Sequence: seq, Sub: max(sub, 0)}, amount: amount, eventIDHash: hash})
+		pos: features.Position{Sequence: seq, Sub: max(sub, 0)}, amount: amount, eventKey: key})
 }
 
 // groupByUser lays the valid records out user by user with a counting
@@ -247,7 +247,7 @@ func (pl *planner) groupByUser() {
 		v := &p.valid[i]
 		at := next[v.user]
 		next[v.user]++
-		p.byUser[at] = features.Record{Shard: v.shard, Position: v.pos, Event: p.events[i], Amount: v.amount, EventIDHash: v.eventIDHash}
+		p.byUser[at] = features.Record{Shard: v.shard, Position: v.pos, Event: p.events[i], Amount: v.amount, EventKey: v.eventKey}
 		p.recordOf[at] = v.record
 		p.textOf[at] = v.text
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -27,11 +28,23 @@ const (
 	AttrRecentProducts = "recentProducts" // L of S, newest first
 	AttrPurchaseTotal  = "purchaseTotal"  // N, exact decimal
 
-	AttrRecentProductsAt = "recentProductsAt" // L of S: the ts of each recentProducts entry
-	AttrSequenceMarks    = "sequenceMarks"    // M of S: shard id -> "<sequence number>/<sub-index>"
-	AttrRecentEventIDs   = "recentEventIds"   // L of S, oldest first
-	AttrVersion          = "version"          // N, the optimistic lock
+	AttrRecentProductTimes  = "recentProductTimes"  // B: the ts of each recentProducts entry, 12 bytes each
+	AttrSequenceMarks       = "sequenceMarks"       // M of S: shard id -> "<sequence number>/<sub-index>"
+	AttrRecentEventIDHashes = "recentEventIdHashes" // B: the window's features.EventKey, 16 bytes each, oldest first
+	AttrVersion             = "version"             // N, the optimistic lock
+
+	// What items written before the binary attributes held instead. They
+	// are still read, and the item's next write replaces them.
+	AttrLegacyRecentProductsAt = "recentProductsAt" // L of S, RFC 3339
+	AttrLegacyRecentEventIDs   = "recentEventIds"   // L of S, the eventIds themselves
 )
+
+// productTimeBytes is the size of one recentProductTimes entry: the Unix
+// seconds (int64) and the nanoseconds (uint32), big-endian. One binary
+// attribute instead of a list of strings keeps the item small and cheap to
+// write: an attribute value costs DynamoDB (and every SDK and stand-in on
+// the way) more than its bytes.
+const productTimeBytes = 12
 
 // DynamoDBAPI is the part of the DynamoDB client the store uses.
 type DynamoDBAPI interface {
@@ -152,30 +165,31 @@ func marshalItem(it *features.Item, version int64, ttlAttribute string) map[stri
 		categories[c] = number(n)
 	}
 	products := make([]types.AttributeValue, len(it.RecentProducts))
-	productTimes := make([]types.AttributeValue, len(it.RecentProducts))
+	productTimes := make([]byte, 0, productTimeBytes*len(it.RecentProducts))
 	for i, p := range it.RecentProducts {
 		products[i] = str(p.ProductID)
-		productTimes[i] = str(formatTime(p.At))
+		productTimes = binary.BigEndian.AppendUint64(productTimes, uint64(p.At.Unix()))
+		productTimes = binary.BigEndian.AppendUint32(productTimes, uint32(p.At.Nanosecond()))
 	}
 	marks := make(map[string]types.AttributeValue, len(it.Marks))
 	for shard, pos := range it.Marks {
 		marks[shard] = str(pos.Sequence + "/" + strconv.Itoa(pos.Sub))
 	}
-	eventIDs := make([]types.AttributeValue, len(it.RecentEventIDs))
-	for i, id := range it.RecentEventIDs {
-		eventIDs[i] = str(id)
+	eventKeys := make([]byte, 0, len(features.EventKey{})*len(it.RecentEvents))
+	for _, key := range it.RecentEvents {
+		eventKeys = append(eventKeys, key[:]...)
 	}
 	out := map[string]types.AttributeValue{
-		AttrUserID:           str(it.UserID),
-		AttrEventCount:       number(it.EventCount),
-		AttrTypeCounts:       &types.AttributeValueMemberM{Value: typeCounts},
-		AttrCategoryCounts:   &types.AttributeValueMemberM{Value: categories},
-		AttrRecentProducts:   &types.AttributeValueMemberL{Value: products},
-		AttrPurchaseTotal:    &types.AttributeValueMemberN{Value: it.PurchaseTotal.String()},
-		AttrRecentProductsAt: &types.AttributeValueMemberL{Value: productTimes},
-		AttrSequenceMarks:    &types.AttributeValueMemberM{Value: marks},
-		AttrRecentEventIDs:   &types.AttributeValueMemberL{Value: eventIDs},
-		AttrVersion:          number(version),
+		AttrUserID:              str(it.UserID),
+		AttrEventCount:          number(it.EventCount),
+		AttrTypeCounts:          &types.AttributeValueMemberM{Value: typeCounts},
+		AttrCategoryCounts:      &types.AttributeValueMemberM{Value: categories},
+		AttrRecentProducts:      &types.AttributeValueMemberL{Value: products},
+		AttrPurchaseTotal:       &types.AttributeValueMemberN{Value: it.PurchaseTotal.String()},
+		AttrRecentProductTimes:  &types.AttributeValueMemberB{Value: productTimes},
+		AttrSequenceMarks:       &types.AttributeValueMemberM{Value: marks},
+		AttrRecentEventIDHashes: &types.AttributeValueMemberB{Value: eventKeys},
+		AttrVersion:             number(version),
 	}
 	if !it.LastEventAt.IsZero() {
 		out[AttrLastEventAt] = str(formatTime(it.LastEventAt))
@@ -247,6 +261,25 @@ func (r *itemReader) l(attr string) []types.AttributeValue {
 	return l.Value
 }
 
+// b reads a binary attribute whose length is a multiple of unit; found is
+// false when the item does not have it.
+func (r *itemReader) b(attr string, unit int) (value []byte, found bool) {
+	v, ok := r.raw[attr]
+	if !ok {
+		return nil, false
+	}
+	b, ok := v.(*types.AttributeValueMemberB)
+	if !ok {
+		r.fail(attr, "want binary (B), got %T", v)
+		return nil, true
+	}
+	if len(b.Value)%unit != 0 {
+		r.fail(attr, "holds %d bytes, not a whole number of %d-byte entries", len(b.Value), unit)
+		return nil, true
+	}
+	return b.Value, true
+}
+
 func (r *itemReader) time(attr string, v types.AttributeValue) time.Time {
 	s := r.s(attr, v)
 	if r.err != nil {
@@ -287,16 +320,7 @@ func unmarshalItem(raw map[string]types.AttributeValue, ttlAttribute string) (*f
 	if v, ok := raw[AttrLastEventAt]; ok {
 		it.LastEventAt = r.time(AttrLastEventAt, v)
 	}
-	products, times := r.l(AttrRecentProducts), r.l(AttrRecentProductsAt)
-	if len(products) != len(times) {
-		r.fail(AttrRecentProductsAt, "has %d entries for %d recentProducts", len(times), len(products))
-	} else {
-		for i := range products {
-			it.RecentProducts = append(it.RecentProducts, features.RecentProduct{
-				ProductID: r.s(AttrRecentProducts, products[i]), At: r.time(AttrRecentProductsAt, times[i]),
-			})
-		}
-	}
+	it.RecentProducts = r.recentProducts()
 	if v, ok := raw[AttrPurchaseTotal]; ok {
 		n, isN := v.(*types.AttributeValueMemberN)
 		if !isN {
@@ -317,8 +341,15 @@ func unmarshalItem(raw map[string]types.AttributeValue, ttlAttribute string) (*f
 		}
 		it.Marks[shard] = features.Position{Sequence: seq, Sub: n}
 	}
-	for _, v := range r.l(AttrRecentEventIDs) {
-		it.RecentEventIDs = append(it.RecentEventIDs, r.s(AttrRecentEventIDs, v))
+	if keys, found := r.b(AttrRecentEventIDHashes, len(features.EventKey{})); found {
+		for len(keys) > 0 {
+			it.RecentEvents = append(it.RecentEvents, features.EventKey(keys))
+			keys = keys[len(features.EventKey{}):]
+		}
+	} else {
+		for _, v := range r.l(AttrLegacyRecentEventIDs) {
+			it.RecentEvents = append(it.RecentEvents, features.EventKeyOf(r.s(AttrLegacyRecentEventIDs, v)))
+		}
 	}
 	if v, ok := raw[AttrVersion]; ok {
 		it.Version = r.n(AttrVersion, v)
@@ -330,4 +361,34 @@ func unmarshalItem(raw map[string]types.AttributeValue, ttlAttribute string) (*f
 		return nil, r.err
 	}
 	return it, nil
+}
+
+// recentProducts pairs recentProducts with their times, from
+// recentProductTimes or, in an item written before it, recentProductsAt.
+func (r *itemReader) recentProducts() []features.RecentProduct {
+	products := r.l(AttrRecentProducts)
+	var out []features.RecentProduct
+	if times, found := r.b(AttrRecentProductTimes, productTimeBytes); found {
+		if len(times) != productTimeBytes*len(products) {
+			r.fail(AttrRecentProductTimes, "holds %d times for %d recentProducts", len(times)/productTimeBytes, len(products))
+			return nil
+		}
+		for i, p := range products {
+			entry := times[productTimeBytes*i:]
+			at := time.Unix(int64(binary.BigEndian.Uint64(entry)), int64(binary.BigEndian.Uint32(entry[8:]))).UTC()
+			out = append(out, features.RecentProduct{ProductID: r.s(AttrRecentProducts, p), At: at})
+		}
+		return out
+	}
+	times := r.l(AttrLegacyRecentProductsAt)
+	if len(products) != len(times) {
+		r.fail(AttrRecentProductTimes, "missing: %s has %d times for %d recentProducts", AttrLegacyRecentProductsAt, len(times), len(products))
+		return nil
+	}
+	for i := range products {
+		out = append(out, features.RecentProduct{
+			ProductID: r.s(AttrRecentProducts, products[i]), At: r.time(AttrLegacyRecentProductsAt, times[i]),
+		})
+	}
+	return out
 }

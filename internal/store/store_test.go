@@ -31,7 +31,7 @@ func sampleItem(user string) *features.Item {
 	it.RecentProducts = []features.RecentProduct{{ProductID: "p2", At: at}, {ProductID: "p1", At: at.Add(-time.Second)}}
 	it.PurchaseTotal, _ = features.PurchaseAmount(19.99, 2)
 	it.Marks["shardId-000000000000"] = features.Position{Sequence: "49590338271490256608559692538361571095921575989136588898", Sub: 3}
-	it.RecentEventIDs = []string{"e1", "e2"}
+	it.RecentEvents = []features.EventKey{features.EventKeyOf("e1"), features.EventKeyOf("e2")}
 	it.ExpiresAt = 1795694400
 	return it
 }
@@ -51,6 +51,14 @@ func TestMarshalRoundTrip(t *testing.T) {
 			t.Errorf("%s is %T, want %T", attr, raw[attr], want)
 		}
 	}
+	// The bookkeeping: one binary attribute each for the window and the
+	// products' times, 16 and 12 bytes per entry.
+	if b, ok := raw[AttrRecentEventIDHashes].(*types.AttributeValueMemberB); !ok || len(b.Value) != 2*16 {
+		t.Errorf("%s = %#v, want 32 bytes", AttrRecentEventIDHashes, raw[AttrRecentEventIDHashes])
+	}
+	if b, ok := raw[AttrRecentProductTimes].(*types.AttributeValueMemberB); !ok || len(b.Value) != 2*12 {
+		t.Errorf("%s = %#v, want 24 bytes", AttrRecentProductTimes, raw[AttrRecentProductTimes])
+	}
 	if got := raw[AttrLastEventAt].(*types.AttributeValueMemberS).Value; got != "2026-11-26T12:00:00.123Z" {
 		t.Errorf("lastEventAt = %s", got)
 	}
@@ -66,6 +74,56 @@ func TestMarshalRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(in, out) {
 		t.Fatalf("round trip:\n in  %+v\n out %+v", in, out)
+	}
+}
+
+// Items written before the binary attributes (the eventIds themselves in
+// recentEventIds, the times as strings in recentProductsAt) read as the
+// same item, and their next write is in the new form.
+func TestUnmarshalLegacyItem(t *testing.T) {
+	want := sampleItem("user-1")
+	want.Version = 3
+	raw := marshalItem(want, want.Version, "expiresAt")
+	delete(raw, AttrRecentEventIDHashes)
+	delete(raw, AttrRecentProductTimes)
+	raw[AttrLegacyRecentEventIDs] = &types.AttributeValueMemberL{Value: []types.AttributeValue{
+		&types.AttributeValueMemberS{Value: "e1"}, &types.AttributeValueMemberS{Value: "e2"}}}
+	raw[AttrLegacyRecentProductsAt] = &types.AttributeValueMemberL{Value: []types.AttributeValue{
+		&types.AttributeValueMemberS{Value: "2026-11-26T12:00:00.123Z"}, &types.AttributeValueMemberS{Value: "2026-11-26T11:59:59.123Z"}}}
+	got, err := unmarshalItem(raw, "expiresAt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("legacy item:\n got  %+v\n want %+v", got, want)
+	}
+	rewritten := marshalItem(got, got.Version+1, "expiresAt")
+	for _, legacy := range []string{AttrLegacyRecentEventIDs, AttrLegacyRecentProductsAt} {
+		if _, ok := rewritten[legacy]; ok {
+			t.Errorf("the next write still has %s", legacy)
+		}
+	}
+}
+
+func TestUnmarshalRejectsBadBookkeeping(t *testing.T) {
+	for name, change := range map[string]func(map[string]types.AttributeValue){
+		AttrRecentEventIDHashes: func(raw map[string]types.AttributeValue) {
+			raw[AttrRecentEventIDHashes] = &types.AttributeValueMemberB{Value: make([]byte, 17)}
+		},
+		AttrRecentProductTimes: func(raw map[string]types.AttributeValue) {
+			raw[AttrRecentProductTimes] = &types.AttributeValueMemberB{Value: make([]byte, 12)} // 1 time, 2 products
+		},
+		AttrRecentProductTimes + " type": func(raw map[string]types.AttributeValue) {
+			raw[AttrRecentProductTimes] = &types.AttributeValueMemberS{Value: "x"}
+		},
+	} {
+		raw := marshalItem(sampleItem("u"), 1, "expiresAt")
+		change(raw)
+		_, err := unmarshalItem(raw, "expiresAt")
+		attr, _, _ := strings.Cut(name, " ")
+		if err == nil || !strings.Contains(err.Error(), attr) {
+			t.Errorf("%s: error = %v; want one naming %s", name, err, attr)
+		}
 	}
 }
 
