@@ -6,13 +6,16 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/streamfn/streamfn/internal/gctune"
 	"github.com/streamfn/streamfn/internal/poison"
 	"github.com/streamfn/streamfn/internal/processor"
 	"github.com/streamfn/streamfn/internal/store"
@@ -21,6 +24,7 @@ import (
 
 func main() {
 	logger := telemetry.NewLogger(os.Stdout, os.Getenv)
+	gctune.Apply(os.Getenv) // collect less often: the function has memory to spare, CPU is billed
 	cfg, err := processor.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		logger.Error("processor cannot start", "error", err.Error())
@@ -28,7 +32,14 @@ func main() {
 	}
 	// Endpoints come from AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS
 	// when they are set (the local run), from the region otherwise.
-	awsConfig, err := config.LoadDefaultConfig(context.Background())
+	// Up to WRITE_CONCURRENCY requests run at once. Keep that many
+	// connections open between invocations (the SDK keeps 10 per host), or
+	// every invocation dials the rest again: in AWS a TLS handshake each.
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = cfg.WriteConcurrency
+		t.MaxIdleConns = max(t.MaxIdleConns, 2*cfg.WriteConcurrency)
+	})
+	awsConfig, err := config.LoadDefaultConfig(context.Background(), config.WithHTTPClient(httpClient))
 	if err != nil {
 		logger.Error("processor cannot start: loading the AWS configuration", "error", err.Error())
 		os.Exit(1)

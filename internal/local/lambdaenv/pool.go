@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/streamfn/streamfn/internal/gctune"
 )
 
 // ErrThrottled is what Lambda answers (TooManyRequestsException, HTTP 429)
@@ -420,6 +422,13 @@ func environ(spec Spec) []string {
 		"LAMBDA_TASK_ROOT":                filepath.Dir(spec.Bootstrap),
 		"TZ":                              ":UTC",
 		"LOG_LEVEL":                       "warn",
+		// aws-lambda-rie spends half its CPU collecting the garbage of the
+		// invocation payloads it copies. It reads GOGC at start, like any Go
+		// program, and hands its environment on, so the bootstrap gets it
+		// too: the value the functions set for themselves (gctune), so they
+		// run exactly as they would without it. A function setting its own
+		// GOGC overrides it below.
+		"GOGC": strconv.Itoa(gctune.Percent),
 	}
 	for k, v := range spec.Env {
 		vars[k] = v
