@@ -81,8 +81,9 @@ type Config struct {
 	// batch; nil discards silently, as a mapping without one does.
 	Destination func(ctx context.Context, document []byte) error
 
-	// PollInterval is the wait after an empty read (default 250ms; Lambda's
-	// base rate is once per second, shorter keeps local latency low).
+	// PollInterval is the least time between two reads of a shard, unless
+	// a read returned its limit of records (default 250ms; Lambda's base
+	// rate is once per second, shorter keeps local latency low).
 	PollInterval time.Duration
 	// RetryBackoff is the first wait before a failed batch is retried; it
 	// doubles per attempt up to 2s (default 100ms).
@@ -277,7 +278,7 @@ func (m *Mapping) poll(ctx context.Context, sh *shard, iterator string) {
 			return
 		}
 		started := time.Now()
-		out, err := m.kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iterator), Limit: aws.Int32(10000)})
+		out, err := m.kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iterator), Limit: aws.Int32(readLimit)})
 		m.readCalls.Add(1)
 		m.readNanos.Add(int64(time.Since(started)))
 		if err != nil {
@@ -311,15 +312,20 @@ func (m *Mapping) poll(ctx context.Context, sh *shard, iterator string) {
 			return
 		}
 		iterator = aws.ToString(out.NextShardIterator)
-		// While reads return records, read again at once, as Lambda does
-		// until it catches up. That also matters for kinesalite, whose reads
-		// advance one record per turn of its event loop: the more reads in
-		// flight, the more records each turn yields.
-		if len(out.Records) == 0 {
-			sleep(ctx, m.cfg.PollInterval)
+		// A full read leaves records behind: read again at once, as Lambda
+		// does until it catches up. Any other read got what the shard held,
+		// so the next waits out the poll interval. Reading in a tight loop
+		// instead would spend kinesalite's CPU, the pipeline's scarcest, on
+		// the fixed cost of calls that each return a handful of records.
+		if len(out.Records) < readLimit {
+			sleep(ctx, m.cfg.PollInterval-time.Since(started))
 		}
 	}
 }
+
+// readLimit is the most records one GetRecords call asks for: Kinesis's
+// maximum.
+const readLimit = 10000
 
 // resumeIterator replaces an expired iterator: after the last record read,
 // or at the starting position when none was read yet.
@@ -440,9 +446,11 @@ func (m *Mapping) nextBatch(ctx context.Context, l *lane) ([]record, bool) {
 		if n > 0 && wait <= 0 {
 			batch := takeBatch(&l.queue, m.cfg.BatchSize)
 			if len(l.queue) > 0 {
-				// What is left was queued as early as the batch: its
-				// window has run.
-				l.firstAt = time.Time{}
+				// What is left starts the next batch, and Lambda gathers
+				// each batch for up to the window: records that did not
+				// fit wait for more to join them, as in AWS, rather than
+				// going alone the moment the lane is free.
+				l.firstAt = time.Now()
 			}
 			l.inFlight = batch
 			l.mu.Unlock()
@@ -827,6 +835,9 @@ func (m *Mapping) CaughtUp(since time.Time) bool {
 }
 
 func sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

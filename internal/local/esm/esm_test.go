@@ -292,6 +292,24 @@ func TestBatchingWindowGathersRecords(t *testing.T) {
 	if took := fn2.seen()[0].at.Sub(start); took > 2*time.Second {
 		t.Errorf("a full batch waited %s for the 5s window", took)
 	}
+
+	// What does not fit in a full batch starts the next one, which gathers
+	// for its own window.
+	client3, stream3 := newStream(t, 1)
+	cfg3 := baseConfig(stream3)
+	cfg3.BatchSize = 3
+	cfg3.MaximumBatchingWindow = 700 * time.Millisecond
+	fn3 := &fakeFunction{}
+	run(t, cfg3, client3, fn3)
+	put(t, client3, stream3, "a", "b", "c", "d", "e")
+	eventually(t, "5 records", func() bool { return delivered(fn3) == 5 })
+	invs = fn3.seen()
+	if len(invs) != 2 || len(invs[0].event.Records) != 3 {
+		t.Fatalf("%d invocations; want a full batch of 3, then the 2 left over", len(invs))
+	}
+	if gap := invs[1].at.Sub(invs[0].at); gap < 600*time.Millisecond {
+		t.Errorf("the records left over went %s after the full batch; want them to wait for the 700ms window", gap)
+	}
 }
 
 func TestParallelizationFactorKeepsEachKeyInOrder(t *testing.T) {
@@ -625,5 +643,17 @@ func TestEncodeEventRoundTrips(t *testing.T) {
 	if string(r.Kinesis.Data) != string(data) || r.Kinesis.PartitionKey != `key "quoted"` ||
 		r.Kinesis.ApproximateArrivalTimestamp.Time.Sub(arrival).Abs() > time.Millisecond || r.EventID != "shardId-000000000003:4959" {
 		t.Errorf("round trip = %+v", r)
+	}
+}
+
+// appendJSONString writes what encoding/json writes, on its fast path and
+// off it.
+func TestAppendJSONString(t *testing.T) {
+	for _, s := range []string{"", "shardId-000000000000", "49590338271490256608559692538361571095921575989136588898",
+		"arn:aws:kinesis:us-east-1:123456789012:stream/s", `a"b`, `a\b`, "<b>&", "é", "\x7f", "\x1f", "line\u2028sep", "bad\xffutf8", "~ !#$%'()*+,-./:;=?@[]^_`{|}"} {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Errorf("appendJSONString(%q) = %s, want %s", s, got[1:], want)
+		}
 	}
 }

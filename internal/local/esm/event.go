@@ -68,6 +68,15 @@ func encodeEvent(records []record) []byte {
 }
 
 func appendJSONString(b []byte, s string) []byte {
-	quoted, _ := json.Marshal(s) // a string always marshals
-	return append(b, quoted...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			quoted, _ := json.Marshal(s) // a string always marshals
+			return append(b, quoted...)
+		}
+	}
+	// Printable ASCII that encoding/json writes as it is: shard ids,
+	// sequence numbers, ARNs, partition keys.
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

@@ -10,6 +10,7 @@
 package funcurl
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -70,8 +71,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, http.StatusRequestEntityTooLarge, "Request must be smaller than 6291456 bytes for the InvokeFunction operation")
 		return
 	}
-	event := h.Event(r, body)
-	payload, err := json.Marshal(event)
+	payload, err := marshalEvent(h.Event(r, body))
 	if err != nil {
 		writeMessage(w, http.StatusInternalServerError, err.Error())
 		return
@@ -172,6 +172,19 @@ func (h *Handler) Event(r *http.Request, body []byte) events.LambdaFunctionURLRe
 		}
 	}
 	return event
+}
+
+// marshalEvent encodes the event as Lambda does: <, > and & in the body
+// stay as they are, where json.Marshal would write \u003c and the like.
+func marshalEvent(event events.LambdaFunctionURLRequest) ([]byte, error) {
+	var b bytes.Buffer
+	b.Grow(len(event.Body) + len(event.Body)/8 + 1024) // quotes escaped, headers
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(event); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // isText reports whether Lambda passes a body of this content type as

@@ -157,3 +157,23 @@ func TestTooLargeIs413WithoutInvoking(t *testing.T) {
 		t.Errorf("status %d, invoked=%v; want 413 and no invocation", resp.StatusCode, inv.got != nil)
 	}
 }
+
+// The event carries the body's <, > and & as they are, as Lambda's does,
+// not as encoding/json's \u003c escapes.
+func TestEventKeepsHTMLCharacters(t *testing.T) {
+	inv := &fakeInvoker{result: ok(`{"statusCode":202,"body":"{}"}`)}
+	srv := serve(t, inv, "NONE")
+	body := `{"userAgent":"<b>&amp;</b>"}`
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(string(inv.got), `<b>&amp;</b>`) {
+		t.Errorf("event %s: want the body's HTML characters unescaped", inv.got)
+	}
+	var ev events.LambdaFunctionURLRequest
+	if err := json.Unmarshal(inv.got, &ev); err != nil || ev.Body != body {
+		t.Errorf("body = %q, %v; want %q", ev.Body, err, body)
+	}
+}
