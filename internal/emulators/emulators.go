@@ -41,6 +41,9 @@ var packages = map[Kind]string{Kinesis: "kinesalite", DynamoDB: "dynalite", SQS:
 //go:embed launch.mjs
 var launcher []byte
 
+//go:embed kinesalite-fast.cjs
+var kinesaliteFast []byte
+
 // ErrNodeMissing means Node.js is not on PATH. Tests skip on it; nothing else
 // may be skipped.
 var ErrNodeMissing = errors.New("node (Node.js 20 or newer) is not on PATH: install Node.js to run the local AWS stand-ins")
@@ -96,6 +99,9 @@ func Start(kind Kind, opts Options) (*Server, error) {
 	// inside the repository, next to node_modules.
 	script := filepath.Join(root, "node_modules", ".streamfn-launch.mjs")
 	if err := writeIfChanged(script, launcher); err != nil {
+		return nil, fmt.Errorf("writing emulator launcher: %w", err)
+	}
+	if err := writeIfChanged(filepath.Join(root, "node_modules", ".streamfn-kinesalite-fast.cjs"), kinesaliteFast); err != nil {
 		return nil, fmt.Errorf("writing emulator launcher: %w", err)
 	}
 

@@ -1,7 +1,11 @@
 package emulators_test
 
 import (
+	"encoding/json"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -51,5 +55,37 @@ func TestStartAnswersAndStopFreesPort(t *testing.T) {
 func TestUnknownKind(t *testing.T) {
 	if _, err := emulators.Start("s3", emulators.Options{}); err == nil {
 		t.Fatal("want an error for an unknown kind")
+	}
+}
+
+// The launcher's replacements for parts of kinesalite (kinesalite-fast.cjs:
+// sequence numbers, hash-key comparisons, PutRecords validation) must give
+// exactly what the originals give, results and errors alike;
+// testdata/kinesalite-fast-check.cjs compares them over some 150,000 calls
+// per seed.
+func TestKinesaliteFastMatchesOriginal(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skipf("skipping: %v", emulators.ErrNodeMissing)
+	}
+	root, err := emulators.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "node_modules", "kinesalite", "package.json")); err != nil {
+		t.Fatalf("kinesalite is not installed: run `npm ci` in %s", root)
+	}
+	for _, seed := range []string{"1", "2"} {
+		out, err := exec.Command(node, "testdata/kinesalite-fast-check.cjs", root, "kinesalite-fast.cjs", seed).CombinedOutput()
+		if err != nil {
+			t.Fatalf("seed %s: %v\n%s", seed, err, out)
+		}
+		var res struct {
+			Compared   int
+			Mismatches []any
+		}
+		if err := json.Unmarshal(out, &res); err != nil || res.Compared < 100000 || len(res.Mismatches) > 0 {
+			t.Fatalf("seed %s: %s (err %v); want over 100000 calls compared and no mismatch", seed, out, err)
+		}
 	}
 }
