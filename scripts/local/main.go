@@ -27,23 +27,26 @@ import (
 
 func main() {
 	opts := run.Options{Stdout: os.Stdout, Stderr: os.Stderr}
-	flag.StringVar(&opts.Stack, "stack", "dev", "the stack whose config defines the pipeline (Pulumi.<stack>.yaml)")
-	flag.Float64Var(&opts.Rate, "rate", 0, "events per second to post to ingest; 0 = no load (try it with curl)")
-	flag.DurationVar(&opts.Duration, "duration", 0, "how long to generate load (or, without -rate, to run); 0 = until Ctrl-C")
-	flag.IntVar(&opts.Users, "users", 500, "distinct users in the load")
-	flag.Float64Var(&opts.Bad, "bad", 0, "fraction of events that are malformed (half posted to ingest, half put straight to the stream)")
-	flag.Float64Var(&opts.Dup, "dup", 0, "fraction of events that are producer duplicates (an acknowledged event sent again)")
-	flag.IntVar(&opts.Batch, "batch", 100, "events per ingest request (1..1000)")
-	flag.IntVar(&opts.Clients, "clients", 8, "ingest requests in flight at once")
-	flag.Int64Var(&opts.Seed, "seed", 1, "seed of the generated events and of chaos")
-	flag.BoolVar(&opts.Verify, "verify", false, "after the load, wait for the pipeline to drain and check the table and queues; exit 1 on any difference")
-	flag.Float64Var(&opts.Chaos, "chaos", 0, "probability that an invocation's bootstrap is killed or frozen past its timeout")
-	flag.BoolVar(&opts.JSON, "json", false, "print the final report as JSON on stdout (progress goes to stderr)")
-	flag.IntVar(&opts.Port, "port", 9000, "port of the local ingest Function URL on 127.0.0.1; 0 = a free one")
-	flag.IntVar(&opts.IngestCap, "ingest-environments", 8, "execution environments of an unreserved ingest function")
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "unexpected arguments %q: every setting is a flag (see -h)\n", flag.Args())
+	// A flag set of its own: the Pulumi SDK registers glog's flags on the
+	// default one, and -h would list them.
+	flags := flag.NewFlagSet("local", flag.ExitOnError)
+	flags.StringVar(&opts.Stack, "stack", "dev", "the stack whose config defines the pipeline (Pulumi.<stack>.yaml)")
+	flags.Float64Var(&opts.Rate, "rate", 0, "events per second to post to ingest; 0 = no load (try it with curl)")
+	flags.DurationVar(&opts.Duration, "duration", 0, "how long to generate load (or, without -rate, to run); 0 = until Ctrl-C")
+	flags.IntVar(&opts.Users, "users", 500, "distinct users in the load")
+	flags.Float64Var(&opts.Bad, "bad", 0, "fraction of events that are malformed (half posted to ingest, half put straight to the stream)")
+	flags.Float64Var(&opts.Dup, "dup", 0, "fraction of events that are producer duplicates (an acknowledged event sent again)")
+	flags.IntVar(&opts.Batch, "batch", 100, "events per ingest request (1..1000)")
+	flags.IntVar(&opts.Clients, "clients", 8, "ingest requests in flight at once")
+	flags.Int64Var(&opts.Seed, "seed", 1, "seed of the generated events and of chaos")
+	flags.BoolVar(&opts.Verify, "verify", false, "after the load, wait for the pipeline to drain and check the table and queues; exit 1 on any difference")
+	flags.Float64Var(&opts.Chaos, "chaos", 0, "probability that an invocation's bootstrap is killed or frozen past its timeout")
+	flags.BoolVar(&opts.JSON, "json", false, "print the final report as JSON on stdout (progress goes to stderr)")
+	flags.IntVar(&opts.Port, "port", 9000, "port of the local ingest Function URL on 127.0.0.1; 0 = a free one")
+	flags.IntVar(&opts.IngestCap, "ingest-environments", 8, "execution environments of an unreserved ingest function")
+	_ = flags.Parse(os.Args[1:]) // ExitOnError: exits on a bad flag
+	if flags.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "unexpected arguments %q: every setting is a flag (see -h)\n", flags.Args())
 		os.Exit(2)
 	}
 	if opts.Chaos < 0 || opts.Chaos > 1 {
