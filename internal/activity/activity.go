@@ -335,7 +335,9 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 }
 
 // AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
-// in encoding/json.
+// in encoding/json. Besides JSON's escapes it escapes U+FFFE and U+FFFF,
+// the characters SQS refuses in a message body, so that its output can go
+// into any message as it is; a JSON reader gets the same string back.
 func AppendString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
@@ -343,8 +345,8 @@ func AppendString(dst []byte, s string) []byte {
 		switch {
 		case r == '"' || r == '\\':
 			dst = append(dst, '\\', byte(r))
-		case r < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xF])
+		case r < 0x20 || r == 0xFFFE || r == 0xFFFF:
+			dst = append(dst, '\\', 'u', hex[r>>12&0xF], hex[r>>8&0xF], hex[r>>4&0xF], hex[r&0xF])
 		default:
 			dst = utf8.AppendRune(dst, r)
 		}

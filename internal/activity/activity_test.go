@@ -107,7 +107,7 @@ func TestAppendJSONRoundTrip(t *testing.T) {
 }
 
 func TestAppendStringEscapes(t *testing.T) {
-	for _, s := range []string{"plain", `q"uote`, `back\slash`, "ctl\x01\n", "ünï", "bad\xffutf8"} {
+	for _, s := range []string{"plain", `q"uote`, `back\slash`, "ctl\x01\n", "ünï", "bad\xffutf8", "non\uFFFEchar\uFFFF"} {
 		out := AppendString(nil, s)
 		var back string
 		if err := json.Unmarshal(out, &back); err != nil {
@@ -118,6 +118,9 @@ func TestAppendStringEscapes(t *testing.T) {
 		json.Unmarshal(want, &wantBack)
 		if back != wantBack {
 			t.Fatalf("%q: got %q want %q", s, back, wantBack)
+		}
+		if strings.ContainsRune(string(out), 0xFFFE) || strings.ContainsRune(string(out), 0xFFFF) {
+			t.Fatalf("%q -> %s: U+FFFE and U+FFFF must be escaped (SQS refuses them)", s, out)
 		}
 	}
 }

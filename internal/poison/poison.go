@@ -38,6 +38,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/streamfn/streamfn/internal/activity"
 )
 
 // Message is one rejected record.
@@ -83,23 +85,23 @@ func (m *Message) AppendJSON(dst []byte, maxBody int) []byte {
 
 func (m *Message) appendJSON(dst []byte, payload string, truncated bool) []byte {
 	dst = append(dst, `{"reason":`...)
-	dst = appendString(dst, m.Reason)
+	dst = activity.AppendString(dst, m.Reason)
 	dst = append(dst, `,"shardId":`...)
-	dst = appendString(dst, m.ShardID)
+	dst = activity.AppendString(dst, m.ShardID)
 	dst = append(dst, `,"sequenceNumber":`...)
-	dst = appendString(dst, m.SequenceNumber)
+	dst = activity.AppendString(dst, m.SequenceNumber)
 	if m.SubSequenceNumber >= 0 {
 		dst = append(dst, `,"subSequenceNumber":`...)
 		dst = strconv.AppendInt(dst, int64(m.SubSequenceNumber), 10)
 	}
 	dst = append(dst, `,"partitionKey":`...)
-	dst = appendString(dst, m.PartitionKey)
+	dst = activity.AppendString(dst, m.PartitionKey)
 	dst = append(dst, `,"approximateArrivalTimestamp":`...)
-	dst = appendString(dst, m.ApproximateArrivalTimestamp.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+	dst = activity.AppendString(dst, m.ApproximateArrivalTimestamp.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 	dst = append(dst, `,"payload":`...)
 	// The encoding follows the whole payload, so a cut never changes it.
 	if utf8.ValidString(m.Payload) {
-		dst = appendString(dst, payload)
+		dst = activity.AppendString(dst, payload)
 		dst = append(dst, `,"payloadEncoding":"utf8"`...)
 	} else {
 		dst = append(dst, '"')
@@ -115,26 +117,6 @@ func (m *Message) appendJSON(dst []byte, payload string, truncated bool) []byte 
 		dst = append(dst, '"')
 	}
 	return append(dst, '}')
-}
-
-// appendString appends s as a JSON string that SQS also accepts: besides
-// JSON's escapes, the characters SQS refuses in a body (U+FFFE, U+FFFF)
-// are escaped. Invalid UTF-8 becomes U+FFFD (only reasons and keys can
-// hold any; payloads that are not UTF-8 go as base64).
-func appendString(dst []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	dst = append(dst, '"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			dst = append(dst, '\\', byte(r))
-		case r < 0x20 || r == 0xFFFE || r == 0xFFFF:
-			dst = append(dst, '\\', 'u', hexDigits[r>>12&0xF], hexDigits[r>>8&0xF], hexDigits[r>>4&0xF], hexDigits[r&0xF])
-		default:
-			dst = utf8.AppendRune(dst, r)
-		}
-	}
-	return append(dst, '"')
 }
 
 // Sender sends poison messages.
