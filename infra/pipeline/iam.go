@@ -155,12 +155,7 @@ func processorPolicy(r processorResources) PolicyDocument {
 			Action:   []string{actionSQSSendMessage},
 			Resource: []string{r.FailuresQueueARN, r.PoisonQueueARN},
 		},
-		{
-			Sid:      "WriteOwnLogs",
-			Effect:   "Allow",
-			Action:   []string{actionLogsCreateLogStream, actionLogsPutLogEvents},
-			Resource: []string{logStreamsARN(r.LogGroupARN)},
-		},
+		ownLogsStatement(r.LogGroupARN),
 	}}
 	if r.StreamKeyARN != "" {
 		doc.Statement = append(doc.Statement, Statement{
@@ -171,6 +166,16 @@ func processorPolicy(r processorResources) PolicyDocument {
 		})
 	}
 	return doc
+}
+
+// ownLogsStatement lets a function write the streams of its own log group.
+func ownLogsStatement(logGroupARN string) Statement {
+	return Statement{
+		Sid:      "WriteOwnLogs",
+		Effect:   "Allow",
+		Action:   []string{actionLogsCreateLogStream, actionLogsPutLogEvents},
+		Resource: []string{logStreamsARN(logGroupARN)},
+	}
 }
 
 // ingestResources are the exact ARNs the ingest function's role may touch.
@@ -187,12 +192,7 @@ func ingestPolicy(r ingestResources) PolicyDocument {
 			Action:   []string{actionKinesisPutRecord, actionKinesisPutRecords},
 			Resource: []string{r.StreamARN},
 		},
-		{
-			Sid:      "WriteOwnLogs",
-			Effect:   "Allow",
-			Action:   []string{actionLogsCreateLogStream, actionLogsPutLogEvents},
-			Resource: []string{logStreamsARN(r.LogGroupARN)},
-		},
+		ownLogsStatement(r.LogGroupARN),
 	}}
 	if r.StreamKeyARN != "" {
 		doc.Statement = append(doc.Statement, Statement{
