@@ -89,18 +89,10 @@ func (m *monitor) tick(ctx context.Context) {
 	now := time.Now()
 	if now.Sub(m.lastQueues) >= 2*time.Second {
 		m.lastQueues = now
-		poison, failures := m.countQueues(ctx)
-		m.mu.Lock()
-		m.poison, m.failures = poison, failures
-		m.mu.Unlock()
+		m.refreshQueues(ctx)
 	}
 	s := m.snapshot()
-	if m.mapping != nil {
-		samples := m.mapping.Samples()
-		m.mu.Lock()
-		m.ageSamples = append(m.ageSamples, samples...)
-		m.mu.Unlock()
-	}
+	m.collectAgeSamples()
 	if elapsed := now.Sub(m.lastPointAt); elapsed >= time.Second {
 		var maxAge time.Duration
 		for _, sh := range s.Mapping.Shards {
@@ -119,6 +111,26 @@ func (m *monitor) tick(ctx context.Context) {
 	m.printer.Print(s)
 }
 
+// refreshQueues counts the messages in the poison and failures queues.
+func (m *monitor) refreshQueues(ctx context.Context) {
+	poison, failures := m.countQueues(ctx)
+	m.mu.Lock()
+	m.poison, m.failures = poison, failures
+	m.mu.Unlock()
+}
+
+// collectAgeSamples keeps the iterator ages the mapping saw since the last
+// call, for the report's percentiles.
+func (m *monitor) collectAgeSamples() {
+	if m.mapping == nil {
+		return
+	}
+	samples := m.mapping.Samples()
+	m.mu.Lock()
+	m.ageSamples = append(m.ageSamples, samples...)
+	m.mu.Unlock()
+}
+
 func (m *monitor) countQueues(ctx context.Context) (poison, failures int) {
 	if m.poisonURL != "" {
 		poison = queueDepth(ctx, m.sqs, m.poisonURL)
@@ -132,18 +144,12 @@ func (m *monitor) countQueues(ctx context.Context) (poison, failures int) {
 // final draws the last state (in plain mode too) and refreshes the queue
 // counts while the stand-ins still run.
 func (m *monitor) final() {
-	poison, failures := m.countQueues(context.Background())
+	m.refreshQueues(context.Background())
 	m.mu.Lock()
-	m.poison, m.failures = poison, failures
 	m.phase = "done"
 	m.mu.Unlock()
 	s := m.snapshot()
-	if m.mapping != nil {
-		samples := m.mapping.Samples()
-		m.mu.Lock()
-		m.ageSamples = append(m.ageSamples, samples...)
-		m.mu.Unlock()
-	}
+	m.collectAgeSamples()
 	if m.printer.TTY() {
 		m.printer.Print(s)
 		return
