@@ -71,7 +71,15 @@ type Decoder struct {
 	// Visitor (streaming) only the current record's.
 	decoded   []byte
 	streaming bool
+	// windowed: the event has a non-null top-level window member.
+	windowed bool
 }
+
+// Windowed reports whether the event Decode read last came from a mapping
+// with a tumbling window (aws-lambda-go's events.KinesisTimeWindowEvent):
+// it has a window member that is not null. Lambda then requires a state
+// member in the response.
+func (d *Decoder) Windowed() bool { return d.windowed }
 
 // A Visitor sees each record as soon as it is decoded, while its bytes are
 // still in the CPU's caches: handling a 10,000-record batch in one pass
@@ -121,6 +129,7 @@ func (d *Decoder) Decode(payload []byte, v Visitor) ([]Record, error) {
 // never moves during a scan and the records' Data slices stay valid.
 func (d *Decoder) reset(payload []byte) {
 	d.records = d.records[:0]
+	d.windowed = false
 	if need := base64fast.DecodedLen(len(payload)); !d.streaming && cap(d.decoded) < need {
 		d.decoded = make([]byte, 0, need)
 	}
@@ -151,6 +160,7 @@ func (d *Decoder) decodeData(text []byte, r *Record) {
 // Field names, exactly as AWS spells them.
 const (
 	keyRecords        = "Records"
+	keyWindow         = "window"
 	keyKinesis        = "kinesis"
 	keyEventID        = "eventID"
 	keyEventSourceARN = "eventSourceARN"
@@ -167,8 +177,12 @@ func (d *Decoder) scan(s []byte, v Visitor) (records []Record, ok bool) {
 	d.reset(s)
 	sawRecords := false
 	end, ok := walkObject(s, 0, func(key []byte, i int) (int, bool) {
+		if isPlainKey(key, keyWindow) {
+			d.windowed = !jsonscan.IsNull(s, i) // the last one counts, as in encoding/json
+			return jsonscan.SkipValue(s, i)
+		}
 		if !isPlainKey(key, keyRecords) {
-			return skipUnknown(s, key, i, keyRecords)
+			return skipUnknown(s, key, i, keyRecords, keyWindow)
 		}
 		if sawRecords || jsonscan.IsNull(s, i) || s[i] != '[' {
 			return i, false
@@ -419,6 +433,7 @@ type reference struct {
 			ApproximateArrivalTimestamp *float64 `json:"approximateArrivalTimestamp"`
 		} `json:"kinesis"`
 	} `json:"Records"`
+	Window *json.RawMessage `json:"window"` // only whether it is there and not null
 }
 
 // decodeReference decodes with encoding/json: slow, allocating, and the
@@ -432,6 +447,7 @@ func (d *Decoder) decodeReference(payload []byte) ([]Record, error) {
 	if doc.Records == nil {
 		return nil, errors.New(`invocation is not a Kinesis event: it has no "Records" array`)
 	}
+	d.windowed = doc.Window != nil
 	for n, in := range *doc.Records {
 		missing := func(field string) error {
 			return fmt.Errorf("invocation is not a Kinesis event: Records[%d] has no %s", n, field)

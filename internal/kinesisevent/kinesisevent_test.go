@@ -211,6 +211,9 @@ func FuzzDecodeMatchesReference(f *testing.F) {
 		if refErr != nil {
 			t.Fatalf("fast path accepted what encoding/json rejects (%v): %q", refErr, payload)
 		}
+		if fast.Windowed() != ref.Windowed() {
+			t.Fatalf("fast path says windowed=%v, encoding/json %v, on %q", fast.Windowed(), ref.Windowed(), payload)
+		}
 		if len(fastRecords) == 0 && len(refRecords) == 0 {
 			return
 		}
@@ -256,4 +259,47 @@ func sameRecords(a, b []Record) bool {
 		}
 	}
 	return true
+}
+
+// A mapping with a tumbling window sends window, state and more at the
+// top level (AWS's example, as aws-lambda-go's KinesisTimeWindowEvent
+// reads it). The records decode as usual, and Windowed says so.
+func TestDecodeTumblingWindowEvent(t *testing.T) {
+	doc, err := os.ReadFile("testdata/aws-tumbling-window.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lib events.KinesisTimeWindowEvent
+	if err := json.Unmarshal(doc, &lib); err != nil || lib.Window.Start.IsZero() || len(lib.Records) != 1 {
+		t.Fatalf("the fixture is not a KinesisTimeWindowEvent: %v %+v", err, lib)
+	}
+	var d Decoder
+	if _, ok := d.scan(doc, nil); !ok || !d.Windowed() {
+		t.Fatalf("fast path: ok=%v windowed=%v; want it taken and windowed", ok, d.Windowed())
+	}
+	records, err := d.Decode(doc, nil)
+	if err != nil || len(records) != 1 || string(records[0].Data) != "Hello, this is a test." || !d.Windowed() {
+		t.Fatalf("records %+v, err %v, windowed %v", records, err, d.Windowed())
+	}
+
+	plain := []byte(`{"Records":[]}`)
+	for name, c := range map[string]struct {
+		doc  []byte
+		want bool
+	}{
+		"no window":                     {plain, false},
+		"window null":                   {[]byte(`{"window":null,"Records":[]}`), false},
+		"case-folded window":            {[]byte(`{"Window":{"start":"x"},"Records":[]}`), true},
+		"the last window counts":        {[]byte(`{"window":{},"Records":[],"window":null}`), false},
+		"after a windowed one, a plain": {plain, false},
+	} {
+		if name == "after a windowed one, a plain" {
+			if _, err := d.Decode(doc, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := d.Decode(c.doc, nil); err != nil || d.Windowed() != c.want {
+			t.Errorf("%s: windowed %v (err %v), want %v", name, d.Windowed(), err, c.want)
+		}
+	}
 }

@@ -31,6 +31,7 @@
 package processor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -92,25 +93,39 @@ type Outcome struct {
 	MaxRecordAgeMs     float64
 	// FailedSequenceNumber is the batch item failure, "" when none.
 	FailedSequenceNumber string
+	// Windowed: the event came from a mapping with a tumbling window, and
+	// the response must carry a state.
+	Windowed bool
 }
 
 // Invoke implements lambda.Handler: payload is the Kinesis event, the result
-// is exactly {"batchItemFailures":[...]} with at most one entry.
+// is exactly {"batchItemFailures":[...]} with at most one entry, preceded by
+// "state":{} for a tumbling-window event.
 func (p *Processor) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	out, err := p.Process(ctx, payload)
 	if err != nil {
 		return nil, err
 	}
-	return AppendResponse(nil, out.FailedSequenceNumber), nil
+	return AppendResponse(nil, out.FailedSequenceNumber, out.Windowed), nil
 }
 
 // AppendResponse appends the partial-batch response naming failedSequence,
 // or the all-succeeded response when it is "".
-func AppendResponse(dst []byte, failedSequence string) []byte {
-	if failedSequence == "" {
-		return append(dst, `{"batchItemFailures":[]}`...)
+//
+// With windowed, it is the response to a tumbling-window event
+// (events.KinesisTimeWindowEventResponse), which must hold a state or
+// Lambda counts the invocation as failed. The features are kept per user
+// in the table, not per window, so the state is always empty: the
+// processor works the same with or without a window.
+func AppendResponse(dst []byte, failedSequence string, windowed bool) []byte {
+	dst = append(dst, '{')
+	if windowed {
+		dst = append(dst, `"state":{},`...)
 	}
-	dst = append(dst, `{"batchItemFailures":[{"itemIdentifier":`...)
+	if failedSequence == "" {
+		return append(dst, `"batchItemFailures":[]}`...)
+	}
+	dst = append(dst, `"batchItemFailures":[{"itemIdentifier":`...)
 	dst = activity.AppendString(dst, failedSequence)
 	return append(dst, `}]}`...)
 }
@@ -138,7 +153,7 @@ func (p *Processor) Process(ctx context.Context, payload []byte) (Outcome, error
 		inv.margin = min(inv.margin, time.Until(deadline)/4)
 	}
 	inv.out = Outcome{Records: len(plan.records), UserRecords: plan.userRecords, Valid: len(plan.valid), Users: len(plan.userIDs),
-		ReplaysSkipped: plan.droppedRepeats}
+		ReplaysSkipped: plan.droppedRepeats, Windowed: pl.decoder.Windowed()}
 	if len(plan.records) > 0 {
 		inv.out.MaxRecordAgeMs = math.Max(0, float64(start.UnixMilli())-plan.oldestArrival*1000)
 	}
@@ -170,7 +185,6 @@ type invocation struct {
 	mu           sync.Mutex
 	out          Outcome
 	failedRecord int32 // lowest failed Kinesis record index, -1 for none
-	late         []poisonRecord
 }
 
 // fail records that Kinesis record k was not fully processed. Records are
@@ -252,15 +266,29 @@ var errDeadline = errors.New("not started: the invocation's remaining time fell 
 func (inv *invocation) writeUser(u int, item *features.Item, m *features.Merger) {
 	records, first := inv.plan.userRecordsOf(u)
 	userID := inv.plan.userIDs[u]
+	var reported map[int]bool // rejections already in the poison queue, by index in records
 	for attempt := 1; ; attempt++ {
 		if !inv.timeLeft() {
 			inv.userFailed(u, "writing the user's item", errDeadline)
 			return
 		}
 		res := m.Apply(item, records)
+		// The records Apply rejected are behind the item's new mark: once
+		// it is saved, a redelivery skips them as replays. So they go to
+		// the poison queue first, and the item is not saved unless they
+		// got there.
+		if len(res.Rejected) > 0 {
+			if reported == nil {
+				reported = map[int]bool{}
+			}
+			if err := inv.reportRejected(res.Rejected, first, reported); err != nil {
+				inv.userFailed(u, "sending the user's rejected records to the poison queue", err)
+				return
+			}
+		}
 		if res.Applied == 0 {
 			// Only duplicates, replays or rejections: the item is unchanged.
-			inv.counted(res, first, 0)
+			inv.counted(res, 0)
 			return
 		}
 		if days := inv.p.cfg.FeatureTTLDays; days > 0 {
@@ -268,7 +296,7 @@ func (inv *invocation) writeUser(u int, item *features.Item, m *features.Merger)
 		}
 		err := inv.p.store.Save(inv.ctx, item)
 		if err == nil {
-			inv.counted(res, first, 1)
+			inv.counted(res, 1)
 			return
 		}
 		if !errors.Is(err, store.ErrConflict) || attempt >= inv.p.cfg.WriteAttempts {
@@ -293,25 +321,57 @@ func (inv *invocation) writeUser(u int, item *features.Item, m *features.Merger)
 	}
 }
 
-// counted adds a user's result to the outcome; rejected records become
-// poison. first is the index in byUser of the user's first record.
-func (inv *invocation) counted(res features.Result, first int32, writes int) {
+// counted adds a user's result to the outcome.
+func (inv *invocation) counted(res features.Result, writes int) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.out.Applied += res.Applied
 	inv.out.DuplicatesSkipped += res.Duplicates
 	inv.out.ReplaysSkipped += res.Replays
 	inv.out.Writes += writes
+}
+
+// reportRejected sends the records the merge rejected to the poison queue,
+// except those in reported, and adds the sent ones to reported. first is
+// the index in byUser of the user's first record. An error means some were
+// not sent.
+func (inv *invocation) reportRejected(rejected []features.Rejection, first int32, reported map[int]bool) error {
 	plan := inv.plan
-	for _, r := range res.Rejected {
+	var msgs []poison.Message
+	var indexes []int
+	for _, r := range rejected {
+		if reported[r.Index] {
+			continue
+		}
 		at := first + int32(r.Index)
 		k := plan.recordOf[at]
 		sub := -1
 		if plan.aggregated[k] {
 			sub = plan.byUser[at].Position.Sub
 		}
-		inv.late = append(inv.late, poisonRecord{record: k, sub: sub, reason: r.Reason, payload: plan.textOf[at]})
+		msgs = append(msgs, inv.message(poisonRecord{record: k, sub: sub, reason: r.Reason, payload: plan.textOf[at]}))
+		indexes = append(indexes, r.Index)
 	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	if !inv.timeLeft() {
+		return errDeadline
+	}
+	errs := inv.p.poison.Send(inv.ctx, msgs) // nil when every message was sent
+	var failed error
+	for i := range msgs {
+		if errs != nil && errs[i] != nil {
+			failed = cmp.Or(failed, errs[i])
+			inv.poisonNotSent(errs[i], msgs[i].SequenceNumber)
+			continue
+		}
+		reported[indexes[i]] = true
+		inv.mu.Lock()
+		inv.out.Poison++
+		inv.mu.Unlock()
+	}
+	return failed
 }
 
 func (inv *invocation) userFailed(u int, doing string, err error) {
@@ -329,18 +389,14 @@ func (inv *invocation) userFailed(u int, doing string, err error) {
 		"sequenceNumber", string(inv.plan.records[first].SequenceNumber))
 }
 
-// sendPoison reports the poison records before the lowest failure.
+// sendPoison reports the records that failed decoding or validation, up to
+// the lowest failure: Lambda redelivers the rest, and they fail again then.
+// (The records the merge rejects are sent by writeUser, before the item
+// that skips them on redelivery is saved.)
 func (inv *invocation) sendPoison() {
-	records := inv.plan.poison
-	if len(inv.late) > 0 {
-		records = append(append([]poisonRecord(nil), records...), inv.late...)
-	}
-	if len(records) == 0 {
-		return
-	}
 	var msgs []poison.Message
 	var sent []int32
-	for _, r := range records {
+	for _, r := range inv.plan.poison {
 		if inv.failedRecord >= 0 && features.CompareSequenceNumbers(
 			string(inv.plan.records[r.record].SequenceNumber), string(inv.plan.records[inv.failedRecord].SequenceNumber)) >= 0 {
 			continue // Lambda redelivers it; it is sent then
@@ -350,19 +406,8 @@ func (inv *invocation) sendPoison() {
 			inv.fail(r.record)
 			continue
 		}
-		kr := &inv.plan.records[r.record]
-		msgs = append(msgs, poison.Message{
-			Reason:                      r.reason,
-			ShardID:                     string(kr.ShardID()),
-			SequenceNumber:              string(kr.SequenceNumber),
-			SubSequenceNumber:           r.sub,
-			PartitionKey:                string(kr.PartitionKey),
-			ApproximateArrivalTimestamp: time.UnixMilli(int64(math.Round(kr.ApproximateArrivalTimestamp * 1000))),
-			Payload:                     r.payload,
-		})
+		msgs = append(msgs, inv.message(r))
 		sent = append(sent, r.record)
-		inv.p.log.WarnContext(inv.ctx, "poison record", "reason", r.reason, "shardId", string(kr.ShardID()),
-			"sequenceNumber", string(kr.SequenceNumber), "subSequenceNumber", r.sub)
 	}
 	if len(msgs) == 0 {
 		return
@@ -372,12 +417,35 @@ func (inv *invocation) sendPoison() {
 	for i, err := range errs {
 		if err != nil {
 			inv.out.Poison--
-			inv.out.PoisonSendFailures++
 			inv.fail(sent[i])
-			inv.p.log.ErrorContext(inv.ctx, "poison record not delivered to the poison queue; Lambda will redeliver it",
-				"error", err, "sequenceNumber", msgs[i].SequenceNumber)
+			inv.poisonNotSent(err, msgs[i].SequenceNumber)
 		}
 	}
+}
+
+// message is the poison queue's message for r, logged as it is made.
+func (inv *invocation) message(r poisonRecord) poison.Message {
+	kr := &inv.plan.records[r.record]
+	inv.p.log.WarnContext(inv.ctx, "poison record", "reason", r.reason, "shardId", string(kr.ShardID()),
+		"sequenceNumber", string(kr.SequenceNumber), "subSequenceNumber", r.sub)
+	return poison.Message{
+		Reason:                      r.reason,
+		ShardID:                     string(kr.ShardID()),
+		SequenceNumber:              string(kr.SequenceNumber),
+		SubSequenceNumber:           r.sub,
+		PartitionKey:                string(kr.PartitionKey),
+		ApproximateArrivalTimestamp: time.UnixMilli(int64(math.Round(kr.ApproximateArrivalTimestamp * 1000))),
+		Payload:                     r.payload,
+	}
+}
+
+// poisonNotSent counts and logs a poison message the queue did not take.
+func (inv *invocation) poisonNotSent(err error, sequenceNumber string) {
+	inv.mu.Lock()
+	inv.out.PoisonSendFailures++
+	inv.mu.Unlock()
+	inv.p.log.ErrorContext(inv.ctx, "poison record not delivered to the poison queue; Lambda will redeliver it",
+		"error", err, "sequenceNumber", sequenceNumber)
 }
 
 // report writes the invocation's log line and EMF metrics.

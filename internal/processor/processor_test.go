@@ -122,11 +122,56 @@ func checkFeatures(t *testing.T, st *store.Memory, want map[string]*features.Ite
 }
 
 func TestResponseBytes(t *testing.T) {
-	if got := string(AppendResponse(nil, "")); got != `{"batchItemFailures":[]}` {
-		t.Fatalf("all-success response = %s", got)
+	for _, c := range []struct {
+		failed   string
+		windowed bool
+		want     string
+	}{
+		{"", false, `{"batchItemFailures":[]}`},
+		{"4959", false, `{"batchItemFailures":[{"itemIdentifier":"4959"}]}`},
+		{"", true, `{"state":{},"batchItemFailures":[]}`},
+		{"4959", true, `{"state":{},"batchItemFailures":[{"itemIdentifier":"4959"}]}`},
+	} {
+		got := AppendResponse(nil, c.failed, c.windowed)
+		if string(got) != c.want {
+			t.Errorf("AppendResponse(%q, %v) = %s, want %s", c.failed, c.windowed, got, c.want)
+		}
+		// What aws-lambda-go's response types read back.
+		var resp events.KinesisTimeWindowEventResponse
+		if err := json.Unmarshal(got, &resp); err != nil || (resp.State != nil) != c.windowed || len(resp.BatchItemFailures) != len(c.failed)/4 {
+			t.Errorf("%s reads back as %+v (%v)", got, resp, err)
+		}
 	}
-	if got := string(AppendResponse(nil, "4959")); got != `{"batchItemFailures":[{"itemIdentifier":"4959"}]}` {
-		t.Fatalf("failure response = %s", got)
+}
+
+// A tumbling-window event is processed as any other, and the response
+// carries the state Lambda requires of it.
+func TestInvokeTumblingWindowEvent(t *testing.T) {
+	b := batch(1, eventgen.BatchOptions{Records: 20})
+	var doc map[string]any
+	if err := json.Unmarshal(b.JSON(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["window"] = map[string]string{"start": "2026-11-26T12:00:00Z", "end": "2026-11-26T12:01:00Z"}
+	doc["state"] = map[string]string{}
+	doc["isFinalInvokeForWindow"] = false
+	payload, _ := json.Marshal(doc)
+
+	st := &store.Memory{}
+	proc := New(Config{TableName: "t", PoisonQueueURL: "q"}, st, &queue{}, nil, nil)
+	resp, err := proc.Invoke(context.Background(), payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(resp) != `{"state":{},"batchItemFailures":[]}` {
+		t.Fatalf("response %s; want the empty state and no failures", resp)
+	}
+	if st.Len() == 0 {
+		t.Fatal("nothing written: the window's records were not processed")
+	}
+	plain, err := proc.Invoke(context.Background(), b.JSON())
+	if err != nil || string(plain) != `{"batchItemFailures":[]}` {
+		t.Fatalf("the next, plain event answered %s (%v); want no state", plain, err)
 	}
 }
 
@@ -626,5 +671,71 @@ func TestTwoShardsInOneBatch(t *testing.T) {
 		if marks := st.Item(user).Marks; len(marks) == 0 || len(marks) > 2 {
 			t.Fatalf("user %s has marks %v", user, marks)
 		}
+	}
+}
+
+// A purchase the merge rejects (the user's total would overflow) lies
+// behind the mark the user's item is saved with, so a redelivery skips it.
+// It must reach the poison queue in the invocation that saves that item,
+// even when a lower record of another user fails and Lambda redelivers
+// from there.
+func TestRejectedPurchaseReachesPoisonDespiteLowerFailure(t *testing.T) {
+	ts := `"ts":"2026-11-26T12:00:00Z"`
+	doc := kinesisDoc(t, [][]byte{
+		[]byte(`{"eventId":"b1","userId":"B","type":"search",` + ts + `}`),                                // seq 100
+		[]byte(`{"eventId":"a1","userId":"A","type":"purchase","productId":"p","price":6e31,` + ts + `}`), // seq 200
+		[]byte(`{"eventId":"a2","userId":"A","type":"purchase","productId":"p","price":6e31,` + ts + `}`), // seq 300: over 10^32
+	})
+	mem := &store.Memory{}
+	q := &queue{}
+	out, err := newProcessor(&flaky{Store: mem, failSaves: map[string]bool{"B": true}}, q).Invoke(context.Background(), doc)
+	if err != nil || string(out) != `{"batchItemFailures":[{"itemIdentifier":"100"}]}` {
+		t.Fatalf("first delivery answered %s (%v); want a failure at B's record 100", out, err)
+	}
+	if len(q.sent) != 1 || q.sent[0].SequenceNumber != "300" || !strings.Contains(q.sent[0].Reason, "purchaseTotal") {
+		t.Fatalf("poison after the first delivery: %+v; want record 300, rejected for the purchase total", q.sent)
+	}
+	// Lambda redelivers from 100; the store has recovered.
+	out, err = newProcessor(mem, q).Invoke(context.Background(), doc)
+	if err != nil || string(out) != `{"batchItemFailures":[]}` {
+		t.Fatalf("redelivery answered %s (%v)", out, err)
+	}
+	if len(q.sent) != 1 {
+		t.Fatalf("poison after the redelivery: %+v; want record 300 once", q.sent)
+	}
+	if a := mem.Item("A"); a == nil || a.EventCount != 1 || a.PurchaseTotal.String() != "60000000000000000000000000000000" {
+		t.Fatalf("A = %+v; want one purchase of 6e31 counted", a)
+	}
+	if b := mem.Item("B"); b == nil || b.EventCount != 1 {
+		t.Fatalf("B = %+v; want its search counted on the redelivery", b)
+	}
+}
+
+// When the poison queue refuses a rejected purchase, the user's item is not
+// saved, so the redelivery rejects and sends it again.
+func TestRejectedPurchaseNotSentKeepsTheItemUnsaved(t *testing.T) {
+	ts := `"ts":"2026-11-26T12:00:00Z"`
+	doc := kinesisDoc(t, [][]byte{
+		[]byte(`{"eventId":"a1","userId":"A","type":"purchase","productId":"p","price":6e31,` + ts + `}`), // seq 100
+		[]byte(`{"eventId":"a2","userId":"A","type":"purchase","productId":"p","price":6e31,` + ts + `}`), // seq 200
+	})
+	mem := &store.Memory{}
+	q := &queue{refuse: map[string]bool{"200": true}}
+	out, err := newProcessor(mem, q).Invoke(context.Background(), doc)
+	if err != nil || string(out) != `{"batchItemFailures":[{"itemIdentifier":"100"}]}` {
+		t.Fatalf("answered %s (%v); want a failure at A's first record", out, err)
+	}
+	if mem.Item("A") != nil {
+		t.Fatal("A's item was saved past a rejected record the poison queue did not take")
+	}
+	q.refuse = nil
+	if out, err := newProcessor(mem, q).Invoke(context.Background(), doc); err != nil || string(out) != `{"batchItemFailures":[]}` {
+		t.Fatalf("redelivery answered %s (%v)", out, err)
+	}
+	if len(q.sent) != 1 || q.sent[0].SequenceNumber != "200" {
+		t.Fatalf("poison %+v; want record 200 once", q.sent)
+	}
+	if a := mem.Item("A"); a == nil || a.EventCount != 1 {
+		t.Fatalf("A = %+v; want the first purchase counted once", a)
 	}
 }
