@@ -9,14 +9,22 @@
 // the same event twice, under two sequence numbers. Apply counts nothing
 // twice in either case, using two pieces of state stored on each item:
 //
-//   - A high-water mark per shard: the Position (sequence number, KPL
-//     sub-index) of the last record applied from that shard. Records at or
-//     below it are redeliveries and are skipped. Sequence numbers are
-//     decimal strings of up to 128 digits, so they are compared as numbers
-//     (by length, then digits), not as DynamoDB numbers (38 digits). Marks
-//     are kept for the MaxShardMarks highest shard ids; after many
-//     reshardings the oldest lineages' marks are dropped, which is safe
-//     because Lambda finishes a parent shard before its children.
+//   - A high-water mark per lane: the Position (sequence number, KPL
+//     sub-index) of the last record applied from that lane. Records at or
+//     below it are redeliveries and are skipped. A lane is what Lambda
+//     keeps in order: the records of one shard with one partition key,
+//     even with a parallelization factor above 1 (MarkKey). The records
+//     ingest writes have the userId as partition key, so a user has one
+//     lane, and one mark, per shard; KPL aggregates and other producers
+//     may carry a user's events under other keys, each its own lane.
+//     Sequence numbers are decimal strings of up to 128 digits, so they
+//     are compared as numbers (by length, then digits), not as DynamoDB
+//     numbers (38 digits). An item keeps at most MaxMarks marks: those of
+//     the highest shard ids and, within a shard, the highest positions.
+//     After many reshardings the oldest lineages' marks are dropped, which
+//     is safe because Lambda finishes a parent shard before its children.
+//     Beyond MaxMarks lanes of one shard, a dropped lane's redelivery is
+//     caught by the eventId window alone.
 //   - The keys (EventKey: 16 bytes of SHA-256) of the eventIds of the
 //     user's last EventIDWindow applied events. An event whose key is among
 //     them is a producer duplicate and is skipped. A duplicate that arrives
@@ -46,9 +54,9 @@ const (
 	// DefaultEventIDWindow is the default number of eventIds kept per user
 	// for catching producer duplicates.
 	DefaultEventIDWindow = 64
-	// MaxShardMarks is the number of shards whose high-water marks an item
+	// MaxMarks is the number of lanes whose high-water marks an item
 	// keeps.
-	MaxShardMarks = 16
+	MaxMarks = 32
 	// MaxCategories bounds categoryCounts, so that no client can grow an
 	// item past DynamoDB's 400 KB with made-up categories. Events of further
 	// new categories are counted under OtherCategory.
@@ -116,7 +124,7 @@ type Item struct {
 	PurchaseTotal  Amount
 
 	// Idempotency state.
-	Marks        map[string]Position // shard id -> high-water mark
+	Marks        map[string]Position // MarkKey -> high-water mark
 	RecentEvents []EventKey          // the window's eventIds, oldest first
 
 	// Version counts the item's writes; 0 means it is not stored yet. The
@@ -141,8 +149,11 @@ func (it *Item) TypeCount(t activity.Type) int64 {
 
 // Record is one valid event to apply, with where it came from.
 type Record struct {
-	Shard    string
-	Position Position
+	Shard string
+	// PartitionKey is the Kinesis record's (for a KPL aggregate, the
+	// aggregate's): with Shard, it names the record's lane.
+	PartitionKey string
+	Position     Position
 	// Event is held by value: the merge then reads a user's records from
 	// one contiguous slice instead of chasing pointers across the batch.
 	Event activity.Event
@@ -243,17 +254,21 @@ func (m *Merger) Apply(item *Item, records []Record) Result {
 		item.Marks = map[string]Position{}
 	}
 
-	shard := ""
+	shard, key, markKey := "", "", ""
 	var mark Position
 	hasMark, aboveMark := false, false
 	for i := range records {
 		r := &records[i]
-		if r.Shard != shard || i == 0 {
+		pk := r.PartitionKey
+		if pk == item.UserID {
+			pk = "" // the usual lane: no need to name the key
+		}
+		if i == 0 || r.Shard != shard || pk != key {
 			if i > 0 && hasMark {
-				item.Marks[shard] = mark
+				item.Marks[markKey] = mark
 			}
-			shard = r.Shard
-			mark, hasMark = item.Marks[shard]
+			shard, key, markKey = r.Shard, pk, MarkKey(r.Shard, pk)
+			mark, hasMark = item.Marks[markKey]
 			aboveMark = !hasMark
 		}
 		if !aboveMark {
@@ -296,7 +311,7 @@ func (m *Merger) Apply(item *Item, records []Record) Result {
 		res.Applied++
 	}
 	if hasMark {
-		item.Marks[shard] = mark
+		item.Marks[markKey] = mark
 	}
 	trimMarks(item.Marks)
 	return res
@@ -354,15 +369,27 @@ func addRecentProduct(list []RecentProduct, productID string, at time.Time) []Re
 	return list
 }
 
-// trimMarks keeps the marks of the MaxShardMarks highest shard ids. Shard
-// ids are fixed-width ("shardId-" and 12 digits), and children get higher
-// numbers than their parents, so the dropped marks are the oldest.
+// MarkKey names a lane's mark in Item.Marks: the shard id, followed by
+// "/" and the partition key unless that is the user's id ("" here). Shard
+// ids never hold a "/".
+func MarkKey(shard, partitionKey string) string {
+	if partitionKey == "" {
+		return shard
+	}
+	return shard + "/" + partitionKey
+}
+
+// trimMarks keeps MaxMarks marks: those of the highest shard ids and,
+// within a shard, the highest positions. Shard ids are fixed-width
+// ("shardId-" and 12 digits), and children get higher numbers than their
+// parents, so the dropped marks are the oldest.
 func trimMarks(marks map[string]Position) {
-	for len(marks) > MaxShardMarks {
-		lowest := ""
-		for shard := range marks {
-			if lowest == "" || shard < lowest {
-				lowest = shard
+	for len(marks) > MaxMarks {
+		lowest, lowestShard := "", ""
+		for key, pos := range marks {
+			shard, _, _ := strings.Cut(key, "/")
+			if lowest == "" || shard < lowestShard || (shard == lowestShard && ComparePositions(pos, marks[lowest]) < 0) {
+				lowest, lowestShard = key, shard
 			}
 		}
 		delete(marks, lowest)

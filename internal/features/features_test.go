@@ -289,16 +289,87 @@ func TestMarksPerShard(t *testing.T) {
 	if res := m.Apply(item, append(a, b...)); res.Applied != 2 {
 		t.Fatalf("%+v: a record of another shard is not a replay", res)
 	}
-	for i := range MaxShardMarks + 3 {
+	for i := range MaxMarks + 3 {
 		r := stream("u", "view:x")
 		r[0].Shard, r[0].Event.EventID = fmt.Sprintf("shardId-%012d", 100+i), fmt.Sprint("x", i)
 		m.Apply(item, r)
 	}
-	if len(item.Marks) != MaxShardMarks {
-		t.Fatalf("%d marks kept, want %d", len(item.Marks), MaxShardMarks)
+	if len(item.Marks) != MaxMarks {
+		t.Fatalf("%d marks kept, want %d", len(item.Marks), MaxMarks)
 	}
 	if _, ok := item.Marks["shardId-000000000000"]; ok {
 		t.Fatal("the lowest shard ids' marks should go first")
+	}
+}
+
+// With a parallelization factor, Lambda keeps order per partition key,
+// not per shard: a user's events in KPL aggregates under two keys may
+// arrive later lane first. Each lane has its own mark, so neither skips
+// the other's records, and a redelivery of either is still skipped.
+func TestLanesOfOneShardKeepTheirOwnMarks(t *testing.T) {
+	m := NewMerger(2) // a small window, so that only the marks can catch the redeliveries
+	item := NewItem("X")
+	records := stream("X", "view:a", "view:b", "view:c", "view:d")
+	for i, pk := range []string{"k1", "k2", "k1", "k2"} {
+		records[i].PartitionKey = pk
+	}
+	lane := func(pk string) []Record {
+		var out []Record
+		for _, r := range records {
+			if r.PartitionKey == pk {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	if res := m.Apply(item, lane("k2")); res.Applied != 2 {
+		t.Fatalf("lane k2: %+v", res)
+	}
+	if res := m.Apply(item, lane("k1")); res.Applied != 2 || res.Replays != 0 {
+		t.Fatalf("lane k1, behind k2's positions: %+v; want both applied", res)
+	}
+	if item.EventCount != 4 {
+		t.Fatalf("eventCount %d, want 4", item.EventCount)
+	}
+	if res := m.Apply(item, records); res.Applied != 0 || res.Replays != 4 {
+		t.Fatalf("the batch redelivered: %+v; want 4 replays", res)
+	}
+	want := map[string]Position{
+		"shardId-000000000000/k1": records[2].Position,
+		"shardId-000000000000/k2": records[3].Position,
+	}
+	if !reflect.DeepEqual(item.Marks, want) {
+		t.Fatalf("marks %v, want %v", item.Marks, want)
+	}
+
+	// The user's own partition key is the shard's plain mark.
+	own := stream("X", "view:e")
+	own[0].PartitionKey, own[0].Position = "X", Position{Sequence: "5000"}
+	m.Apply(item, own)
+	if item.Marks["shardId-000000000000"] != own[0].Position {
+		t.Fatalf("marks %v: want the plain shard mark for the user's own key", item.Marks)
+	}
+}
+
+// Beyond MaxMarks lanes, the marks of the lowest positions go first.
+func TestTrimMarksKeepsTheNewestLanes(t *testing.T) {
+	m := NewMerger(0)
+	item := NewItem("X")
+	var records []Record
+	for i := range MaxMarks + 5 {
+		r := stream("X", "view:a")[0]
+		r.Event.EventID, r.PartitionKey = fmt.Sprint("e", i), fmt.Sprint("k", i)
+		r.Position = Position{Sequence: strconv.Itoa(100 + i)}
+		records = append(records, r)
+	}
+	m.Apply(item, records)
+	if len(item.Marks) != MaxMarks {
+		t.Fatalf("%d marks, want %d", len(item.Marks), MaxMarks)
+	}
+	for i := range 5 {
+		if _, kept := item.Marks[MarkKey("shardId-000000000000", fmt.Sprint("k", i))]; kept {
+			t.Fatalf("lane k%d, of the lowest positions, was kept", i)
+		}
 	}
 }
 

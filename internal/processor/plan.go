@@ -51,6 +51,7 @@ type validRecord struct {
 	record int32 // index in records
 	user   int32
 	shard  string
+	pk     string // the Kinesis record's partition key: with shard, its lane
 	pos    features.Position
 	amount features.Amount
 	// eventKey is computed here, while the eventId's bytes are hot, so
@@ -72,6 +73,7 @@ type planner struct {
 	decoder  kinesisevent.Decoder
 	unpacker kpl.Unpacker
 	shard    string // the last record's shard id
+	pk       string // the current record's partition key
 	// kept holds the bytes of the plan's strings that do not live in the
 	// payload: what each event's merge needs, copied out of the decoder's
 	// one-record buffer.
@@ -157,6 +159,7 @@ func (pl *planner) Visit(k int, r *kinesisevent.Record) {
 		p.ordered = false
 	}
 	p.lastSeq = seq
+	pl.pk = invocationString(r.PartitionKey)
 	aggregated := r.DataErr == nil && kpl.IsAggregated(r.Data)
 	p.aggregated = append(p.aggregated, aggregated)
 	switch {
@@ -221,7 +224,7 @@ func (pl *planner) addUserRecord(record int32, sub int, shard, seq string, data 
 	// The merge never reads these; dropping them saves copying ~200 bytes.
 	ev.SessionID, ev.UserAgent = "", ""
 	p.events = append(p.events, ev)
-	p.valid = append(p.valid, validRecord{text: kept, record: record, user: user, shard: shard,
+	p.valid = append(p.valid, validRecord{text: kept, record: record, user: user, shard: shard, pk: pl.pk,
 		pos: features.Position{Sequence: seq, Sub: max(sub, 0)}, amount: amount, eventKey: key})
 }
 
@@ -247,7 +250,7 @@ func (pl *planner) groupByUser() {
 		v := &p.valid[i]
 		at := next[v.user]
 		next[v.user]++
-		p.byUser[at] = features.Record{Shard: v.shard, Position: v.pos, Event: p.events[i], Amount: v.amount, EventKey: v.eventKey}
+		p.byUser[at] = features.Record{Shard: v.shard, PartitionKey: v.pk, Position: v.pos, Event: p.events[i], Amount: v.amount, EventKey: v.eventKey}
 		p.recordOf[at] = v.record
 		p.textOf[at] = v.text
 	}

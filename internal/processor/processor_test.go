@@ -739,3 +739,33 @@ func TestRejectedPurchaseNotSentKeepsTheItemUnsaved(t *testing.T) {
 		t.Fatalf("A = %+v; want the first purchase counted once", a)
 	}
 }
+
+// With parallelization, Lambda orders records per partition key: two KPL
+// aggregates under different keys may be processed later one first. A
+// user with events in both must have both counted (the reviewer's case:
+// aggregate 200 under u3, then aggregate 100 under u1, both holding X).
+func TestKPLAggregatesOnTwoLanesCountEveryEvent(t *testing.T) {
+	ts := `"ts":"2026-11-26T12:00:00Z"`
+	ev := func(id, user string) kpl.Record {
+		return kpl.Record{PartitionKey: []byte(user), Data: []byte(`{"eventId":"` + id + `","userId":"` + user + `","type":"search",` + ts + `}`)}
+	}
+	one := func(seq, pk string, data []byte) []byte {
+		doc, _ := json.Marshal(map[string]any{"Records": []map[string]any{{
+			"eventID": "shardId-000000000000:" + seq, "eventSourceARN": "arn", "awsRegion": "us-east-1",
+			"kinesis": map[string]any{"sequenceNumber": seq, "partitionKey": pk, "data": data, "approximateArrivalTimestamp": 1795694400.5},
+		}}})
+		return doc
+	}
+	later := one("200", "u3", kpl.Aggregate([]kpl.Record{ev("b1", "u3"), ev("x2", "X")}))
+	earlier := one("100", "u1", kpl.Aggregate([]kpl.Record{ev("a1", "u1"), ev("x1", "X")}))
+	mem := &store.Memory{}
+	p := newProcessor(mem, &queue{})
+	for _, doc := range [][]byte{later, earlier, later, earlier} { // then both redelivered
+		if out, err := p.Invoke(context.Background(), doc); err != nil || string(out) != `{"batchItemFailures":[]}` {
+			t.Fatalf("answered %s (%v)", out, err)
+		}
+	}
+	if x := mem.Item("X"); x == nil || x.EventCount != 2 {
+		t.Fatalf("X = %+v; want both of its events counted once", x)
+	}
+}
