@@ -303,8 +303,28 @@ func (d *Decoder) scanData(s []byte, i int, r *Record) (int, bool) {
 		if end, escaped, nonASCII := jsonscan.String(s, i); end < 0 || escaped || nonASCII {
 			return i, false // invalid JSON, or bytes the reference would replace first
 		}
+	} else if !decodedWhole(text, len(r.Data)) {
+		return i, false // encoding/base64 skipped a raw CR or LF, which JSON forbids in a string
 	}
 	return i + 1 + length + 1, true
+}
+
+// decodedWhole reports whether n bytes are what padded base64 text decodes
+// to when every one of its characters is part of the encoding. Decoding
+// skips CR and LF; then the text holds a multiple of 4 characters more than
+// the encoding, and n falls short.
+func decodedWhole(text []byte, n int) bool {
+	if len(text)%4 != 0 {
+		return false
+	}
+	pad := 0
+	if len(text) > 0 && text[len(text)-1] == '=' {
+		pad = 1
+		if text[len(text)-2] == '=' {
+			pad = 2
+		}
+	}
+	return n == len(text)/4*3-pad
 }
 
 // plainString stores the string value at s[i] when it has no escapes and
