@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/modfile"
 )
 
 // Artifact is a built function archive.
@@ -86,12 +88,11 @@ func Function(opts Options) (Artifact, error) {
 		"-trimpath", "-buildvcs=false", "-tags", "lambda.norpc", "-ldflags", "-s -w -buildid=",
 		"-o", binary, pkg)
 	cmd.Dir = opts.ProjectDir
-	cmd.Env = append(os.Environ(),
-		"GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0",
-		// Pin the instruction-set levels: a developer's GOAMD64=v3 must neither change the
-		// hash nor produce a binary that some Lambda hosts cannot run.
-		"GOAMD64=v1", "GOARM64=v8.0",
-	)
+	env, err := buildEnv(opts.ProjectDir, goarch)
+	if err != nil {
+		return Artifact{}, fmt.Errorf("building function %q: %w", opts.Function, err)
+	}
+	cmd.Env = env
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
@@ -111,6 +112,49 @@ func Function(opts Options) (Artifact, error) {
 	}
 	sum := sha256.Sum256(archive)
 	return Artifact{Function: opts.Function, Path: path, SHA256: base64.StdEncoding.EncodeToString(sum[:])}, nil
+}
+
+// buildEnv is the go command's environment: the caller's, with every setting that changes
+// the binary's bytes pinned.
+func buildEnv(projectDir, goarch string) ([]string, error) {
+	env := append(os.Environ(),
+		"GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0",
+		// Pin the instruction-set levels: a developer's GOAMD64=v3 must neither change the
+		// hash nor produce a binary that some Lambda hosts cannot run.
+		"GOAMD64=v1", "GOARM64=v8.0",
+		// Flags from the caller's GOFLAGS (tags, -race, ...) would change the binary.
+		"GOFLAGS=",
+	)
+	// The binary embeds the Go version that built it, so each machine's own Go would give
+	// its own hash, and CI and a laptop would redeploy each other's code. go.mod's toolchain
+	// line names the one release every build uses; the go command downloads it once where
+	// it is not the local one.
+	toolchain, err := Toolchain(projectDir)
+	if err != nil {
+		return nil, err
+	}
+	if toolchain != "" {
+		env = append(env, "GOTOOLCHAIN="+toolchain)
+	}
+	return env, nil
+}
+
+// Toolchain returns the toolchain line of the go.mod in projectDir ("go1.26.8"), or "" when
+// it has none.
+func Toolchain(projectDir string) (string, error) {
+	path := filepath.Join(projectDir, "go.mod")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	f, err := modfile.Parse(path, data, nil)
+	if err != nil {
+		return "", err
+	}
+	if f.Toolchain == nil {
+		return "", nil
+	}
+	return f.Toolchain.Name, nil
 }
 
 func goArch(architecture string) (string, error) {

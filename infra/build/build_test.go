@@ -2,11 +2,15 @@ package build_test
 
 import (
 	"archive/zip"
+	"bytes"
 	"crypto/sha256"
+	"debug/buildinfo"
 	"encoding/base64"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -162,4 +166,67 @@ func TestProjectDir(t *testing.T) {
 	if _, err := build.ProjectDir(t.TempDir()); err == nil {
 		t.Error("a root directory without Pulumi.yaml was accepted")
 	}
+}
+
+// The binary embeds the Go version that built it: the build uses go.mod's
+// toolchain line, so every machine builds the same bytes.
+func TestToolchainComesFromGoMod(t *testing.T) {
+	dir := newModule(t, hello)
+	if got, err := build.Toolchain(dir); err != nil || got != "" {
+		t.Fatalf("a go.mod without a toolchain line: %q, %v; want none", got, err)
+	}
+	write(t, filepath.Join(dir, "go.mod"), "module example.com/fn\n\ngo 1.22\n\ntoolchain "+runtime.Version()+"\n")
+	if got, err := build.Toolchain(dir); err != nil || got != runtime.Version() {
+		t.Fatalf("Toolchain = %q, %v; want %s", got, err, runtime.Version())
+	}
+	// GOTOOLCHAIN from the caller's environment loses to go.mod's line:
+	// "local" would otherwise accept any local version.
+	t.Setenv("GOTOOLCHAIN", "local")
+	t.Setenv("GOFLAGS", "-gcflags=-N")
+	a, err := build.Function(build.Options{ProjectDir: dir, Function: "hello", Architecture: "x86_64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := bootstrapBuildInfo(t, a.Path)
+	if info.GoVersion != runtime.Version() {
+		t.Errorf("built with %s, want go.mod's %s", info.GoVersion, runtime.Version())
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-gcflags" {
+			t.Errorf("the caller's GOFLAGS reached the build: %s=%s", s.Key, s.Value)
+		}
+	}
+
+	// This repository pins its toolchain.
+	root, err := build.ProjectDir("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := build.Toolchain(root); err != nil || !strings.HasPrefix(got, "go1.") {
+		t.Errorf("the repository's go.mod toolchain line = %q, %v; want a pinned release", got, err)
+	}
+}
+
+// bootstrapBuildInfo reads the Go build information of the archive's bootstrap.
+func bootstrapBuildInfo(t *testing.T, archive string) *buildinfo.BuildInfo {
+	t.Helper()
+	zr, err := zip.OpenReader(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	f, err := zr.File[0].Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := buildinfo.Read(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
 }
