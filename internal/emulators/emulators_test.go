@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +40,9 @@ func TestStartAnswersAndStopFreesPort(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatalf("SDK call against %s: %v", kind, err)
+			}
+			if addrs := listenAddresses(t, s.Port); len(addrs) == 0 || slices.ContainsFunc(addrs, func(a string) bool { return a != "0100007F" }) {
+				t.Fatalf("%s listens on %v (hex, as in /proc/net/tcp); want 127.0.0.1 (0100007F) only", kind, addrs)
 			}
 			s.Stop()
 			if !s.Exited() {
@@ -88,4 +93,28 @@ func TestKinesaliteFastMatchesOriginal(t *testing.T) {
 			t.Fatalf("seed %s: %s (err %v); want over 100000 calls compared and no mismatch", seed, out, err)
 		}
 	}
+}
+
+// listenAddresses returns the local addresses of the sockets listening on
+// port, as /proc/net/tcp and /proc/net/tcp6 write them (hex).
+func listenAddresses(t *testing.T, port int) []string {
+	t.Helper()
+	var addrs []string
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if err != nil {
+			t.Fatalf("reading %s: %v", table, err)
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			fields := strings.Fields(line)
+			if len(fields) < 4 || fields[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			host, hexPort, _ := strings.Cut(fields[1], ":")
+			if p, err := strconv.ParseUint(hexPort, 16, 16); err == nil && int(p) == port {
+				addrs = append(addrs, host)
+			}
+		}
+	}
+	return addrs
 }

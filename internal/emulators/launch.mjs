@@ -61,6 +61,18 @@ switch (kind) {
     break;
   }
   case "sqs": {
+    // fauxqs 1.9 always listens on 0.0.0.0 (its host option only names the
+    // queue URLs). Nothing here may be reachable from the network: the
+    // poison queue holds payloads. This process serves fauxqs alone, so
+    // every listen on all interfaces becomes one on 127.0.0.1.
+    const net = await import("node:net");
+    const listen = net.Server.prototype.listen;
+    net.Server.prototype.listen = function (options, ...rest) {
+      if (options && typeof options === "object" && (options.host === "0.0.0.0" || options.host === "::")) {
+        options = { ...options, host: "127.0.0.1" };
+      }
+      return listen.call(this, options, ...rest);
+    };
     const { startFauxqs } = await import("fauxqs");
     const server = await startFauxqs({ port: 0, logger: false, host: "localhost" });
     ready(server.port);
