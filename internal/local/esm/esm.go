@@ -497,13 +497,14 @@ func (m *Mapping) process(ctx context.Context, l *lane, batch []record) {
 		records  []record
 		attempts int // failed invocations that count against the retry quota
 		invokes  int
+		last     *lambdaenv.Result // the last invocation's result; nil before the first
 	}
 	work := []part{{records: batch}}
 	throttleWait := m.cfg.RetryBackoff
 	for len(work) > 0 && ctx.Err() == nil {
 		p := &work[0]
 		if expired := m.expired(p.records); expired > 0 {
-			m.discard(ctx, l.shard, p.records[:expired], "RecordAgeExceeded", p.invokes, nil)
+			m.discard(ctx, l.shard, p.records[:expired], "RecordAgeExceeded", p.invokes, p.last)
 			p.records = p.records[expired:]
 			if len(p.records) == 0 {
 				work = work[1:]
@@ -530,6 +531,7 @@ func (m *Mapping) process(ctx context.Context, l *lane, batch []record) {
 		throttleWait = m.cfg.RetryBackoff
 		m.invocations.Add(1)
 		p.invokes++
+		p.last = &res
 		if p.invokes > 1 {
 			m.retries.Add(1)
 		}
@@ -546,8 +548,8 @@ func (m *Mapping) process(ctx context.Context, l *lane, batch []record) {
 				// Splitting does not use the retry quota.
 				m.bisections.Add(1)
 				half := len(p.records) / 2
-				first := part{records: p.records[:half], attempts: p.attempts, invokes: p.invokes}
-				second := part{records: p.records[half:], attempts: p.attempts, invokes: p.invokes}
+				first := part{records: p.records[:half], attempts: p.attempts, invokes: p.invokes, last: p.last}
+				second := part{records: p.records[half:], attempts: p.attempts, invokes: p.invokes, last: p.last}
 				work = append([]part{first, second}, work[1:]...)
 				continue
 			}
@@ -558,7 +560,7 @@ func (m *Mapping) process(ctx context.Context, l *lane, batch []record) {
 		}
 		p.attempts++
 		if m.cfg.MaximumRetryAttempts >= 0 && p.attempts > m.cfg.MaximumRetryAttempts {
-			m.discard(ctx, l.shard, p.records, "RetryAttemptsExhausted", p.invokes, &res)
+			m.discard(ctx, l.shard, p.records, "RetryAttemptsExhausted", p.invokes, p.last)
 			work = work[1:]
 			continue
 		}

@@ -514,6 +514,28 @@ func TestRetriesExhaustedSendsLambdasDocument(t *testing.T) {
 	}
 }
 
+// Records that expire after failed invocations go with the last one's
+// response context, as Lambda's document describes the invocation.
+func TestRecordAgeAfterFailuresKeepsTheResponseContext(t *testing.T) {
+	client, stream := newStream(t, 1)
+	put(t, client, stream, "a", "b")
+	fn := &fakeFunction{respond: func(int, events.KinesisEvent) (lambdaenv.Result, error) {
+		return lambdaenv.Result{Payload: []byte(`{"errorMessage":"boom","errorType":"Error"}`), FunctionError: "Unhandled", ErrorType: "Error"}, nil
+	}}
+	dest := &destination{}
+	cfg := baseConfig(stream)
+	cfg.MaximumRecordAge = 600 * time.Millisecond
+	cfg.MaximumRetryAttempts = -1 // only the age ends it
+	cfg.Destination = dest.send
+	run(t, cfg, client, fn)
+	eventually(t, "the discard", func() bool { return len(dest.all()) == 1 })
+	doc := dest.all()[0]
+	if doc.RequestContext.Condition != "RecordAgeExceeded" || doc.RequestContext.ApproximateInvokeCount < 1 ||
+		doc.ResponseContext == nil || doc.ResponseContext.FunctionError != "Unhandled" {
+		t.Errorf("document = %+v; want RecordAgeExceeded with the failed invocation's response context", doc)
+	}
+}
+
 func TestRecordAgeExpiresThrottledRecords(t *testing.T) {
 	client, stream := newStream(t, 1)
 	put(t, client, stream, "a", "b")
