@@ -118,7 +118,7 @@ func Start(kind Kind, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childProcAttr()
 	if err := cmd.Start(); err != nil {
 		stdinR.Close()
 		stdinW.Close()

@@ -9,9 +9,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -112,10 +112,16 @@ type Pool struct {
 	invocations, errors, crashes, timeouts, throttles, coldStarts, kills, freezes atomic.Int64
 }
 
+// CheckPlatform says why environments cannot run on this system, or
+// returns nil where they can (Linux).
+func CheckPlatform() error { return errPlatform }
+
 // NewPool checks the spec. No environment starts before the first
 // invocation, as in Lambda.
 func NewPool(spec Spec) (*Pool, error) {
 	switch {
+	case CheckPlatform() != nil:
+		return nil, CheckPlatform()
 	case spec.Name == "":
 		return nil, errors.New("lambdaenv: function name is empty")
 	case spec.Concurrency < 1:
@@ -377,7 +383,7 @@ func tryStart(spec Spec, id int) (*environment, error) {
 	cmd.Stderr = spec.Log
 	// Its own process group, so a stop reaches everything it started;
 	// Pdeathsig, so nothing outlives this process even when it is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childProcAttr()
 	if err := cmd.Start(); err != nil {
 		releasePorts(ports)
 		return nil, err
@@ -459,12 +465,19 @@ func (e *environment) exited() bool {
 func (e *environment) stop() {
 	e.stopOnce.Do(func() {
 		pid := e.cmd.Process.Pid
-		for _, child := range childrenOf(pid) {
+		children := childrenOf(pid)
+		for _, child := range children {
 			_ = syscall.Kill(-child, syscall.SIGKILL)
 			_ = syscall.Kill(child, syscall.SIGKILL)
 		}
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		<-e.waitDone
+		// A killed process takes a moment to end; the bootstraps are not
+		// this process's children, so there is nothing to wait on but
+		// their state.
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && slices.ContainsFunc(children, running); {
+			time.Sleep(5 * time.Millisecond)
+		}
 		releasePorts(e.ports)
 	})
 }
@@ -655,58 +668,4 @@ func releasePorts(ports []int) {
 	for _, port := range ports {
 		delete(reservedPorts.ports, port)
 	}
-}
-
-// childrenOf lists the processes whose parent is pid, from /proc.
-func childrenOf(pid int) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var children []int
-	for _, entry := range entries {
-		child, err := strconv.Atoi(entry.Name())
-		if err != nil {
-			continue
-		}
-		if parentOf(child) == pid {
-			children = append(children, child)
-		}
-	}
-	return children
-}
-
-// bootstrapsOf lists the children of pid that run the bootstrap binary. A
-// child that was forked but has not yet exec'd is not one: a signal to it
-// would hit aws-lambda-rie's own start-up, not the function.
-func bootstrapsOf(pid int, bootstrap string) []int {
-	var out []int
-	for _, child := range childrenOf(pid) {
-		if exe, err := os.Readlink("/proc/" + strconv.Itoa(child) + "/exe"); err == nil && exe == bootstrap {
-			out = append(out, child)
-		}
-	}
-	return out
-}
-
-func parentOf(pid int) int {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return -1
-	}
-	// The command name, in parentheses, may hold spaces: fields follow the
-	// last ')'. They are: state, ppid, ...
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return -1
-	}
-	fields := bytes.Fields(stat[i+1:])
-	if len(fields) < 2 {
-		return -1
-	}
-	ppid, err := strconv.Atoi(string(fields[1]))
-	if err != nil {
-		return -1
-	}
-	return ppid
 }

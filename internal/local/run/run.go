@@ -63,6 +63,9 @@ var ErrVerifyFailed = errors.New("verify found differences")
 // Run runs the pipeline until the duration ends or ctx is cancelled
 // (Ctrl-C), stops every process it started, and writes the report.
 func Run(ctx context.Context, opts Options) error {
+	if err := lambdaenv.CheckPlatform(); err != nil {
+		return err // before anything starts
+	}
 	start := time.Now()
 	progressOut := opts.Stdout
 	if opts.JSON {
@@ -235,10 +238,11 @@ func Run(ctx context.Context, opts Options) error {
 	drainedAt := loadEnd
 	if !interrupted && mapping != nil && (opts.Verify || opts.Duration > 0) {
 		mon.setPhase("draining: waiting for every shard to be read and processed")
-		if err := drain(ctx, mapping, loadEnd, d.Processor.Timeout); err != nil {
+		if err := drain(ctx, mapping, loadEnd, d.Processor.Timeout); err != nil && ctx.Err() == nil {
 			say("%v", err)
 		}
 		drainedAt = time.Now()
+		interrupted = ctx.Err() != nil // Ctrl-C while draining
 	}
 	if opts.Verify && !interrupted {
 		mon.setPhase("verifying")
@@ -247,10 +251,14 @@ func Run(ctx context.Context, opts Options) error {
 			CheckTTL: d.Table.TTLAttribute != "" && ttlDays(d.Processor) > 0,
 			SQS:      c.sqs, PoisonQueueURL: poisonURL, FailuresQueueURL: failuresURL,
 		})
-		if err != nil {
+		switch {
+		case err != nil && ctx.Err() != nil: // Ctrl-C while verifying: a stop, not a failure
+			interrupted = true
+		case err != nil:
 			return fmt.Errorf("verify: %w", err)
+		default:
+			verdict = &res
 		}
-		verdict = &res
 	}
 	stopMonitorAndWait()
 	mon.final()
