@@ -57,8 +57,8 @@ bench: deps
 ## bench-local: the end-to-end rates on this machine (README, "Speed on one machine").
 bench-local: deps
 	$(GO) build -o .build/bin/local ./scripts/local
-	.build/bin/local -stack prod -rate 12000 -duration 30s -users 500 -port 0 -verify
-	.build/bin/local -stack prod -rate 5000 -duration 30s -users 500 -port 0 -verify
+	.build/bin/local -stack prod -rate 12000 -duration 30s -users 500 -batch 500 -port 0 -verify
+	.build/bin/local -stack prod -rate 5000 -duration 30s -users 500 -batch 500 -port 0 -verify
 
 ## fuzz: each fuzz target for a short while.
 fuzz:
