@@ -100,6 +100,10 @@ func buildDashboard(cfg *config.Config, n dashboardNames) dashboardBody {
 			[]any{"AWS/Lambda", "Errors", "FunctionName", n.Processor},
 			[]any{"AWS/Lambda", "Throttles", "FunctionName", n.Ingest},
 			[]any{"AWS/Lambda", "Throttles", "FunctionName", n.Processor}),
+		// A batch's records over its duration is the rate R of the tuning guide (README).
+		metric("Processor batches: records (avg, left) and duration ms (avg, right)", "Average", 60,
+			[]any{cfg.MetricsNamespace, "Records", "FunctionName", n.Processor},
+			[]any{"AWS/Lambda", "Duration", "FunctionName", n.Processor, map[string]string{"yAxis": "right"}}),
 		metric("Failed batches and poison records waiting (max)", "Maximum", 300,
 			[]any{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", n.FailuresQueue},
 			[]any{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", n.PoisonQueue}),

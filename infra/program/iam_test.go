@@ -170,7 +170,8 @@ func TestTrustPolicies(t *testing.T) {
 }
 
 // The alarm key's policy is a key policy, where Resource "*" means the key itself. Only AWS's
-// default account statement may use wildcards; CloudWatch gets named actions for this account.
+// default account statement may use a wildcard action; CloudWatch gets named actions, from this
+// account only.
 func TestAlarmKeyPolicy(t *testing.T) {
 	doc := policyOf(t, find(t, devRun(t), tKey, "alarms-key"), "policy")
 	for _, st := range doc.Statement {

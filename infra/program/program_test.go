@@ -553,7 +553,7 @@ func TestDashboard(t *testing.T) {
 	for _, want := range []string{
 		"AWS/Kinesis IncomingRecords", "AWS/Kinesis GetRecords.Records", "AWS/Kinesis WriteProvisionedThroughputExceeded",
 		"AWS/Lambda IteratorAge", "AWS/Lambda Errors", "AWS/Lambda Throttles", "AWS/Lambda ConcurrentExecutions",
-		"AWS/SQS ApproximateNumberOfMessagesVisible",
+		"AWS/SQS ApproximateNumberOfMessagesVisible", "AWS/Lambda Duration", "streamfn Records",
 	} {
 		if !metrics[want] {
 			t.Errorf("dashboard lacks %s", want)
