@@ -113,13 +113,23 @@ func TestMissingStackFile(t *testing.T) {
 }
 
 func TestRepositoryStacksLoad(t *testing.T) {
-	for _, stack := range []string{"dev", "prod"} {
+	for stack, want := range map[string]map[string]string{
+		// From the stack files.
+		"dev":  {"streamfn:shardCount": "1", "aws:region": "us-east-1", "streamfn:batchSize": "100"},
+		"prod": {"streamfn:shardCount": "8", "aws:region": "us-east-1", "streamfn:parallelizationFactor": "2"},
+	} {
 		values, err := stackconfig.Load("../..", stack)
 		if err != nil {
 			t.Fatalf("stack %s: %v", stack, err)
 		}
-		if values["streamfn:shardCount"] == "" || values["aws:region"] == "" {
-			t.Errorf("stack %s: merged values lack shardCount or region: %v", stack, values)
+		for key, v := range want {
+			if values[key] != v {
+				t.Errorf("stack %s: %s = %q, want %q", stack, key, values[key], v)
+			}
+		}
+		// A key neither stack sets comes from Pulumi.yaml's default.
+		if values["streamfn:metricsNamespace"] != "streamfn" {
+			t.Errorf("stack %s: metricsNamespace = %q, want Pulumi.yaml's default streamfn", stack, values["streamfn:metricsNamespace"])
 		}
 	}
 }

@@ -192,7 +192,7 @@ func TestIntegration(t *testing.T) {
 			if doc["payloadTruncated"] == nil && payload != string(r.Payload) {
 				t.Fatalf("record %s (%s): payload %q, want %q", seq, r.Malformed, payload, r.Payload)
 			}
-			if doc["reason"] == "" || doc["shardId"] != "shardId-000000000000" || doc["partitionKey"] != r.PartitionKey {
+			if reason, _ := doc["reason"].(string); reason == "" || doc["shardId"] != "shardId-000000000000" || doc["partitionKey"] != r.PartitionKey {
 				t.Fatalf("record %s: message %v", seq, doc)
 			}
 		}

@@ -194,7 +194,11 @@ func (w *Writer) put(ctx context.Context, stop time.Time, records []Record, chun
 			res.Throttled += len(chunk)
 		}
 		if isRetryable(err) {
-			state.transient = err
+			// A call cut short by the margin's deadline says less than
+			// the throttling (say) that kept the records pending.
+			if state.transient == nil || callCtx.Err() == nil {
+				state.transient = err
+			}
 			return chunk, nil
 		}
 		state.permanent = err

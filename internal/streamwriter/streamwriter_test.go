@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 
@@ -189,16 +190,22 @@ func TestWriteReportsExactlyTheUnwritten(t *testing.T) {
 		}
 		return ""
 	}
-	start := time.Now()
-	res := New(stream, "events", fast).Write(deadline(t, 300*time.Millisecond), rs)
+	ctx := deadline(t, 300*time.Millisecond)
+	parentDeadline, _ := ctx.Deadline()
+	calls := &callDeadlines{Stream: stream}
+	res := New(calls, "events", fast).Write(ctx, rs)
 	if !slices.Equal(res.Unwritten, want) {
 		t.Fatalf("unwritten %v, want %v", res.Unwritten, want)
 	}
 	if res.Permanent || res.Code != "ProvisionedThroughputExceededException" || !strings.Contains(res.Cause.Error(), "ProvisionedThroughputExceededException") {
 		t.Errorf("cause %v (permanent %v): want the throttling error, not permanent", res.Cause, res.Permanent)
 	}
-	if elapsed := time.Since(start); elapsed > 300*time.Millisecond-fast.Margin+50*time.Millisecond {
-		t.Errorf("Write took %v: it must stop %v before the 300ms deadline", elapsed, fast.Margin)
+	// No call may run past the deadline less the margin: each gets a
+	// context that ends there.
+	for i, d := range calls.deadlines {
+		if d.IsZero() || d.After(parentDeadline.Add(-fast.Margin)) {
+			t.Errorf("call %d could run until %v, past the deadline less the %v margin (%v)", i+1, d, fast.Margin, parentDeadline.Add(-fast.Margin))
+		}
 	}
 	if res.Calls < 3 {
 		t.Errorf("only %d calls: the stuck entries were not retried", res.Calls)
@@ -347,4 +354,16 @@ func assertWrittenOnce(t *testing.T, stream *streamtest.Stream, rs []Record, unw
 			t.Errorf("record %d (%s) written %d times, want %d", i, r.Data, got, want)
 		}
 	}
+}
+
+// callDeadlines records the deadline of each PutRecords call's context.
+type callDeadlines struct {
+	*streamtest.Stream
+	deadlines []time.Time
+}
+
+func (c *callDeadlines) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, opts ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	d, _ := ctx.Deadline()
+	c.deadlines = append(c.deadlines, d)
+	return c.Stream.PutRecords(ctx, in, opts...)
 }

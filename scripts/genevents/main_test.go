@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/streamfn/streamfn/internal/activity"
+	"github.com/streamfn/streamfn/internal/kpl"
 )
 
 func TestRun(t *testing.T) {
@@ -24,6 +27,29 @@ func TestRun(t *testing.T) {
 	var ev events.KinesisEvent
 	if err := json.Unmarshal(data, &ev); err != nil || len(ev.Records) != 30 {
 		t.Fatalf("%d records, %v", len(ev.Records), err)
+	}
+	// -aggregate 3: each Kinesis record is a KPL aggregate of 3 user
+	// records; -bad 0.1: about a tenth of those are malformed.
+	bad, users := 0, map[string]bool{}
+	for i, r := range ev.Records {
+		subs, err := kpl.Unpack(r.Kinesis.Data)
+		if err != nil || len(subs) != 3 {
+			t.Fatalf("record %d: %d user records (%v), want a KPL aggregate of 3", i, len(subs), err)
+		}
+		for _, sub := range subs {
+			e, err := activity.ParseValid(sub.Data)
+			if err != nil {
+				bad++
+				continue
+			}
+			users[e.UserID] = true
+		}
+	}
+	if bad == 0 || bad > 20 {
+		t.Errorf("%d of 90 user records malformed; want about 9 for -bad 0.1", bad)
+	}
+	if len(users) == 0 || len(users) > 5 {
+		t.Errorf("%d users; want at most -users 5", len(users))
 	}
 	again := filepath.Join(dir, "again.json")
 	if err := run([]string{"-records", "30", "-users", "5", "-bad", "0.1", "-aggregate", "3", "-out", again}); err != nil {

@@ -148,9 +148,6 @@ func TestFromReportsEveryProblem(t *testing.T) {
 
 // The real program's dev stack: the same path the local run takes.
 func TestFromTheDevStack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the Pulumi program")
-	}
 	p, err := plan.Run(plan.Options{Dir: "../../..", Stack: "dev"})
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +156,7 @@ func TestFromTheDevStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Stream.Shards < 1 || d.Mapping.BatchSize < 1 || d.Processor.Environment["TABLE_NAME"] != d.Table.Name ||
+	if d.Stream.Shards != 1 || d.Mapping.BatchSize != 100 || d.Mapping.ParallelizationFactor != 1 || d.Processor.Environment["TABLE_NAME"] != d.Table.Name ||
 		d.Ingest.Environment["STREAM_NAME"] != d.Stream.Name || d.Mapping.OnFailure != FailuresName {
 		t.Errorf("dev deployment = %+v", d)
 	}

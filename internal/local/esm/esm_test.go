@@ -135,8 +135,8 @@ func (f *fakeFunction) Invoke(ctx context.Context, payload []byte) (lambdaenv.Re
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return lambdaenv.Result{}, fmt.Errorf("the mapping sent an event aws-lambda-go cannot decode: %v", err)
 	}
-	if r := f.running.Add(1); r > f.maxRunning.Load() {
-		f.maxRunning.Store(r)
+	r := f.running.Add(1)
+	for peak := f.maxRunning.Load(); r > peak && !f.maxRunning.CompareAndSwap(peak, r); peak = f.maxRunning.Load() {
 	}
 	defer f.running.Add(-1)
 	time.Sleep(f.delay)
