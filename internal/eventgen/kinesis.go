@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/streamfn/streamfn/internal/activity"
 	"github.com/streamfn/streamfn/internal/kpl"
@@ -139,14 +140,8 @@ func (g *Generator) Batch(opts BatchOptions) Batch {
 		opts.ArrivalDelay = 150 * time.Millisecond
 	}
 	region := "us-east-1"
-	if arn := opts.StreamARN; len(arn) > len("arn:aws:kinesis:") {
-		rest := arn[len("arn:aws:kinesis:"):]
-		for i := 0; i < len(rest); i++ {
-			if rest[i] == ':' {
-				region = rest[:i]
-				break
-			}
-		}
+	if parsed, err := arn.Parse(opts.StreamARN); err == nil && parsed.Region != "" {
+		region = parsed.Region
 	}
 	perRecord := 1
 	if opts.Aggregate > 1 {
