@@ -218,6 +218,7 @@ var baseResources = []string{
 	tKey + " alarms-key",
 	tTopic + " alarms",
 	tAlarm + " processor-iterator-age",
+	tAlarm + " processor-outside-exactly-once",
 	tAlarm + " processor-errors",
 	tAlarm + " processor-throttles",
 	tAlarm + " ingest-throttles",
@@ -534,6 +535,15 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 	processorName := find(t, r, tFunction, "processor").Outputs["name"]
 	if got, _ := lookup(find(t, r, tAlarm, "processor-iterator-age").Inputs, "dimensions.FunctionName"); got != processorName {
 		t.Errorf("iterator age alarm watches %v, want the processor %v", got, processorName)
+	}
+	// The exactly-once alarm watches the processor's own EMF metric.
+	outside := find(t, r, tAlarm, "processor-outside-exactly-once").Inputs
+	namespace, _ := lookup(find(t, r, tFunction, "processor").Inputs, "environment.variables.METRICS_NAMESPACE")
+	if outside["namespace"] != namespace || outside["metricName"] != "DedupUnverified" {
+		t.Errorf("exactly-once alarm watches %v/%v, want %v/DedupUnverified", outside["namespace"], outside["metricName"], namespace)
+	}
+	if got, _ := lookup(outside, "dimensions.FunctionName"); got != processorName {
+		t.Errorf("exactly-once alarm watches %v, want the processor %v", got, processorName)
 	}
 }
 
