@@ -41,6 +41,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/google/uuid"
 
+	"github.com/streamfn/streamfn/internal/failure"
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 )
 
@@ -77,9 +78,12 @@ type Config struct {
 	ReportBatchItemFailures    bool
 	TumblingWindow             time.Duration
 
-	// Destination receives the on-failure document of every discarded
+	// Destination receives the on-failure record of every discarded
+	// batch, with its Payload (the discarded records as one invocation, as
+	// Lambda gives an S3 destination); an SQS or SNS destination drops the
+	// payload (failure.Document.Metadata).
 	// batch; nil discards silently, as a mapping without one does.
-	Destination func(ctx context.Context, document []byte) error
+	Destination func(ctx context.Context, record failure.Document) error
 
 	// PollInterval is the least time between two reads of a shard, unless
 	// a read returned its limit of records (default 250ms; Lambda's base
@@ -673,75 +677,36 @@ func (m *Mapping) Samples() []Sample {
 	return out
 }
 
-// FailureDocument is what Lambda sends to a Kinesis mapping's on-failure
-// destination for a discarded batch.
-type FailureDocument struct {
-	RequestContext   FailureRequestContext   `json:"requestContext"`
-	ResponseContext  *FailureResponseContext `json:"responseContext,omitempty"`
-	Version          string                  `json:"version"`
-	Timestamp        string                  `json:"timestamp"`
-	KinesisBatchInfo KinesisBatchInfo        `json:"KinesisBatchInfo"`
-}
-
-// FailureRequestContext says why and after how many invocations.
-type FailureRequestContext struct {
-	RequestID              string `json:"requestId"`
-	FunctionARN            string `json:"functionArn"`
-	Condition              string `json:"condition"` // RetryAttemptsExhausted or RecordAgeExceeded
-	ApproximateInvokeCount int    `json:"approximateInvokeCount"`
-}
-
-// FailureResponseContext is the last invocation's outcome; absent when the
-// records expired before any invocation.
-type FailureResponseContext struct {
-	StatusCode      int    `json:"statusCode"`
-	ExecutedVersion string `json:"executedVersion"`
-	FunctionError   string `json:"functionError,omitempty"`
-}
-
-// KinesisBatchInfo locates the discarded records in the stream.
-type KinesisBatchInfo struct {
-	ShardID                         string `json:"shardId"`
-	StartSequenceNumber             string `json:"startSequenceNumber"`
-	EndSequenceNumber               string `json:"endSequenceNumber"`
-	ApproximateArrivalOfFirstRecord string `json:"approximateArrivalOfFirstRecord"`
-	ApproximateArrivalOfLastRecord  string `json:"approximateArrivalOfLastRecord"`
-	BatchSize                       int    `json:"batchSize"`
-	StreamARN                       string `json:"streamArn"`
-}
-
-const isoMillis = "2006-01-02T15:04:05.000Z"
-
 func (m *Mapping) discard(ctx context.Context, sh *shard, records []record, condition string, invokes int, last *lambdaenv.Result) {
 	m.recordsDiscarded.Add(int64(len(records)))
 	if m.cfg.Destination == nil {
 		return
 	}
-	doc := FailureDocument{
-		RequestContext: FailureRequestContext{
+	doc := failure.Document{
+		RequestContext: failure.RequestContext{
 			RequestID:              uuid.NewString(),
 			FunctionARN:            m.cfg.FunctionARN,
 			Condition:              condition,
 			ApproximateInvokeCount: invokes,
 		},
 		Version:   "1.0",
-		Timestamp: time.Now().UTC().Format(isoMillis),
-		KinesisBatchInfo: KinesisBatchInfo{
+		Timestamp: time.Now().UTC().Format(failure.TimeLayout),
+		KinesisBatchInfo: failure.KinesisBatchInfo{
 			ShardID:                         sh.id,
 			StartSequenceNumber:             records[0].sequenceNumber,
 			EndSequenceNumber:               records[len(records)-1].sequenceNumber,
-			ApproximateArrivalOfFirstRecord: records[0].arrival.UTC().Format(isoMillis),
-			ApproximateArrivalOfLastRecord:  records[len(records)-1].arrival.UTC().Format(isoMillis),
+			ApproximateArrivalOfFirstRecord: records[0].arrival.UTC().Format(failure.TimeLayout),
+			ApproximateArrivalOfLastRecord:  records[len(records)-1].arrival.UTC().Format(failure.TimeLayout),
 			BatchSize:                       len(records),
 			StreamARN:                       m.cfg.StreamARN,
 		},
 	}
 	if last != nil {
-		doc.ResponseContext = &FailureResponseContext{StatusCode: 200, ExecutedVersion: "$LATEST", FunctionError: last.FunctionError}
+		doc.ResponseContext = &failure.ResponseContext{StatusCode: 200, ExecutedVersion: "$LATEST", FunctionError: last.FunctionError}
 	}
-	body, _ := json.Marshal(doc) // plain strings and ints
+	doc.Payload = string(encodeEvent(records))
 	for attempt := 0; attempt < 5; attempt++ {
-		if err := m.cfg.Destination(ctx, body); err == nil {
+		if err := m.cfg.Destination(ctx, doc); err == nil {
 			m.destinationSent.Add(1)
 			return
 		}

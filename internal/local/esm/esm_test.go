@@ -19,6 +19,7 @@ import (
 
 	"github.com/streamfn/streamfn/internal/emulators"
 	"github.com/streamfn/streamfn/internal/emulators/emutest"
+	"github.com/streamfn/streamfn/internal/failure"
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 )
 
@@ -419,13 +420,27 @@ func TestInvalidIdentifierRetriesTheWholeBatch(t *testing.T) {
 // destination collects on-failure documents.
 type destination struct {
 	mu   sync.Mutex
-	docs []FailureDocument
+	docs []failure.Document
 }
 
-func (d *destination) send(_ context.Context, body []byte) error {
-	var doc FailureDocument
-	if err := json.Unmarshal(body, &doc); err != nil {
+func (d *destination) send(_ context.Context, doc failure.Document) error {
+	// What the destination stores reads back as an on-failure record.
+	body, err := json.Marshal(doc)
+	if err != nil {
 		return err
+	}
+	if doc, err = failure.Parse(body); err != nil {
+		return err
+	}
+	// The payload is the discarded records as one invocation.
+	var ev events.KinesisEvent
+	if err := json.Unmarshal([]byte(doc.Payload), &ev); err != nil {
+		return fmt.Errorf("payload: %w", err)
+	}
+	info := doc.KinesisBatchInfo
+	if n := len(ev.Records); n != info.BatchSize || ev.Records[0].Kinesis.SequenceNumber != info.StartSequenceNumber ||
+		ev.Records[n-1].Kinesis.SequenceNumber != info.EndSequenceNumber {
+		return fmt.Errorf("payload of %d records does not match %+v", n, info)
 	}
 	d.mu.Lock()
 	d.docs = append(d.docs, doc)
@@ -433,10 +448,10 @@ func (d *destination) send(_ context.Context, body []byte) error {
 	return nil
 }
 
-func (d *destination) all() []FailureDocument {
+func (d *destination) all() []failure.Document {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]FailureDocument(nil), d.docs...)
+	return append([]failure.Document(nil), d.docs...)
 }
 
 func unhandled() (lambdaenv.Result, error) {

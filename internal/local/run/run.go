@@ -9,6 +9,7 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/streamfn/streamfn/infra/plan"
+	"github.com/streamfn/streamfn/internal/failure"
 	"github.com/streamfn/streamfn/internal/local/deploy"
 	"github.com/streamfn/streamfn/internal/local/esm"
 	"github.com/streamfn/streamfn/internal/local/funcurl"
@@ -375,8 +377,12 @@ func mappingConfig(d *deploy.Deployment, c clients, failuresURL string) esm.Conf
 		TumblingWindow:             m.TumblingWindow,
 	}
 	if failuresURL != "" {
-		cfg.Destination = func(ctx context.Context, doc []byte) error {
-			_, err := c.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(failuresURL), MessageBody: aws.String(string(doc))})
+		cfg.Destination = func(ctx context.Context, record failure.Document) error {
+			doc, err := json.Marshal(record.Metadata())
+			if err != nil {
+				return err
+			}
+			_, err = c.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(failuresURL), MessageBody: aws.String(string(doc))})
 			return err
 		}
 	}

@@ -30,6 +30,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/streamfn/streamfn/internal/activity"
+	"github.com/streamfn/streamfn/internal/failure"
 	"github.com/streamfn/streamfn/internal/local/loadgen"
 )
 
@@ -431,18 +432,11 @@ func decodePayload(m PoisonMessage) ([]byte, error) {
 func CheckFailures(bodies []string) []Difference {
 	var diffs []Difference
 	for _, body := range bodies {
-		var doc struct {
-			RequestContext struct {
-				Condition string `json:"condition"`
-			} `json:"requestContext"`
-			KinesisBatchInfo struct {
-				ShardID             string `json:"shardId"`
-				StartSequenceNumber string `json:"startSequenceNumber"`
-				EndSequenceNumber   string `json:"endSequenceNumber"`
-				BatchSize           int    `json:"batchSize"`
-			} `json:"KinesisBatchInfo"`
+		doc, err := failure.Parse([]byte(body))
+		if err != nil {
+			diffs = append(diffs, Difference{Field: "failures queue", Want: "an on-failure record", Got: fmt.Sprintf("%v: %s", err, truncate(body))})
+			continue
 		}
-		_ = json.Unmarshal([]byte(body), &doc)
 		info := doc.KinesisBatchInfo
 		diffs = append(diffs, Difference{
 			Field: "failures queue",
