@@ -66,6 +66,9 @@ const (
 
 	maxFeatureTTLDays = 3650
 
+	// Failed batches are for replaying; a year is the stream's longest retention.
+	maxFailureRetentionDays = 365
+
 	// The processor's DEDUP_HORIZON_SECONDS range.
 	minDedupHorizonSeconds = 60
 	maxDedupHorizonSeconds = 86400
@@ -206,6 +209,8 @@ func (c *Config) Validate() error {
 			fmt.Sprintf("must not exceed streamfn:ingestConcurrency (%d): Lambda keeps provisioned environments inside the reserved ones", c.IngestConcurrency),
 			fmt.Sprintf("lower it to %d or raise streamfn:ingestConcurrency", c.IngestConcurrency))
 	}
+	v.oneOf(Key("failureDestination"), c.FailureDestination, []string{FailureDestinationS3, FailureDestinationSQS})
+	v.between(Key("failureRetentionDays"), c.FailureRetentionDays, 1, maxFailureRetentionDays, "")
 	v.oneOf(Key("ingestAuth"), c.IngestAuth, []string{IngestAuthIAM, IngestAuthNone})
 	v.oneOf(Key("architecture"), c.Architecture, []string{ArchitectureArm64, ArchitectureX8664})
 	if !slices.Contains(logRetentionValues, c.LogRetentionDays) {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/infra/plan"
 )
 
@@ -25,12 +26,13 @@ const (
 	TypeQueue       = "aws:sqs/queue:Queue"
 	TypeMapping     = "aws:lambda/eventSourceMapping:EventSourceMapping"
 	TypeFunctionURL = "aws:lambda/functionUrl:FunctionUrl"
+	TypeBucket      = "aws:s3/bucketV2:BucketV2"
 
 	StreamName      = "stream"
 	IngestName      = "ingest"
 	ProcessorName   = "processor"
 	TableName       = "features"
-	FailuresName    = "failures"
+	FailuresName    = "failures" // the failures queue, or the failures bucket
 	PoisonName      = "poison"
 	MappingName     = "processor-stream"
 	FunctionURLName = "ingest-url"
@@ -48,11 +50,14 @@ type Deployment struct {
 	AccountID string
 	Stream    Stream
 	Table     Table
-	Queues    []Queue // in the order failures, poison
-	Ingest    Function
-	Processor Function
-	Mapping   Mapping
-	URL       FunctionURL
+	Queues    []Queue // in the order failures (with failureDestination sqs), poison
+	// FailureBucket holds failed batches (failureDestination s3) and
+	// oversized poison payloads.
+	FailureBucket Bucket
+	Ingest        Function
+	Processor     Function
+	Mapping       Mapping
+	URL           FunctionURL
 }
 
 // Stream is the Kinesis stream.
@@ -62,6 +67,12 @@ type Stream struct {
 	Mode           string // PROVISIONED or ON_DEMAND
 	Shards         int
 	RetentionHours int
+}
+
+// Bucket is an S3 bucket of the stack.
+type Bucket struct {
+	Name string
+	ARN  string
 }
 
 // Table is the DynamoDB table.
@@ -114,9 +125,11 @@ type Mapping struct {
 	BisectBatchOnFunctionError bool
 	ReportBatchItemFailures    bool
 	TumblingWindow             time.Duration
-	// OnFailure is the logical name of the queue that is the on-failure
-	// destination, "" when there is none.
-	OnFailure string
+	// OnFailure is the logical name of the on-failure destination ("" for
+	// none), and OnFailureType its type: TypeQueue (metadata) or TypeBucket
+	// (records with their payload, under failure.ObjectKey).
+	OnFailure     string
+	OnFailureType string
 }
 
 // FunctionURL is ingest's Function URL.
@@ -130,7 +143,7 @@ func From(p *plan.Plan) (*Deployment, error) {
 	r := &reader{plan: p}
 	d := &Deployment{Stack: p.Stack}
 
-	streamArn := r.output("streamArn")
+	streamArn := r.output(pipeline.OutputStreamARN)
 	d.Region, d.AccountID = arnRegionAccount(streamArn)
 	if d.Region == "" {
 		r.problem("stack output streamArn %q is not a Kinesis stream ARN", streamArn)
@@ -139,7 +152,7 @@ func From(p *plan.Plan) (*Deployment, error) {
 	if res, ok := r.find(TypeStream, StreamName); ok {
 		in := inputs(res.Inputs)
 		d.Stream = Stream{
-			Name:           r.output("streamName"),
+			Name:           r.output(pipeline.OutputStreamName),
 			ARN:            streamArn,
 			Mode:           in.str("streamModeDetails.streamMode", "PROVISIONED"),
 			RetentionHours: in.integer("retentionPeriod", 24),
@@ -157,7 +170,7 @@ func From(p *plan.Plan) (*Deployment, error) {
 
 	if res, ok := r.find(TypeTable, TableName); ok {
 		in := inputs(res.Inputs)
-		d.Table = Table{Name: r.output("tableName"), HashKey: in.str("hashKey", "")}
+		d.Table = Table{Name: r.output(pipeline.OutputTableName), HashKey: in.str("hashKey", "")}
 		for _, a := range in.list("attributes") {
 			attr := inputs(asMap(a))
 			d.Table.Attributes = append(d.Table.Attributes, Attribute{Name: attr.str("name", ""), Type: attr.str("type", "")})
@@ -170,19 +183,28 @@ func From(p *plan.Plan) (*Deployment, error) {
 		}
 	}
 
+	queueURLOutput := map[string]string{FailuresName: pipeline.OutputFailuresQueueURL, PoisonName: pipeline.OutputPoisonQueueURL}
 	for _, logical := range []string{FailuresName, PoisonName} {
-		if _, ok := r.find(TypeQueue, logical); !ok {
-			continue
+		if _, ok := r.plan.Find(TypeQueue, logical); !ok {
+			if logical == PoisonName {
+				r.find(TypeQueue, logical) // required: reports it
+			}
+			continue // the failures queue exists with failureDestination sqs only
 		}
-		q := Queue{Logical: logical, URL: r.output(logical + "QueueUrl")}
+		q := Queue{Logical: logical, URL: r.output(queueURLOutput[logical])}
 		u, err := url.Parse(q.URL)
 		if err != nil || path.Base(u.Path) == "" || path.Base(u.Path) == "/" {
-			r.problem("stack output %sQueueUrl %q is not a queue URL", logical, q.URL)
+			r.problem("stack output %s %q is not a queue URL", queueURLOutput[logical], q.URL)
 			continue
 		}
 		q.Name = path.Base(u.Path)
 		q.ARN = fmt.Sprintf("arn:aws:sqs:%s:%s:%s", d.Region, d.AccountID, q.Name)
 		d.Queues = append(d.Queues, q)
+	}
+
+	if _, ok := r.find(TypeBucket, FailuresName); ok {
+		name := r.output(pipeline.OutputFailureBucketName)
+		d.FailureBucket = Bucket{Name: name, ARN: "arn:aws:s3:::" + name}
 	}
 
 	d.Ingest = r.function(d, IngestName)
@@ -194,7 +216,7 @@ func From(p *plan.Plan) (*Deployment, error) {
 
 	if res, ok := r.find(TypeFunctionURL, FunctionURLName); ok {
 		in := inputs(res.Inputs)
-		d.URL = FunctionURL{AuthType: in.str("authorizationType", "AWS_IAM"), URL: r.optionalOutput("ingestUrl")}
+		d.URL = FunctionURL{AuthType: in.str("authorizationType", "AWS_IAM"), URL: r.optionalOutput(pipeline.OutputIngestURL)}
 		if target := in.str("functionName", ""); target != "" && lastSegment(target) != d.Ingest.Name {
 			r.problem("Function URL %q targets %q, not the ingest function %q", FunctionURLName, target, d.Ingest.Name)
 		}
@@ -268,11 +290,14 @@ func (r *reader) mapping(d *Deployment, in inputs) Mapping {
 	if dest := in.str("destinationConfig.onFailure.destinationArn", ""); dest != "" {
 		for _, q := range d.Queues {
 			if q.ARN == dest {
-				m.OnFailure = q.Logical
+				m.OnFailure, m.OnFailureType = q.Logical, TypeQueue
 			}
 		}
+		if d.FailureBucket.ARN != "" && dest == d.FailureBucket.ARN {
+			m.OnFailure, m.OnFailureType = FailuresName, TypeBucket
+		}
 		if m.OnFailure == "" {
-			r.problem("mapping %q: on-failure destination %q is none of the stack's queues; only an SQS queue of the stack can be emulated", MappingName, dest)
+			r.problem("mapping %q: on-failure destination %q is none of the stack's queues or buckets; only those can be emulated", MappingName, dest)
 		}
 	}
 	return m
