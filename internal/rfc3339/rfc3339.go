@@ -48,10 +48,6 @@ func Parse(s string) (time.Time, error) {
 	fail := func(reason string, args ...any) (time.Time, error) {
 		return time.Time{}, &Error{Value: s, Reason: fmt.Sprintf(reason, args...)}
 	}
-	const minLen = len("2006-01-02T15:04:05Z")
-	if len(s) < minLen {
-		return fail("too short; the form is YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)")
-	}
 	digits := func(from, to int) (int, bool) {
 		n := 0
 		for j := from; j < to; j++ {
@@ -79,6 +75,9 @@ func Parse(s string) (time.Time, error) {
 	}
 	for k := range parts {
 		p := &parts[k]
+		if p.to > len(s) || p.sepAt >= len(s) {
+			return fail("too short; the form is YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)")
+		}
 		v, ok := digits(p.from, p.to)
 		if !ok {
 			return fail("the %s must be %d digits at position %d", p.name, p.to-p.from, p.from+1)
