@@ -136,11 +136,12 @@ func ParseString(data string) (Event, error) {
 	} else {
 		for {
 			if i >= len(s) || s[i] != '"' {
-				return ev, syntaxError(i, "expected a key in double quotes")
+				return ev, syntaxError(s, i, "expected a key in double quotes")
 			}
 			end, escaped, nonASCII := jsonscan.String(s, i)
 			if end < 0 {
-				return ev, syntaxError(i, "a malformed string")
+				at, what := badString(s, i)
+				return ev, syntaxError(s, at, what)
 			}
 			key := s[i+1 : end-1]
 			if escaped || nonASCII {
@@ -152,13 +153,13 @@ func ParseString(data string) (Event, error) {
 			}
 			i = jsonscan.SkipSpace(s, end)
 			if i >= len(s) || s[i] != ':' {
-				return ev, syntaxError(i, "expected ':' after a key")
+				return ev, syntaxError(s, i, "expected ':' after a key")
 			}
 			i = jsonscan.SkipSpace(s, i+1)
 			valueStart := i
 			end, problem, syntax := checkValue(s, i, 2)
 			if syntax {
-				return ev, syntaxError(end, problem)
+				return ev, syntaxError(s, end, problem)
 			}
 			if problem != "" {
 				errs = append(errs, fieldErr(key, problem))
@@ -189,11 +190,11 @@ func ParseString(data string) (Event, error) {
 				i++
 				break
 			}
-			return ev, syntaxError(i, "expected ',' or '}' after a value")
+			return ev, syntaxError(s, i, "expected ',' or '}' after a value")
 		}
 	}
 	if j := jsonscan.SkipSpace(s, i); j != len(s) {
-		return ev, syntaxError(j, "more data after the event object")
+		return ev, syntaxError(s, j, "more data after the event object")
 	}
 
 	ev.EventID = stringField(&errs, values, fieldEventID, MaxIDBytes)
@@ -342,9 +343,38 @@ func quantityField(errs *Errors, raw string) int64 {
 	return q
 }
 
-// syntaxError reports JSON that cannot be read at byte at.
-func syntaxError(at int, what string) error {
+// syntaxError reports JSON that cannot be read at byte at of s. JSON that
+// ends too soon is reported as encoding/json does, whatever was expected.
+func syntaxError(s string, at int, what string) error {
+	if at >= len(s) {
+		return fieldErr("", "invalid JSON: unexpected end of JSON input")
+	}
 	return fieldErr("", fmt.Sprintf("invalid JSON at byte %d: %s", at, what))
+}
+
+// badString says why the string starting at s[i] is malformed and where.
+func badString(s string, i int) (int, string) {
+	for j := i + 1; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '"':
+			return j, "a malformed string"
+		case c < 0x20:
+			return j, fmt.Sprintf("control character 0x%02x in a string: escape it (\\u%04x)", c, c)
+		case c == '\\':
+			if j+1 < len(s) && strings.IndexByte(`"\\/bfnrtu`, s[j+1]) < 0 {
+				return j, fmt.Sprintf("invalid escape \\%c in a string", s[j+1])
+			}
+			if j+1 < len(s) && s[j+1] == 'u' {
+				for k := j + 2; k < j+6; k++ {
+					if k < len(s) && !strings.ContainsRune("0123456789abcdefABCDEF", rune(s[k])) {
+						return j, "invalid \\u escape in a string: it takes four hex digits"
+					}
+				}
+			}
+			j++
+		}
+	}
+	return len(s), ""
 }
 
 // checkValue checks the JSON value at s[i] and returns the index after
@@ -360,7 +390,8 @@ func checkValue(s string, i, depth int) (end int, problem string, syntax bool) {
 	case c == '"':
 		end, escaped, nonASCII := jsonscan.String(s, i)
 		if end < 0 {
-			return i, "a malformed string", true
+			at, what := badString(s, i)
+			return at, what, true
 		}
 		if escaped || nonASCII {
 			if p := check(s[i+1:end-1], escaped, nonASCII); p != "" {
@@ -398,7 +429,8 @@ func checkValue(s string, i, depth int) (end int, problem string, syntax bool) {
 				}
 				end, escaped, nonASCII := jsonscan.String(s, i)
 				if end < 0 {
-					return i, "a malformed string", true
+					at, what := badString(s, i)
+					return at, what, true
 				}
 				key := s[i+1 : end-1]
 				if escaped || nonASCII {
