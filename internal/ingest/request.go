@@ -295,7 +295,7 @@ func parseEvents(raws []string, bodyBytes int, newEventID func() (string, error)
 		// purchase the processor would send to the poison queue.
 		if ev.Type == activity.Purchase && ev.HasPrice {
 			if _, err := features.PurchaseAmount(ev.Price, ev.Quantity); err != nil {
-				b.Rejected = append(b.Rejected, rejection(i, &activity.FieldError{Field: "price", Reason: "price × quantity: " + err.Error()}))
+				b.Rejected = append(b.Rejected, rejection(i, &activity.FieldError{Field: "price", Reason: err.Error() + "; the processor cannot add this purchase up"}))
 				continue
 			}
 		}
