@@ -99,7 +99,13 @@ func fieldOf(key string) int {
 // caseVariantOf returns the schema key that key equals under Unicode case
 // folding (as encoding/json matches keys), or "".
 func caseVariantOf(key string) string {
+	ascii := jsonscan.IsASCII(key)
 	for _, name := range FieldNames {
+		// An ASCII key folds only onto a name of its length; others may
+		// not (the Kelvin sign is three bytes and folds to k).
+		if ascii && (len(key) != len(name) || key[0]|0x20 != name[0]|0x20) {
+			continue
+		}
 		if strings.EqualFold(key, name) {
 			return name
 		}

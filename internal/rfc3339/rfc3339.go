@@ -45,6 +45,53 @@ func (e *Error) Error() string {
 // Parse reads s as an RFC 3339 date-time. The time's location is UTC for
 // Z, z and -00:00, otherwise a fixed zone with the offset.
 func Parse(s string) (time.Time, error) {
+	if t, ok := parseCommon(s); ok {
+		return t, nil
+	}
+	return parse(s)
+}
+
+// parseCommon reads the common form, YYYY-MM-DDTHH:MM:SS[.fraction]Z with
+// 1 to 9 fraction digits and no leap second, quickly; ok is false for
+// anything else, which parse then reads or explains.
+func parseCommon(s string) (time.Time, bool) {
+	const base = len("2006-01-02T15:04:05")
+	if len(s) < base+1 || len(s) > base+11 || s[len(s)-1] != 'Z' ||
+		s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	bad := false // a byte that is not a digit
+	num := func(from, to int) int {
+		n := 0
+		for j := from; j < to; j++ {
+			d := s[j] - '0' // wraps for bytes below '0'
+			bad = bad || d > 9
+			n = n*10 + int(d)
+		}
+		return n
+	}
+	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	hour, minute, second := num(11, 13), num(14, 16), num(17, 19)
+	nanos := 0
+	if frac := s[base : len(s)-1]; frac != "" {
+		if len(frac) < 2 || frac[0] != '.' {
+			return time.Time{}, false
+		}
+		nanos = num(base+1, len(s)-1)
+		for range 10 - len(frac) {
+			nanos *= 10
+		}
+	}
+	if bad || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		hour > 23 || minute > 59 || second > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, second, nanos, time.UTC), true
+}
+
+// parse reads any RFC 3339 date-time and explains why not when it is not
+// one.
+func parse(s string) (time.Time, error) {
 	fail := func(reason string, args ...any) (time.Time, error) {
 		return time.Time{}, &Error{Value: s, Reason: fmt.Sprintf(reason, args...)}
 	}

@@ -106,6 +106,11 @@ func FuzzParse(f *testing.F) {
 	f.Add("2026-11-26t12:00:00.123z")
 	f.Fuzz(func(t *testing.T, s string) {
 		got, err := Parse(s)
+		if fast, ok := parseCommon(s); ok {
+			if slow, err := parse(s); err != nil || !slow.Equal(fast) || slow.Location() != fast.Location() {
+				t.Fatalf("%q: the common form reads %v, the full grammar %v, %v", s, fast, slow, err)
+			}
+		}
 		if err != nil {
 			return
 		}
