@@ -99,11 +99,16 @@ func fieldOf(key string) int {
 // caseVariantOf returns the schema key that key equals under Unicode case
 // folding (as encoding/json matches keys), or "".
 func caseVariantOf(key string) string {
-	ascii := jsonscan.IsASCII(key)
+	if key == "" {
+		return ""
+	}
+	// Most unknown keys are ruled out by their first letter. A key that
+	// starts with a non-ASCII character may fold onto any name (the long s
+	// folds to s), and folding can grow a name to three bytes a letter
+	// (the Kelvin sign, K, folds to k).
+	first := key[0] | 0x20
 	for _, name := range FieldNames {
-		// An ASCII key folds only onto a name of its length; others may
-		// not (the Kelvin sign is three bytes and folds to k).
-		if ascii && (len(key) != len(name) || key[0]|0x20 != name[0]|0x20) {
+		if key[0] < utf8.RuneSelf && first != name[0] || len(key) < len(name) || len(key) > 3*len(name) {
 			continue
 		}
 		if strings.EqualFold(key, name) {
@@ -129,6 +134,7 @@ func ParseString(data string) (Event, error) {
 	}
 	var values [numFields]string // each field's raw JSON value, "" when absent
 	var seen uint32              // a bit per field index
+	var plain uint32             // fields whose value is a string without escapes
 	var unknownBuf [16]string
 	unknown := unknownBuf[:0] // keys that are not schema fields, for the duplicate check
 	s := data
@@ -144,12 +150,12 @@ func ParseString(data string) (Event, error) {
 			if i >= len(s) || s[i] != '"' {
 				return ev, syntaxError(s, i, "expected a key in double quotes")
 			}
-			end, escaped, nonASCII := jsonscan.String(s, i)
-			if end < 0 {
+			keyEnd, escaped, nonASCII := jsonscan.String(s, i)
+			if keyEnd < 0 {
 				at, what := badString(s, i)
 				return ev, syntaxError(s, at, what)
 			}
-			key := s[i+1 : end-1]
+			key := s[i+1 : keyEnd-1]
 			if escaped || nonASCII {
 				decoded, problem := decode(key, escaped, nonASCII)
 				if problem != "" {
@@ -157,25 +163,47 @@ func ParseString(data string) (Event, error) {
 				}
 				key = decoded
 			}
-			i = jsonscan.SkipSpace(s, end)
+			i = jsonscan.SkipSpace(s, keyEnd)
 			if i >= len(s) || s[i] != ':' {
 				return ev, syntaxError(s, i, "expected ':' after a key")
 			}
 			i = jsonscan.SkipSpace(s, i+1)
 			valueStart := i
-			end, problem, syntax := checkValue(s, i, 2)
-			if syntax {
-				return ev, syntaxError(s, end, problem)
+			f := fieldOf(key)
+			var end int
+			var clean bool
+			if f >= 0 && i < len(s) && s[i] == '"' {
+				// A schema field's string: when it holds no escape, its
+				// value is the text between the quotes.
+				var escaped, nonASCII bool
+				end, escaped, nonASCII = jsonscan.String(s, i)
+				clean = end >= 0 && !escaped && (!nonASCII || utf8.ValidString(s[i+1:end-1]))
+				if clean {
+					plain |= 1 << f
+				}
+			} else {
+				end, clean = skipClean(s, i, 2)
 			}
-			if problem != "" {
-				errs = append(errs, fieldErr(key, problem))
+			if !clean {
+				var problem string
+				var syntax bool
+				end, problem, syntax = checkValue(s, i, 2)
+				if syntax {
+					return ev, syntaxError(s, end, problem)
+				}
+				if problem != "" {
+					errs = append(errs, fieldErr(key, problem))
+				}
 			}
-			if f := fieldOf(key); f >= 0 {
+			if f >= 0 {
 				if seen&(1<<f) != 0 {
 					errs = append(errs, fieldErr(key, "appears more than once; send each key once"))
 				}
 				seen |= 1 << f
 				values[f] = s[valueStart:end]
+				if !clean || s[valueStart] != '"' {
+					plain &^= 1 << f
+				}
 			} else if known := caseVariantOf(key); known != "" {
 				errs = append(errs, fieldErr(key, fmt.Sprintf("keys are case-sensitive and %q is not %q: rename it to %s or remove it", key, known, known)))
 			} else {
@@ -203,11 +231,11 @@ func ParseString(data string) (Event, error) {
 		return ev, syntaxError(s, j, "more data after the event object")
 	}
 
-	ev.EventID = stringField(&errs, values, fieldEventID, MaxIDBytes)
+	ev.EventID = stringField(&errs, &values, plain, fieldEventID, MaxIDBytes)
 	if ev.EventID != "" {
 		checkID(&errs, "eventId", ev.EventID)
 	}
-	ev.UserID = stringField(&errs, values, fieldUserID, MaxIDBytes)
+	ev.UserID = stringField(&errs, &values, plain, fieldUserID, MaxIDBytes)
 	switch raw := values[fieldUserID]; {
 	case ev.UserID != "":
 		checkID(&errs, "userId", ev.UserID)
@@ -226,14 +254,14 @@ func ParseString(data string) (Event, error) {
 			errs = append(errs, fieldErr("type", fmt.Sprintf("%q is not one of %s", typ, typeNamesList)))
 		}
 	}
-	ev.ProductID = stringField(&errs, values, fieldProductID, MaxIDBytes)
+	ev.ProductID = stringField(&errs, &values, plain, fieldProductID, MaxIDBytes)
 	if ev.ProductID == "" && ev.Type.NeedsProduct() && !isBadString(values[fieldProductID]) {
 		errs = append(errs, fieldErr("productId", "required for type "+ev.Type.String()))
 	}
-	ev.Category = stringField(&errs, values, fieldCategory, MaxIDBytes)
+	ev.Category = stringField(&errs, &values, plain, fieldCategory, MaxIDBytes)
 	ev.Price, ev.HasPrice = priceField(&errs, values[fieldPrice])
 	ev.Quantity = quantityField(&errs, values[fieldQuantity])
-	ev.SessionID = stringField(&errs, values, fieldSessionID, MaxIDBytes)
+	ev.SessionID = stringField(&errs, &values, plain, fieldSessionID, MaxIDBytes)
 	switch raw := values[fieldTS]; {
 	case raw == "" || raw == "null" || raw == `""`:
 		errs = append(errs, fieldErr("ts", "required, an RFC 3339 timestamp, e.g. "+rfc3339.Example))
@@ -246,7 +274,7 @@ func ParseString(data string) (Event, error) {
 			errs = append(errs, fieldErr("ts", err.Error()))
 		}
 	}
-	ev.UserAgent = stringField(&errs, values, fieldUserAgent, MaxUserAgentBytes)
+	ev.UserAgent = stringField(&errs, &values, plain, fieldUserAgent, MaxUserAgentBytes)
 	return ev, errs.err()
 }
 
@@ -269,7 +297,7 @@ func decodeValue(raw string) (string, bool) {
 
 // stringField reads an optional string field: "" when absent, null or
 // not a valid string (the problem is added to errs).
-func stringField(errs *Errors, values [numFields]string, f, max int) string {
+func stringField(errs *Errors, values *[numFields]string, plain uint32, f, max int) string {
 	raw := values[f]
 	if raw == "" || raw == "null" {
 		return ""
@@ -278,9 +306,11 @@ func stringField(errs *Errors, values [numFields]string, f, max int) string {
 		*errs = append(*errs, fieldErr(FieldNames[f], "must be a string"))
 		return ""
 	}
-	v, ok := decodeValue(raw)
-	if !ok {
-		return "" // checkValue reported it
+	v, ok := raw[1:len(raw)-1], true
+	if plain&(1<<f) == 0 {
+		if v, ok = decodeValue(raw); !ok {
+			return "" // checkValue reported it
+		}
 	}
 	if len(v) > max {
 		*errs = append(*errs, fieldErr(FieldNames[f], fmt.Sprintf("is %d bytes; at most %d allowed", len(v), max)))
@@ -381,6 +411,84 @@ func badString(s string, i int) (int, string) {
 		}
 	}
 	return len(s), ""
+}
+
+// skipClean returns the index after the JSON value at s[i] when the value
+// is valid and breaks none of the parser's rules, and clean false
+// otherwise, or when it is not sure (objects of more than eight keys, or
+// keys with escapes): then checkValue decides and explains. It is
+// checkValue's fast path, for the unknown fields web clients send.
+func skipClean(s string, i, depth int) (end int, clean bool) {
+	if i >= len(s) {
+		return i, false
+	}
+	switch c := s[i]; {
+	case c == '"':
+		end, escaped, nonASCII := jsonscan.String(s, i)
+		if end < 0 || escaped && check(s[i+1:end-1], escaped, nonASCII) != "" || nonASCII && !utf8.ValidString(s[i+1:end-1]) {
+			return i, false
+		}
+		return end, true
+	case c == '{' || c == '[':
+		if depth > MaxDepth {
+			return i, false
+		}
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
+		var keys [8]string
+		n := 0
+		i = jsonscan.SkipSpace(s, i+1)
+		if i < len(s) && s[i] == closing {
+			return i + 1, true
+		}
+		for {
+			if c == '{' {
+				if i >= len(s) || s[i] != '"' || n == len(keys) {
+					return i, false
+				}
+				end, escaped, nonASCII := jsonscan.String(s, i)
+				if end < 0 || escaped || nonASCII && !utf8.ValidString(s[i+1:end-1]) {
+					return i, false
+				}
+				key := s[i+1 : end-1]
+				for _, k := range keys[:n] {
+					if k == key {
+						return i, false
+					}
+				}
+				keys[n] = key
+				n++
+				i = jsonscan.SkipSpace(s, end)
+				if i >= len(s) || s[i] != ':' {
+					return i, false
+				}
+				i = jsonscan.SkipSpace(s, i+1)
+			}
+			end, clean := skipClean(s, i, depth+1)
+			if !clean {
+				return i, false
+			}
+			i = jsonscan.SkipSpace(s, end)
+			if i < len(s) && s[i] == closing {
+				return i + 1, true
+			}
+			if i >= len(s) || s[i] != ',' {
+				return i, false
+			}
+			i = jsonscan.SkipSpace(s, i+1)
+		}
+	case c == 't':
+		return i + 4, len(s)-i >= 4 && s[i:i+4] == "true"
+	case c == 'f':
+		return i + 5, len(s)-i >= 5 && s[i:i+5] == "false"
+	case c == 'n':
+		return i + 4, len(s)-i >= 4 && s[i:i+4] == "null"
+	default:
+		end := jsonscan.Number(s, i)
+		return end, end > i
+	}
 }
 
 // checkValue checks the JSON value at s[i] and returns the index after

@@ -152,3 +152,23 @@ func FuzzEveryReaderAgrees(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSkipCleanAgrees: the fast path skipClean only vouches for what
+// checkValue, the reference, finds clean, and ends it at the same byte.
+func FuzzSkipCleanAgrees(f *testing.F) {
+	f.Add(valid)
+	f.Add(`{"a":{"b":[1,"x",{"c":null}]},"a2":true}`)
+	f.Add(`{"a":1,"a":2}`)
+	f.Add("[\"\xff\"]")
+	f.Add(`["\ud800"]`)
+	f.Fuzz(func(t *testing.T, s string) {
+		end, clean := skipClean(s, 0, 1)
+		if !clean {
+			return
+		}
+		refEnd, problem, syntax := checkValue(s, 0, 1)
+		if syntax || problem != "" || refEnd != end {
+			t.Fatalf("%q: skipClean says clean up to %d; checkValue says %q (syntax %v) up to %d", s, end, problem, syntax, refEnd)
+		}
+	})
+}

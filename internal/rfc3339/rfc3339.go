@@ -60,29 +60,34 @@ func parseCommon(s string) (time.Time, bool) {
 		s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
 		return time.Time{}, false
 	}
-	bad := false // a byte that is not a digit
-	num := func(from, to int) int {
-		n := 0
-		for j := from; j < to; j++ {
-			d := s[j] - '0' // wraps for bytes below '0'
-			bad = bad || d > 9
-			n = n*10 + int(d)
-		}
-		return n
+	// notDigit collects (d | d+6) & 0xF0 for each d = byte - '0': zero for
+	// the digits 0-9, non-zero for every other byte (above '9', d+6
+	// carries into the high nibble; below '0', d wraps into it).
+	var notDigit byte
+	d := func(i int) byte {
+		v := s[i] - '0'
+		notDigit |= (v | (v + 6)) & 0xf0
+		return v
 	}
-	year, month, day := num(0, 4), num(5, 7), num(8, 10)
-	hour, minute, second := num(11, 13), num(14, 16), num(17, 19)
+	year := int(d(0))*1000 + int(d(1))*100 + int(d(2))*10 + int(d(3))
+	month := int(d(5))*10 + int(d(6))
+	day := int(d(8))*10 + int(d(9))
+	hour := int(d(11))*10 + int(d(12))
+	minute := int(d(14))*10 + int(d(15))
+	second := int(d(17))*10 + int(d(18))
 	nanos := 0
 	if frac := s[base : len(s)-1]; frac != "" {
 		if len(frac) < 2 || frac[0] != '.' {
 			return time.Time{}, false
 		}
-		nanos = num(base+1, len(s)-1)
+		for j := 1; j < len(frac); j++ {
+			nanos = nanos*10 + int(d(base+j))
+		}
 		for range 10 - len(frac) {
 			nanos *= 10
 		}
 	}
-	if bad || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+	if notDigit != 0 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
 		hour > 23 || minute > 59 || second > 59 {
 		return time.Time{}, false
 	}

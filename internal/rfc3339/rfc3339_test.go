@@ -129,3 +129,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestCommonFormIsQuick: the usual UTC timestamps take the quick path.
+func TestCommonFormIsQuick(t *testing.T) {
+	for _, in := range []string{"2019-09-29T19:59:59.999Z", "2026-11-26T12:00:00Z", "1999-12-31T23:59:59.123456789Z", "2000-02-29T08:08:08.8Z"} {
+		got, ok := parseCommon(in)
+		want, err := time.Parse(time.RFC3339Nano, in)
+		if !ok || err != nil || !got.Equal(want) {
+			t.Errorf("parseCommon(%q) = %v, %v; want %v", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"2019-09-29T19:59:59.Z", "2019-09-29T19:59:5:Z", "2019-09-29T19:59:59/Z", "2019-09-29T19:59:60Z", "2019-09-29t19:59:59Z"} {
+		if _, ok := parseCommon(in); ok {
+			t.Errorf("parseCommon(%q) accepted it", in)
+		}
+	}
+}
