@@ -114,6 +114,8 @@ func TestValidationRules(t *testing.T) {
 		{"starting spelling", map[string]string{"streamfn:startingPosition": "latest"}, "streamfn:startingPosition", "pulumi config set streamfn:startingPosition LATEST"},
 		{"at timestamp ok", map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP", "streamfn:startingPositionTimestamp": "2025-01-31T00:00:00Z"}, "", ""},
 		{"at timestamp missing", map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP"}, "streamfn:startingPositionTimestamp", "RFC 3339"},
+		{"at timestamp lower-case t and z", map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP", "streamfn:startingPositionTimestamp": "2025-01-31t00:00:00z"}, "", ""},
+		{"at timestamp one-digit hour", map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP", "streamfn:startingPositionTimestamp": "2025-01-31T1:00:00Z"}, "streamfn:startingPositionTimestamp", "RFC 3339"},
 		{"timestamp without at timestamp", map[string]string{"streamfn:startingPositionTimestamp": "2025-01-31T00:00:00Z"}, "streamfn:startingPositionTimestamp", "only used with"},
 
 		{"retries unbounded", map[string]string{"streamfn:maxRetryAttempts": "-1"}, "", ""},
@@ -260,5 +262,23 @@ func TestMissingKeyIsAProblemNotAPanic(t *testing.T) {
 	var invalid *config.ValidationError
 	if !errors.As(err, &invalid) || lineFor(invalid, "streamfn:batchSize") == "" {
 		t.Fatalf("got %v, want a problem naming streamfn:batchSize", err)
+	}
+}
+
+// startingPositionTimestamp follows RFC 3339's grammar, as ts does, and
+// reaches the provider in the UTC form every RFC 3339 reader takes.
+func TestStartingPositionTimestampIsNormalized(t *testing.T) {
+	for in, want := range map[string]string{
+		"2025-01-31t00:00:00z":      "2025-01-31T00:00:00Z",
+		"2025-01-31T01:30:00+01:30": "2025-01-31T00:00:00Z",
+		"2016-12-31T23:59:60Z":      "2017-01-01T00:00:00Z",
+	} {
+		c, err := load(t, map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP", "streamfn:startingPositionTimestamp": in})
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if c.StartingPositionTimestamp != want {
+			t.Errorf("%s became %s, want %s", in, c.StartingPositionTimestamp, want)
+		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/streamfn/streamfn/internal/rfc3339"
 )
 
 // Problem is one rejected value.
@@ -142,10 +144,14 @@ func (c *Config) Validate() error {
 	v.oneOf(Key("startingPosition"), c.StartingPosition,
 		[]string{StartingPositionTrimHorizon, StartingPositionLatest, StartingPositionAtTimestamp})
 	if c.StartingPosition == StartingPositionAtTimestamp {
-		if _, err := time.Parse(time.RFC3339, c.StartingPositionTimestamp); err != nil {
+		// The grammar ingest and the processor use for ts; the provider gets
+		// the time in the UTC form every RFC 3339 reader takes.
+		if t, err := rfc3339.Parse(c.StartingPositionTimestamp); err != nil {
 			v.add(Key("startingPositionTimestamp"), c.StartingPositionTimestamp,
 				"AT_TIMESTAMP needs an RFC 3339 time such as 2025-01-31T00:00:00Z",
 				"pulumi config set streamfn:startingPositionTimestamp 2025-01-31T00:00:00Z")
+		} else {
+			c.StartingPositionTimestamp = t.UTC().Format(time.RFC3339Nano)
 		}
 	} else if c.StartingPositionTimestamp != "" {
 		v.add(Key("startingPositionTimestamp"), c.StartingPositionTimestamp,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/infra/plan"
+	"github.com/streamfn/streamfn/internal/rfc3339"
 )
 
 // Resource type tokens and the fixed logical names the local run finds.
@@ -270,7 +271,7 @@ func (r *reader) mapping(d *Deployment, in inputs) Mapping {
 		TumblingWindow:             time.Duration(in.integer("tumblingWindowInSeconds", 0)) * time.Second,
 	}
 	if ts := in.str("startingPositionTimestamp", ""); ts != "" {
-		t, err := time.Parse(time.RFC3339, ts)
+		t, err := rfc3339.Parse(ts)
 		if err != nil {
 			r.problem("mapping %q: startingPositionTimestamp %q is not RFC 3339", MappingName, ts)
 		}
