@@ -34,7 +34,10 @@ type StreamPipelineArgs struct {
 type StreamPipeline struct {
 	pulumi.ResourceState
 
-	Stream        *kinesis.Stream
+	Stream *kinesis.Stream
+	// Consumer is the enhanced fan-out consumer the mapping reads through; nil with
+	// streamfn:consumer shared.
+	Consumer      *kinesis.StreamConsumer
 	Table         *dynamodb.Table
 	FailuresQueue *sqs.Queue
 	PoisonQueue   *sqs.Queue
@@ -67,7 +70,16 @@ func NewStreamPipeline(ctx *pulumi.Context, name string, args *StreamPipelineArg
 	if p.Stream, err = newStream(ctx, cfg, child); err != nil {
 		return nil, err
 	}
-	if p.Table, err = newFeaturesTable(ctx, child); err != nil {
+	// The stream's ARN once the deployed stream allows the configured change.
+	streamARN := checkedStreamARN(ctx, cfg, p.Stream, child)
+	source := streamARN
+	if cfg.Consumer == config.ConsumerEFO {
+		if p.Consumer, err = newConsumer(ctx, streamARN, child); err != nil {
+			return nil, err
+		}
+		source = p.Consumer.Arn
+	}
+	if p.Table, err = newFeaturesTable(ctx, cfg, child); err != nil {
 		return nil, err
 	}
 	if p.FailuresQueue, p.PoisonQueue, err = newQueues(ctx, child); err != nil {
@@ -79,7 +91,7 @@ func NewStreamPipeline(ctx *pulumi.Context, name string, args *StreamPipelineArg
 	if p.Ingest, err = newIngest(ctx, cfg, args.Ingest, p, child); err != nil {
 		return nil, err
 	}
-	if p.Mapping, err = newMapping(ctx, cfg, p, child); err != nil {
+	if p.Mapping, err = newMapping(ctx, cfg, p, source, child); err != nil {
 		return nil, err
 	}
 	if p.IngestURL, err = newIngestURL(ctx, cfg, p.Ingest, child); err != nil {
