@@ -307,15 +307,15 @@ func (c check) holds(reg mocks.Registration) (any, bool) {
 
 // knobChecks says where each config key must land. TestEveryKnobIsChecked keeps it complete.
 var knobChecks = map[string][]check{
-	"aws:region":                         {{tProvider, "aws", "region", "eu-west-1"}},
-	"streamfn:streamMode":                {{tStream, "stream", "streamModeDetails.streamMode", "PROVISIONED"}},
-	"streamfn:shardCount":                {{tStream, "stream", "shardCount", 3.0}},
-	"streamfn:retentionHours":            {{tStream, "stream", "retentionPeriod", 48.0}},
-	"streamfn:kmsKeyId":                  {{tStream, "stream", "kmsKeyId", customKey}, {tStream, "stream", "encryptionType", "KMS"}},
-	"streamfn:batchSize":                 {{tMapping, "processor-stream", "batchSize", 250.0}},
-	"streamfn:batchWindowSeconds":        {{tMapping, "processor-stream", "maximumBatchingWindowInSeconds", 5.0}},
-	"streamfn:parallelizationFactor":     {{tMapping, "processor-stream", "parallelizationFactor", 4.0}},
-	"streamfn:startingPosition":          {{tMapping, "processor-stream", "startingPosition", "AT_TIMESTAMP"}},
+	"aws:region":                     {{tProvider, "aws", "region", "eu-west-1"}},
+	"streamfn:streamMode":            {{tStream, "stream", "streamModeDetails.streamMode", "PROVISIONED"}},
+	"streamfn:shardCount":            {{tStream, "stream", "shardCount", 3.0}},
+	"streamfn:retentionHours":        {{tStream, "stream", "retentionPeriod", 48.0}},
+	"streamfn:kmsKeyId":              {{tStream, "stream", "kmsKeyId", customKey}, {tStream, "stream", "encryptionType", "KMS"}},
+	"streamfn:batchSize":             {{tMapping, "processor-stream", "batchSize", 250.0}},
+	"streamfn:batchWindowSeconds":    {{tMapping, "processor-stream", "maximumBatchingWindowInSeconds", 5.0}},
+	"streamfn:parallelizationFactor": {{tMapping, "processor-stream", "parallelizationFactor", 4.0}},
+	"streamfn:startingPosition":      {{tMapping, "processor-stream", "startingPosition", "AT_TIMESTAMP"}},
 	// Given with +01:00; the mapping gets the whole-second UTC form the provider reads back.
 	"streamfn:startingPositionTimestamp": {{tMapping, "processor-stream", "startingPositionTimestamp", "2025-01-31T00:00:00Z"}},
 	"streamfn:maxRetryAttempts":          {{tMapping, "processor-stream", "maximumRetryAttempts", 7.0}},
