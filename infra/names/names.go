@@ -113,11 +113,11 @@ func (r Rule) Check(name string) error {
 	if n := len(name); n < r.Min || n > r.Max {
 		return fmt.Errorf("%s name %q is %d characters; %s allows %d..%d (%s)", r.Service, name, n, r.Service, r.Min, r.Max, r.Doc)
 	}
-	if bad := r.invalid().FindString(name); bad != "" {
-		return fmt.Errorf("%s name %q contains %q, which %s does not allow; allowed: [%s] (%s)", r.Service, name, bad, r.Service, r.Allowed, r.Doc)
-	}
 	if r.Lower && strings.ToLower(name) != name {
 		return fmt.Errorf("%s name %q has uppercase letters, which %s does not allow (%s)", r.Service, name, r.Service, r.Doc)
+	}
+	if bad := r.invalid().FindString(name); bad != "" {
+		return fmt.Errorf("%s name %q contains %q, which %s does not allow; allowed: [%s] (%s)", r.Service, name, bad, r.Service, r.Allowed, r.Doc)
 	}
 	if r.extra != nil {
 		if err := r.extra(name); err != nil {
@@ -151,8 +151,8 @@ func (r Rule) Name(parts ...string) string {
 		suffix := "-" + Hash(whole, 8)
 		name = strings.TrimRight(name[:r.Max-len(suffix)], "-") + suffix
 	}
-	for len(name) < r.Min {
-		name += "-" + Hash(whole, 8)
+	if len(name) < r.Min {
+		name = strings.TrimLeft(name+"-"+Hash(whole, 8), "-")
 	}
 	return name
 }

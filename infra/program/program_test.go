@@ -21,6 +21,7 @@ import (
 
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/mocks"
+	"github.com/streamfn/streamfn/infra/names"
 	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/infra/program"
 	"github.com/streamfn/streamfn/infra/stackconfig"
@@ -787,5 +788,70 @@ func TestDeployedStreamRefusesImpossibleChanges(t *testing.T) {
 	}
 	if policy, _ := find(t, r, tRolePolicy, "processor-policy").Inputs["policy"].(string); !strings.Contains(policy, old) {
 		t.Errorf("the processor lost kms:Decrypt on the retired key: %s", policy)
+	}
+}
+
+// physicalNames are the names each resource type carries and the rule AWS holds them to.
+var physicalNames = []struct {
+	typ, field string // field: "inputs.x" or "outputs.x"
+	rule       names.Rule
+}{
+	{tStream, "outputs.name", names.Stream},
+	{tTable, "outputs.name", names.Table},
+	{tQueue, "outputs.name", names.Queue},
+	{tRole, "outputs.name", names.Role},
+	{tFunction, "outputs.name", names.Function},
+	{tLogGroup, "inputs.name", names.LogGroup},
+	{tDashboard, "inputs.dashboardName", names.Dashboard},
+	{tTopic, "outputs.name", names.Topic},
+	{tTopic, "inputs.displayName", names.TopicDisplayName},
+	{tAlarm, "outputs.name", names.Alarm},
+	{tConsumer, "inputs.name", names.Consumer},
+}
+
+// Every physical name is valid for every stack name Pulumi accepts, and the dashboard of one
+// stack name deployed twice into an account is not shared.
+func TestPhysicalNamesForAwkwardStackNames(t *testing.T) {
+	stacks := []string{"qa.eu", "QA.EU", "-lead.", "x..y", "192.168.0.1", strings.Repeat("stack.name-", 10)[:100]}
+	for _, stack := range stacks {
+		t.Run(stack, func(t *testing.T) {
+			r, err := runStack(t, "dev", mocks.Options{Stack: stack}, map[string]string{"streamfn:consumer": "efo"})
+			if err != nil {
+				t.Fatalf("stack %q: %v", stack, err)
+			}
+			checked := 0
+			for _, pn := range physicalNames {
+				for _, reg := range r.monitor.Registrations() {
+					if reg.Type != pn.typ {
+						continue
+					}
+					source, field, _ := strings.Cut(pn.field, ".")
+					values := reg.Inputs
+					if source == "outputs" {
+						values = reg.Outputs
+					}
+					name, _ := values[field].(string)
+					if err := pn.rule.Check(name); err != nil {
+						t.Errorf("%s %s: %v", reg.Type, reg.Name, err)
+					}
+					checked++
+				}
+			}
+			if checked < 20 {
+				t.Errorf("checked only %d names", checked)
+			}
+		})
+	}
+}
+
+// Two deployments of one stack name into an account must not share a dashboard (PutDashboard
+// overwrites silently): the name carries a hash of the stream's ARN, whose stream name has
+// Pulumi's random suffix.
+func TestDashboardBelongsToItsStream(t *testing.T) {
+	r := devRun(t)
+	arn := find(t, r, tStream, "stream").Outputs["arn"].(string)
+	got := find(t, r, tDashboard, "dashboard").Inputs["dashboardName"]
+	if want := "streamfn-dev-" + names.Hash(arn, 8); got != want {
+		t.Errorf("dashboard name %v, want %s (from the stream %s)", got, want, arn)
 	}
 }
