@@ -3,6 +3,7 @@ package config_test
 import (
 	"errors"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -382,6 +383,54 @@ func TestRequiredAccountConcurrency(t *testing.T) {
 		}
 		if got := cfg.RequiredAccountConcurrency(); got != tt.want {
 			t.Errorf("processor %s, ingest %s: needs %d, want %d", tt.processor, tt.ingest, got, tt.want)
+		}
+	}
+}
+
+// The README's "Changing a running stack" table and config.Changes agree, and cover every key.
+func TestChangesTableMatchesTheREADME(t *testing.T) {
+	readme, err := os.ReadFile(projectDir + "/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n### Changing a running stack\n")
+	if !ok {
+		t.Fatal(`README has no "### Changing a running stack" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n### ")
+	documented := map[string]string{}
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, " | ")
+		if len(cells) < 3 || !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		key := strings.Trim(strings.TrimPrefix(cells[0], "| "), "`")
+		if !strings.Contains(key, ":") {
+			key = config.Key(key)
+		}
+		documented[key] = cells[1]
+	}
+	for _, key := range config.Keys() {
+		change, ok := config.Changes[key]
+		if !ok {
+			t.Errorf("config.Changes does not say what changing %s does", key)
+			continue
+		}
+		if got := documented[key]; got != string(change.Kind) {
+			t.Errorf("README says changing %s is %q, config.Changes says %q", key, got, change.Kind)
+		}
+	}
+	if len(documented) != len(config.Keys()) || len(config.Changes) != len(config.Keys()) {
+		t.Errorf("README documents %d keys and config.Changes %d, but there are %d", len(documented), len(config.Changes), len(config.Keys()))
+	}
+	for _, key := range []string{"startingPosition", "startingPositionTimestamp", "consumer"} {
+		if config.Changes[config.Key(key)].Kind != config.Replaces {
+			t.Errorf("%s forces a new mapping in the provider, so it replaces", key)
+		}
+	}
+	for _, key := range []string{"shardCount", "kmsKeyId", "ingestProvisionedConcurrency"} {
+		if config.Changes[config.Key(key)].Kind != config.Steps {
+			t.Errorf("%s needs steps", key)
 		}
 	}
 }
