@@ -155,3 +155,37 @@ func TestAccountConcurrencyPreflight(t *testing.T) {
 		t.Errorf("a bad flag exits %d, want 2", code)
 	}
 }
+
+// `GOEXPERIMENT=jsonv2 make plan` ships the same archives as `make plan`: the build clears
+// the caller's experiments.
+func TestCodeHashIgnoresTheCallersGOEXPERIMENT(t *testing.T) {
+	hashes := func() string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"-stack", "dev", "-json", "-dir", "../.."}, &stdout, &stderr); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		var doc struct {
+			Resources []struct {
+				Name   string         `json:"name"`
+				Inputs map[string]any `json:"inputs"`
+			} `json:"resources"`
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range doc.Resources {
+			if sha, ok := r.Inputs["codeSha256"].(string); ok {
+				out = append(out, r.Name+"="+sha)
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	t.Setenv("GOEXPERIMENT", "")
+	plain := hashes()
+	t.Setenv("GOEXPERIMENT", "jsonv2")
+	if got := hashes(); got != plain || plain == "" {
+		t.Errorf("GOEXPERIMENT=jsonv2 ships %s, without it %s", got, plain)
+	}
+}
