@@ -48,7 +48,9 @@ var (
 	// https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html: 3-63
 	// characters of lowercase letters, digits, '-' and '.', beginning and ending with a letter
 	// or digit. Dots are allowed by S3 but break virtual-hosted HTTPS and Transfer
-	// Acceleration, so this rule leaves them out.
+	// Acceleration, so this rule leaves them out. Bucket names are global across accounts, so
+	// give a bucket a part only this stack instance has, e.g.
+	// Bucket.Name(project, stack, "failures", Hash(streamARN, 8)).
 	Bucket = Rule{Service: "S3 bucket", Min: 3, Max: 63, Allowed: `a-z0-9\-`, Lower: true,
 		Doc: "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html", extra: bucketExtra}
 
