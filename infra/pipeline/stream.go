@@ -45,7 +45,7 @@ func streamKey(cfg *config.Config) string {
 //
 // The stream's name is known in a preview only once the stream exists, so a first preview
 // has nothing to compare with and skips the check. A read that fails for another reason (a
-// preview role without kinesis:DescribeStreamSummary) warns and skips it: the check refuses
+// preview role without kinesis:DescribeStreamSummary, ListShards or ListTagsForStream) warns and skips it: the check refuses
 // steps AWS would reject, it never blocks an update on its own failure.
 func checkedStreamARN(ctx *pulumi.Context, cfg *config.Config, stream *kinesis.Stream, opts ...pulumi.ResourceOption) pulumi.StringOutput {
 	return pulumi.All(stream.Name, stream.Arn).ApplyT(func(v []any) (string, error) {
