@@ -35,7 +35,7 @@ unit: deps
 	$(GO) test -count=1 ./...
 
 e2e: deps
-	$(GO) run ./scripts/local -stack $(STACK) -rate 1000 -duration 20s -users 200 -bad 0.02 -dup 0.05 -verify -chaos 0.05 -json -port 0
+	$(GO) run ./scripts/local -stack $(STACK) -rate 1000 -duration 20s -users 200 -bad 0.02 -dup 0.05 -late-dup 10s -pk mixed -verify -chaos 0.05 -json -port 0
 
 lint: fmt-check vet staticcheck actionlint
 

@@ -87,6 +87,7 @@ type Config struct {
 	ProcessorTimeoutSeconds int // streamfn:processorTimeoutSeconds
 	ProcessorConcurrency    int // streamfn:processorConcurrency (-1 = unreserved)
 	FeatureTTLDays          int // streamfn:featureTtlDays
+	DedupHorizonSeconds     int // streamfn:dedupHorizonSeconds
 
 	IngestMemoryMB               int    // streamfn:ingestMemoryMb
 	IngestTimeoutSeconds         int    // streamfn:ingestTimeoutSeconds
@@ -187,6 +188,7 @@ func (l *loader) load() *Config {
 	c.ProcessorTimeoutSeconds = l.int(Key("processorTimeoutSeconds"))
 	c.ProcessorConcurrency = l.int(Key("processorConcurrency"))
 	c.FeatureTTLDays = l.int(Key("featureTtlDays"))
+	c.DedupHorizonSeconds = l.int(Key("dedupHorizonSeconds"))
 
 	c.IngestMemoryMB = l.int(Key("ingestMemoryMb"))
 	c.IngestTimeoutSeconds = l.int(Key("ingestTimeoutSeconds"))
@@ -305,4 +307,15 @@ func (l *loader) stringMap(key string) map[string]string {
 			Fix:  fmt.Sprintf(`pulumi config set --path '%s.team' data   (or write it as a map in Pulumi.<stack>.yaml)`, key)})
 	}
 	return m
+}
+
+// RedeliveryHorizonSeconds is the longest Lambda may deliver a record
+// after its arrival: the mapping's maximum record age or, when records
+// never expire, the stream's retention. The processor keeps the eventIds of
+// records under other partition keys than the userId that long.
+func (c *Config) RedeliveryHorizonSeconds() int {
+	if c.MaxRecordAgeSeconds != Unbounded {
+		return c.MaxRecordAgeSeconds
+	}
+	return c.RetentionHours * 3600
 }

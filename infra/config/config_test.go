@@ -142,6 +142,11 @@ func TestValidationRules(t *testing.T) {
 		{"ingest memory low", map[string]string{"streamfn:ingestMemoryMb": "64"}, "streamfn:ingestMemoryMb", "128..10240"},
 		{"ingest timeout high", map[string]string{"streamfn:ingestTimeoutSeconds": "1000"}, "streamfn:ingestTimeoutSeconds", "1..900"},
 		{"feature ttl off", map[string]string{"streamfn:featureTtlDays": "0"}, "", ""},
+		{"dedup horizon", map[string]string{"streamfn:dedupHorizonSeconds": "3600"}, "", ""},
+		{"dedup horizon too short", map[string]string{"streamfn:dedupHorizonSeconds": "59"}, "streamfn:dedupHorizonSeconds", "60..86400"},
+		{"dedup horizon too long", map[string]string{"streamfn:dedupHorizonSeconds": "86401"}, "streamfn:dedupHorizonSeconds", "60..86400"},
+		{"dedup horizon within the ingest timeout", map[string]string{"streamfn:dedupHorizonSeconds": "120", "streamfn:ingestTimeoutSeconds": "120"},
+			"streamfn:dedupHorizonSeconds", "more than streamfn:ingestTimeoutSeconds (120)"},
 		{"feature ttl negative", map[string]string{"streamfn:featureTtlDays": "-1"}, "streamfn:featureTtlDays", "0..3650"},
 
 		{"processor concurrency enough", map[string]string{"streamfn:shardCount": "4", "streamfn:parallelizationFactor": "2", "streamfn:processorConcurrency": "8"}, "", ""},

@@ -65,6 +65,10 @@ const (
 
 	maxFeatureTTLDays = 3650
 
+	// The processor's DEDUP_HORIZON_SECONDS range.
+	minDedupHorizonSeconds = 60
+	maxDedupHorizonSeconds = 86400
+
 	// An ON_DEMAND stream starts with 4 MB/s of write capacity, i.e. 4 shards, and grows
 	// from there; fewer concurrent invocations than 4 x parallelization throttle it at once.
 	onDemandInitialShards = 4
@@ -180,6 +184,12 @@ func (c *Config) Validate() error {
 	v.between(Key("ingestMemoryMb"), c.IngestMemoryMB, minMemoryMB, maxMemoryMB, "")
 	v.between(Key("ingestTimeoutSeconds"), c.IngestTimeoutSeconds, 1, maxTimeoutSeconds, "")
 	v.between(Key("featureTtlDays"), c.FeatureTTLDays, 0, maxFeatureTTLDays, "0 = items never expire")
+	v.between(Key("dedupHorizonSeconds"), c.DedupHorizonSeconds, minDedupHorizonSeconds, maxDedupHorizonSeconds, "")
+	if c.DedupHorizonSeconds >= minDedupHorizonSeconds && c.IngestTimeoutSeconds >= 1 && c.DedupHorizonSeconds <= c.IngestTimeoutSeconds {
+		v.add(Key("dedupHorizonSeconds"), strconv.Itoa(c.DedupHorizonSeconds),
+			fmt.Sprintf("must be more than streamfn:ingestTimeoutSeconds (%d): a client resends a request only after it timed out, so a shorter horizon misses every retry", c.IngestTimeoutSeconds),
+			fmt.Sprintf("pulumi config set streamfn:dedupHorizonSeconds %d", max(900, 4*c.IngestTimeoutSeconds)))
+	}
 
 	if c.ProcessorConcurrency != Unreserved {
 		shards, shardSource := c.ShardCount, fmt.Sprintf("streamfn:shardCount %d", c.ShardCount)

@@ -121,6 +121,14 @@ func alarmSpecs(cfg *config.Config, p *StreamPipeline) []alarmSpec {
 			namespace:   "AWS/Lambda", metric: "Throttles", statistic: "Sum", dimensions: ingest, period: 300,
 		},
 		{
+			// The processor's EMF metrics: records it applied without the
+			// Seen set able to vouch for them, or entries it dropped for the
+			// item's size bound (README, "Exactly once: the guarantee").
+			name:        "processor-outside-exactly-once",
+			description: "The processor applied records outside the exactly-once guarantee (DedupUnverified) or dropped duplicate-detection state for an item's size (DedupEvicted). Its log names the users; see the README's 'Exactly once' section.",
+			namespace:   cfg.MetricsNamespace, metric: "DedupUnverified", statistic: "Sum", dimensions: processor, period: 300,
+		},
+		{
 			name:        "failures-queue-depth",
 			description: "Batches the mapping gave up on are waiting in the failures queue: find the records by shard and sequence number and replay them.",
 			namespace:   "AWS/SQS", metric: "ApproximateNumberOfMessagesVisible", statistic: "Maximum",

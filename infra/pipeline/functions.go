@@ -113,6 +113,9 @@ func newProcessor(ctx *pulumi.Context, cfg *config.Config, artifact build.Artifa
 			"TTL_ATTRIBUTE":     pulumi.String(featuresTTLAttr),
 			"FEATURE_TTL_DAYS":  pulumi.String(strconv.Itoa(cfg.FeatureTTLDays)),
 			"METRICS_NAMESPACE": pulumi.String(cfg.MetricsNamespace),
+			// The Seen set's horizons (package features).
+			"DEDUP_HORIZON_SECONDS":      pulumi.String(strconv.Itoa(cfg.DedupHorizonSeconds)),
+			"REDELIVERY_HORIZON_SECONDS": pulumi.String(strconv.Itoa(cfg.RedeliveryHorizonSeconds())),
 		},
 		policy: func(logGroupARN pulumi.StringOutput) pulumi.StringOutput {
 			return pulumi.All(p.Stream.Arn, p.Table.Arn, p.FailuresQueue.Arn, p.PoisonQueue.Arn, logGroupARN, consumerARN).

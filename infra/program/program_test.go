@@ -127,6 +127,7 @@ var knobValues = map[string]string{
 	"streamfn:processorTimeoutSeconds":      "120",
 	"streamfn:processorConcurrency":         "20",
 	"streamfn:featureTtlDays":               "30",
+	"streamfn:dedupHorizonSeconds":          "1800",
 	"streamfn:ingestMemoryMb":               "1024",
 	"streamfn:ingestTimeoutSeconds":         "20",
 	"streamfn:ingestConcurrency":            "50",
@@ -235,6 +236,7 @@ var baseResources = []string{
 	tKey + " alarms-key",
 	tTopic + " alarms",
 	tAlarm + " processor-iterator-age",
+	tAlarm + " processor-outside-exactly-once",
 	tAlarm + " processor-errors",
 	tAlarm + " processor-throttles",
 	tAlarm + " ingest-throttles",
@@ -320,17 +322,22 @@ var knobChecks = map[string][]check{
 	// Given with +01:00; the mapping gets the whole-second UTC form the provider reads back.
 	"streamfn:startingPositionTimestamp": {{tMapping, "processor-stream", "startingPositionTimestamp", "2025-01-31T00:00:00Z"}},
 	"streamfn:maxRetryAttempts":          {{tMapping, "processor-stream", "maximumRetryAttempts", 7.0}},
-	"streamfn:maxRecordAgeSeconds":       {{tMapping, "processor-stream", "maximumRecordAgeInSeconds", 7200.0}},
-	"streamfn:bisectOnError":             {{tMapping, "processor-stream", "bisectBatchOnFunctionError", false}},
-	"streamfn:tumblingWindowSeconds":     {{tMapping, "processor-stream", "tumblingWindowInSeconds", 120.0}},
-	"streamfn:mappingEnabled":            {{tMapping, "processor-stream", "enabled", false}},
-	"streamfn:processorMemoryMb":         {{tFunction, "processor", "memorySize", 2048.0}},
-	"streamfn:processorTimeoutSeconds":   {{tFunction, "processor", "timeout", 120.0}},
-	"streamfn:processorConcurrency":      {{tFunction, "processor", "reservedConcurrentExecutions", 20.0}},
-	"streamfn:featureTtlDays":            {{tFunction, "processor", "environment.variables.FEATURE_TTL_DAYS", "30"}},
-	"streamfn:ingestMemoryMb":            {{tFunction, "ingest", "memorySize", 1024.0}},
-	"streamfn:ingestTimeoutSeconds":      {{tFunction, "ingest", "timeout", 20.0}},
-	"streamfn:ingestConcurrency":         {{tFunction, "ingest", "reservedConcurrentExecutions", 50.0}},
+	"streamfn:maxRecordAgeSeconds": {
+		{tMapping, "processor-stream", "maximumRecordAgeInSeconds", 7200.0},
+		// The processor keeps other keys' eventIds as long as Lambda may redeliver them.
+		{tFunction, "processor", "environment.variables.REDELIVERY_HORIZON_SECONDS", "7200"},
+	},
+	"streamfn:bisectOnError":           {{tMapping, "processor-stream", "bisectBatchOnFunctionError", false}},
+	"streamfn:tumblingWindowSeconds":   {{tMapping, "processor-stream", "tumblingWindowInSeconds", 120.0}},
+	"streamfn:mappingEnabled":          {{tMapping, "processor-stream", "enabled", false}},
+	"streamfn:processorMemoryMb":       {{tFunction, "processor", "memorySize", 2048.0}},
+	"streamfn:processorTimeoutSeconds": {{tFunction, "processor", "timeout", 120.0}},
+	"streamfn:processorConcurrency":    {{tFunction, "processor", "reservedConcurrentExecutions", 20.0}},
+	"streamfn:featureTtlDays":          {{tFunction, "processor", "environment.variables.FEATURE_TTL_DAYS", "30"}},
+	"streamfn:dedupHorizonSeconds":     {{tFunction, "processor", "environment.variables.DEDUP_HORIZON_SECONDS", "1800"}},
+	"streamfn:ingestMemoryMb":          {{tFunction, "ingest", "memorySize", 1024.0}},
+	"streamfn:ingestTimeoutSeconds":    {{tFunction, "ingest", "timeout", 20.0}},
+	"streamfn:ingestConcurrency":       {{tFunction, "ingest", "reservedConcurrentExecutions", 50.0}},
 	"streamfn:ingestProvisionedConcurrency": {
 		{tProvisioned, "ingest-provisioned", "provisionedConcurrentExecutions", 5.0},
 		{tProvisioned, "ingest-provisioned", "qualifier", "live"},
@@ -598,6 +605,15 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 	processorName := find(t, r, tFunction, "processor").Outputs["name"]
 	if got, _ := lookup(find(t, r, tAlarm, "processor-iterator-age").Inputs, "dimensions.FunctionName"); got != processorName {
 		t.Errorf("iterator age alarm watches %v, want the processor %v", got, processorName)
+	}
+	// The exactly-once alarm watches the processor's own EMF metric.
+	outside := find(t, r, tAlarm, "processor-outside-exactly-once").Inputs
+	namespace, _ := lookup(find(t, r, tFunction, "processor").Inputs, "environment.variables.METRICS_NAMESPACE")
+	if outside["namespace"] != namespace || outside["metricName"] != "DedupUnverified" {
+		t.Errorf("exactly-once alarm watches %v/%v, want %v/DedupUnverified", outside["namespace"], outside["metricName"], namespace)
+	}
+	if got, _ := lookup(outside, "dimensions.FunctionName"); got != processorName {
+		t.Errorf("exactly-once alarm watches %v, want the processor %v", got, processorName)
 	}
 }
 

@@ -33,13 +33,24 @@ type Config struct {
 	// DeadlineMargin is the remaining time under which no new write starts
 	// (DEADLINE_MARGIN_MS, 100..60000, default 3000).
 	DeadlineMargin time.Duration
-	// EventIDWindow is the number of recent eventIds kept per user to catch
-	// producer duplicates (EVENT_ID_WINDOW, 1..1000, default 64).
-	EventIDWindow int
+	// Horizons are how long each user's item remembers the eventIds it
+	// applied: DEDUP_HORIZON_SECONDS (streamfn:dedupHorizonSeconds,
+	// 60..86400, default 900) and REDELIVERY_HORIZON_SECONDS (the
+	// mapping's maximum record age, or the stream's retention when records
+	// never expire; 60..31536000, default 86400). See package features.
+	Horizons features.Horizons
 	// WriteAttempts bounds the tries of one user's write when other writers
 	// keep changing the item (WRITE_ATTEMPTS, 1..20, default 5).
 	WriteAttempts int
 }
+
+// The range of DEDUP_HORIZON_SECONDS, which streamfn:dedupHorizonSeconds
+// sets: at least a minute, at most a day (the item then holds a day of a
+// user's eventIds).
+const (
+	MinDedupHorizonSeconds = 60
+	MaxDedupHorizonSeconds = 86400
+)
 
 // ConfigFromEnv reads the settings, reporting every missing or malformed
 // one at once.
@@ -54,8 +65,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		FunctionName:     r.Optional("AWS_LAMBDA_FUNCTION_NAME", "processor"),
 		WriteConcurrency: r.Int("WRITE_CONCURRENCY", 16, 1, 256),
 		DeadlineMargin:   time.Duration(r.Int("DEADLINE_MARGIN_MS", 3000, 100, 60000)) * time.Millisecond,
-		EventIDWindow:    r.Int("EVENT_ID_WINDOW", features.DefaultEventIDWindow, 1, 1000),
-		WriteAttempts:    r.Int("WRITE_ATTEMPTS", 5, 1, 20),
+		Horizons: features.Horizons{
+			Duplicate:  int64(r.Int("DEDUP_HORIZON_SECONDS", features.DefaultDuplicateHorizon, MinDedupHorizonSeconds, MaxDedupHorizonSeconds)),
+			Redelivery: int64(r.Int("REDELIVERY_HORIZON_SECONDS", features.DefaultRedeliveryHorizon, 60, 365*24*3600)),
+		},
+		WriteAttempts: r.Int("WRITE_ATTEMPTS", 5, 1, 20),
 	}
 	return cfg, r.Err()
 }
@@ -77,9 +91,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DeadlineMargin <= 0 {
 		c.DeadlineMargin = 3 * time.Second
-	}
-	if c.EventIDWindow <= 0 {
-		c.EventIDWindow = features.DefaultEventIDWindow
 	}
 	if c.WriteAttempts <= 0 {
 		c.WriteAttempts = 5

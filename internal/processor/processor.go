@@ -82,8 +82,13 @@ type Outcome struct {
 	Valid              int // valid events (applied, duplicate or replayed)
 	Poison             int // records reported to the poison queue
 	Applied            int // events counted into items
-	DuplicatesSkipped  int // producer duplicates
-	ReplaysSkipped     int // redelivered records at or below a mark
+	DuplicatesSkipped  int // eventIds the user's item had applied
+	ReplaysSkipped     int // redelivered records at or below a mark, older than the Seen set's reach
+	Recovered          int // applied records below their mark: replays of records the mapping gave up on
+	Unverified         int // applied records outside the guarantee (package features)
+	SeenEvicted        int // Seen entries dropped before their horizon (features.MaxSeen)
+	MaxItemBytes       int // the largest item written
+	WriteUnits         int // what the writes cost, one unit per started KB of item
 	Users              int
 	Writes             int // items written
 	WriteConflicts     int // writes retried after another writer's change
@@ -215,7 +220,7 @@ func (inv *invocation) parallel(n int, task func(i int, m *features.Merger)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m := features.NewMerger(inv.p.cfg.EventIDWindow)
+			m := features.NewMerger(inv.p.cfg.Horizons)
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= n {
@@ -297,6 +302,11 @@ func (inv *invocation) writeUser(u int, item *features.Item, m *features.Merger)
 		err := inv.p.store.Save(inv.ctx, item)
 		if err == nil {
 			inv.counted(res, 1)
+			inv.wrote(item)
+			if res.Unverified > 0 || res.Evicted > 0 {
+				inv.p.log.WarnContext(inv.ctx, "user outside the exactly-once guarantee",
+					"userId", userID, "unverified", res.Unverified, "seenEvicted", res.Evicted, "seenEntries", len(item.Seen), "itemBytes", item.Bytes)
+			}
 			return
 		}
 		if !errors.Is(err, store.ErrConflict) || attempt >= inv.p.cfg.WriteAttempts {
@@ -329,6 +339,19 @@ func (inv *invocation) counted(res features.Result, writes int) {
 	inv.out.DuplicatesSkipped += res.Duplicates
 	inv.out.ReplaysSkipped += res.Replays
 	inv.out.Writes += writes
+	inv.out.Recovered += res.Recovered
+	inv.out.Unverified += res.Unverified
+	inv.out.SeenEvicted += res.Evicted
+}
+
+// wrote adds a written item's size to the outcome.
+func (inv *invocation) wrote(item *features.Item) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.out.MaxItemBytes = max(inv.out.MaxItemBytes, item.Bytes)
+	if item.Bytes > 0 {
+		inv.out.WriteUnits += store.WriteUnits(item.Bytes)
+	}
 }
 
 // reportRejected sends the records the merge rejected to the poison queue,
@@ -454,6 +477,8 @@ func (p *Processor) report(ctx context.Context, start time.Time, out Outcome) {
 	p.log.InfoContext(ctx, "batch processed",
 		"records", out.Records, "userRecords", out.UserRecords, "valid", out.Valid, "poison", out.Poison,
 		"applied", out.Applied, "duplicatesSkipped", out.DuplicatesSkipped, "replaysSkipped", out.ReplaysSkipped,
+		"recovered", out.Recovered, "unverified", out.Unverified, "seenEvicted", out.SeenEvicted,
+		"maxItemBytes", out.MaxItemBytes, "writeUnits", out.WriteUnits,
 		"users", out.Users, "writes", out.Writes, "writeConflicts", out.WriteConflicts, "usersFailed", out.UsersFailed,
 		"maxRecordAgeMs", out.MaxRecordAgeMs, "failedSequenceNumber", out.FailedSequenceNumber, "durationMs", elapsed.Milliseconds())
 	failures := 0.0
@@ -467,7 +492,12 @@ func (p *Processor) report(ctx context.Context, start time.Time, out Outcome) {
 		telemetry.Metric{Name: "Poison", Unit: telemetry.Count, Value: float64(out.Poison)},
 		telemetry.Metric{Name: "DuplicatesSkipped", Unit: telemetry.Count, Value: float64(out.DuplicatesSkipped)},
 		telemetry.Metric{Name: "ReplaysSkipped", Unit: telemetry.Count, Value: float64(out.ReplaysSkipped)},
+		telemetry.Metric{Name: "Recovered", Unit: telemetry.Count, Value: float64(out.Recovered)},
+		telemetry.Metric{Name: "DedupUnverified", Unit: telemetry.Count, Value: float64(out.Unverified)},
+		telemetry.Metric{Name: "DedupEvicted", Unit: telemetry.Count, Value: float64(out.SeenEvicted)},
 		telemetry.Metric{Name: "Writes", Unit: telemetry.Count, Value: float64(out.Writes)},
+		telemetry.Metric{Name: "WriteUnits", Unit: telemetry.Count, Value: float64(out.WriteUnits)},
+		telemetry.Metric{Name: "MaxItemBytes", Unit: telemetry.Bytes, Value: float64(out.MaxItemBytes)},
 		telemetry.Metric{Name: "WriteConflicts", Unit: telemetry.Count, Value: float64(out.WriteConflicts)},
 		telemetry.Metric{Name: "UsersFailed", Unit: telemetry.Count, Value: float64(out.UsersFailed)},
 		telemetry.Metric{Name: "PoisonSendFailures", Unit: telemetry.Count, Value: float64(out.PoisonSendFailures)},

@@ -73,6 +73,7 @@ type Unit string
 const (
 	Count        Unit = "Count"
 	Milliseconds Unit = "Milliseconds"
+	Bytes        Unit = "Bytes"
 )
 
 // Metric is one value in an EMF line.

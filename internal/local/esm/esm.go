@@ -371,12 +371,7 @@ func (m *Mapping) dispatch(sh *shard, records []types.Record) {
 		key := aws.ToString(r.PartitionKey)
 		seq := aws.ToString(r.SequenceNumber)
 		arrival := aws.ToTime(r.ApproximateArrivalTimestamp)
-		i := 0
-		if len(sh.lanes) > 1 {
-			h := fnv.New32a()
-			h.Write([]byte(key))
-			i = int(h.Sum32() % uint32(len(sh.lanes)))
-		}
+		i := LaneOf(key, len(sh.lanes))
 		byLane[i] = append(byLane[i], record{
 			sequenceNumber: seq,
 			partitionKey:   key,
@@ -404,6 +399,21 @@ func (m *Mapping) dispatch(sh *shard, records []types.Record) {
 		l.mu.Unlock()
 		signal(l.notify)
 	}
+}
+
+// LaneOf is the lane of a shard's parallelizationFactor lanes that a
+// partition key's records go to: records of one key stay in order in one
+// lane, as Lambda keeps them
+// (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html#kinesis-parallelization).
+// Lambda does not document its hash; any fixed one gives the same order
+// guarantee.
+func LaneOf(partitionKey string, lanes int) int {
+	if lanes <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(partitionKey))
+	return int(h.Sum32() % uint32(lanes))
 }
 
 func signal(c chan struct{}) {
@@ -578,16 +588,21 @@ func (m *Mapping) outcome(res lambdaenv.Result, batch []record) (failedFrom int,
 	if !m.cfg.ReportBatchItemFailures {
 		return -1, false
 	}
-	return checkpoint(res.Payload, batch)
+	seqs := make([]string, len(batch))
+	for i, r := range batch {
+		seqs[i] = r.sequenceNumber
+	}
+	return Checkpoint(res.Payload, seqs)
 }
 
-// checkpoint applies Lambda's ReportBatchItemFailures rules to a response.
+// Checkpoint applies Lambda's ReportBatchItemFailures rules to a response
+// for a batch of the given sequence numbers.
 // Success: an empty or null response, {} or an empty or null
 // batchItemFailures. Whole-batch failure: a response that is not such a
 // document, or an itemIdentifier that is empty, null, missing or names no
 // record of the batch. Otherwise the batch resumes at the lowest reported
 // sequence number.
-func checkpoint(payload []byte, batch []record) (failedFrom int, wholeBatch bool) {
+func Checkpoint(payload []byte, batch []string) (failedFrom int, wholeBatch bool) {
 	trimmed := trimSpace(payload)
 	if len(trimmed) == 0 || string(trimmed) == "null" {
 		return -1, false
@@ -608,7 +623,7 @@ func checkpoint(payload []byte, batch []record) (failedFrom int, wholeBatch bool
 		if f.ItemIdentifier == nil || *f.ItemIdentifier == "" {
 			return 0, true
 		}
-		i := slices.IndexFunc(batch, func(r record) bool { return r.sequenceNumber == *f.ItemIdentifier })
+		i := slices.Index(batch, *f.ItemIdentifier)
 		if i < 0 {
 			return 0, true
 		}

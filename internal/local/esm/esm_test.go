@@ -370,7 +370,7 @@ func TestReportBatchItemFailuresResumesFromTheLowestFailure(t *testing.T) {
 }
 
 func TestCheckpointRules(t *testing.T) {
-	batch := []record{{sequenceNumber: "100"}, {sequenceNumber: "200"}, {sequenceNumber: "300"}}
+	batch := []string{"100", "200", "300"}
 	tests := []struct {
 		name       string
 		payload    string
@@ -392,7 +392,7 @@ func TestCheckpointRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			from, whole := checkpoint([]byte(tt.payload), batch)
+			from, whole := Checkpoint([]byte(tt.payload), batch)
 			if from != tt.failedFrom || whole != tt.whole {
 				t.Errorf("checkpoint(%q) = %d, %v; want %d, %v", tt.payload, from, whole, tt.failedFrom, tt.whole)
 			}

@@ -44,13 +44,16 @@ type Options struct {
 	Users    int
 	Bad      float64
 	Dup      float64
-	Batch    int // events per request
-	Clients  int // requests in flight at once
-	Seed     int64
-	Verify   bool
-	Chaos    float64
-	JSON     bool
-	Port     int // the Function URL's port; 0: a free one
+	// PartitionKeys and LateDup shape the producers: see loadgen.Options.
+	PartitionKeys string
+	LateDup       time.Duration
+	Batch         int // events per request
+	Clients       int // requests in flight at once
+	Seed          int64
+	Verify        bool
+	Chaos         float64
+	JSON          bool
+	Port          int // the Function URL's port; 0: a free one
 	// IngestCap is the environments an unreserved ingest gets.
 	IngestCap int
 
@@ -198,7 +201,7 @@ func Run(ctx context.Context, opts Options) error {
 		gen, err = loadgen.New(loadgen.Options{
 			URL: ingestURL, Rate: opts.Rate, Duration: opts.Duration, Users: opts.Users, Bad: opts.Bad, Dup: opts.Dup,
 			EventsPerRequest: opts.Batch, Clients: opts.Clients, Seed: opts.Seed,
-			StreamName: d.Stream.Name, Kinesis: c.kinesis,
+			StreamName: d.Stream.Name, Kinesis: c.kinesis, PartitionKeys: opts.PartitionKeys, LateDup: opts.LateDup,
 		}, ledger)
 		if err != nil {
 			return err
@@ -275,6 +278,7 @@ func Run(ctx context.Context, opts Options) error {
 		Stack: opts.Stack,
 		Settings: map[string]any{
 			"rate": opts.Rate, "duration": opts.Duration.String(), "users": opts.Users, "bad": opts.Bad, "dup": opts.Dup,
+			"pk": opts.PartitionKeys, "lateDup": opts.LateDup.String(),
 			"batch": opts.Batch, "clients": opts.Clients, "seed": opts.Seed, "chaos": opts.Chaos, "verify": opts.Verify,
 		},
 		LoadFor:   loadEnd.Sub(loadStart).Seconds(),
