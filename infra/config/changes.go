@@ -48,6 +48,7 @@ var Changes = map[string]Change{
 	Key("processorTimeoutSeconds"): {InPlace, "UpdateFunctionConfiguration"},
 	Key("processorConcurrency"):    {InPlace, "PutFunctionConcurrency; the account must have the quota (the plan prints how much)"},
 	Key("featureTtlDays"):          {InPlace, "new writes get the new expiry; items keep the expiry of their last write"},
+	Key("dedupHorizonSeconds"):     {InPlace, "the processor's environment; each item keeps the eventIds of the new span from its next write on"},
 
 	Key("ingestMemoryMb"):               {InPlace, "UpdateFunctionConfiguration; with provisioned concurrency a new version is published"},
 	Key("ingestTimeoutSeconds"):         {InPlace, "UpdateFunctionConfiguration"},
