@@ -79,7 +79,7 @@ type Config struct {
 	MappingEnabled            bool   // streamfn:mappingEnabled
 	MappingMetrics            bool   // streamfn:mappingMetrics
 	Consumer                  string // streamfn:consumer
-	// MappingFilters are Lambda filter patterns, each as compact JSON.
+	// MappingFilters are Lambda filter patterns, each a JSON document in a string.
 	MappingFilters     []string // streamfn:mappingFilters
 	MappingFilterQuota int      // streamfn:mappingFilterQuota
 
@@ -181,7 +181,7 @@ func (l *loader) load() *Config {
 	c.MappingEnabled = l.bool(Key("mappingEnabled"))
 	c.MappingMetrics = l.bool(Key("mappingMetrics"))
 	c.Consumer = l.str(Key("consumer"))
-	c.MappingFilters = l.jsonList(Key("mappingFilters"))
+	c.MappingFilters = l.stringList(Key("mappingFilters"))
 	c.MappingFilterQuota = l.int(Key("mappingFilterQuota"))
 
 	c.ProcessorMemoryMB = l.int(Key("processorMemoryMb"))
@@ -260,35 +260,12 @@ func (l *loader) stringList(key string) []string {
 	}
 	var list []string
 	if err := json.Unmarshal([]byte(v), &list); err != nil {
-		l.problems = append(l.problems, Problem{Key: key, Value: v, Rule: "must be a list of strings",
-			Fix: fmt.Sprintf("pulumi config set --path '%s[0]' <value>   (or write it as a list in Pulumi.<stack>.yaml)", key)})
+		// Pulumi.yaml declares these lists' items as strings, which the Pulumi CLI enforces;
+		// a filter pattern is therefore JSON inside a string.
+		l.problems = append(l.problems, Problem{Key: key, Value: v, Rule: "must be a list of strings (a filter pattern is JSON written inside a string)",
+			Fix: fmt.Sprintf(`write it as a list of strings in Pulumi.<stack>.yaml, e.g. %s: ['{"data":{"type":["purchase"]}}'], or pulumi config set --path '%s[0]' <value>`, key, key)})
 	}
 	return list
-}
-
-// jsonList reads an array-typed key whose items are JSON documents, written either as
-// strings holding JSON or as YAML maps; each comes back as compact JSON.
-func (l *loader) jsonList(key string) []string {
-	v, ok := l.raw(key)
-	if !ok || strings.TrimSpace(v) == "" {
-		return nil
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal([]byte(v), &items); err != nil {
-		l.problems = append(l.problems, Problem{Key: key, Value: v, Rule: "must be a list of JSON filter patterns",
-			Fix: fmt.Sprintf(`write it as a list in Pulumi.<stack>.yaml, e.g. %s: ['{"data":{"type":["purchase"]}}']`, key)})
-		return nil
-	}
-	out := make([]string, 0, len(items))
-	for _, item := range items {
-		var s string
-		if json.Unmarshal(item, &s) == nil {
-			out = append(out, s)
-			continue
-		}
-		out = append(out, string(item))
-	}
-	return out
 }
 
 // stringMap reads an object-typed key, which Pulumi hands to programs as a JSON document.

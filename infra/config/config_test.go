@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"encoding/json"
 	"errors"
 	"maps"
 	"os"
@@ -190,19 +191,21 @@ func TestValidationRules(t *testing.T) {
 		{"consumer efo", map[string]string{"streamfn:consumer": "efo"}, "", ""},
 		{"consumer unknown", map[string]string{"streamfn:consumer": "EFO"}, "streamfn:consumer", "shared, efo"},
 
-		{"filters ok", map[string]string{"streamfn:mappingFilters": `["{\"data\":{\"type\":[\"purchase\"]}}", {"data":{"value":[{"numeric":[">",100,"<=",500]}],"userId":[{"prefix":"u-"}]}}]`}, "", ""},
-		{"filters all operators", map[string]string{"streamfn:mappingFilters": `[{"data":{"a":[{"anything-but":["x"]}],"b":[{"exists":false}],"c":[{"equals-ignore-case":"X"}],"d":[{"suffix":".png"}],"e":[null, "", 3, true]}}]`}, "", ""},
-		{"filters not json", map[string]string{"streamfn:mappingFilters": `["{data:"]`}, "streamfn:mappingFilters[0]", "not a JSON object"},
-		{"filters on metadata", map[string]string{"streamfn:mappingFilters": `[{"partitionKey":["u1"]}]`}, "streamfn:mappingFilters[0]", `on "data" only`},
-		{"filters bare value", map[string]string{"streamfn:mappingFilters": `[{"data":{"type":"purchase"}}]`}, "streamfn:mappingFilters[0]", "array of values"},
-		{"filters unknown operator", map[string]string{"streamfn:mappingFilters": `[{"data":{"type":[{"wildcard":"p*"}]}}]`}, "streamfn:mappingFilters[0]", `operator "wildcard"`},
-		{"filters bad numeric", map[string]string{"streamfn:mappingFilters": `[{"data":{"v":[{"numeric":[">","1"]}]}}]`}, "streamfn:mappingFilters[0]", "needs a number"},
-		{"filters empty array", map[string]string{"streamfn:mappingFilters": `[{"data":{"v":[]}}]`}, "streamfn:mappingFilters[0]", "matches nothing"},
-		{"filters too long", map[string]string{"streamfn:mappingFilters": `[{"data":{"v":["` + strings.Repeat("x", 4100) + `"]}}]`}, "streamfn:mappingFilters[0]", "Lambda allows 4096"},
-		{"filters over quota", map[string]string{"streamfn:mappingFilters": `[{"data":{"a":[1]}},{"data":{"a":[2]}},{"data":{"a":[3]}},{"data":{"a":[4]}},{"data":{"a":[5]}},{"data":{"a":[6]}}]`}, "streamfn:mappingFilters", "at most streamfn:mappingFilterQuota = 5"},
-		{"filters within raised quota", map[string]string{"streamfn:mappingFilterQuota": "10", "streamfn:mappingFilters": `[{"data":{"a":[1]}},{"data":{"a":[2]}},{"data":{"a":[3]}},{"data":{"a":[4]}},{"data":{"a":[5]}},{"data":{"a":[6]}}]`}, "", ""},
+		{"filters ok", map[string]string{"streamfn:mappingFilters": filters(`{"data":{"type":["purchase"]}}`, `{"data":{"value":[{"numeric":[">",100,"<=",500]}],"userId":[{"prefix":"u-"}]}}`)}, "", ""},
+		{"filters all operators", map[string]string{"streamfn:mappingFilters": filters(`{"data":{"a":[{"anything-but":["x"]}],"b":[{"exists":false}],"c":[{"equals-ignore-case":"X"}],"d":[{"suffix":".png"}],"e":[null, "", 3, true]}}`)}, "", ""},
+		{"filters not json", map[string]string{"streamfn:mappingFilters": filters(`{data:`)}, "streamfn:mappingFilters[0]", "not a JSON object"},
+		{"filters on metadata", map[string]string{"streamfn:mappingFilters": filters(`{"partitionKey":["u1"]}`)}, "streamfn:mappingFilters[0]", `on "data" only`},
+		{"filters bare value", map[string]string{"streamfn:mappingFilters": filters(`{"data":{"type":"purchase"}}`)}, "streamfn:mappingFilters[0]", "array of values"},
+		{"filters unknown operator", map[string]string{"streamfn:mappingFilters": filters(`{"data":{"type":[{"wildcard":"p*"}]}}`)}, "streamfn:mappingFilters[0]", `operator "wildcard"`},
+		{"filters bad numeric", map[string]string{"streamfn:mappingFilters": filters(`{"data":{"v":[{"numeric":[">","1"]}]}}`)}, "streamfn:mappingFilters[0]", "needs a number"},
+		{"filters empty array", map[string]string{"streamfn:mappingFilters": filters(`{"data":{"v":[]}}`)}, "streamfn:mappingFilters[0]", "matches nothing"},
+		{"filters too long", map[string]string{"streamfn:mappingFilters": filters(`{"data":{"v":["` + strings.Repeat("x", 4100) + `"]}}`)}, "streamfn:mappingFilters[0]", "Lambda allows 4096"},
+		{"filters over quota", map[string]string{"streamfn:mappingFilters": filters(`{"data":{"a":[1]}}`, `{"data":{"a":[2]}}`, `{"data":{"a":[3]}}`, `{"data":{"a":[4]}}`, `{"data":{"a":[5]}}`, `{"data":{"a":[6]}}`)}, "streamfn:mappingFilters", "at most streamfn:mappingFilterQuota = 5"},
+		{"filters within raised quota", map[string]string{"streamfn:mappingFilterQuota": "10", "streamfn:mappingFilters": filters(`{"data":{"a":[1]}}`, `{"data":{"a":[2]}}`, `{"data":{"a":[3]}}`, `{"data":{"a":[4]}}`, `{"data":{"a":[5]}}`, `{"data":{"a":[6]}}`)}, "", ""},
 		{"filter quota above aws max", map[string]string{"streamfn:mappingFilterQuota": "11"}, "streamfn:mappingFilterQuota", "must be 1..10"},
-		{"filters not a list", map[string]string{"streamfn:mappingFilters": `{"data":1}`}, "streamfn:mappingFilters", "list of JSON filter patterns"},
+		{"filters not a list", map[string]string{"streamfn:mappingFilters": `{"data":1}`}, "streamfn:mappingFilters", "list of strings"},
+		// Pulumi.yaml declares string items, as the Pulumi CLI then enforces: a YAML map is refused.
+		{"filters as yaml maps", map[string]string{"streamfn:mappingFilters": `[{"data":{"type":["purchase"]}}]`}, "streamfn:mappingFilters", "JSON written inside a string"},
 
 		{"retired key ok", map[string]string{"streamfn:retiredKmsKeyIds": `["arn:aws:kms:us-east-1:111122223333:key/old"]`}, "", ""},
 		{"retired key not an arn", map[string]string{"streamfn:retiredKmsKeyIds": `["alias/old"]`}, "streamfn:retiredKmsKeyIds[0]", "ARN of a KMS key"},
@@ -438,4 +441,13 @@ func TestChangesTableMatchesTheREADME(t *testing.T) {
 			t.Errorf("%s needs steps", key)
 		}
 	}
+}
+
+// filters renders patterns as Pulumi hands a list of strings to the program.
+func filters(patterns ...string) string {
+	b, err := json.Marshal(patterns)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }

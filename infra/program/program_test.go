@@ -145,7 +145,7 @@ var knobValues = map[string]string{
 	"streamfn:retiredKmsKeyIds":             `["` + retiredKey + `"]`,
 	"streamfn:mappingMetrics":               "false",
 	"streamfn:consumer":                     "efo",
-	"streamfn:mappingFilters":               `[{"data":{"type":["purchase"]}}, "{\"data\":{\"value\":[{\"numeric\":[\">\",100]}]}}"]`,
+	"streamfn:mappingFilters":               `["{\"data\":{\"type\":[\"purchase\"]}}", "{\"data\":{\"value\":[{\"numeric\":[\">\",100]}]}}"]`,
 	"streamfn:mappingFilterQuota":           "6",
 }
 
