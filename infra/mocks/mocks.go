@@ -32,6 +32,9 @@ type Options struct {
 	// DeployedStreamKey is the KMS key the deployed stream is encrypted with
 	// ("alias/aws/kinesis" when empty).
 	DeployedStreamKey string
+	// StreamReadError, when set, is the error the getStream invoke fails with, as for a
+	// preview role that may not read the stream.
+	StreamReadError string
 }
 
 // Registration is one resource the program registered, in JSON-friendly form.
@@ -124,6 +127,9 @@ func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}), nil
 	case "aws:kinesis/getStream:getStream":
 		name := args.Args["name"].StringValue()
+		if m.opts.StreamReadError != "" {
+			return nil, fmt.Errorf("%s", m.opts.StreamReadError)
+		}
 		if m.opts.DeployedShards < 1 {
 			return nil, fmt.Errorf("ResourceNotFoundException: Stream %s under account %s not found", name, Account)
 		}

@@ -805,6 +805,13 @@ func TestDeployedStreamRefusesImpossibleChanges(t *testing.T) {
 	if policy, _ := find(t, r, tRolePolicy, "processor-policy").Inputs["policy"].(string); !strings.Contains(policy, old) {
 		t.Errorf("the processor lost kms:Decrypt on the retired key: %s", policy)
 	}
+
+	// A preview role that may not read the stream skips the check (with a warning); it never
+	// blocks the update on its own.
+	denied := mocks.Options{Stack: "prod", StreamReadError: "AccessDeniedException: not authorized to perform: kinesis:DescribeStreamSummary"}
+	if _, err := runStack(t, "prod", denied, nil); err != nil {
+		t.Errorf("with the stream unreadable: %v, want the check skipped", err)
+	}
 }
 
 // physicalNames are the names each resource type carries and the rule AWS holds them to.
