@@ -767,7 +767,7 @@ func TestDataIsProtected(t *testing.T) {
 		protect bool
 	}{{"prod", prodRun, true}, {"dev", devRun, false}} {
 		r := tt.run(t)
-		for _, res := range []struct{ typ, name string }{{tStream, "stream"}, {tTable, "features"}} {
+		for _, res := range []struct{ typ, name string }{{tStream, "stream"}, {tTable, "features"}, {tBucket, "failures"}} {
 			if got := find(t, r, res.typ, res.name).Options["protect"] == true; got != tt.protect {
 				t.Errorf("%s: %s protect = %v, want %v", tt.name, res.name, got, tt.protect)
 			}
@@ -778,7 +778,7 @@ func TestDataIsProtected(t *testing.T) {
 	}
 	// Nothing else is protected: a protected queue or role would block a routine replacement.
 	for _, reg := range prodRun(t).monitor.Registrations() {
-		if reg.Options["protect"] == true && reg.Type != tStream && reg.Type != tTable {
+		if reg.Options["protect"] == true && reg.Type != tStream && reg.Type != tTable && reg.Type != tBucket {
 			t.Errorf("prod protects %s %s", reg.Type, reg.Name)
 		}
 	}
