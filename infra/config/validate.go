@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/streamfn/streamfn/internal/features"
+
 	"fmt"
 	"regexp"
 	"slices"
@@ -69,8 +71,8 @@ const (
 	maxFailureRetentionDays = 365
 
 	// The processor's DEDUP_HORIZON_SECONDS range.
-	minDedupHorizonSeconds = 60
-	maxDedupHorizonSeconds = 86400
+	minDedupHorizonSeconds = features.MinDuplicateHorizon
+	maxDedupHorizonSeconds = features.MaxDuplicateHorizon
 
 	// An ON_DEMAND stream starts with 4 MB/s of write capacity, i.e. 4 shards, and grows
 	// from there; fewer concurrent invocations than 4 x parallelization throttle it at once.

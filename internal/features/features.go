@@ -98,6 +98,14 @@ const (
 	DefaultRedeliveryHorizon = 24 * 3600
 )
 
+// The range of the duplicate horizon (streamfn:dedupHorizonSeconds,
+// DEDUP_HORIZON_SECONDS): at least a minute, at most a day (the item then
+// holds a day of a user's eventIds).
+const (
+	MinDuplicateHorizon = 60
+	MaxDuplicateHorizon = 86400
+)
+
 // Horizons are how long, in seconds of Kinesis arrival time, the Seen set
 // keeps an entry.
 type Horizons struct {
