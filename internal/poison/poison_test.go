@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -218,5 +220,73 @@ func TestQueueFauxqs(t *testing.T) {
 	}
 	if got["4"]["payloadEncoding"] != "base64" || got["5"]["payloadTruncated"] != true || got["0"]["payload"] != strings.Repeat("x", 50) {
 		t.Fatalf("messages: 4 %v, 5 truncated %v, 0 %v", got["4"]["payloadEncoding"], got["5"]["payloadTruncated"], got["0"]["payload"])
+	}
+}
+
+// fakeS3 keeps what PutObject stores, and can refuse.
+type fakeS3 struct {
+	objects map[string][]byte
+	err     error
+}
+
+func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	body, err := io.ReadAll(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	if f.objects == nil {
+		f.objects = map[string][]byte{}
+	}
+	f.objects[aws.ToString(in.Bucket)+"/"+aws.ToString(in.Key)] = body
+	return &s3.PutObjectOutput{}, nil
+}
+
+// A payload too big for a message is stored whole in the bucket, and the
+// message points at it: nothing a producer sent is cut.
+func TestHugePayloadIsClaimChecked(t *testing.T) {
+	sqsFake, s3Fake := &fakeSQS{}, &fakeS3{}
+	q := NewQueue(sqsFake, "poison")
+	q.Payloads, q.PayloadBucket = s3Fake, "failures-1a2b3c4"
+	huge := Message{Reason: "not JSON", ShardID: "shardId-000000000001", SequenceNumber: "4959", SubSequenceNumber: 3,
+		PartitionKey: "u", Payload: strings.Repeat("é", 300<<10)} // 600 KiB of text
+	small := Message{Reason: "r", ShardID: "shardId-000000000001", SequenceNumber: "4960", SubSequenceNumber: -1, Payload: "{}"}
+	if errs := q.Send(context.Background(), []Message{huge, small}); errs != nil {
+		t.Fatalf("send: %v", errs)
+	}
+	stored := s3Fake.objects["failures-1a2b3c4/poison/shardId-000000000001/4959-3"]
+	if string(stored) != huge.Payload {
+		t.Fatalf("stored %d bytes, want the whole %d-byte payload", len(stored), len(huge.Payload))
+	}
+	var body struct {
+		Reason    string  `json:"reason"`
+		Payload   *string `json:"payload"`
+		Truncated bool    `json:"payloadTruncated"`
+		PayloadS3 struct {
+			Bucket, Key, SHA256 string
+			Bytes               int
+		} `json:"payloadS3"`
+	}
+	if len(sqsFake.batches) != 1 || len(sqsFake.batches[0]) != 2 {
+		t.Fatalf("batches %d", len(sqsFake.batches))
+	}
+	if err := json.Unmarshal([]byte(sqsFake.batches[0][0]), &body); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(huge.Payload))
+	if body.Payload != nil || body.Truncated || body.PayloadS3.Bucket != "failures-1a2b3c4" || body.PayloadS3.Key != "poison/shardId-000000000001/4959-3" ||
+		body.PayloadS3.Bytes != len(huge.Payload) || body.PayloadS3.SHA256 != hex.EncodeToString(sum[:]) || body.Reason != "not JSON" {
+		t.Fatalf("message %s", sqsFake.batches[0][0])
+	}
+	if !strings.Contains(sqsFake.batches[0][1], `"payload":"{}"`) {
+		t.Fatalf("a small payload stays in its message: %s", sqsFake.batches[0][1])
+	}
+	// If the bucket refuses, the message fails: the record is redelivered.
+	s3Fake.err = errors.New("AccessDenied")
+	errs := q.Send(context.Background(), []Message{huge, small})
+	if errs == nil || errs[0] == nil || errs[1] != nil || !strings.Contains(errs[0].Error(), "s3://failures-1a2b3c4/poison/shardId-000000000001/4959-3") {
+		t.Fatalf("errors %v", errs)
 	}
 }

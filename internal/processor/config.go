@@ -15,6 +15,10 @@ type Config struct {
 	// PoisonQueueURL is the SQS queue for rejected records (POISON_QUEUE_URL,
 	// required).
 	PoisonQueueURL string
+	// PoisonPayloadBucket holds poison payloads too large for an SQS
+	// message (POISON_PAYLOAD_BUCKET, the stack's failures bucket; optional:
+	// without it such payloads are cut, and marked so).
+	PoisonPayloadBucket string
 	// TTLAttribute is the table's TTL attribute (TTL_ATTRIBUTE, default
 	// expiresAt).
 	TTLAttribute string
@@ -49,14 +53,15 @@ type Config struct {
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	r := env.New(getenv)
 	cfg := Config{
-		TableName:        r.String("TABLE_NAME", "the DynamoDB table of user features (the stack's tableName output)"),
-		PoisonQueueURL:   r.String("POISON_QUEUE_URL", "the URL of the SQS queue for rejected records (the stack's poisonQueueUrl output)"),
-		TTLAttribute:     r.Optional("TTL_ATTRIBUTE", "expiresAt"),
-		FeatureTTLDays:   r.Int("FEATURE_TTL_DAYS", 0, 0, 3650),
-		MetricsNamespace: r.Optional("METRICS_NAMESPACE", "streamfn"),
-		FunctionName:     r.Optional("AWS_LAMBDA_FUNCTION_NAME", "processor"),
-		WriteConcurrency: r.Int("WRITE_CONCURRENCY", 16, 1, 256),
-		DeadlineMargin:   time.Duration(r.Int("DEADLINE_MARGIN_MS", 3000, 100, 60000)) * time.Millisecond,
+		TableName:           r.String("TABLE_NAME", "the DynamoDB table of user features (the stack's tableName output)"),
+		PoisonQueueURL:      r.String("POISON_QUEUE_URL", "the URL of the SQS queue for rejected records (the stack's poisonQueueUrl output)"),
+		TTLAttribute:        r.Optional("TTL_ATTRIBUTE", "expiresAt"),
+		PoisonPayloadBucket: r.Optional("POISON_PAYLOAD_BUCKET", ""),
+		FeatureTTLDays:      r.Int("FEATURE_TTL_DAYS", 0, 0, 3650),
+		MetricsNamespace:    r.Optional("METRICS_NAMESPACE", "streamfn"),
+		FunctionName:        r.Optional("AWS_LAMBDA_FUNCTION_NAME", "processor"),
+		WriteConcurrency:    r.Int("WRITE_CONCURRENCY", 16, 1, 256),
+		DeadlineMargin:      time.Duration(r.Int("DEADLINE_MARGIN_MS", 3000, 100, 60000)) * time.Millisecond,
 		Horizons: features.Horizons{
 			Duplicate:  int64(r.Int("DEDUP_HORIZON_SECONDS", features.DefaultDuplicateHorizon, features.MinDuplicateHorizon, features.MaxDuplicateHorizon)),
 			Redelivery: int64(r.Int("REDELIVERY_HORIZON_SECONDS", features.DefaultRedeliveryHorizon, 60, 365*24*3600)),
