@@ -63,6 +63,44 @@ type Message struct {
 	Payload                     string
 }
 
+// Document is a message body as JSON reads it: the contract for the tools
+// that read the poison queue (the redrive tool, the local run's verify).
+// AppendJSON writes it by hand, for speed; a test holds the two equal.
+type Document struct {
+	Reason            string `json:"reason"`
+	ShardID           string `json:"shardId"`
+	SequenceNumber    string `json:"sequenceNumber"`
+	SubSequenceNumber *int   `json:"subSequenceNumber,omitempty"`
+	PartitionKey      string `json:"partitionKey"`
+	// ApproximateArrivalTimestamp is RFC 3339 UTC with milliseconds.
+	ApproximateArrivalTimestamp string          `json:"approximateArrivalTimestamp"`
+	Payload                     string          `json:"payload,omitempty"`
+	PayloadEncoding             string          `json:"payloadEncoding,omitempty"` // utf8 or base64
+	PayloadTruncated            bool            `json:"payloadTruncated,omitempty"`
+	PayloadBytes                int             `json:"payloadBytes,omitempty"`
+	PayloadSHA256               string          `json:"payloadSha256,omitempty"`
+	PayloadS3                   *PayloadPointer `json:"payloadS3,omitempty"`
+}
+
+// PayloadPointer locates a claim-checked payload.
+type PayloadPointer struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	Bytes  int    `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// DecodedPayload is the record's bytes, when the message holds them.
+func (d *Document) DecodedPayload() ([]byte, error) {
+	switch d.PayloadEncoding {
+	case "base64":
+		return base64.StdEncoding.DecodeString(d.Payload)
+	case "utf8", "":
+		return []byte(d.Payload), nil
+	}
+	return nil, fmt.Errorf("poison message: payloadEncoding %q is neither utf8 nor base64", d.PayloadEncoding)
+}
+
 // MaxBodyBytes keeps each message, and each SendMessageBatch call of up to
 // ten, within SQS's 256 KiB limit on a request's message bodies.
 const MaxBodyBytes = 256 << 10

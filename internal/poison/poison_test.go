@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -288,5 +289,43 @@ func TestHugePayloadIsClaimChecked(t *testing.T) {
 	errs := q.Send(context.Background(), []Message{huge, small})
 	if errs == nil || errs[0] == nil || errs[1] != nil || !strings.Contains(errs[0].Error(), "s3://failures-1a2b3c4/poison/shardId-000000000001/4959-3") {
 		t.Fatalf("errors %v", errs)
+	}
+}
+
+// The hand-written encoder and Document agree: every message reads back
+// as the document of its fields, whatever its payload.
+func TestDocumentReadsWhatAppendJSONWrites(t *testing.T) {
+	at := time.Date(2026, 11, 26, 12, 0, 0, 150e6, time.UTC)
+	sub := 3
+	for _, m := range []Message{
+		{Reason: `userId: "x" is < 1`, ShardID: "shardId-000000000000", SequenceNumber: "4959", SubSequenceNumber: -1, PartitionKey: "user-1", ApproximateArrivalTimestamp: at, Payload: `{"eventId":"\u2028"}`},
+		{Reason: "not UTF-8", ShardID: "shardId-000000000001", SequenceNumber: "4960", SubSequenceNumber: sub, PartitionKey: "k\x00", ApproximateArrivalTimestamp: at, Payload: "\xff\xfe\x00"},
+		{Reason: "empty", ShardID: "s", SequenceNumber: "1", SubSequenceNumber: -1, ApproximateArrivalTimestamp: at},
+	} {
+		var got Document
+		body := m.AppendJSON(nil, MaxBodyBytes)
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		want := Document{Reason: m.Reason, ShardID: m.ShardID, SequenceNumber: m.SequenceNumber, PartitionKey: m.PartitionKey,
+			ApproximateArrivalTimestamp: "2026-11-26T12:00:00.150Z", PayloadEncoding: "utf8", Payload: m.Payload}
+		if m.SubSequenceNumber >= 0 {
+			want.SubSequenceNumber = &sub
+		}
+		if !utf8.ValidString(m.Payload) {
+			want.PayloadEncoding, want.Payload = "base64", base64.StdEncoding.EncodeToString([]byte(m.Payload))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s\n got  %+v\n want %+v", body, got, want)
+		}
+		if payload, err := got.DecodedPayload(); err != nil || string(payload) != m.Payload {
+			t.Errorf("payload %q, %v; want %q", payload, err, m.Payload)
+		}
+		// The claim-check form points at the payload instead.
+		var claim Document
+		if err := json.Unmarshal(m.AppendClaimCheckJSON(nil, "b"), &claim); err != nil || claim.PayloadS3 == nil ||
+			claim.PayloadS3.Key != m.PayloadKey() || claim.PayloadS3.Bytes != len(m.Payload) || claim.Payload != "" {
+			t.Errorf("claim check %+v, %v", claim, err)
+		}
 	}
 }
