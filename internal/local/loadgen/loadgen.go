@@ -353,7 +353,14 @@ func (g *Generator) generate(genCtx, ctx context.Context, requests chan<- []item
 			return
 		case <-ticker.C:
 		}
-		due := int64(g.opts.Rate*time.Since(start).Seconds()) - produced
+		if genCtx.Err() != nil {
+			return // the tick and the end came together: the end wins
+		}
+		elapsed := time.Since(start)
+		if g.opts.Duration > 0 {
+			elapsed = min(elapsed, g.opts.Duration) // a late tick makes no events past the end
+		}
+		due := int64(g.opts.Rate*elapsed.Seconds()) - produced
 		// Never burst more than a second's worth after a stall.
 		due = min(due, int64(g.opts.Rate)+1)
 		var direct []item
