@@ -25,6 +25,7 @@
 package esm
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,6 +33,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -129,7 +131,7 @@ func (c *Config) validate() error {
 		problems = append(problems, "no stream name")
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("event-source mapping: %s", joinLines(problems))
+		return fmt.Errorf("event-source mapping: %s", strings.Join(problems, "; "))
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 250 * time.Millisecond
@@ -144,14 +146,6 @@ func (c *Config) validate() error {
 		c.ShardBuffer = c.BatchSize * c.ParallelizationFactor
 	}
 	return nil
-}
-
-func joinLines(lines []string) string {
-	out := lines[0]
-	for _, l := range lines[1:] {
-		out += "; " + l
-	}
-	return out
 }
 
 // Mapping is a running event-source mapping.
@@ -633,7 +627,7 @@ func (m *Mapping) outcome(res lambdaenv.Result, batch []record) (failedFrom int,
 // record of the batch. Otherwise the batch resumes at the lowest reported
 // sequence number.
 func Checkpoint(payload []byte, batch []string) (failedFrom int, wholeBatch bool) {
-	trimmed := trimSpace(payload)
+	trimmed := bytes.TrimSpace(payload) // JSON white space is a subset
 	if len(trimmed) == 0 || string(trimmed) == "null" {
 		return -1, false
 	}
@@ -660,16 +654,6 @@ func Checkpoint(payload []byte, batch []string) (failedFrom int, wholeBatch bool
 		lowest = min(lowest, i)
 	}
 	return lowest, false
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\r' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // expired counts the leading records older than the maximum record age.

@@ -42,7 +42,9 @@ func (k *brokenKinesis) GetRecords(context.Context, *kinesis.GetRecordsInput, ..
 
 type noFunction struct{}
 
-func (noFunction) Invoke(context.Context, []byte) (lambdaenv.Result, error) { return lambdaenv.Result{}, nil }
+func (noFunction) Invoke(context.Context, []byte) (lambdaenv.Result, error) {
+	return lambdaenv.Result{}, nil
+}
 
 // A read that keeps failing backs off and is counted, with its error and
 // shard, instead of spinning (it made about 226,000 calls in 200 ms) and
