@@ -110,6 +110,14 @@ func TestFauxqsServesS3PathStyle(t *testing.T) {
 		t.Fatal("GetObject in a missing bucket succeeded")
 	}
 
+	// An endpoint whose host is an IP address gets path-style requests
+	// from S3's endpoint rules without UsePathStyle: a function's S3
+	// client, configured only by AWS_ENDPOINT_URL_S3, reaches fauxqs too.
+	plain := s3.NewFromConfig(emutest.Config(s))
+	if _, err := plain.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(keys[3])}); err != nil {
+		t.Fatalf("GetObject without UsePathStyle at %s: %v", s.Endpoint, err)
+	}
+
 	// The same server still speaks SQS.
 	if _, err := sqs.NewFromConfig(emutest.Config(s)).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("q")}); err != nil {
 		t.Fatalf("SQS beside S3: %v", err)
