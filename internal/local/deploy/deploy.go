@@ -25,6 +25,7 @@ const (
 	TypeQueue       = "aws:sqs/queue:Queue"
 	TypeMapping     = "aws:lambda/eventSourceMapping:EventSourceMapping"
 	TypeFunctionURL = "aws:lambda/functionUrl:FunctionUrl"
+	TypeBucket      = "aws:s3/bucketV2:BucketV2"
 
 	StreamName      = "stream"
 	IngestName      = "ingest"
@@ -34,7 +35,13 @@ const (
 	PoisonName      = "poison"
 	MappingName     = "processor-stream"
 	FunctionURLName = "ingest-url"
+	// FailureBucketName is the bucket of failed batches (and oversized
+	// poison payloads).
+	FailureBucketName = "failures"
 )
+
+// S3ARNPrefix starts every S3 bucket ARN: arn:aws:s3:::<bucket>.
+const S3ARNPrefix = "arn:aws:s3:::"
 
 // OnDemandShards is the shard count kinesalite gets for an ON_DEMAND
 // stream, whose shards AWS manages: 4, what a new on-demand stream starts
@@ -48,7 +55,10 @@ type Deployment struct {
 	AccountID string
 	Stream    Stream
 	Table     Table
-	Queues    []Queue // in the order failures, poison
+	Queues    []Queue // in the order failures, poison; failures only with an SQS destination
+	// FailureBucket is the S3 bucket of failed batches; Name is "" when the
+	// stack has none.
+	FailureBucket Bucket
 	Ingest    Function
 	Processor Function
 	Mapping   Mapping
@@ -83,6 +93,12 @@ type Queue struct {
 	ARN     string
 }
 
+// Bucket is one S3 bucket.
+type Bucket struct {
+	Name string
+	ARN  string // arn:aws:s3:::<name>
+}
+
 // Function is one Lambda function.
 type Function struct {
 	Logical string // ingest or processor: also the folder under functions/
@@ -115,8 +131,12 @@ type Mapping struct {
 	ReportBatchItemFailures    bool
 	TumblingWindow             time.Duration
 	// OnFailure is the logical name of the queue that is the on-failure
-	// destination, "" when there is none.
+	// destination, "" when there is none or it is the failure bucket.
 	OnFailure string
+	// OnFailureBucket says the on-failure destination is the failure
+	// bucket (Deployment.FailureBucket): records go there with their
+	// payload.
+	OnFailureBucket bool
 }
 
 // FunctionURL is ingest's Function URL.
@@ -171,6 +191,11 @@ func From(p *plan.Plan) (*Deployment, error) {
 	}
 
 	for _, logical := range []string{FailuresName, PoisonName} {
+		// The failures queue exists only when it is the on-failure
+		// destination (streamfn:failureDestination sqs).
+		if _, ok := p.Find(TypeQueue, logical); !ok && logical == FailuresName {
+			continue
+		}
 		if _, ok := r.find(TypeQueue, logical); !ok {
 			continue
 		}
@@ -265,14 +290,22 @@ func (r *reader) mapping(d *Deployment, in inputs) Mapping {
 	if target := lastSegment(in.str("functionName", "")); target != d.Processor.Name {
 		r.problem("mapping %q invokes %q, not the processor %q", MappingName, target, d.Processor.Name)
 	}
-	if dest := in.str("destinationConfig.onFailure.destinationArn", ""); dest != "" {
+	if dest := in.str("destinationConfig.onFailure.destinationArn", ""); strings.HasPrefix(dest, S3ARNPrefix) {
+		name := strings.TrimPrefix(dest, S3ARNPrefix)
+		if _, ok := r.plan.Find(TypeBucket, FailureBucketName); !ok || name == "" || strings.Contains(name, "/") {
+			r.problem("mapping %q: on-failure destination %q is not the stack's bucket %q", MappingName, dest, FailureBucketName)
+		} else {
+			d.FailureBucket = Bucket{Name: name, ARN: dest}
+			m.OnFailureBucket = true
+		}
+	} else if dest != "" {
 		for _, q := range d.Queues {
 			if q.ARN == dest {
 				m.OnFailure = q.Logical
 			}
 		}
 		if m.OnFailure == "" {
-			r.problem("mapping %q: on-failure destination %q is none of the stack's queues; only an SQS queue of the stack can be emulated", MappingName, dest)
+			r.problem("mapping %q: on-failure destination %q is none of the stack's queues; only the stack's SQS queue or S3 bucket can be emulated", MappingName, dest)
 		}
 	}
 	return m
@@ -421,14 +454,24 @@ func (d *Deployment) Summary() []string {
 	for _, q := range d.Queues {
 		lines = append(lines, fmt.Sprintf("queue      %s (%s)", q.Name, q.Logical))
 	}
+	if d.FailureBucket.Name != "" {
+		lines = append(lines, fmt.Sprintf("bucket     %s (%s)", d.FailureBucket.Name, FailureBucketName))
+	}
 	for _, f := range []Function{d.Ingest, d.Processor} {
 		lines = append(lines, fmt.Sprintf("function   %s: %d MB, timeout %s, reserved concurrency %s, log %s/%s",
 			f.Name, f.MemoryMB, f.Timeout, concurrencyText(f.ReservedConcurrency), f.LogFormat, orNone(f.LogLevel)))
 	}
 	m := d.Mapping
 	lines = append(lines, fmt.Sprintf("mapping    batch %d, window %s, parallelization %d, %s, retries %d, record age %s, bisect %v, enabled %v, on failure -> %s",
-		m.BatchSize, m.MaximumBatchingWindow, m.ParallelizationFactor, m.StartingPosition, m.MaximumRetryAttempts, ageText(m.MaximumRecordAge), m.BisectBatchOnFunctionError, m.Enabled, orNone(m.OnFailure)))
+		m.BatchSize, m.MaximumBatchingWindow, m.ParallelizationFactor, m.StartingPosition, m.MaximumRetryAttempts, ageText(m.MaximumRecordAge), m.BisectBatchOnFunctionError, m.Enabled, d.onFailureText()))
 	return lines
+}
+
+func (d *Deployment) onFailureText() string {
+	if d.Mapping.OnFailureBucket {
+		return "bucket " + d.FailureBucket.Name
+	}
+	return orNone(d.Mapping.OnFailure)
 }
 
 func onDemandNote(mode string) string {

@@ -161,3 +161,40 @@ func TestFromTheDevStack(t *testing.T) {
 		t.Errorf("dev deployment = %+v", d)
 	}
 }
+
+// With streamfn:failureDestination s3 the mapping's on-failure destination
+// is the failure bucket and there is no failures queue.
+func TestFromReadsTheFailureBucketDestination(t *testing.T) {
+	p := handMadePlan()
+	var resources []plan.Resource
+	for _, r := range p.Resources {
+		switch {
+		case r.Type == TypeQueue && r.Name == FailuresName:
+			continue
+		case r.Type == TypeMapping:
+			r.Inputs["destinationConfig"] = map[string]any{"onFailure": map[string]any{"destinationArn": "arn:aws:s3:::failures-7a8b9c0"}}
+		}
+		resources = append(resources, r)
+	}
+	p.Resources = append(resources, plan.Resource{Type: TypeBucket, Name: FailureBucketName, Inputs: map[string]any{}})
+	delete(p.Outputs, "failuresQueueUrl")
+	d, err := From(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.FailureBucket != (Bucket{Name: "failures-7a8b9c0", ARN: "arn:aws:s3:::failures-7a8b9c0"}) || !d.Mapping.OnFailureBucket || d.Mapping.OnFailure != "" {
+		t.Fatalf("bucket %+v, mapping on failure %q / bucket %v", d.FailureBucket, d.Mapping.OnFailure, d.Mapping.OnFailureBucket)
+	}
+	if len(d.Queues) != 1 || d.Queues[0].Logical != PoisonName {
+		t.Fatalf("queues %+v, want only poison", d.Queues)
+	}
+	if s := strings.Join(d.Summary(), "\n"); !strings.Contains(s, "on failure -> bucket failures-7a8b9c0") {
+		t.Fatalf("summary does not name the bucket:\n%s", s)
+	}
+
+	// A bucket ARN that is not the stack's bucket is refused.
+	p.Resources = p.Resources[:len(p.Resources)-1]
+	if _, err := From(p); err == nil || !strings.Contains(err.Error(), "not the stack's bucket") {
+		t.Fatalf("without the bucket resource: %v", err)
+	}
+}
