@@ -59,10 +59,10 @@ type Deployment struct {
 	// FailureBucket is the S3 bucket of failed batches; Name is "" when the
 	// stack has none.
 	FailureBucket Bucket
-	Ingest    Function
-	Processor Function
-	Mapping   Mapping
-	URL       FunctionURL
+	Ingest        Function
+	Processor     Function
+	Mapping       Mapping
+	URL           FunctionURL
 }
 
 // Stream is the Kinesis stream.

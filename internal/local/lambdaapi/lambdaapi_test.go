@@ -106,4 +106,3 @@ func TestTheSDKInvokesThroughTheLocalAPI(t *testing.T) {
 		t.Fatalf("GetFunctionConfiguration: %v, %+v", err, conf)
 	}
 }
-
