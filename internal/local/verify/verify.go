@@ -493,22 +493,22 @@ type Input struct {
 
 // Result is verify's verdict.
 type Result struct {
-	OK               bool         `json:"ok"`
-	Users            int          `json:"users"`
-	Events           int          `json:"events"` // distinct valid events acknowledged
-	IngestRejected   int          `json:"ingestRejected"`
-	PoisonExpected   int          `json:"poisonExpected"`
-	PoisonFound      int          `json:"poisonFound"`
-	FailureDocuments int          `json:"failureDocuments"`
+	OK               bool `json:"ok"`
+	Users            int  `json:"users"`
+	Events           int  `json:"events"` // distinct valid events acknowledged
+	IngestRejected   int  `json:"ingestRejected"`
+	PoisonExpected   int  `json:"poisonExpected"`
+	PoisonFound      int  `json:"poisonFound"`
+	FailureDocuments int  `json:"failureDocuments"`
 	// RecordsInFailures and EventsInFailures count what the on-failure
 	// records hold when they are expected (-outage); UsersWithDiscards are
 	// the users checked against bounds.
-	RecordsInFailures int `json:"recordsInFailures,omitempty"`
-	EventsInFailures  int `json:"eventsInFailures,omitempty"`
-	UsersWithDiscards int `json:"usersWithDiscards,omitempty"`
-	Unacknowledged   int          `json:"unacknowledged"`
-	DifferenceCount  int          `json:"differenceCount"`
-	Differences      []Difference `json:"differences,omitempty"` // the first MaxListed
+	RecordsInFailures int          `json:"recordsInFailures,omitempty"`
+	EventsInFailures  int          `json:"eventsInFailures,omitempty"`
+	UsersWithDiscards int          `json:"usersWithDiscards,omitempty"`
+	Unacknowledged    int          `json:"unacknowledged"`
+	DifferenceCount   int          `json:"differenceCount"`
+	Differences       []Difference `json:"differences,omitempty"` // the first MaxListed
 }
 
 // MaxListed is how many differences a Result lists.
