@@ -39,7 +39,9 @@ type Function struct {
 	Role     string // its execution role's ARN
 	Timeout  time.Duration
 	MemoryMB int
-	Invoker  Invoker
+	// Environment is its environment.variables, as the plan states them.
+	Environment map[string]string
+	Invoker     Invoker
 }
 
 // maxPayloadBytes is Invoke's synchronous request and response limit.
@@ -93,6 +95,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"FunctionName": f.Name, "FunctionArn": f.ARN, "Role": f.Role, "Version": "$LATEST",
 			"Runtime": "provided.al2023", "Handler": "bootstrap", "Timeout": int(f.Timeout / time.Second), "MemorySize": f.MemoryMB,
 			"PackageType": "Zip", "State": "Active", "LastUpdateStatus": "Successful",
+			"Environment": map[string]any{"Variables": f.Environment},
 		})
 	default:
 		writeError(w, http.StatusNotFound, "UnknownOperationException", fmt.Sprintf("the local run serves POST .../invocations and GET .../configuration, not %s %s", r.Method, r.URL.Path))

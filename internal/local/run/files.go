@@ -12,8 +12,11 @@ import (
 // publishEndpoints writes the run's stack outputs, with the local values of
 // what differs from AWS (queue URLs, the Function URL), and the endpoints
 // file that names them, and points .build/local/current at this run.
-func publishEndpoints(opts Options, runDir string, p *plan.Plan, d *deploy.Deployment, set *emulatorSet, localURLs map[string]string, ingestURL string) (string, error) {
+func publishEndpoints(opts Options, runDir string, p *plan.Plan, d *deploy.Deployment, set *emulatorSet, localURLs map[string]string, ingestURL, lambdaURL string) (string, error) {
 	outputs := localOutputs(p.Outputs, localURLs, ingestURL)
+	if _, ok := outputs[FailureBucketOutput]; !ok && d.FailureBucket.Name != "" {
+		outputs[FailureBucketOutput] = d.FailureBucket.Name
+	}
 	outputsPath := filepath.Join(runDir, "outputs.json")
 	if err := outputs.Write(outputsPath); err != nil {
 		return "", err
@@ -22,9 +25,14 @@ func publishEndpoints(opts Options, runDir string, p *plan.Plan, d *deploy.Deplo
 		endpoints.Kinesis:  set.kinesis.Endpoint,
 		endpoints.DynamoDB: set.dynamodb.Endpoint,
 		endpoints.SQS:      set.sqs.Endpoint,
+		endpoints.S3:       set.s3Endpoint(),
+		endpoints.Lambda:   lambdaURL,
 	})
 	return endpoints.Publish(opts.Root, runDir, f)
 }
+
+// FailureBucketOutput is the stack output naming the failure bucket.
+const FailureBucketOutput = "failureBucketName"
 
 // localOutputs is the plan's stack outputs with every queue URL replaced by
 // its local one and ingestUrl by the local Function URL.
