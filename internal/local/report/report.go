@@ -79,9 +79,9 @@ type Summary struct {
 	// Outage is the table outage of -outage; Redrive the replay of -redrive.
 	Outage  *Outage               `json:"outage,omitempty"`
 	Redrive *redrive.ReplayReport `json:"redrive,omitempty"`
-	LogsDir       string         `json:"logsDir"`
-	Chart         string         `json:"chart"`
-	Series        []Point        `json:"series"`
+	LogsDir string                `json:"logsDir"`
+	Chart   string                `json:"chart"`
+	Series  []Point               `json:"series"`
 }
 
 // Outage is what -outage did.

@@ -36,9 +36,9 @@ import (
 	"github.com/streamfn/streamfn/internal/local/esm"
 	"github.com/streamfn/streamfn/internal/local/funcurl"
 	"github.com/streamfn/streamfn/internal/local/lambdaapi"
-	"github.com/streamfn/streamfn/internal/local/outage"
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 	"github.com/streamfn/streamfn/internal/local/loadgen"
+	"github.com/streamfn/streamfn/internal/local/outage"
 	"github.com/streamfn/streamfn/internal/local/report"
 	"github.com/streamfn/streamfn/internal/local/verify"
 	"github.com/streamfn/streamfn/internal/redrive"
@@ -370,7 +370,7 @@ func Run(ctx context.Context, opts Options) error {
 
 	sum := &report.Summary{
 		Redrive: replayed,
-		Stack: opts.Stack,
+		Stack:   opts.Stack,
 		Settings: map[string]any{
 			"rate": opts.Rate, "duration": opts.Duration.String(), "users": opts.Users, "bad": opts.Bad, "dup": opts.Dup,
 			"pk": opts.PartitionKeys, "lateDup": opts.LateDup.String(),
