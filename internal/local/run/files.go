@@ -6,6 +6,7 @@ import (
 	"github.com/streamfn/streamfn/infra/plan"
 	"github.com/streamfn/streamfn/internal/local/deploy"
 	"github.com/streamfn/streamfn/internal/local/endpoints"
+	"github.com/streamfn/streamfn/internal/redrive"
 	"github.com/streamfn/streamfn/internal/stackoutputs"
 )
 
@@ -32,7 +33,7 @@ func publishEndpoints(opts Options, runDir string, p *plan.Plan, d *deploy.Deplo
 }
 
 // FailureBucketOutput is the stack output naming the failure bucket.
-const FailureBucketOutput = "failureBucketName"
+const FailureBucketOutput = redrive.FailureBucketOutput
 
 // localOutputs is the plan's stack outputs with every queue URL replaced by
 // its local one and ingestUrl by the local Function URL.
