@@ -71,6 +71,9 @@ type Options struct {
 	// Redrive replays every on-failure record after draining, with the
 	// redrive tool's replay, before verifying.
 	Redrive bool
+	// Published, when set, is called with the endpoints file's path once
+	// the pipeline runs (a test drives tools against the run with it).
+	Published func(endpointsFile string)
 
 	Stdout, Stderr io.Writer
 }
@@ -237,6 +240,9 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer endpoints.Withdraw(endpointsPath)
+	if opts.Published != nil {
+		opts.Published(endpointsPath)
+	}
 
 	banner(progressOut, d, ingestURL, logsDir, endpointsPath, opts, lanes)
 

@@ -215,7 +215,10 @@ func functionEnv(f deploy.Function, region string, localURLs map[string]string, 
 	env["AWS_ACCESS_KEY_ID"] = accessKey
 	env["AWS_SECRET_ACCESS_KEY"] = secretKey
 	env["AWS_ENDPOINT_URL_KINESIS"] = set.kinesis.Endpoint
-	env["AWS_ENDPOINT_URL_DYNAMODB"] = set.tableEndpoint
+	env["AWS_ENDPOINT_URL_DYNAMODB"] = set.dynamodb.Endpoint
+	if set.tableEndpoint != "" {
+		env["AWS_ENDPOINT_URL_DYNAMODB"] = set.tableEndpoint // the outage proxy
+	}
 	env["AWS_ENDPOINT_URL_SQS"] = set.sqs.Endpoint
 	env["AWS_ENDPOINT_URL_S3"] = set.s3Endpoint()
 	return env
