@@ -194,6 +194,9 @@ func (t *Tool) rebuild(ctx context.Context, f Failure, proc Processor) ([][]byte
 	return esm.Events(src, records, MaxPayloadBytes), nil
 }
 
+// rangePage is the records ReadRange asks for per GetRecords call.
+const rangePage = 1000
+
 // ReadRange reads a shard's records from start to end, both included:
 // GetShardIterator AT_SEQUENCE_NUMBER, then GetRecords pages until the end.
 func (t *Tool) ReadRange(ctx context.Context, shardID, start, end string) ([]ktypes.Record, error) {
@@ -207,7 +210,9 @@ func (t *Tool) ReadRange(ctx context.Context, shardID, start, end string) ([]kty
 	iterator := it.ShardIterator
 	var records []ktypes.Record
 	for empty := 0; iterator != nil && empty < 20; {
-		out, err := t.Kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iterator})
+		// Pages of a batch's size or so: a range is one batch, and a read of
+		// Kinesis's maximum would carry thousands of records past its end.
+		out, err := t.Kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iterator, Limit: aws.Int32(rangePage)})
 		if err != nil {
 			var throttled *ktypes.ProvisionedThroughputExceededException
 			if errors.As(err, &throttled) {

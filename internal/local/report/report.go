@@ -151,7 +151,7 @@ func (s *Summary) Text(w io.Writer) {
 			p("  verify     OK: %d users, %d events; %d records (%d acknowledged events) in %d on-failure records, expected after the outage, not lost; %d users checked within bounds, the rest exactly; %d/%d poison records found",
 				v.Users, v.Events, v.RecordsInFailures, v.EventsInFailures, v.FailureDocuments, v.UsersWithDiscards, v.PoisonFound, v.PoisonExpected)
 		} else if v.OK {
-			p("  verify     OK: %d users, %d events; %d malformed rejected by ingest; %d/%d poison records found; failures queue empty",
+			p("  verify     OK: %d users, %d events; %d malformed rejected by ingest; %d/%d poison records found; no on-failure record",
 				v.Users, v.Events, v.IngestRejected, v.PoisonFound, v.PoisonExpected)
 		} else {
 			p("  verify     FAILED: %d differences (first %d):", v.DifferenceCount, len(v.Differences))
