@@ -64,6 +64,8 @@ type Config struct {
 	MaxRetryAttempts          int    // streamfn:maxRetryAttempts
 	MaxRecordAgeSeconds       int    // streamfn:maxRecordAgeSeconds
 	BisectOnError             bool   // streamfn:bisectOnError
+	FailureDestination        string // streamfn:failureDestination
+	FailureRetentionDays      int    // streamfn:failureRetentionDays
 	TumblingWindowSeconds     int    // streamfn:tumblingWindowSeconds
 	MappingEnabled            bool   // streamfn:mappingEnabled
 
@@ -150,6 +152,8 @@ func (l *loader) load() *Config {
 	c.MaxRetryAttempts = l.int(Key("maxRetryAttempts"))
 	c.MaxRecordAgeSeconds = l.int(Key("maxRecordAgeSeconds"))
 	c.BisectOnError = l.bool(Key("bisectOnError"))
+	c.FailureDestination = l.str(Key("failureDestination"))
+	c.FailureRetentionDays = l.int(Key("failureRetentionDays"))
 	c.TumblingWindowSeconds = l.int(Key("tumblingWindowSeconds"))
 	c.MappingEnabled = l.bool(Key("mappingEnabled"))
 
@@ -249,3 +253,9 @@ func (c *Config) RedeliveryHorizonSeconds() int {
 	}
 	return c.RetentionHours * 3600
 }
+
+// The on-failure destinations (streamfn:failureDestination).
+const (
+	FailureDestinationS3  = "s3"
+	FailureDestinationSQS = "sqs"
+)

@@ -114,6 +114,8 @@ func TestValidationRules(t *testing.T) {
 		{"starting spelling", map[string]string{"streamfn:startingPosition": "latest"}, "streamfn:startingPosition", "pulumi config set streamfn:startingPosition LATEST"},
 		{"at timestamp ok", map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP", "streamfn:startingPositionTimestamp": "2025-01-31T00:00:00Z"}, "", ""},
 		{"at timestamp missing", map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP"}, "streamfn:startingPositionTimestamp", "RFC 3339"},
+		{"at timestamp lower-case t and z", map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP", "streamfn:startingPositionTimestamp": "2025-01-31t00:00:00z"}, "", ""},
+		{"at timestamp one-digit hour", map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP", "streamfn:startingPositionTimestamp": "2025-01-31T1:00:00Z"}, "streamfn:startingPositionTimestamp", "RFC 3339"},
 		{"timestamp without at timestamp", map[string]string{"streamfn:startingPositionTimestamp": "2025-01-31T00:00:00Z"}, "streamfn:startingPositionTimestamp", "only used with"},
 
 		{"retries unbounded", map[string]string{"streamfn:maxRetryAttempts": "-1"}, "", ""},
@@ -142,6 +144,10 @@ func TestValidationRules(t *testing.T) {
 		{"ingest timeout high", map[string]string{"streamfn:ingestTimeoutSeconds": "1000"}, "streamfn:ingestTimeoutSeconds", "1..900"},
 		{"feature ttl off", map[string]string{"streamfn:featureTtlDays": "0"}, "", ""},
 		{"dedup horizon", map[string]string{"streamfn:dedupHorizonSeconds": "3600"}, "", ""},
+		{"failure destination sqs", map[string]string{"streamfn:failureDestination": "sqs"}, "", ""},
+		{"failure destination sns", map[string]string{"streamfn:failureDestination": "sns"}, "streamfn:failureDestination", "s3, sqs"},
+		{"failure retention 0", map[string]string{"streamfn:failureRetentionDays": "0"}, "streamfn:failureRetentionDays", "1..365"},
+		{"failure retention 366", map[string]string{"streamfn:failureRetentionDays": "366"}, "streamfn:failureRetentionDays", "1..365"},
 		{"dedup horizon too short", map[string]string{"streamfn:dedupHorizonSeconds": "59"}, "streamfn:dedupHorizonSeconds", "60..86400"},
 		{"dedup horizon too long", map[string]string{"streamfn:dedupHorizonSeconds": "86401"}, "streamfn:dedupHorizonSeconds", "60..86400"},
 		{"dedup horizon within the ingest timeout", map[string]string{"streamfn:dedupHorizonSeconds": "120", "streamfn:ingestTimeoutSeconds": "120"},
@@ -256,5 +262,23 @@ func TestMissingKeyIsAProblemNotAPanic(t *testing.T) {
 	var invalid *config.ValidationError
 	if !errors.As(err, &invalid) || lineFor(invalid, "streamfn:batchSize") == "" {
 		t.Fatalf("got %v, want a problem naming streamfn:batchSize", err)
+	}
+}
+
+// startingPositionTimestamp follows RFC 3339's grammar, as ts does, and
+// reaches the provider in the UTC form every RFC 3339 reader takes.
+func TestStartingPositionTimestampIsNormalized(t *testing.T) {
+	for in, want := range map[string]string{
+		"2025-01-31t00:00:00z":      "2025-01-31T00:00:00Z",
+		"2025-01-31T01:30:00+01:30": "2025-01-31T00:00:00Z",
+		"2016-12-31T23:59:60Z":      "2017-01-01T00:00:00Z",
+	} {
+		c, err := load(t, map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP", "streamfn:startingPositionTimestamp": in})
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if c.StartingPositionTimestamp != want {
+			t.Errorf("%s became %s, want %s", in, c.StartingPositionTimestamp, want)
+		}
 	}
 }

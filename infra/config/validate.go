@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/streamfn/streamfn/internal/rfc3339"
 )
 
 // Problem is one rejected value.
@@ -65,6 +67,9 @@ const (
 	maxTimeoutSeconds = 900
 
 	maxFeatureTTLDays = 3650
+
+	// Failed batches are for replaying; a year is the stream's longest retention.
+	maxFailureRetentionDays = 365
 
 	// The processor's DEDUP_HORIZON_SECONDS range.
 	minDedupHorizonSeconds = 60
@@ -139,10 +144,14 @@ func (c *Config) Validate() error {
 	v.oneOf(Key("startingPosition"), c.StartingPosition,
 		[]string{StartingPositionTrimHorizon, StartingPositionLatest, StartingPositionAtTimestamp})
 	if c.StartingPosition == StartingPositionAtTimestamp {
-		if _, err := time.Parse(time.RFC3339, c.StartingPositionTimestamp); err != nil {
+		// The grammar ingest and the processor use for ts; the provider gets
+		// the time in the UTC form every RFC 3339 reader takes.
+		if t, err := rfc3339.Parse(c.StartingPositionTimestamp); err != nil {
 			v.add(Key("startingPositionTimestamp"), c.StartingPositionTimestamp,
 				"AT_TIMESTAMP needs an RFC 3339 time such as 2025-01-31T00:00:00Z",
 				"pulumi config set streamfn:startingPositionTimestamp 2025-01-31T00:00:00Z")
+		} else {
+			c.StartingPositionTimestamp = t.UTC().Format(time.RFC3339Nano)
 		}
 	} else if c.StartingPositionTimestamp != "" {
 		v.add(Key("startingPositionTimestamp"), c.StartingPositionTimestamp,
@@ -206,6 +215,8 @@ func (c *Config) Validate() error {
 			fmt.Sprintf("must not exceed streamfn:ingestConcurrency (%d): Lambda keeps provisioned environments inside the reserved ones", c.IngestConcurrency),
 			fmt.Sprintf("lower it to %d or raise streamfn:ingestConcurrency", c.IngestConcurrency))
 	}
+	v.oneOf(Key("failureDestination"), c.FailureDestination, []string{FailureDestinationS3, FailureDestinationSQS})
+	v.between(Key("failureRetentionDays"), c.FailureRetentionDays, 1, maxFailureRetentionDays, "")
 	v.oneOf(Key("ingestAuth"), c.IngestAuth, []string{IngestAuthIAM, IngestAuthNone})
 	v.oneOf(Key("architecture"), c.Architecture, []string{ArchitectureArm64, ArchitectureX8664})
 	if !slices.Contains(logRetentionValues, c.LogRetentionDays) {

@@ -237,6 +237,18 @@ func (m *Monitor) complete(typ, logical string, in, out map[string]any) string {
 		subARN := str(in["topic"]) + ":" + m.uuid("sub/"+logical)
 		out["arn"] = subARN
 		return subARN
+	case "aws:s3/bucketV2:BucketV2":
+		// Pulumi autonames a bucket <logical>-<7 hex>, lowercase as S3 requires.
+		n := str(in["bucket"])
+		if n == "" {
+			n = logical + "-" + m.hash(typ+"/"+logical, 7)
+			out["bucket"] = n
+		}
+		out["arn"] = "arn:aws:s3:::" + n
+		out["bucketDomainName"] = n + ".s3.amazonaws.com"
+		out["bucketRegionalDomainName"] = fmt.Sprintf("%s.s3.%s.amazonaws.com", n, region)
+		out["region"] = region
+		return n
 	case "aws:kms/key:Key":
 		keyID := m.uuid("kms/" + logical)
 		out["keyId"] = keyID

@@ -112,10 +112,14 @@ func alarmSpecs(cfg *config.Config, p *StreamPipeline) []alarmSpec {
 			namespace:   cfg.MetricsNamespace, metric: "DedupUnverified", statistic: "Sum", dimensions: processor, period: 300,
 		},
 		{
-			name:        "failures-queue-depth",
-			description: "Batches the mapping gave up on are waiting in the failures queue: find the records by shard and sequence number and replay them.",
-			namespace:   "AWS/SQS", metric: "ApproximateNumberOfMessagesVisible", statistic: "Maximum",
-			dimensions: pulumi.StringMap{"QueueName": p.FailuresQueue.Name}, period: 300,
+			// The mapping's own count of records it delivered to the on-failure destination
+			// (its EventCount metrics, which the mapping turns on). It is per minute and per
+			// record, and works for the bucket and the queue alike; the bucket's NumberOfObjects
+			// is a daily storage metric, hours late, and S3 request metrics cost extra.
+			name:        "failed-batches",
+			description: "The mapping gave up on records and sent them to the on-failure destination (the failures bucket, or the failures queue with failureDestination sqs). List and replay them: make redrive ARGS=list, then ARGS=replay.",
+			namespace:   "AWS/Lambda", metric: "OnFailureDestinationDeliveredEventCount", statistic: "Sum",
+			dimensions: pulumi.StringMap{"EventSourceMappingUUID": p.Mapping.Uuid}, period: 60,
 		},
 		{
 			name:        "poison-queue-depth",
@@ -123,6 +127,14 @@ func alarmSpecs(cfg *config.Config, p *StreamPipeline) []alarmSpec {
 			namespace:   "AWS/SQS", metric: "ApproximateNumberOfMessagesVisible", statistic: "Maximum",
 			dimensions: pulumi.StringMap{"QueueName": p.PoisonQueue.Name}, period: 300,
 		},
+	}
+	if p.FailuresQueue != nil {
+		specs = append(specs, alarmSpec{
+			name:        "failures-queue-depth",
+			description: "Batches the mapping gave up on are waiting in the failures queue: list and replay them with make redrive.",
+			namespace:   "AWS/SQS", metric: "ApproximateNumberOfMessagesVisible", statistic: "Maximum",
+			dimensions: pulumi.StringMap{"QueueName": p.FailuresQueue.Name}, period: 300,
+		})
 	}
 	if cfg.StreamMode == config.StreamModeProvisioned {
 		specs = append(specs, alarmSpec{

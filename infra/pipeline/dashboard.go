@@ -45,16 +45,22 @@ type annotation struct {
 
 // dashboardNames are the physical names the dashboard's metrics are keyed by.
 type dashboardNames struct {
-	Stream, Ingest, Processor, FailuresQueue, PoisonQueue string
+	Stream, Ingest, Processor, PoisonQueue string
+	MappingUUID                            string
+	FailuresQueue                          string // "" with the failures bucket
 }
 
 func newDashboard(ctx *pulumi.Context, cfg *config.Config, p *StreamPipeline, opts ...pulumi.ResourceOption) (*cloudwatch.Dashboard, pulumi.StringOutput, error) {
 	name := fmt.Sprintf("%s-%s", ctx.Project(), ctx.Stack())
-	body := pulumi.All(p.Stream.Name, p.Ingest.Function.Name, p.Processor.Function.Name, p.FailuresQueue.Name, p.PoisonQueue.Name).
+	failuresQueue := pulumi.String("").ToStringOutput()
+	if p.FailuresQueue != nil {
+		failuresQueue = p.FailuresQueue.Name
+	}
+	body := pulumi.All(p.Stream.Name, p.Ingest.Function.Name, p.Processor.Function.Name, failuresQueue, p.PoisonQueue.Name, p.Mapping.Uuid).
 		ApplyT(func(v []any) (string, error) {
 			b, err := json.Marshal(buildDashboard(cfg, dashboardNames{
 				Stream: v[0].(string), Ingest: v[1].(string), Processor: v[2].(string),
-				FailuresQueue: v[3].(string), PoisonQueue: v[4].(string),
+				FailuresQueue: v[3].(string), PoisonQueue: v[4].(string), MappingUUID: v[5].(string),
 			}))
 			if err != nil {
 				return "", fmt.Errorf("encoding the dashboard body: %w", err)
@@ -114,10 +120,16 @@ func buildDashboard(cfg *config.Config, n dashboardNames) dashboardBody {
 		metric("Processor writes: write units (sum, left) and largest item bytes (max, right)", "Sum", 60,
 			[]any{cfg.MetricsNamespace, "WriteUnits", "FunctionName", n.Processor},
 			[]any{cfg.MetricsNamespace, "MaxItemBytes", "FunctionName", n.Processor, map[string]string{"stat": "Maximum", "yAxis": "right"}}),
-		metric("Failed batches and poison records waiting (max)", "Maximum", 300,
-			[]any{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", n.FailuresQueue},
-			[]any{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", n.PoisonQueue}),
+		// Records the mapping gave up on: dropped, and delivered to the on-failure destination.
+		metric("Mapping: records given up and sent to the failure destination (sum)", "Sum", 60,
+			[]any{"AWS/Lambda", "DroppedEventCount", "EventSourceMappingUUID", n.MappingUUID},
+			[]any{"AWS/Lambda", "OnFailureDestinationDeliveredEventCount", "EventSourceMappingUUID", n.MappingUUID}),
 	}
+	waiting := [][]any{{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", n.PoisonQueue}}
+	if n.FailuresQueue != "" {
+		waiting = append(waiting, []any{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", n.FailuresQueue})
+	}
+	panels = append(panels, metric("Poison records (and failed batches with the queue) waiting (max)", "Maximum", 300, waiting...))
 	if cfg.StreamMode == config.StreamModeProvisioned {
 		panels = append(panels, metric("Stream writes over shard capacity (sum)", "Sum", 60,
 			[]any{"AWS/Kinesis", "WriteProvisionedThroughputExceeded", "StreamName", n.Stream}))

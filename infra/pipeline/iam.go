@@ -57,6 +57,12 @@ const (
 	// mapping's on-failure records to the failures queue with the processor's role.
 	actionSQSSendMessage = "sqs:SendMessage"
 
+	// An S3 on-failure destination: Lambda lists the bucket and writes each record with the
+	// processor's role, which also writes oversized poison payloads
+	// (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html).
+	actionS3PutObject  = "s3:PutObject"
+	actionS3ListBucket = "s3:ListBucket"
+
 	actionLogsCreateLogStream = "logs:CreateLogStream"
 	actionLogsPutLogEvents    = "logs:PutLogEvents"
 )
@@ -87,6 +93,9 @@ var KnownActions = map[string][]string{
 	"kms": {
 		"Decrypt", "DescribeKey", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
 		"ReEncryptFrom", "ReEncryptTo",
+	},
+	"s3": {
+		"DeleteObject", "GetObject", "ListBucket", "PutObject",
 	},
 	"sts": {"AssumeRole"},
 }
@@ -126,8 +135,13 @@ func logStreamsARN(logGroupARN string) string {
 
 // processorResources are the exact ARNs the processor's role may touch.
 type processorResources struct {
-	StreamARN, TableARN, FailuresQueueARN, PoisonQueueARN, LogGroupARN string
-	StreamKeyARN                                                       string // "" with the AWS-managed key
+	StreamARN, TableARN, PoisonQueueARN, LogGroupARN string
+	// FailuresQueueARN is the on-failure destination with failureDestination sqs, else "".
+	FailuresQueueARN string
+	// FailureBucketARN holds failed batches (failureDestination s3) and oversized poison
+	// payloads; Account owns it.
+	FailureBucketARN, Account string
+	StreamKeyARN              string // "" with the AWS-managed key
 }
 
 func processorPolicy(r processorResources) PolicyDocument {
@@ -150,18 +164,51 @@ func processorPolicy(r processorResources) PolicyDocument {
 			Resource: []string{r.TableARN},
 		},
 		{
-			Sid:      "SendFailuresAndPoison",
+			Sid:      "SendPoison",
 			Effect:   "Allow",
 			Action:   []string{actionSQSSendMessage},
-			Resource: []string{r.FailuresQueueARN, r.PoisonQueueARN},
+			Resource: []string{r.PoisonQueueARN},
 		},
 		ownLogsStatement(r.LogGroupARN),
 	}}
+	if r.FailuresQueueARN != "" {
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:      "SendFailedBatches",
+			Effect:   "Allow",
+			Action:   []string{actionSQSSendMessage},
+			Resource: []string{r.FailuresQueueARN},
+		})
+	}
+	// AWS's guard against bucket-name squatting: should the bucket ever be deleted and its
+	// name taken by another account, nothing is written there.
+	inThisAccount := map[string]map[string]any{"StringEquals": {"s3:ResourceAccount": r.Account}}
+	doc.Statement = append(doc.Statement, Statement{
+		Sid:       "WriteFailureObjects",
+		Effect:    "Allow",
+		Action:    []string{actionS3PutObject},
+		Resource:  []string{r.FailureBucketARN + "/*"},
+		Condition: inThisAccount,
+	})
+	if r.FailuresQueueARN == "" {
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:       "ListFailureBucket",
+			Effect:    "Allow",
+			Action:    []string{actionS3ListBucket},
+			Resource:  []string{r.FailureBucketARN},
+			Condition: inThisAccount,
+		})
+	}
 	if r.StreamKeyARN != "" {
 		doc.Statement = append(doc.Statement, Statement{
 			Sid:      "DecryptStreamRecords",
 			Effect:   "Allow",
 			Action:   []string{actionKMSDecrypt},
+			Resource: []string{r.StreamKeyARN},
+		}, Statement{
+			// The bucket is encrypted with the same key: writing an object needs a data key.
+			Sid:      "EncryptFailureObjects",
+			Effect:   "Allow",
+			Action:   []string{actionKMSGenerateDataKey},
 			Resource: []string{r.StreamKeyARN},
 		})
 	}

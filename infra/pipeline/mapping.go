@@ -26,8 +26,13 @@ func newMapping(ctx *pulumi.Context, cfg *config.Config, p *StreamPipeline, opts
 		FunctionResponseTypes:          pulumi.StringArray{pulumi.String("ReportBatchItemFailures")},
 		DestinationConfig: &lambda.EventSourceMappingDestinationConfigArgs{
 			OnFailure: &lambda.EventSourceMappingDestinationConfigOnFailureArgs{
-				DestinationArn: p.FailuresQueue.Arn,
+				DestinationArn: p.OnFailureDestinationARN(),
 			},
+		},
+		// The EventCount metrics, OnFailureDestinationDeliveredEventCount among them, which
+		// the failed-batches alarm watches.
+		MetricsConfig: &lambda.EventSourceMappingMetricsConfigArgs{
+			Metrics: pulumi.StringArray{pulumi.String("EventCount")},
 		},
 	}
 	if cfg.StartingPosition == config.StartingPositionAtTimestamp {
@@ -45,4 +50,13 @@ func newMapping(ctx *pulumi.Context, cfg *config.Config, p *StreamPipeline, opts
 		return nil, fmt.Errorf("creating the stream to processor mapping: %w", err)
 	}
 	return mapping, nil
+}
+
+// OnFailureDestinationARN is where the mapping sends a batch it gives up on: the failures
+// bucket (records with their payload) or, with failureDestination sqs, the failures queue.
+func (p *StreamPipeline) OnFailureDestinationARN() pulumi.StringOutput {
+	if p.FailuresQueue != nil {
+		return p.FailuresQueue.Arn
+	}
+	return p.FailureBucket.Arn
 }

@@ -112,6 +112,8 @@ var knobValues = map[string]string{
 	"streamfn:maxRetryAttempts":             "7",
 	"streamfn:maxRecordAgeSeconds":          "7200",
 	"streamfn:bisectOnError":                "false",
+	"streamfn:failureDestination":           "sqs",
+	"streamfn:failureRetentionDays":         "30",
 	"streamfn:tumblingWindowSeconds":        "120",
 	"streamfn:mappingEnabled":               "false",
 	"streamfn:processorMemoryMb":            "2048",
@@ -154,6 +156,12 @@ const (
 	tTopic       = "aws:sns/topic:Topic"
 	tSubscribe   = "aws:sns/topicSubscription:TopicSubscription"
 	tKey         = "aws:kms/key:Key"
+	tBucket      = "aws:s3/bucketV2:BucketV2"
+	tBucketSSE   = "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
+	tPublicBlock = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+	tOwnership   = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+	tBucketPol   = "aws:s3/bucketPolicy:BucketPolicy"
+	tLifecycle   = "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2"
 	tProvider    = "pulumi:providers:aws"
 )
 
@@ -203,8 +211,13 @@ var baseResources = []string{
 	pipeline.ComponentType + " pipeline",
 	tStream + " stream",
 	tTable + " features",
-	tQueue + " failures",
 	tQueue + " poison",
+	tBucket + " failures",
+	tBucketSSE + " failures-encryption",
+	tPublicBlock + " failures-public-access",
+	tOwnership + " failures-ownership",
+	tBucketPol + " failures-policy",
+	tLifecycle + " failures-lifecycle",
 	tLogGroup + " ingest-logs",
 	tLogGroup + " processor-logs",
 	tRole + " ingest-role",
@@ -222,7 +235,7 @@ var baseResources = []string{
 	tAlarm + " processor-errors",
 	tAlarm + " processor-throttles",
 	tAlarm + " ingest-throttles",
-	tAlarm + " failures-queue-depth",
+	tAlarm + " failed-batches",
 	tAlarm + " poison-queue-depth",
 	tAlarm + " stream-write-throttled",
 	tDashboard + " dashboard",
@@ -285,7 +298,10 @@ var knobChecks = map[string][]check{
 		// The processor keeps other keys' eventIds as long as Lambda may redeliver them.
 		{tFunction, "processor", "environment.variables.REDELIVERY_HORIZON_SECONDS", "7200"},
 	},
-	"streamfn:bisectOnError":           {{tMapping, "processor-stream", "bisectBatchOnFunctionError", false}},
+	"streamfn:bisectOnError": {{tMapping, "processor-stream", "bisectBatchOnFunctionError", false}},
+	// sqs: the failures queue exists (and is the destination: TestFixedMappingSettings).
+	"streamfn:failureDestination":      {{tQueue, "failures", "messageRetentionSeconds", 1209600.0}},
+	"streamfn:failureRetentionDays":    {{tLifecycle, "failures-lifecycle", "rules.0.expiration.days", 30.0}},
 	"streamfn:tumblingWindowSeconds":   {{tMapping, "processor-stream", "tumblingWindowInSeconds", 120.0}},
 	"streamfn:mappingEnabled":          {{tMapping, "processor-stream", "enabled", false}},
 	"streamfn:processorMemoryMb":       {{tFunction, "processor", "memorySize", 2048.0}},
@@ -378,9 +394,16 @@ func TestFixedMappingSettings(t *testing.T) {
 		if got, _ := lookup(m, "functionResponseTypes"); fmt.Sprint(got) != "[ReportBatchItemFailures]" {
 			t.Errorf("%s: functionResponseTypes = %v", name, got)
 		}
-		failures := find(t, r, tQueue, "failures").Outputs["arn"]
+		// dev keeps failureDestination's default, s3; knobs sets sqs.
+		failures := find(t, r, tBucket, "failures").Outputs["arn"]
+		if name == "knobs" {
+			failures = find(t, r, tQueue, "failures").Outputs["arn"]
+		}
 		if got, _ := lookup(m, "destinationConfig.onFailure.destinationArn"); got != failures {
-			t.Errorf("%s: on-failure destination = %v, want the failures queue %v", name, got, failures)
+			t.Errorf("%s: on-failure destination = %v, want %v", name, got, failures)
+		}
+		if got, _ := lookup(m, "metricsConfig.metrics"); fmt.Sprint(got) != "[EventCount]" {
+			t.Errorf("%s: mapping metrics = %v, want [EventCount] (the failed-batches alarm reads them)", name, got)
 		}
 		if got, _ := lookup(m, "eventSourceArn"); got != find(t, r, tStream, "stream").Outputs["arn"] {
 			t.Errorf("%s: the mapping reads %v, not the stream", name, got)
@@ -479,7 +502,8 @@ func TestEncryptionAtRest(t *testing.T) {
 			t.Errorf("%s: stream encryption = %v / %v", name, stream["encryptionType"], stream["kmsKeyId"])
 		}
 		for _, q := range []string{"failures", "poison"} {
-			if find(t, r, tQueue, q).Inputs["sqsManagedSseEnabled"] != true {
+			reg, ok := r.monitor.Find(tQueue, q)
+			if (ok || q == "poison") && reg.Inputs["sqsManagedSseEnabled"] != true {
 				t.Errorf("%s: queue %s is not encrypted", name, q)
 			}
 		}
@@ -579,18 +603,19 @@ func TestDashboard(t *testing.T) {
 
 func TestStackOutputs(t *testing.T) {
 	r := devRun(t)
-	names := []string{"streamName", "streamArn", "ingestFunctionName", "processorFunctionName", "ingestUrl",
-		"tableName", "failuresQueueUrl", "poisonQueueUrl", "alarmTopicArn", "dashboardUrl"}
+	names := []string{pipeline.OutputStreamName, pipeline.OutputStreamARN, pipeline.OutputIngestFunctionName,
+		pipeline.OutputProcessorFunctionName, pipeline.OutputIngestURL, pipeline.OutputTableName,
+		pipeline.OutputFailureBucketName, pipeline.OutputPoisonQueueURL, pipeline.OutputAlarmTopicARN, pipeline.OutputDashboardURL}
 	if got := slices.Sorted(maps.Keys(r.outputs)); !slices.Equal(got, slices.Sorted(slices.Values(names))) {
 		t.Errorf("outputs %v, want exactly %v", got, names)
 	}
 	patterns := map[string]string{
-		"streamArn":        `^arn:aws:kinesis:us-east-1:123456789012:stream/stream-[0-9a-f]{7}$`,
-		"failuresQueueUrl": `^https://sqs\.us-east-1\.amazonaws\.com/123456789012/failures-[0-9a-f]{7}$`,
-		"poisonQueueUrl":   `^https://sqs\.us-east-1\.amazonaws\.com/123456789012/poison-[0-9a-f]{7}$`,
-		"ingestUrl":        `^https://[0-9a-z]{32}\.lambda-url\.us-east-1\.on\.aws/$`,
-		"alarmTopicArn":    `^arn:aws:sns:us-east-1:123456789012:alarms-[0-9a-f]{7}$`,
-		"dashboardUrl":     `^https://us-east-1\.console\.aws\.amazon\.com/cloudwatch/home\?region=us-east-1#dashboards:name=streamfn-dev$`,
+		"streamArn":         `^arn:aws:kinesis:us-east-1:123456789012:stream/stream-[0-9a-f]{7}$`,
+		"failureBucketName": `^failures-[0-9a-f]{7}$`,
+		"poisonQueueUrl":    `^https://sqs\.us-east-1\.amazonaws\.com/123456789012/poison-[0-9a-f]{7}$`,
+		"ingestUrl":         `^https://[0-9a-z]{32}\.lambda-url\.us-east-1\.on\.aws/$`,
+		"alarmTopicArn":     `^arn:aws:sns:us-east-1:123456789012:alarms-[0-9a-f]{7}$`,
+		"dashboardUrl":      `^https://us-east-1\.console\.aws\.amazon\.com/cloudwatch/home\?region=us-east-1#dashboards:name=streamfn-dev$`,
 	}
 	for name, pattern := range patterns {
 		if s, _ := r.outputs[name].(string); !regexp.MustCompile(pattern).MatchString(s) {

@@ -3,14 +3,8 @@ package redrive
 import (
 	"errors"
 
+	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/internal/stackoutputs"
-)
-
-// The stack outputs the tool reads (infra/program exports them).
-const (
-	FailureBucketOutput = "failureBucketName"
-	FailuresQueueOutput = "failuresQueueUrl"
-	PoisonQueueOutput   = "poisonQueueUrl"
 )
 
 // TargetFromOutputs names the pipeline's resources from its stack
@@ -20,22 +14,22 @@ func TargetFromOutputs(stack, source string, o stackoutputs.Outputs) (Target, er
 	t := Target{Stack: stack, Source: source}
 	var errs []error
 	var err error
-	if t.StreamName, err = o.String("streamName"); err != nil {
+	if t.StreamName, err = o.String(pipeline.OutputStreamName); err != nil {
 		errs = append(errs, err)
 	}
-	if t.StreamARN, err = o.String("streamArn"); err != nil {
+	if t.StreamARN, err = o.String(pipeline.OutputStreamARN); err != nil {
 		errs = append(errs, err)
 	}
-	if t.Processor, err = o.String("processorFunctionName"); err != nil {
+	if t.Processor, err = o.String(pipeline.OutputProcessorFunctionName); err != nil {
 		errs = append(errs, err)
 	}
 	optional := func(name string) string {
 		s, _ := o[name].(string)
 		return s
 	}
-	t.PoisonQueueURL = optional(PoisonQueueOutput)
-	if t.Bucket = optional(FailureBucketOutput); t.Bucket == "" {
-		t.FailuresQueueURL = optional(FailuresQueueOutput)
+	t.PoisonQueueURL = optional(pipeline.OutputPoisonQueueURL)
+	if t.Bucket = optional(pipeline.OutputFailureBucketName); t.Bucket == "" {
+		t.FailuresQueueURL = optional(pipeline.OutputFailuresQueueURL)
 	}
 	if t.Bucket == "" && t.FailuresQueueURL == "" {
 		errs = append(errs, ErrNoDestination)

@@ -16,7 +16,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/infra/plan"
+	"github.com/streamfn/streamfn/internal/rfc3339"
 )
 
 // Resource type tokens and the fixed logical names the local run finds.
@@ -33,17 +35,11 @@ const (
 	IngestName      = "ingest"
 	ProcessorName   = "processor"
 	TableName       = "features"
-	FailuresName    = "failures"
+	FailuresName    = "failures" // the failures queue, or the failures bucket
 	PoisonName      = "poison"
 	MappingName     = "processor-stream"
 	FunctionURLName = "ingest-url"
-	// FailureBucketName is the bucket of failed batches (and oversized
-	// poison payloads).
-	FailureBucketName = "failures"
 )
-
-// S3ARNPrefix starts every S3 bucket ARN: arn:aws:s3:::<bucket>.
-const S3ARNPrefix = "arn:aws:s3:::"
 
 // OnDemandShards is the shard count kinesalite gets for an ON_DEMAND
 // stream, whose shards AWS manages: 4, what a new on-demand stream starts
@@ -57,9 +53,9 @@ type Deployment struct {
 	AccountID string
 	Stream    Stream
 	Table     Table
-	Queues    []Queue // in the order failures, poison; failures only with an SQS destination
-	// FailureBucket is the S3 bucket of failed batches; Name is "" when the
-	// stack has none.
+	Queues    []Queue // in the order failures (with failureDestination sqs), poison
+	// FailureBucket holds failed batches (failureDestination s3) and
+	// oversized poison payloads.
 	FailureBucket Bucket
 	Ingest        Function
 	Processor     Function
@@ -74,6 +70,12 @@ type Stream struct {
 	Mode           string // PROVISIONED or ON_DEMAND
 	Shards         int
 	RetentionHours int
+}
+
+// Bucket is an S3 bucket of the stack.
+type Bucket struct {
+	Name string
+	ARN  string
 }
 
 // Table is the DynamoDB table.
@@ -93,12 +95,6 @@ type Queue struct {
 	Name    string
 	URL     string // https://sqs.<region>.amazonaws.com/<account>/<name>
 	ARN     string
-}
-
-// Bucket is one S3 bucket.
-type Bucket struct {
-	Name string
-	ARN  string // arn:aws:s3:::<name>
 }
 
 // Function is one Lambda function.
@@ -132,13 +128,11 @@ type Mapping struct {
 	BisectBatchOnFunctionError bool
 	ReportBatchItemFailures    bool
 	TumblingWindow             time.Duration
-	// OnFailure is the logical name of the queue that is the on-failure
-	// destination, "" when there is none or it is the failure bucket.
-	OnFailure string
-	// OnFailureBucket says the on-failure destination is the failure
-	// bucket (Deployment.FailureBucket): records go there with their
-	// payload.
-	OnFailureBucket bool
+	// OnFailure is the logical name of the on-failure destination ("" for
+	// none), and OnFailureType its type: TypeQueue (metadata) or TypeBucket
+	// (records with their payload, under failure.ObjectKey).
+	OnFailure     string
+	OnFailureType string
 }
 
 // FunctionURL is ingest's Function URL.
@@ -152,7 +146,7 @@ func From(p *plan.Plan) (*Deployment, error) {
 	r := &reader{plan: p}
 	d := &Deployment{Stack: p.Stack}
 
-	streamArn := r.output("streamArn")
+	streamArn := r.output(pipeline.OutputStreamARN)
 	d.Region, d.AccountID = arnRegionAccount(streamArn)
 	if d.Region == "" {
 		r.problem("stack output streamArn %q is not a Kinesis stream ARN", streamArn)
@@ -161,7 +155,7 @@ func From(p *plan.Plan) (*Deployment, error) {
 	if res, ok := r.find(TypeStream, StreamName); ok {
 		in := inputs(res.Inputs)
 		d.Stream = Stream{
-			Name:           r.output("streamName"),
+			Name:           r.output(pipeline.OutputStreamName),
 			ARN:            streamArn,
 			Mode:           in.str("streamModeDetails.streamMode", "PROVISIONED"),
 			RetentionHours: in.integer("retentionPeriod", 24),
@@ -179,7 +173,7 @@ func From(p *plan.Plan) (*Deployment, error) {
 
 	if res, ok := r.find(TypeTable, TableName); ok {
 		in := inputs(res.Inputs)
-		d.Table = Table{Name: r.output("tableName"), HashKey: in.str("hashKey", "")}
+		d.Table = Table{Name: r.output(pipeline.OutputTableName), HashKey: in.str("hashKey", "")}
 		for _, a := range in.list("attributes") {
 			attr := inputs(asMap(a))
 			d.Table.Attributes = append(d.Table.Attributes, Attribute{Name: attr.str("name", ""), Type: attr.str("type", "")})
@@ -192,24 +186,28 @@ func From(p *plan.Plan) (*Deployment, error) {
 		}
 	}
 
+	queueURLOutput := map[string]string{FailuresName: pipeline.OutputFailuresQueueURL, PoisonName: pipeline.OutputPoisonQueueURL}
 	for _, logical := range []string{FailuresName, PoisonName} {
-		// The failures queue exists only when it is the on-failure
-		// destination (streamfn:failureDestination sqs).
-		if _, ok := p.Find(TypeQueue, logical); !ok && logical == FailuresName {
-			continue
+		if _, ok := r.plan.Find(TypeQueue, logical); !ok {
+			if logical == PoisonName {
+				r.find(TypeQueue, logical) // required: reports it
+			}
+			continue // the failures queue exists with failureDestination sqs only
 		}
-		if _, ok := r.find(TypeQueue, logical); !ok {
-			continue
-		}
-		q := Queue{Logical: logical, URL: r.output(logical + "QueueUrl")}
+		q := Queue{Logical: logical, URL: r.output(queueURLOutput[logical])}
 		u, err := url.Parse(q.URL)
 		if err != nil || path.Base(u.Path) == "" || path.Base(u.Path) == "/" {
-			r.problem("stack output %sQueueUrl %q is not a queue URL", logical, q.URL)
+			r.problem("stack output %s %q is not a queue URL", queueURLOutput[logical], q.URL)
 			continue
 		}
 		q.Name = path.Base(u.Path)
 		q.ARN = fmt.Sprintf("arn:aws:sqs:%s:%s:%s", d.Region, d.AccountID, q.Name)
 		d.Queues = append(d.Queues, q)
+	}
+
+	if _, ok := r.find(TypeBucket, FailuresName); ok {
+		name := r.output(pipeline.OutputFailureBucketName)
+		d.FailureBucket = Bucket{Name: name, ARN: "arn:aws:s3:::" + name}
 	}
 
 	d.Ingest = r.function(d, IngestName)
@@ -221,7 +219,7 @@ func From(p *plan.Plan) (*Deployment, error) {
 
 	if res, ok := r.find(TypeFunctionURL, FunctionURLName); ok {
 		in := inputs(res.Inputs)
-		d.URL = FunctionURL{AuthType: in.str("authorizationType", "AWS_IAM"), URL: r.optionalOutput("ingestUrl")}
+		d.URL = FunctionURL{AuthType: in.str("authorizationType", "AWS_IAM"), URL: r.optionalOutput(pipeline.OutputIngestURL)}
 		if target := in.str("functionName", ""); target != "" && lastSegment(target) != d.Ingest.Name {
 			r.problem("Function URL %q targets %q, not the ingest function %q", FunctionURLName, target, d.Ingest.Name)
 		}
@@ -275,7 +273,7 @@ func (r *reader) mapping(d *Deployment, in inputs) Mapping {
 		TumblingWindow:             time.Duration(in.integer("tumblingWindowInSeconds", 0)) * time.Second,
 	}
 	if ts := in.str("startingPositionTimestamp", ""); ts != "" {
-		t, err := time.Parse(time.RFC3339, ts)
+		t, err := rfc3339.Parse(ts)
 		if err != nil {
 			r.problem("mapping %q: startingPositionTimestamp %q is not RFC 3339", MappingName, ts)
 		}
@@ -292,22 +290,17 @@ func (r *reader) mapping(d *Deployment, in inputs) Mapping {
 	if target := lastSegment(in.str("functionName", "")); target != d.Processor.Name {
 		r.problem("mapping %q invokes %q, not the processor %q", MappingName, target, d.Processor.Name)
 	}
-	if dest := in.str("destinationConfig.onFailure.destinationArn", ""); strings.HasPrefix(dest, S3ARNPrefix) {
-		name := strings.TrimPrefix(dest, S3ARNPrefix)
-		if _, ok := r.plan.Find(TypeBucket, FailureBucketName); !ok || name == "" || strings.Contains(name, "/") {
-			r.problem("mapping %q: on-failure destination %q is not the stack's bucket %q", MappingName, dest, FailureBucketName)
-		} else {
-			d.FailureBucket = Bucket{Name: name, ARN: dest}
-			m.OnFailureBucket = true
-		}
-	} else if dest != "" {
+	if dest := in.str("destinationConfig.onFailure.destinationArn", ""); dest != "" {
 		for _, q := range d.Queues {
 			if q.ARN == dest {
-				m.OnFailure = q.Logical
+				m.OnFailure, m.OnFailureType = q.Logical, TypeQueue
 			}
 		}
+		if d.FailureBucket.ARN != "" && dest == d.FailureBucket.ARN {
+			m.OnFailure, m.OnFailureType = FailuresName, TypeBucket
+		}
 		if m.OnFailure == "" {
-			r.problem("mapping %q: on-failure destination %q is none of the stack's queues; only the stack's SQS queue or S3 bucket can be emulated", MappingName, dest)
+			r.problem("mapping %q: on-failure destination %q is none of the stack's queues or buckets; only those can be emulated", MappingName, dest)
 		}
 	}
 	return m
@@ -464,24 +457,14 @@ func (d *Deployment) Summary() []string {
 	for _, q := range d.Queues {
 		lines = append(lines, fmt.Sprintf("queue      %s (%s)", q.Name, q.Logical))
 	}
-	if d.FailureBucket.Name != "" {
-		lines = append(lines, fmt.Sprintf("bucket     %s (%s)", d.FailureBucket.Name, FailureBucketName))
-	}
 	for _, f := range []Function{d.Ingest, d.Processor} {
 		lines = append(lines, fmt.Sprintf("function   %s: %d MB, timeout %s, reserved concurrency %s, log %s/%s",
 			f.Name, f.MemoryMB, f.Timeout, concurrencyText(f.ReservedConcurrency), f.LogFormat, orNone(f.LogLevel)))
 	}
 	m := d.Mapping
 	lines = append(lines, fmt.Sprintf("mapping    batch %d, window %s, parallelization %d, %s, retries %d, record age %s, bisect %v, enabled %v, on failure -> %s",
-		m.BatchSize, m.MaximumBatchingWindow, m.ParallelizationFactor, m.StartingPosition, m.MaximumRetryAttempts, ageText(m.MaximumRecordAge), m.BisectBatchOnFunctionError, m.Enabled, d.onFailureText()))
+		m.BatchSize, m.MaximumBatchingWindow, m.ParallelizationFactor, m.StartingPosition, m.MaximumRetryAttempts, ageText(m.MaximumRecordAge), m.BisectBatchOnFunctionError, m.Enabled, orNone(m.OnFailure)))
 	return lines
-}
-
-func (d *Deployment) onFailureText() string {
-	if d.Mapping.OnFailureBucket {
-		return "bucket " + d.FailureBucket.Name
-	}
-	return orNone(d.Mapping.OnFailure)
 }
 
 func onDemandNote(mode string) string {

@@ -35,6 +35,7 @@ func handMadePlan() *plan.Plan {
 			}},
 			{Type: TypeQueue, Name: "failures", Inputs: map[string]any{}},
 			{Type: TypeQueue, Name: "poison", Inputs: map[string]any{}},
+			{Type: TypeBucket, Name: "failures", Inputs: map[string]any{}},
 			{Type: TypeFunction, Name: "ingest", Inputs: fn(384, 7, -1, map[string]any{"STREAM_NAME": "stream-1a"})},
 			{Type: TypeFunction, Name: "processor", Inputs: fn(768, 42, 9, map[string]any{"TABLE_NAME": "features-4d", "POISON_QUEUE_URL": poisonURL})},
 			{Type: TypeMapping, Name: "processor-stream", Inputs: map[string]any{
@@ -48,7 +49,7 @@ func handMadePlan() *plan.Plan {
 		},
 		Outputs: map[string]any{
 			"streamName": "stream-1a", "streamArn": streamARN, "tableName": "features-4d",
-			"failuresQueueUrl": failureURL, "poisonQueueUrl": poisonURL,
+			"failuresQueueUrl": failureURL, "poisonQueueUrl": poisonURL, "failureBucketName": "failures-7a",
 			"ingestFunctionName": "ingest-6f", "processorFunctionName": "processor-5e",
 			"ingestUrl": "https://x.lambda-url.eu-west-1.on.aws/",
 		},
@@ -83,7 +84,7 @@ func TestFromReadsEveryKnob(t *testing.T) {
 	want := Mapping{
 		Enabled: true, BatchSize: 250, MaximumBatchingWindow: 2 * time.Second, ParallelizationFactor: 3,
 		StartingPosition: "LATEST", MaximumRetryAttempts: 4, MaximumRecordAge: 10 * time.Minute,
-		BisectBatchOnFunctionError: true, ReportBatchItemFailures: true, OnFailure: "failures",
+		BisectBatchOnFunctionError: true, ReportBatchItemFailures: true, OnFailure: "failures", OnFailureType: TypeQueue,
 	}
 	if d.Mapping != want {
 		t.Errorf("mapping = %+v\nwant      %+v", d.Mapping, want)
@@ -157,8 +158,12 @@ func TestFromTheDevStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d.Stream.Shards != 1 || d.Mapping.BatchSize != 100 || d.Mapping.ParallelizationFactor != 1 || d.Processor.Environment["TABLE_NAME"] != d.Table.Name ||
-		d.Ingest.Environment["STREAM_NAME"] != d.Stream.Name || d.Mapping.OnFailure != FailuresName {
+		d.Ingest.Environment["STREAM_NAME"] != d.Stream.Name || d.Mapping.OnFailure != FailuresName || d.Mapping.OnFailureType != TypeBucket ||
+		d.FailureBucket.Name == "" || d.FailureBucket.ARN != "arn:aws:s3:::"+d.FailureBucket.Name {
 		t.Errorf("dev deployment = %+v", d)
+	}
+	if _, ok := d.Queue(FailuresName); ok {
+		t.Error("dev sends failed batches to the bucket; it has no failures queue")
 	}
 }
 
@@ -172,29 +177,34 @@ func TestFromReadsTheFailureBucketDestination(t *testing.T) {
 		case r.Type == TypeQueue && r.Name == FailuresName:
 			continue
 		case r.Type == TypeMapping:
-			r.Inputs["destinationConfig"] = map[string]any{"onFailure": map[string]any{"destinationArn": "arn:aws:s3:::failures-7a8b9c0"}}
+			r.Inputs["destinationConfig"] = map[string]any{"onFailure": map[string]any{"destinationArn": "arn:aws:s3:::failures-7a"}}
 		}
 		resources = append(resources, r)
 	}
-	p.Resources = append(resources, plan.Resource{Type: TypeBucket, Name: FailureBucketName, Inputs: map[string]any{}})
+	p.Resources = resources
 	delete(p.Outputs, "failuresQueueUrl")
 	d, err := From(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.FailureBucket != (Bucket{Name: "failures-7a8b9c0", ARN: "arn:aws:s3:::failures-7a8b9c0"}) || !d.Mapping.OnFailureBucket || d.Mapping.OnFailure != "" {
-		t.Fatalf("bucket %+v, mapping on failure %q / bucket %v", d.FailureBucket, d.Mapping.OnFailure, d.Mapping.OnFailureBucket)
+	if d.FailureBucket != (Bucket{Name: "failures-7a", ARN: "arn:aws:s3:::failures-7a"}) || d.Mapping.OnFailureType != TypeBucket {
+		t.Fatalf("bucket %+v, mapping on failure %q (%s)", d.FailureBucket, d.Mapping.OnFailure, d.Mapping.OnFailureType)
 	}
 	if len(d.Queues) != 1 || d.Queues[0].Logical != PoisonName {
 		t.Fatalf("queues %+v, want only poison", d.Queues)
 	}
-	if s := strings.Join(d.Summary(), "\n"); !strings.Contains(s, "on failure -> bucket failures-7a8b9c0") {
-		t.Fatalf("summary does not name the bucket:\n%s", s)
+	// The local mapping's UUID is stable for the stack, and a UUID.
+	if u := d.MappingUUID(); u != d.MappingUUID() || len(u) != 36 {
+		t.Fatalf("MappingUUID %q", u)
 	}
 
-	// A bucket ARN that is not the stack's bucket is refused.
-	p.Resources = p.Resources[:len(p.Resources)-1]
-	if _, err := From(p); err == nil || !strings.Contains(err.Error(), "not the stack's bucket") {
-		t.Fatalf("without the bucket resource: %v", err)
+	// A bucket that is not the stack's is refused.
+	for i, r := range p.Resources {
+		if r.Type == TypeMapping {
+			p.Resources[i].Inputs["destinationConfig"] = map[string]any{"onFailure": map[string]any{"destinationArn": "arn:aws:s3:::someone-elses"}}
+		}
+	}
+	if _, err := From(p); err == nil || !strings.Contains(err.Error(), "someone-elses") {
+		t.Fatalf("another bucket as destination: %v", err)
 	}
 }

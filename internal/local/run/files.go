@@ -6,7 +6,6 @@ import (
 	"github.com/streamfn/streamfn/infra/plan"
 	"github.com/streamfn/streamfn/internal/local/deploy"
 	"github.com/streamfn/streamfn/internal/local/endpoints"
-	"github.com/streamfn/streamfn/internal/redrive"
 	"github.com/streamfn/streamfn/internal/stackoutputs"
 )
 
@@ -15,9 +14,6 @@ import (
 // file that names them, and points .build/local/current at this run.
 func publishEndpoints(opts Options, runDir string, p *plan.Plan, d *deploy.Deployment, set *emulatorSet, localURLs map[string]string, ingestURL, lambdaURL string) (string, error) {
 	outputs := localOutputs(p.Outputs, localURLs, ingestURL)
-	if _, ok := outputs[FailureBucketOutput]; !ok && d.FailureBucket.Name != "" {
-		outputs[FailureBucketOutput] = d.FailureBucket.Name
-	}
 	outputsPath := filepath.Join(runDir, "outputs.json")
 	if err := outputs.Write(outputsPath); err != nil {
 		return "", err
@@ -31,9 +27,6 @@ func publishEndpoints(opts Options, runDir string, p *plan.Plan, d *deploy.Deplo
 	})
 	return endpoints.Publish(opts.Root, runDir, f)
 }
-
-// FailureBucketOutput is the stack output naming the failure bucket.
-const FailureBucketOutput = redrive.FailureBucketOutput
 
 // localOutputs is the plan's stack outputs with every queue URL replaced by
 // its local one and ingestUrl by the local Function URL.

@@ -211,7 +211,7 @@ func Run(ctx context.Context, opts Options) error {
 	mappingDone := make(chan error, 1)
 	if d.Mapping.Enabled {
 		cfg := mappingConfig(d, c, failuresURL)
-		if d.Mapping.OnFailureBucket {
+		if d.Mapping.OnFailureType == deploy.TypeBucket {
 			cfg.Destination = bucketDestination(c.s3, d.FailureBucket.Name, d.MappingUUID())
 		}
 		mapping, err = esm.New(cfg, c.kinesis, processorPool)
