@@ -235,8 +235,8 @@ func setUp(ctx context.Context, opts options) (*redrive.Tool, error) {
 	}
 	return &redrive.Tool{
 		Target: target,
-		// Lambda writes failure records without checksums: the SDK would log
-		// a line for each object it reads.
+		// An object stored without a checksum (the local run's, or one of
+		// a writer that sent none) would log a line on every read.
 		S3:      s3.NewFromConfig(cfg, func(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true }),
 		SQS:     sqs.NewFromConfig(cfg),
 		Kinesis: kinesis.NewFromConfig(cfg),
