@@ -81,6 +81,7 @@ func newFixture(t *testing.T, useBucket bool) *fixture {
 	}
 	api := httptest.NewServer(lambdaapi.NewHandler(lambdaapi.Function{
 		Name: "processor", ARN: "arn:aws:lambda:us-east-1:123456789012:function:processor", Role: role, Timeout: time.Minute, Invoker: f.fn,
+		Environment: map[string]string{"DEDUP_HORIZON_SECONDS": "600"},
 	}))
 	t.Cleanup(api.Close)
 	lcfg := emutest.Config(kin)
@@ -197,6 +198,24 @@ func TestReplayFromTheBucket(t *testing.T) {
 		if !fl.InStream || !fl.HasPayload || fl.AgeSeconds < 0 || fl.BeyondHorizon {
 			t.Fatalf("failure %+v", fl)
 		}
+	}
+
+	// Ranges older than the processor's duplicate horizon get a warning.
+	if list.DedupHorizonSeconds != 600 || len(list.Warnings) != 0 {
+		t.Fatalf("horizon %v, warnings %q", list.DedupHorizonSeconds, list.Warnings)
+	}
+	f.tool.Now = func() time.Time { return time.Now().Add(11 * time.Minute) }
+	late, err := f.tool.List(ctx)
+	if err != nil || len(late.Warnings) != 2 || !strings.Contains(late.Warnings[0], "dedupHorizonSeconds 600") || !late.Failures[0].BeyondHorizon {
+		t.Fatalf("11 minutes later: %v, warnings %q", err, late.Warnings)
+	}
+	f.tool.Now = nil
+
+	// A bucket that does not exist is a clear error.
+	missing := *f.tool
+	missing.Target.Bucket = "no-such-bucket"
+	if _, err := missing.List(ctx); err == nil || !strings.Contains(err.Error(), "no-such-bucket") || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("a missing bucket: %v", err)
 	}
 
 	dry, err := f.tool.Replay(ctx, ReplayOptions{DryRun: true})
