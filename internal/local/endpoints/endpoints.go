@@ -29,9 +29,9 @@ const (
 	Kinesis  = "AWS_ENDPOINT_URL_KINESIS"
 	DynamoDB = "AWS_ENDPOINT_URL_DYNAMODB"
 	SQS      = "AWS_ENDPOINT_URL_SQS"
-	// S3 and Lambda are not served by the local run yet: a file written
-	// today has no such keys. A tool that needs one reads it with
-	// File.Endpoint and gets a clear error while it is missing.
+	// S3 is fauxqs's (the failure bucket), Lambda the local run's Invoke
+	// API. A tool reads an endpoint with File.Endpoint, which names a key
+	// an older file lacks.
 	S3     = "AWS_ENDPOINT_URL_S3"
 	Lambda = "AWS_ENDPOINT_URL_LAMBDA"
 )
