@@ -1,14 +1,13 @@
 package config
 
 import (
+	"github.com/streamfn/streamfn/internal/features"
+
 	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/streamfn/streamfn/internal/rfc3339"
 )
 
 // Problem is one rejected value.
@@ -72,14 +71,18 @@ const (
 	maxFailureRetentionDays = 365
 
 	// The processor's DEDUP_HORIZON_SECONDS range.
-	minDedupHorizonSeconds = 60
-	maxDedupHorizonSeconds = 86400
+	minDedupHorizonSeconds = features.MinDuplicateHorizon
+	maxDedupHorizonSeconds = features.MaxDuplicateHorizon
 
 	// An ON_DEMAND stream starts with 4 MB/s of write capacity, i.e. 4 shards, and grows
 	// from there; fewer concurrent invocations than 4 x parallelization throttle it at once.
 	onDemandInitialShards = 4
 
 	maxTags = 48 // AWS allows 50 per resource; the program adds project and stack
+
+	// Filters per event-source mapping: 5 by default, adjustable to 10
+	// (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+	maxFilterQuota = 10
 )
 
 // logRetentionValues are the retention periods CloudWatch Logs accepts (PutRetentionPolicy).
@@ -95,7 +98,11 @@ var (
 	kmsKeyARNPattern = regexp.MustCompile(`^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]+)$`)
 	emailPattern     = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s.]+$`)
 	tagKeyPattern    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
-	tagValuePattern  = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$`)
+	// Values must not be empty. Public reports against the AWS provider show empty
+	// default-tag values dropped, clearing other tags, or diffing on every run on log groups
+	// and roles, both of which the program creates; a value of one character or more has
+	// none of these problems, so the rule is cheaper than proving the provider safe.
+	tagValuePattern = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$`)
 )
 
 // Validate checks every value against AWS's limits and the cross-key rules, and returns all
@@ -144,14 +151,9 @@ func (c *Config) Validate() error {
 	v.oneOf(Key("startingPosition"), c.StartingPosition,
 		[]string{StartingPositionTrimHorizon, StartingPositionLatest, StartingPositionAtTimestamp})
 	if c.StartingPosition == StartingPositionAtTimestamp {
-		// The grammar ingest and the processor use for ts; the provider gets
-		// the time in the UTC form every RFC 3339 reader takes.
-		if t, err := rfc3339.Parse(c.StartingPositionTimestamp); err != nil {
-			v.add(Key("startingPositionTimestamp"), c.StartingPositionTimestamp,
-				"AT_TIMESTAMP needs an RFC 3339 time such as 2025-01-31T00:00:00Z",
-				"pulumi config set streamfn:startingPositionTimestamp 2025-01-31T00:00:00Z")
-		} else {
-			c.StartingPositionTimestamp = t.UTC().Format(time.RFC3339Nano)
+		if _, err := NormalizeTimestamp(c.StartingPositionTimestamp); err != nil {
+			v.add(Key("startingPositionTimestamp"), c.StartingPositionTimestamp, err.Error(),
+				"pulumi config set streamfn:startingPositionTimestamp "+timestampFix(c.StartingPositionTimestamp))
 		}
 	} else if c.StartingPositionTimestamp != "" {
 		v.add(Key("startingPositionTimestamp"), c.StartingPositionTimestamp,
@@ -175,6 +177,11 @@ func (c *Config) Validate() error {
 			"bound one of them, e.g. pulumi config set streamfn:maxRetryAttempts 5")
 	}
 	v.between(Key("tumblingWindowSeconds"), c.TumblingWindowSeconds, 0, maxTumblingWindow, "0 turns it off")
+	v.oneOf(Key("consumer"), c.Consumer, []string{ConsumerShared, ConsumerEFO})
+	v.between(Key("mappingFilterQuota"), c.MappingFilterQuota, 1, maxFilterQuota,
+		"Lambda's default quota is 5 filters per mapping; ask AWS for up to 10")
+	c.validateFilters(v)
+	c.validateRetiredKeys(v)
 
 	// Functions.
 	v.between(Key("processorMemoryMb"), c.ProcessorMemoryMB, minMemoryMB, maxMemoryMB, "")
@@ -276,8 +283,11 @@ func (c *Config) validateTags(v *validator) {
 			v.add(path, val, `tag keys must not start with "aws:", which AWS reserves`, "rename the tag")
 		case !tagKeyPattern.MatchString(k):
 			v.add(path, val, "tag keys must be 1..128 letters, digits, spaces or _ . : / = + - @", "rename the tag")
+		case val == "":
+			v.add(path, val, "tag values must not be empty: the AWS provider drops empty default-tag values on some resources or shows a diff on every run",
+				"give it a value, e.g. pulumi config set --path 'streamfn:tags."+k+"' none, or remove the tag")
 		case !tagValuePattern.MatchString(val):
-			v.add(path, val, "tag values must be 0..256 letters, digits, spaces or _ . : / = + - @", "change the value")
+			v.add(path, val, "tag values must be 1..256 letters, digits, spaces or _ . : / = + - @", "change the value")
 		}
 	}
 }

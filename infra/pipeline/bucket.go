@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -16,13 +17,15 @@ import (
 func newFailureBucket(ctx *pulumi.Context, cfg *config.Config, opts ...pulumi.ResourceOption) (*s3.BucketV2, error) {
 	// Autonamed "failures-<7 hex>": lowercase and valid for every stack name, and unique
 	// across accounts, as bucket names must be.
+	// Protected with the stream and the table (streamfn:protectData): it holds the only
+	// copy of records the mapping gave up on.
 	bucket, err := s3.NewBucketV2(ctx, "failures", &s3.BucketV2Args{
 		ForceDestroy: pulumi.Bool(false),
-	}, opts...)
+	}, append(opts, pulumi.Protect(cfg.ProtectData))...)
 	if err != nil {
 		return nil, fmt.Errorf("creating the failures bucket: %w", err)
 	}
-	child := append(opts, pulumi.DependsOn([]pulumi.Resource{bucket}))
+	child := append(slices.Clone(opts), pulumi.DependsOn([]pulumi.Resource{bucket}))
 
 	// SSE-S3, or the stack's customer key with an S3 Bucket Key (fewer KMS calls).
 	sse := &s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{

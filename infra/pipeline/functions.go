@@ -12,6 +12,7 @@ import (
 
 	"github.com/streamfn/streamfn/infra/build"
 	"github.com/streamfn/streamfn/infra/config"
+	"github.com/streamfn/streamfn/infra/names"
 )
 
 // Function is one Lambda function with everything it owns.
@@ -58,7 +59,7 @@ func newFunction(ctx *pulumi.Context, cfg *config.Config, spec functionSpec, opt
 	// The log group exists before the function, under a name of our choosing, so the role's
 	// policy can name its exact ARN and Lambda never creates an unmanaged group.
 	logGroup, err := cloudwatch.NewLogGroup(ctx, spec.name+"-logs", &cloudwatch.LogGroupArgs{
-		Name:            pulumi.String(fmt.Sprintf("/streamfn/%s/%s", ctx.Stack(), spec.name)),
+		Name:            pulumi.String(names.LogGroup.Name(fmt.Sprintf("/%s/%s/%s", ctx.Project(), ctx.Stack(), spec.name))),
 		RetentionInDays: pulumi.Int(cfg.LogRetentionDays),
 	}, opts...)
 	if err != nil {
@@ -95,7 +96,11 @@ func newFunction(ctx *pulumi.Context, cfg *config.Config, spec functionSpec, opt
 }
 
 func newProcessor(ctx *pulumi.Context, cfg *config.Config, artifact build.Artifact, p *StreamPipeline, opts ...pulumi.ResourceOption) (*Function, error) {
-	keyARN := cfg.KMSKeyID
+	keyARN, retired := cfg.KMSKeyID, cfg.RetiredKMSKeyIDs
+	consumerARN := pulumi.String("").ToStringOutput()
+	if p.Consumer != nil {
+		consumerARN = p.Consumer.Arn
+	}
 	return newFunction(ctx, cfg, functionSpec{
 		name:        "processor",
 		description: "streamfn: keeps per-user features from the activity stream",
@@ -120,7 +125,7 @@ func newProcessor(ctx *pulumi.Context, cfg *config.Config, artifact build.Artifa
 			if p.FailuresQueue != nil {
 				failuresQueue = p.FailuresQueue.Arn
 			}
-			return pulumi.All(p.Stream.Arn, p.Table.Arn, failuresQueue, p.PoisonQueue.Arn, logGroupARN, p.FailureBucket.Arn).
+			return pulumi.All(p.Stream.Arn, p.Table.Arn, failuresQueue, p.PoisonQueue.Arn, logGroupARN, consumerARN, p.FailureBucket.Arn).
 				ApplyT(func(arns []any) (string, error) {
 					account, err := accountOf(arns[0].(string))
 					if err != nil {
@@ -130,7 +135,8 @@ func newProcessor(ctx *pulumi.Context, cfg *config.Config, artifact build.Artifa
 						StreamARN: arns[0].(string), TableARN: arns[1].(string),
 						FailuresQueueARN: arns[2].(string), PoisonQueueARN: arns[3].(string),
 						LogGroupARN: arns[4].(string), StreamKeyARN: keyARN,
-						FailureBucketARN: arns[5].(string), Account: account,
+						RetiredKeyARNs: retired, ConsumerARN: arns[5].(string),
+						FailureBucketARN: arns[6].(string), Account: account,
 					}).JSON()
 				}).(pulumi.StringOutput)
 		},

@@ -34,12 +34,16 @@ const (
 
 	// What Lambda's Kinesis poller calls with the processor's role, per the Lambda developer
 	// guide. kinesis:ListStreams is left out (it cannot be scoped to a stream and a mapping
-	// by stream ARN does not need it), as is SubscribeToShard (enhanced fan-out only).
+	// by stream ARN does not need it). SubscribeToShard and DescribeStreamConsumer are for
+	// enhanced fan-out only, and then on exactly the mapping's consumer: their IAM resource
+	// type is the consumer, not the stream (Service Authorization Reference, Amazon Kinesis).
 	actionKinesisDescribeStream        = "kinesis:DescribeStream"
 	actionKinesisDescribeStreamSummary = "kinesis:DescribeStreamSummary"
 	actionKinesisGetRecords            = "kinesis:GetRecords"
 	actionKinesisGetShardIterator      = "kinesis:GetShardIterator"
 	actionKinesisListShards            = "kinesis:ListShards"
+	actionKinesisSubscribeToShard      = "kinesis:SubscribeToShard"
+	actionKinesisDescribeConsumer      = "kinesis:DescribeStreamConsumer"
 
 	actionKinesisPutRecord  = "kinesis:PutRecord"
 	actionKinesisPutRecords = "kinesis:PutRecords"
@@ -142,6 +146,10 @@ type processorResources struct {
 	// payloads; Account owns it.
 	FailureBucketARN, Account string
 	StreamKeyARN              string // "" with the AWS-managed key
+	// RetiredKeyARNs are keys the stream used before (streamfn:retiredKmsKeyIds).
+	RetiredKeyARNs []string
+	// ConsumerARN is the enhanced fan-out consumer the mapping reads through, "" for shared.
+	ConsumerARN string
 }
 
 func processorPolicy(r processorResources) PolicyDocument {
@@ -198,14 +206,32 @@ func processorPolicy(r processorResources) PolicyDocument {
 			Condition: inThisAccount,
 		})
 	}
+	if r.ConsumerARN != "" {
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:      "ReadThroughThisConsumer",
+			Effect:   "Allow",
+			Action:   []string{actionKinesisDescribeConsumer, actionKinesisSubscribeToShard},
+			Resource: []string{r.ConsumerARN},
+		})
+	}
+	// Records stay encrypted under the key that wrote them until they expire, so the
+	// processor keeps kms:Decrypt on retired keys too.
+	var keys []string
 	if r.StreamKeyARN != "" {
+		keys = append(keys, r.StreamKeyARN)
+	}
+	keys = append(keys, r.RetiredKeyARNs...)
+	if len(keys) > 0 {
 		doc.Statement = append(doc.Statement, Statement{
 			Sid:      "DecryptStreamRecords",
 			Effect:   "Allow",
 			Action:   []string{actionKMSDecrypt},
-			Resource: []string{r.StreamKeyARN},
-		}, Statement{
-			// The bucket is encrypted with the same key: writing an object needs a data key.
+			Resource: keys,
+		})
+	}
+	if r.StreamKeyARN != "" {
+		doc.Statement = append(doc.Statement, Statement{
+			// The bucket is encrypted with the stream's key: writing an object needs a data key.
 			Sid:      "EncryptFailureObjects",
 			Effect:   "Allow",
 			Action:   []string{actionKMSGenerateDataKey},

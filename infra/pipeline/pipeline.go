@@ -36,7 +36,10 @@ type StreamPipeline struct {
 	pulumi.ResourceState
 
 	Stream *kinesis.Stream
-	Table  *dynamodb.Table
+	// Consumer is the enhanced fan-out consumer the mapping reads through; nil with
+	// streamfn:consumer shared.
+	Consumer *kinesis.StreamConsumer
+	Table    *dynamodb.Table
 	// FailureBucket holds failed batches (with failureDestination s3) and
 	// oversized poison payloads.
 	FailureBucket *s3.BucketV2
@@ -73,7 +76,16 @@ func NewStreamPipeline(ctx *pulumi.Context, name string, args *StreamPipelineArg
 	if p.Stream, err = newStream(ctx, cfg, child); err != nil {
 		return nil, err
 	}
-	if p.Table, err = newFeaturesTable(ctx, child); err != nil {
+	// The stream's ARN once the deployed stream allows the configured change.
+	streamARN := checkedStreamARN(ctx, cfg, p.Stream, child)
+	source := streamARN
+	if cfg.Consumer == config.ConsumerEFO {
+		if p.Consumer, err = newConsumer(ctx, streamARN, child); err != nil {
+			return nil, err
+		}
+		source = p.Consumer.Arn
+	}
+	if p.Table, err = newFeaturesTable(ctx, cfg, child); err != nil {
 		return nil, err
 	}
 	if p.FailuresQueue, p.PoisonQueue, err = newQueues(ctx, cfg, child); err != nil {
@@ -88,7 +100,7 @@ func NewStreamPipeline(ctx *pulumi.Context, name string, args *StreamPipelineArg
 	if p.Ingest, err = newIngest(ctx, cfg, args.Ingest, p, child); err != nil {
 		return nil, err
 	}
-	if p.Mapping, err = newMapping(ctx, cfg, p, child); err != nil {
+	if p.Mapping, err = newMapping(ctx, cfg, p, source, child); err != nil {
 		return nil, err
 	}
 	if p.IngestURL, err = newIngestURL(ctx, cfg, p.Ingest, child); err != nil {

@@ -35,7 +35,7 @@ func stackARNs(r *result, extra ...string) map[string]bool {
 	for _, reg := range r.monitor.Registrations() {
 		arn, _ := reg.Outputs["arn"].(string)
 		switch reg.Type {
-		case tStream, tTable, tQueue:
+		case tStream, tTable, tQueue, tConsumer:
 			arns[arn] = true
 		case tLogGroup:
 			arns[arn+":*"] = true
@@ -64,6 +64,7 @@ func TestRolePolicies(t *testing.T) {
 			allowed := stackARNs(run.r)
 			if run.key != "" {
 				allowed[run.key] = true
+				allowed[retiredKey] = true
 			}
 			usedKey := false
 			for _, policyName := range []string{"ingest-policy", "processor-policy"} {
@@ -168,8 +169,20 @@ func TestRoleGrants(t *testing.T) {
 	if strings.Join(dev["sqs:SendMessage"], ",") != find(t, devRun(t), tQueue, "poison").Outputs["arn"] {
 		t.Errorf("dev: sqs:SendMessage on %v, want only the poison queue", dev["sqs:SendMessage"])
 	}
-	if strings.Join(processor["kms:Decrypt"], ",") != customKey {
-		t.Errorf("processor kms:Decrypt on %v, want the customer key", processor["kms:Decrypt"])
+	if strings.Join(processor["kms:Decrypt"], ",") != customKey+","+retiredKey {
+		t.Errorf("processor kms:Decrypt on %v, want the customer key and the retired one", processor["kms:Decrypt"])
+	}
+	// Enhanced fan-out: the consumer actions on exactly the consumer, nothing else.
+	consumer := find(t, r, tConsumer, "processor-consumer").Outputs["arn"].(string)
+	for _, a := range []string{"kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"} {
+		if strings.Join(processor[a], ",") != consumer {
+			t.Errorf("processor %s on %v, want only the consumer %s", a, processor[a], consumer)
+		}
+	}
+	for action := range grants(devRun(t), "processor-policy") {
+		if action == "kinesis:SubscribeToShard" || action == "kinesis:DescribeStreamConsumer" {
+			t.Errorf("dev reads shared (GetRecords) but is granted %s", action)
+		}
 	}
 	for _, forbidden := range []string{"kinesis:PutRecord", "kinesis:PutRecords", "kinesis:ListStreams", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} {
 		if _, ok := processor[forbidden]; ok {

@@ -67,8 +67,15 @@ const (
 	RecentProductsLimit = 20
 	// MaxMarks is the number of shards whose marks an item keeps: after
 	// many reshardings the oldest lineages' marks are dropped, which is
-	// safe because Lambda finishes a parent shard before its children.
-	MaxMarks = 32
+	// safe because Lambda finishes a parent shard before its children. A
+	// user's own key spans more than one open shard only through KPL
+	// explicit hash keys; 256 covers every stack of up to 256 shards.
+	MaxMarks = 256
+	// LagAllowance is how far apart, in seconds of arrival time, a user's
+	// shards or lanes may be processed and the horizons still hold: entries
+	// stay this much longer than their horizon. Beyond it, records the set
+	// cannot vouch for are counted in Result.Unverified.
+	LagAllowance = 120
 	// MaxSeen bounds the Seen set: 10,000 entries are about 210 KB of the
 	// table's 400 KB item limit, leaving room for the features.
 	MaxSeen = 10000
@@ -91,6 +98,14 @@ const (
 	DefaultRedeliveryHorizon = 24 * 3600
 )
 
+// The range of the duplicate horizon (streamfn:dedupHorizonSeconds,
+// DEDUP_HORIZON_SECONDS): at least a minute, at most a day (the item then
+// holds a day of a user's eventIds).
+const (
+	MinDuplicateHorizon = 60
+	MaxDuplicateHorizon = 86400
+)
+
 // Horizons are how long, in seconds of Kinesis arrival time, the Seen set
 // keeps an entry.
 type Horizons struct {
@@ -101,6 +116,9 @@ type Horizons struct {
 	// arrival: maxRecordAgeSeconds, or the stream's retention when
 	// records never expire.
 	Redelivery int64
+	// Lag is how far apart a user's shards or lanes may be processed, in
+	// seconds of arrival time (default LagAllowance).
+	Lag int64
 }
 
 func (h Horizons) withDefaults() Horizons {
@@ -109,6 +127,9 @@ func (h Horizons) withDefaults() Horizons {
 	}
 	if h.Redelivery <= 0 {
 		h.Redelivery = DefaultRedeliveryHorizon
+	}
+	if h.Lag <= 0 {
+		h.Lag = LagAllowance
 	}
 	return h
 }
@@ -279,6 +300,15 @@ type Result struct {
 	// Evicted counts Seen entries dropped for MaxSeen before their
 	// horizon ended.
 	Evicted int
+	// RedriveBeyondHorizon counts records a redrive replayed that are
+	// below their shard's mark and older than the Seen set reaches: the
+	// mark takes them for delivered, so they are skipped (in Replays too),
+	// but nothing can vouch that they were applied. The redrive tool
+	// reports them.
+	RedriveBeyondHorizon int
+	// Refreshed is true when a skipped duplicate moved its Seen entry or
+	// the mark: the item changed, though nothing was applied.
+	Refreshed bool
 	// Rejected are records that cannot be applied without breaking a limit
 	// of the item (purchaseTotal's range); the caller treats them as poison.
 	Rejected []Rejection
@@ -295,10 +325,15 @@ type Rejection struct {
 type Merger struct {
 	horizons Horizons
 	maxSeen  int
-	// seen counts each key in the item's Seen set, for lookups without
-	// scanning it. A key is in a set once, unless an item written by hand
-	// says otherwise; counting keeps even that exact.
+	// seen maps each key of the item's Seen set to its index there, for
+	// lookups without scanning it.
 	seen map[EventKey]int32
+	// legacy: the item came from a release that kept per-key marks
+	// ("shard/key") and no arrival times; those marks decide its first batch.
+	legacy bool
+	// Redrive marks the calls of a replay by the redrive tool (Apply counts
+	// what it cannot vouch for in Result.RedriveBeyondHorizon).
+	Redrive bool
 }
 
 // NewMerger returns a Merger with the given horizons (defaults for zero
@@ -335,26 +370,46 @@ func (m *Merger) Apply(item *Item, records []Record) Result {
 			key = EventKeyOf(r.Event.EventID)
 		}
 		belowMark := own && hasMark && ComparePositions(r.Position, mark) <= 0
-		if m.seen[key] > 0 {
+		if at, ok := m.seen[key]; ok {
 			if belowMark {
 				res.Replays++
+			} else {
+				res.Duplicates++
+			}
+			// A copy's redelivery must find the entry as long as the copy's
+			// own: keep the newest arrival of any copy, and the longer horizon
+			// if a copy came under another key. Own copies move the mark.
+			if e := &item.Seen[at]; e.Arrival < r.Arrival || !own && !e.Other {
+				e.Arrival, e.Other = max(e.Arrival, r.Arrival), e.Other || !own
+				item.NewestArrival = max(item.NewestArrival, r.Arrival)
+				res.Refreshed = true
+			}
+			if own && !belowMark {
+				mark, hasMark, markChanged = r.Position, true, true
+				res.Refreshed = true
+			}
+			continue
+		}
+		if m.legacy {
+			if lm, ok := item.Marks[r.Shard+"/"+r.PartitionKey]; ok && ComparePositions(r.Position, lm) <= 0 {
+				res.Replays++ // at or below the older release's mark of its key
 				continue
 			}
-			if own {
-				// Handled: its redelivery is a replay like any other.
-				mark, hasMark, markChanged = r.Position, true, true
-			}
-			res.Duplicates++
-			continue
 		}
 		switch {
 		case belowMark && r.Arrival <= item.Floor:
 			// Beyond the set's reach: the mark says it was delivered.
 			res.Replays++
+			if m.Redrive {
+				res.RedriveBeyondHorizon++
+			}
 			continue
 		case belowMark:
 			res.Recovered++ // never applied: the set would hold it
-		case own && r.Arrival <= item.Floor, !own && r.Arrival <= item.FloorOther:
+		case max(item.Floor, item.FloorOther) >= r.Arrival-m.horizons.Duplicate:
+			// The set may have lost an original within the horizon of this
+			// record: a user's shards or lanes are further apart than the
+			// lag allowance, or the item hit MaxSeen.
 			res.Unverified++
 		}
 		if own && !belowMark {
@@ -408,6 +463,7 @@ func (m *Merger) prepare(item *Item, records []Record) {
 	for i := range records {
 		newest = max(newest, records[i].Arrival)
 	}
+	m.legacy = item.SeenIncomplete
 	if item.SeenIncomplete {
 		item.Floor, item.FloorOther = max(item.Floor, newest), max(item.FloorOther, newest)
 		item.SeenIncomplete = false
@@ -420,7 +476,14 @@ func (m *Merger) prepare(item *Item, records []Record) {
 			// it now, so it lives one more horizon.
 			e.Arrival = newest
 		}
-		m.seen[e.Key]++
+		if at, dup := m.seen[e.Key]; dup {
+			// An item written by hand may hold a key twice: keep one entry
+			// that outlives both.
+			prev := &item.Seen[at]
+			prev.Arrival, prev.Other = max(prev.Arrival, e.Arrival), prev.Other || e.Other
+			continue
+		}
+		m.seen[e.Key] = int32(i)
 	}
 	if want := len(item.Seen) + len(records); cap(item.Seen) < want {
 		item.Seen = append(make([]Seen, 0, want), item.Seen...)
@@ -429,8 +492,8 @@ func (m *Merger) prepare(item *Item, records []Record) {
 
 // remember adds key to the Seen set.
 func (m *Merger) remember(item *Item, key EventKey, arrival int64, other bool) {
+	m.seen[key] = int32(len(item.Seen))
 	item.Seen = append(item.Seen, Seen{Key: key, Arrival: arrival, Other: other})
-	m.seen[key]++
 	item.NewestArrival = max(item.NewestArrival, arrival)
 }
 
@@ -439,8 +502,8 @@ func (m *Merger) remember(item *Item, key EventKey, arrival int64, other bool) {
 // many it dropped for MaxSeen.
 func (m *Merger) forget(item *Item) int {
 	newest := item.NewestArrival
-	keepOwn := newest - m.horizons.Duplicate
-	keepOther := newest - max(m.horizons.Duplicate, m.horizons.Redelivery)
+	keepOwn := newest - m.horizons.Duplicate - m.horizons.Lag
+	keepOther := newest - max(m.horizons.Duplicate, m.horizons.Redelivery) - m.horizons.Lag
 	kept := item.Seen[:0]
 	for _, e := range item.Seen {
 		switch {

@@ -44,14 +44,6 @@ type Config struct {
 	WriteAttempts int
 }
 
-// The range of DEDUP_HORIZON_SECONDS, which streamfn:dedupHorizonSeconds
-// sets: at least a minute, at most a day (the item then holds a day of a
-// user's eventIds).
-const (
-	MinDedupHorizonSeconds = 60
-	MaxDedupHorizonSeconds = 86400
-)
-
 // ConfigFromEnv reads the settings, reporting every missing or malformed
 // one at once.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
@@ -66,7 +58,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		WriteConcurrency: r.Int("WRITE_CONCURRENCY", 16, 1, 256),
 		DeadlineMargin:   time.Duration(r.Int("DEADLINE_MARGIN_MS", 3000, 100, 60000)) * time.Millisecond,
 		Horizons: features.Horizons{
-			Duplicate:  int64(r.Int("DEDUP_HORIZON_SECONDS", features.DefaultDuplicateHorizon, MinDedupHorizonSeconds, MaxDedupHorizonSeconds)),
+			Duplicate:  int64(r.Int("DEDUP_HORIZON_SECONDS", features.DefaultDuplicateHorizon, features.MinDuplicateHorizon, features.MaxDuplicateHorizon)),
 			Redelivery: int64(r.Int("REDELIVERY_HORIZON_SECONDS", features.DefaultRedeliveryHorizon, 60, 365*24*3600)),
 		},
 		WriteAttempts: r.Int("WRITE_ATTEMPTS", 5, 1, 20),

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/streamfn/streamfn/internal/features"
 	"github.com/streamfn/streamfn/internal/store"
@@ -131,7 +132,73 @@ func TestLateClientRetryIsADuplicate(t *testing.T) {
 	if got := mem.Item("u").EventCount; got != 300 {
 		t.Fatalf("count %d, want 300", got)
 	}
-	if item := mem.Item("u"); item.Bytes < 300*21 || out.MaxItemBytes != 0 {
+	// The duplicates moved their entries to their own arrival, so a
+	// redelivery of them finds them: one write, of the item's size.
+	if item := mem.Item("u"); item.Bytes < 300*21 || out.MaxItemBytes != item.Bytes || out.Writes != 1 {
 		t.Fatalf("item of %d bytes for 300 events within the horizon; outcome %+v", item.Bytes, out)
+	}
+}
+
+// A redelivered producer duplicate: the first delivery skips D (its
+// original O is in the set) and applies X, whose arrival ages O's entry
+// out. When Lambda redelivers the batch (another user failed), D must still
+// be skipped: its entry moved to D's own arrival when D was skipped.
+func TestRedeliveredDuplicateStaysSkipped(t *testing.T) {
+	a := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	mem := &store.Memory{}
+	p := New(Config{TableName: "features", PoisonQueueURL: "poison", Horizons: features.Horizons{Duplicate: 900, Redelivery: 3600}},
+		&failOnce{Store: mem, users: map[string]bool{"u-y": true}}, &queue{}, nil, nil)
+	if _, err := p.Process(context.Background(), kinesisEvent(t, []kinesisRecord{
+		{pk: "u-x", seq: "900", data: viewJSON("O", "u-x"), arrival: a},
+	})); err != nil {
+		t.Fatal(err)
+	}
+	batch := kinesisEvent(t, []kinesisRecord{
+		{pk: "u-y", seq: "1000", data: viewJSON("Y", "u-y"), arrival: a.Add(890 * time.Second)},
+		{pk: "u-x", seq: "1001", data: viewJSON("O", "u-x"), arrival: a.Add(890 * time.Second)}, // D: the client's retry of O
+		{pk: "u-x", seq: "1002", data: viewJSON("X", "u-x"), arrival: a.Add((900 + features.LagAllowance + 5) * time.Second)},
+	})
+	if first, err := p.Process(context.Background(), batch); err != nil || first.FailedSequenceNumber != "1000" {
+		t.Fatalf("first delivery: %+v, %v", first, err)
+	}
+	again, err := p.Process(context.Background(), batch)
+	if err != nil || again.FailedSequenceNumber != "" {
+		t.Fatalf("redelivery: %+v, %v", again, err)
+	}
+	if got := mem.Item("u-x").EventCount; got != 2 {
+		t.Errorf("u-x counted %d events, want 2 (O and X); redelivery %+v", got, again)
+	}
+}
+
+// The redrive tool marks its invocations; the response then says what the
+// replay did, and counts what the processor could not vouch for.
+func TestRedriveReport(t *testing.T) {
+	a := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	mem := &store.Memory{}
+	p := New(Config{TableName: "features", PoisonQueueURL: "poison", Horizons: features.Horizons{Duplicate: 60, Redelivery: 60}}, mem, &queue{}, nil, nil)
+	gaveUp := []kinesisRecord{{pk: "u", seq: "101", data: viewJSON("e101", "u"), arrival: a.Add(time.Second)}}
+	for _, b := range [][]kinesisRecord{
+		{{pk: "u", seq: "100", data: viewJSON("e100", "u"), arrival: a}},
+		// 101 was given up; 102 applied an hour later.
+		{{pk: "u", seq: "102", data: viewJSON("e102", "u"), arrival: a.Add(time.Hour)}},
+	} {
+		if _, err := p.Invoke(context.Background(), kinesisEvent(t, b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Not a redrive: the plain response, exactly.
+	plain, _ := p.Invoke(context.Background(), kinesisEvent(t, gaveUp))
+	if string(plain) != `{"batchItemFailures":[]}` {
+		t.Fatalf("plain response %s", plain)
+	}
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{
+		ClientContext: lambdacontext.ClientContext{Custom: map[string]string{RedriveClientContextKey: "1"}}})
+	resp, err := p.Invoke(ctx, kinesisEvent(t, append(gaveUp, kinesisRecord{pk: "u", seq: "103", data: viewJSON("e103", "u"), arrival: a.Add(time.Hour)})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"batchItemFailures":[],"redrive":{"applied":1,"recovered":0,"skipped":1,"beyondHorizon":1,"poison":0}}`
+	if string(resp) != want {
+		t.Fatalf("redrive response\n got  %s\n want %s", resp, want)
 	}
 }

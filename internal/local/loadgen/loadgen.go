@@ -108,6 +108,9 @@ func (o *Options) check() error {
 	if o.LateDup < 0 {
 		problems = append(problems, fmt.Sprintf("-late-dup %v: must be 0 (off) or a positive duration", o.LateDup))
 	}
+	if o.LateDup > 0 && o.Dup == 0 {
+		problems = append(problems, fmt.Sprintf("-late-dup %v resends the -dup share of acknowledged events, and -dup is 0: set -dup too, e.g. -dup 0.05", o.LateDup))
+	}
 	if o.Clients < 1 {
 		problems = append(problems, fmt.Sprintf("-clients %d: must be at least 1", o.Clients))
 	}
@@ -608,6 +611,13 @@ func (g *Generator) giveUp(items []item) {
 	g.ledger.mu.Unlock()
 }
 
+// directEntry is one PutRecords entry: a record, or a KPL aggregate of items.
+type directEntry struct {
+	data  []byte
+	key   string
+	items []item
+}
+
 // putDirect writes records to the stream as a foreign producer would,
 // retrying the entries Kinesis did not take: malformed records, and valid
 // events under the random and kpl schemes (KPL aggregates of up to 10).
@@ -615,12 +625,7 @@ func (g *Generator) putDirect(ctx context.Context, items []item) error {
 	if g.opts.Kinesis == nil {
 		return errors.New("no Kinesis client for the records that bypass ingest")
 	}
-	type entry struct {
-		data  []byte
-		key   string
-		items []item
-	}
-	var entries []entry
+	var entries []directEntry
 	var agg []item
 	flush := func() {
 		if len(agg) == 0 {
@@ -634,7 +639,7 @@ func (g *Generator) putDirect(ctx context.Context, items []item) error {
 		if len(agg)%2 == 0 { // half under a key that is no user's
 			key = fmt.Sprintf("agg-%x", len(entries))
 		}
-		entries = append(entries, entry{data: kpl.Aggregate(subs), key: key, items: agg})
+		entries = append(entries, directEntry{data: kpl.Aggregate(subs), key: key, items: agg})
 		agg = nil
 	}
 	for _, it := range items {
@@ -644,9 +649,38 @@ func (g *Generator) putDirect(ctx context.Context, items []item) error {
 			}
 			continue
 		}
-		entries = append(entries, entry{data: it.line, key: it.key, items: []item{it}})
+		entries = append(entries, directEntry{data: it.line, key: it.key, items: []item{it}})
 	}
 	flush()
+	// PutRecords takes at most 500 entries and 5 MiB a call
+	// (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html).
+	for len(entries) > 0 {
+		n, size := 0, 0
+		for n < len(entries) && n < maxPutRecordsEntries && size+len(entries[n].data)+len(entries[n].key) <= maxPutRecordsBytes {
+			size += len(entries[n].data) + len(entries[n].key)
+			n++
+		}
+		n = max(n, 1)
+		if err := g.putEntries(ctx, entries[:n]); err != nil {
+			for _, e := range entries[n:] {
+				g.giveUp(e.items)
+			}
+			return err
+		}
+		entries = entries[n:]
+	}
+	return nil
+}
+
+// The PutRecords limits.
+const (
+	maxPutRecordsEntries = 500
+	maxPutRecordsBytes   = 5 << 20
+)
+
+// putEntries puts one PutRecords call's worth of entries, retrying those
+// Kinesis did not take.
+func (g *Generator) putEntries(ctx context.Context, entries []directEntry) error {
 	for attempt := 0; len(entries) > 0; attempt++ {
 		request := make([]types.PutRecordsRequestEntry, len(entries))
 		for k, e := range entries {
@@ -663,7 +697,7 @@ func (g *Generator) putDirect(ctx context.Context, items []item) error {
 			time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
 			continue
 		}
-		var failed []entry
+		var failed []directEntry
 		for k, r := range out.Records {
 			e := entries[k]
 			if r.ErrorCode != nil {
