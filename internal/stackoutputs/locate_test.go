@@ -33,8 +33,9 @@ func TestLocate(t *testing.T) {
 	if err := f.Write(envPath); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(endpoints.S3, "")
-	t.Setenv("AWS_REGION", "")
+	for _, k := range []string{endpoints.S3, endpoints.Region, endpoints.DefaultRegion, endpoints.AccessKeyID, endpoints.SecretAccessKey, endpoints.Stack, endpoints.Outputs} {
+		t.Setenv(k, "") // restored when the test ends
+	}
 	got, err := Locate(ctx, t.TempDir(), "", envPath)
 	if err != nil {
 		t.Fatal(err)
