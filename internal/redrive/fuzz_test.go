@@ -3,6 +3,8 @@ package redrive
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/streamfn/streamfn/internal/poison"
 )
 
 // The tool reads poison messages and invocation payloads that anyone with
@@ -18,9 +20,9 @@ func FuzzParsers(f *testing.F) {
 		if len(groups)+len(problems) != 1 {
 			t.Fatalf("one message gave %d groups and %d problems", len(groups), len(problems))
 		}
-		var m PoisonMessage
+		var m poison.Document
 		if json.Unmarshal(data, &m) == nil {
-			_, _ = decodePayload(m)
+			_, _ = m.DecodedPayload()
 		}
 		if seqs, err := sequenceNumbers(data); err == nil && !json.Valid(data) {
 			t.Fatalf("sequence numbers %q from invalid JSON", seqs)

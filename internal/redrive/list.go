@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/streamfn/streamfn/internal/poison"
 )
 
 // Range is a shard's sequence range that one or more on-failure records
@@ -53,47 +55,38 @@ func MergeRanges(failures []Failure) []Range {
 type PoisonGroup struct {
 	Reason    string `json:"reason"`
 	Messages  int    `json:"messages"`
-	Truncated int    `json:"truncated"` // payloads cut short: they cannot be resent
+	Truncated int    `json:"truncated"` // payloads cut short with no copy in the bucket: they cannot be resent
+	InBucket  int    `json:"inBucket"`  // payloads claim-checked to the failure bucket
 	Oldest    string `json:"oldestArrival"`
 	Newest    string `json:"newestArrival"`
-}
-
-// PoisonMessage is the processor's poison-queue document (internal/poison).
-type PoisonMessage struct {
-	Reason             string `json:"reason"`
-	ShardID            string `json:"shardId"`
-	SequenceNumber     string `json:"sequenceNumber"`
-	SubSequenceNumber  *int   `json:"subSequenceNumber,omitempty"`
-	PartitionKey       string `json:"partitionKey"`
-	ApproximateArrival string `json:"approximateArrivalTimestamp"`
-	Payload            string `json:"payload"`
-	PayloadEncoding    string `json:"payloadEncoding"`
-	PayloadTruncated   bool   `json:"payloadTruncated,omitempty"`
 }
 
 // GroupPoison groups poison bodies by reason, most messages first.
 func GroupPoison(bodies []string) (groups []PoisonGroup, problems []string) {
 	byReason := map[string]*PoisonGroup{}
 	for _, b := range bodies {
-		var m PoisonMessage
+		var m poison.Document
 		if err := json.Unmarshal([]byte(b), &m); err != nil {
 			problems = append(problems, fmt.Sprintf("poison message is not the processor's document: %v", err))
 			continue
 		}
 		g := byReason[m.Reason]
 		if g == nil {
-			g = &PoisonGroup{Reason: m.Reason, Oldest: m.ApproximateArrival, Newest: m.ApproximateArrival}
+			g = &PoisonGroup{Reason: m.Reason, Oldest: m.ApproximateArrivalTimestamp, Newest: m.ApproximateArrivalTimestamp}
 			byReason[m.Reason] = g
 		}
 		g.Messages++
-		if m.PayloadTruncated {
+		if m.PayloadTruncated && m.PayloadS3 == nil {
 			g.Truncated++
 		}
-		if m.ApproximateArrival < g.Oldest {
-			g.Oldest = m.ApproximateArrival
+		if m.PayloadS3 != nil {
+			g.InBucket++
 		}
-		if m.ApproximateArrival > g.Newest {
-			g.Newest = m.ApproximateArrival
+		if m.ApproximateArrivalTimestamp < g.Oldest {
+			g.Oldest = m.ApproximateArrivalTimestamp
+		}
+		if m.ApproximateArrivalTimestamp > g.Newest {
+			g.Newest = m.ApproximateArrivalTimestamp
 		}
 	}
 	for _, g := range byReason {

@@ -2,18 +2,22 @@ package redrive
 
 import (
 	"context"
-	"encoding/base64"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/streamfn/streamfn/internal/activity"
+	"github.com/streamfn/streamfn/internal/poison"
 )
 
 // PoisonOptions tune Poison.
@@ -84,7 +88,7 @@ func (t *Tool) Poison(ctx context.Context, opts PoisonOptions) (*PoisonReport, e
 	}
 	var resend []pending
 	for _, msg := range msgs {
-		var m PoisonMessage
+		var m poison.Document
 		if err := json.Unmarshal([]byte(msg.body), &m); err != nil {
 			r.Problems = append(r.Problems, fmt.Sprintf("poison message %s is not the processor's document: %v", msg.id, err))
 			t.release(ctx, t.Target.PoisonQueueURL, msg)
@@ -96,10 +100,10 @@ func (t *Tool) Poison(ctx context.Context, opts PoisonOptions) (*PoisonReport, e
 			continue
 		}
 		res := PoisonResult{MessageID: msg.id, Reason: m.Reason, ShardID: m.ShardID, SequenceNumber: m.SequenceNumber}
-		data, err := decodePayload(m)
+		data, err := t.poisonPayload(ctx, m)
 		switch {
-		case m.PayloadTruncated:
-			res.Status, res.Error = StatusTruncated, "the payload was cut to fit the message: it cannot be resent from here"
+		case m.PayloadTruncated && m.PayloadS3 == nil:
+			res.Status, res.Error = StatusTruncated, "the payload was cut to fit the message and has no copy in the bucket: it cannot be resent from here"
 		case err != nil:
 			res.Status, res.Error = StatusStillInvalid, err.Error()
 		default:
@@ -165,12 +169,26 @@ func (t *Tool) Poison(ctx context.Context, opts PoisonOptions) (*PoisonReport, e
 	return r, nil
 }
 
-func decodePayload(m PoisonMessage) ([]byte, error) {
-	switch m.PayloadEncoding {
-	case "base64":
-		return base64.StdEncoding.DecodeString(m.Payload)
-	case "utf8", "":
-		return []byte(m.Payload), nil
+// poisonPayload is a poison record's bytes: from the message, or from
+// the failure bucket when the processor claim-checked it there (checked
+// against the pointer's size and SHA-256).
+func (t *Tool) poisonPayload(ctx context.Context, m poison.Document) ([]byte, error) {
+	p := m.PayloadS3
+	if p == nil {
+		return m.DecodedPayload()
 	}
-	return nil, fmt.Errorf("payloadEncoding %q: want utf8 or base64", m.PayloadEncoding)
+	out, err := t.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(p.Bucket), Key: aws.String(p.Key)})
+	if err != nil {
+		return nil, fmt.Errorf("reading the claim-checked payload s3://%s/%s: %w", p.Bucket, p.Key, explain(err))
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, fmt.Errorf("reading the claim-checked payload s3://%s/%s: %w", p.Bucket, p.Key, err)
+	}
+	sum := sha256.Sum256(data)
+	if len(data) != p.Bytes || !strings.EqualFold(hex.EncodeToString(sum[:]), p.SHA256) {
+		return nil, fmt.Errorf("the claim-checked payload s3://%s/%s is %d bytes with SHA-256 %x, not the %d bytes and %s the message names", p.Bucket, p.Key, len(data), sum, p.Bytes, p.SHA256)
+	}
+	return data, nil
 }

@@ -3,6 +3,8 @@ package redrive
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -27,6 +29,7 @@ import (
 	"github.com/streamfn/streamfn/internal/local/esm"
 	"github.com/streamfn/streamfn/internal/local/lambdaapi"
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
+	"github.com/streamfn/streamfn/internal/poison"
 )
 
 const (
@@ -290,31 +293,48 @@ func TestPoisonResendsWhatIsValidNow(t *testing.T) {
 	ctx := emutest.Context(t)
 	valid := `{"eventId":"e-fixed","userId":"user-9","type":"view","productId":"sku-1","category":"shoes","price":1.5,"ts":"2026-11-26T12:00:00Z"}`
 	q := f.tool.Target.PoisonQueueURL
-	f.sendMessage(t, q, PoisonMessage{Reason: "type: unknown", ShardID: src.ShardID, SequenceNumber: "1", Payload: valid, PayloadEncoding: "utf8"})
-	f.sendMessage(t, q, PoisonMessage{Reason: "type: unknown", ShardID: src.ShardID, SequenceNumber: "2", Payload: `{"eventId":"e-2"}`, PayloadEncoding: "utf8"})
-	f.sendMessage(t, q, PoisonMessage{Reason: "not JSON", ShardID: src.ShardID, SequenceNumber: "3", Payload: "bm90IGpzb24=", PayloadEncoding: "base64"})
+	f.sendMessage(t, q, poison.Document{Reason: "type: unknown", ShardID: src.ShardID, SequenceNumber: "1", Payload: valid, PayloadEncoding: "utf8"})
+	f.sendMessage(t, q, poison.Document{Reason: "type: unknown", ShardID: src.ShardID, SequenceNumber: "2", Payload: `{"eventId":"e-2"}`, PayloadEncoding: "utf8"})
+	f.sendMessage(t, q, poison.Document{Reason: "not JSON", ShardID: src.ShardID, SequenceNumber: "3", Payload: "bm90IGpzb24=", PayloadEncoding: "base64"})
+
+	// Two payloads the processor claim-checked to the bucket: one intact,
+	// one whose object does not match its pointer.
+	big := strings.Replace(valid, "e-fixed", "e-big", 1)
+	sum := sha256.Sum256([]byte(big))
+	for i, key := range []string{"poison/shardId-000000000000/4-1", "poison/shardId-000000000000/5-1"} {
+		if _, err := f.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(f.tool.Target.Bucket), Key: aws.String(key), Body: strings.NewReader(big[:len(big)-i])}); err != nil {
+			t.Fatal(err)
+		}
+		f.sendMessage(t, q, poison.Document{Reason: "type: unknown", ShardID: src.ShardID, SequenceNumber: fmt.Sprint(4 + i), PayloadTruncated: true,
+			PayloadS3: &poison.PayloadPointer{Bucket: f.tool.Target.Bucket, Key: key, Bytes: len(big), SHA256: hex.EncodeToString(sum[:])}})
+	}
 
 	list, err := f.tool.List(ctx)
-	if err != nil || list.PoisonMessages != 3 || len(list.Poison) != 2 || list.Poison[0].Reason != "type: unknown" || list.Poison[0].Messages != 2 {
+	if err != nil || list.PoisonMessages != 5 || len(list.Poison) != 2 || list.Poison[0].Reason != "type: unknown" || list.Poison[0].Messages != 4 || list.Poison[0].InBucket != 2 {
 		t.Fatalf("list: %v, %+v", err, list.Poison)
 	}
 	dry, err := f.tool.Poison(ctx, PoisonOptions{Reason: "type", DryRun: true})
-	if err != nil || dry.Resent != 1 || dry.StillInvalid != 1 || dry.Skipped != 1 {
+	if err != nil || dry.Resent != 2 || dry.StillInvalid != 2 || dry.Skipped != 1 {
 		t.Fatalf("dry run: %v, %+v", err, dry)
 	}
 	rep, err := f.tool.Poison(ctx, PoisonOptions{Reason: "type"})
-	if err != nil || rep.Resent != 1 || rep.StillInvalid != 1 || rep.Skipped != 1 {
+	if err != nil || rep.Resent != 2 || rep.StillInvalid != 2 || rep.Skipped != 1 {
 		t.Fatalf("poison: %v, %+v", err, rep)
+	}
+	for _, r := range rep.Results {
+		if r.SequenceNumber == "5" && (r.Status != StatusStillInvalid || !strings.Contains(r.Error, "SHA-256")) {
+			t.Errorf("a claim-checked payload that does not match its pointer: %+v", r)
+		}
 	}
 	it, _ := f.kinesis.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("redrive-test"), ShardId: aws.String(src.ShardID),
 		ShardIteratorType: ktypes.ShardIteratorTypeAfterSequenceNumber, StartingSequenceNumber: f.records[5].SequenceNumber})
 	out, err := f.kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: it.ShardIterator})
-	if err != nil || len(out.Records) != 1 || string(out.Records[0].Data) != valid || aws.ToString(out.Records[0].PartitionKey) != "user-9" {
+	if err != nil || len(out.Records) != 2 || string(out.Records[0].Data) != valid || string(out.Records[1].Data) != big || aws.ToString(out.Records[0].PartitionKey) != "user-9" {
 		t.Fatalf("the stream after poison: %v, %+v", err, out.Records)
 	}
 	after, err := f.tool.List(ctx)
-	if err != nil || after.PoisonMessages != 2 {
-		t.Fatalf("left in the poison queue: %v, %d, want 2", err, after.PoisonMessages)
+	if err != nil || after.PoisonMessages != 3 {
+		t.Fatalf("left in the poison queue: %v, %d, want 3", err, after.PoisonMessages)
 	}
 }
 

@@ -41,6 +41,7 @@ import (
 	"github.com/streamfn/streamfn/internal/local/outage"
 	"github.com/streamfn/streamfn/internal/local/report"
 	"github.com/streamfn/streamfn/internal/local/verify"
+	"github.com/streamfn/streamfn/internal/processor"
 	"github.com/streamfn/streamfn/internal/redrive"
 )
 
@@ -550,7 +551,7 @@ func urlID(planURL string) string {
 }
 
 func ttlDays(f deploy.Function) int {
-	n, _ := strconv.Atoi(f.Environment["FEATURE_TTL_DAYS"])
+	n, _ := strconv.Atoi(f.Environment[processor.EnvFeatureTTLDays])
 	return n
 }
 
