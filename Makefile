@@ -7,7 +7,7 @@ LOCAL_FLAGS ?=
 # The processor benchmark's input; generated on first use.
 BENCH_EVENT ?= .build/bench/event-10000.json
 
-.PHONY: test unit e2e lint fmt-check vet staticcheck actionlint plan local bench bench-local fuzz deps clean
+.PHONY: test unit e2e lint fmt-check vet staticcheck actionlint plan local bench bench-local fuzz deps clean redrive
 
 ## test: what CI runs: formatting, vet, staticcheck, actionlint, all tests and a short end-to-end run.
 test: deps fmt-check vet staticcheck actionlint unit e2e
@@ -70,3 +70,8 @@ fuzz:
 
 clean:
 	rm -rf .build out
+
+## redrive: failed batches back into the pipeline, e.g. make redrive ARGS="list", ARGS="-stack prod replay -dry-run"
+ARGS ?= list
+redrive:
+	$(GO) run ./scripts/redrive $(ARGS)
