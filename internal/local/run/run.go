@@ -27,6 +27,7 @@ import (
 
 	"github.com/streamfn/streamfn/infra/plan"
 	"github.com/streamfn/streamfn/internal/local/deploy"
+	"github.com/streamfn/streamfn/internal/local/endpoints"
 	"github.com/streamfn/streamfn/internal/local/esm"
 	"github.com/streamfn/streamfn/internal/local/funcurl"
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
@@ -189,7 +190,13 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	defer stopMappingAndWait()
 
-	banner(progressOut, d, ingestURL, logsDir, opts, lanes)
+	endpointsPath, err := publishEndpoints(opts, runDir, p, d, set, localURLs, ingestURL)
+	if err != nil {
+		return err
+	}
+	defer endpoints.Withdraw(endpointsPath)
+
+	banner(progressOut, d, ingestURL, logsDir, endpointsPath, opts, lanes)
 
 	// 6. Load, live progress, drain.
 	ledger := loadgen.NewLedger()
@@ -269,6 +276,7 @@ func Run(ctx context.Context, opts Options) error {
 	ingestPool.Close()
 	processorPool.Close()
 	poison, failures := mon.queueCounts()
+	_ = endpoints.Withdraw(endpointsPath) // before the stand-ins it names go
 	set.stop()
 
 	sum := &report.Summary{
@@ -431,7 +439,7 @@ func durationText(d time.Duration) string {
 	return d.String()
 }
 
-func banner(w io.Writer, d *deploy.Deployment, ingestURL, logsDir string, opts Options, lanes int) {
+func banner(w io.Writer, d *deploy.Deployment, ingestURL, logsDir, endpointsPath string, opts Options, lanes int) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	p("")
 	p("streamfn, stack %s, running locally (region %s, account %s):", d.Stack, d.Region, d.AccountID)
@@ -451,6 +459,10 @@ func banner(w io.Writer, d *deploy.Deployment, ingestURL, logsDir string, opts O
 	p("  try: curl -s -X POST %s -H 'Content-Type: application/json' \\", ingestURL)
 	p(`        -d '{"eventId":"e-1","userId":"user-1","type":"view","productId":"sku-1","category":"shoes","price":59.9,"ts":"%s"}'`, time.Now().UTC().Format(time.RFC3339))
 	p("function logs: %s", logsDir)
+	p("endpoints of the AWS stand-ins (AWS_ENDPOINT_URL_*, region, dummy credentials): %s", displayPath(opts.Root, endpointsPath))
+	p("  try: (set -a; . %s; aws dynamodb get-item --table-name %s --key '{\"%s\":{\"S\":\"user-1\"}}')",
+		displayPath(opts.Root, endpoints.DefaultPath(opts.Root)), d.Table.Name, d.Table.HashKey)
+	p("  or:  make inspect   (the table's top users, the queues, per-shard iterator age)")
 	if opts.Chaos > 0 {
 		p("chaos: %.0f%% of invocations have their bootstrap killed mid-invocation, or (1 in 4, at most once per function) frozen past the function's timeout", opts.Chaos*100)
 	}
