@@ -50,4 +50,3 @@ func displayPath(root, path string) string {
 	}
 	return path
 }
-
