@@ -7,7 +7,7 @@ LOCAL_FLAGS ?=
 # The processor benchmark's input; generated on first use.
 BENCH_EVENT ?= .build/bench/event-10000.json
 
-.PHONY: test unit e2e lint fmt-check vet staticcheck actionlint plan local bench bench-local fuzz deps clean
+.PHONY: inspect test unit e2e lint fmt-check vet staticcheck actionlint plan local bench bench-local fuzz deps clean
 
 ## test: what CI runs: formatting, vet, staticcheck, actionlint, all tests and a short end-to-end run.
 test: deps fmt-check vet staticcheck actionlint unit e2e
@@ -49,6 +49,13 @@ plan:
 local: deps
 	$(GO) build -o .build/bin/local ./scripts/local
 	.build/bin/local -stack $(STACK) $(LOCAL_FLAGS)
+
+## inspect: the running local run's state (or a deployed stack's: INSPECT_FLAGS="-stack prod"),
+# e.g. make inspect ARGS="user user-1". See go run ./scripts/inspect -h.
+INSPECT_FLAGS ?=
+ARGS ?=
+inspect:
+	$(GO) run ./scripts/inspect $(INSPECT_FLAGS) $(ARGS)
 
 ## bench: the processor against the Node.js peer on the same event file.
 bench: deps
