@@ -90,7 +90,7 @@ func TestStackFileProblems(t *testing.T) {
 	tests := []struct {
 		name, stackFile, want string
 	}{
-		{"undeclared project key", "config:\n  demo:cuont: 3\n", "demo:cuont, which Pulumi.yaml does not declare"},
+		{"undeclared project key", "config:\n  demo:cuont: 3\n", "demo:cuont = 3: is set in Pulumi.x.yaml but Pulumi.yaml declares no such key; did you mean demo:count?; fix: pulumi config rm --stack x demo:cuont && pulumi config set --stack x demo:count 3"},
 		{"secret", "config:\n  demo:label:\n    secure: AAABAC==\n", "secret, which the offline tools cannot decrypt"},
 		{"broken yaml", "config: [\n", "parsing"},
 	}
