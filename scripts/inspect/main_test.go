@@ -232,4 +232,11 @@ func TestAgainstALiveLocalRun(t *testing.T) {
 	if _, err := endpoints.Read(path); !errors.Is(err, endpoints.ErrNotRunning) {
 		t.Errorf("after the run stopped, reading %s: %v", path, err)
 	}
+	// The run's progress and report count the requests this test sent, as
+	// curl would, with no load generator.
+	for _, want := range []string{"requests 4 accepted 4 rejected 0", "ingest URL 4 requests (all senders): 4 events accepted"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("the run's output lacks %q:\n%s", want, stdout.String())
+		}
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/streamfn/streamfn/internal/local/esm"
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 	"github.com/streamfn/streamfn/internal/local/loadgen"
+	"github.com/streamfn/streamfn/internal/local/progress"
 	"github.com/streamfn/streamfn/internal/local/verify"
 )
 
@@ -60,12 +61,15 @@ type Summary struct {
 	Settings map[string]any `json:"settings"`
 	LoadFor  float64        `json:"loadSeconds"`
 	// ProcessedFor is from the load's start until the mapping drained.
-	ProcessedFor float64         `json:"processedSeconds"`
-	RanFor       float64         `json:"runSeconds"`
-	Load         loadgen.Stats   `json:"load"`
-	Mapping      esm.Stats       `json:"mapping"`
-	Ingest       lambdaenv.Stats `json:"ingest"`
-	Processor    lambdaenv.Stats `json:"processor"`
+	ProcessedFor float64 `json:"processedSeconds"`
+	RanFor       float64 `json:"runSeconds"`
+	// Traffic is every request the Function URL answered, the load's and
+	// any other (curl); Load is the load generator's own view.
+	Traffic   progress.TrafficStats `json:"traffic"`
+	Load      loadgen.Stats         `json:"load"`
+	Mapping   esm.Stats             `json:"mapping"`
+	Ingest    lambdaenv.Stats       `json:"ingest"`
+	Processor lambdaenv.Stats       `json:"processor"`
 	// AcceptedPerS is the average over the load's duration, ProcessedPerS
 	// over ProcessedFor.
 	AcceptedPerS  float64        `json:"acceptedPerS"`
@@ -99,6 +103,10 @@ func (s *Summary) Text(w io.Writer) {
 		p("  load       %d events made: %d acknowledged, %d malformed rejected by ingest, %d malformed put straight to the stream, %d duplicates",
 			l.Generated, l.Accepted, l.Rejected, l.Direct, l.Duplicates)
 		p("             %d requests, %d retries (%d throttled 429, %d 5xx or failed, %d events unwritten 503)", l.Requests, l.Retries, l.Throttled, l.ServerErrors, l.Unwritten)
+	}
+	if t := s.Traffic; t.Requests > 0 {
+		p("  ingest URL %d requests (all senders): %d events accepted, %d rejected, %d unwritten (503); %d throttled (429), %d 5xx",
+			t.Requests, t.Accepted, t.Rejected, t.Unwritten, t.Throttled, t.ServerErrors)
 	}
 	m := s.Mapping
 	p("  mapping    %d records read, %d processed, %d discarded; %d invocations, %d function errors, %d partial failures, %d retries, %d bisections, %d throttles",

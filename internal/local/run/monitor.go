@@ -23,6 +23,7 @@ type monitor struct {
 	ingest    *lambdaenv.Pool
 	processor *lambdaenv.Pool
 	gen       *loadgen.Generator // nil without load
+	traffic   *progress.Traffic
 	sqs       *sqs.Client
 	poisonURL string
 	failsURL  string
@@ -40,10 +41,10 @@ type monitor struct {
 	lastPointAt time.Time
 }
 
-func newMonitor(out io.Writer, mapping *esm.Mapping, ingest, processor *lambdaenv.Pool, gen *loadgen.Generator, client *sqs.Client, poisonURL, failsURL string) *monitor {
+func newMonitor(out io.Writer, mapping *esm.Mapping, ingest, processor *lambdaenv.Pool, gen *loadgen.Generator, traffic *progress.Traffic, client *sqs.Client, poisonURL, failsURL string) *monitor {
 	now := time.Now()
 	return &monitor{
-		printer: progress.New(out), mapping: mapping, ingest: ingest, processor: processor, gen: gen,
+		printer: progress.New(out), mapping: mapping, ingest: ingest, processor: processor, gen: gen, traffic: traffic,
 		sqs: client, poisonURL: poisonURL, failsURL: failsURL, start: now, lastPointAt: now,
 	}
 }
@@ -72,7 +73,7 @@ func (m *monitor) run(ctx context.Context) {
 }
 
 func (m *monitor) snapshot() progress.Snapshot {
-	s := progress.Snapshot{Elapsed: time.Since(m.start), Ingest: m.ingest.Stats(), Processor: m.processor.Stats()}
+	s := progress.Snapshot{Elapsed: time.Since(m.start), Traffic: m.traffic.Stats(), Ingest: m.ingest.Stats(), Processor: m.processor.Stats()}
 	if m.gen != nil {
 		s.Load = m.gen.Stats()
 	}
@@ -101,11 +102,11 @@ func (m *monitor) tick(ctx context.Context) {
 		m.mu.Lock()
 		m.points = append(m.points, report.Point{
 			Seconds:     now.Sub(m.start).Seconds(),
-			Accepted:    float64(s.Load.Accepted-m.lastAcc) / elapsed.Seconds(),
+			Accepted:    float64(s.Traffic.Accepted-m.lastAcc) / elapsed.Seconds(),
 			Processed:   float64(s.Mapping.RecordsSucceeded-m.lastDone) / elapsed.Seconds(),
 			IteratorAge: float64(maxAge.Milliseconds()),
 		})
-		m.lastAcc, m.lastDone, m.lastPointAt = s.Load.Accepted, s.Mapping.RecordsSucceeded, now
+		m.lastAcc, m.lastDone, m.lastPointAt = s.Traffic.Accepted, s.Mapping.RecordsSucceeded, now
 		m.mu.Unlock()
 	}
 	m.printer.Print(s)

@@ -32,6 +32,7 @@ import (
 	"github.com/streamfn/streamfn/internal/local/funcurl"
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 	"github.com/streamfn/streamfn/internal/local/loadgen"
+	"github.com/streamfn/streamfn/internal/local/progress"
 	"github.com/streamfn/streamfn/internal/local/report"
 	"github.com/streamfn/streamfn/internal/local/verify"
 )
@@ -149,9 +150,10 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	ingestURL := "http://" + listener.Addr().String() + "/"
-	server := &http.Server{Handler: funcurl.NewHandler(funcurl.Options{
+	traffic := &progress.Traffic{} // every request, the load's and curl's
+	server := &http.Server{Handler: traffic.Wrap(funcurl.NewHandler(funcurl.Options{
 		AccountID: d.AccountID, Region: d.Region, URLID: urlID(d.URL.URL), AuthType: d.URL.AuthType,
-	}, ingestPool), ReadHeaderTimeout: 10 * time.Second}
+	}, ingestPool)), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = server.Serve(listener) }()
 	defer server.Close()
 
@@ -211,7 +213,7 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
-	mon := newMonitor(progressOut, mapping, ingestPool, processorPool, gen, c.sqs, poisonURL, failuresURL)
+	mon := newMonitor(progressOut, mapping, ingestPool, processorPool, gen, traffic, c.sqs, poisonURL, failuresURL)
 	monCtx, stopMonitor := context.WithCancel(context.Background())
 	monDone := make(chan struct{})
 	go func() { mon.run(monCtx); close(monDone) }()
@@ -287,6 +289,7 @@ func Run(ctx context.Context, opts Options) error {
 		},
 		LoadFor:   loadEnd.Sub(loadStart).Seconds(),
 		RanFor:    time.Since(start).Seconds(),
+		Traffic:   traffic.Stats(),
 		Ingest:    ingestPool.Stats(),
 		Processor: processorPool.Stats(),
 		Poison:    poison,
