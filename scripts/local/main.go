@@ -42,6 +42,8 @@ func main() {
 	flags.BoolVar(&opts.Verify, "verify", false, "after the load, wait for the pipeline to drain and check the table and queues; exit 1 on any difference")
 	flags.Float64Var(&opts.Chaos, "chaos", 0, "probability that an invocation's bootstrap is killed or frozen past its timeout")
 	flags.BoolVar(&opts.JSON, "json", false, "print the final report as JSON on stdout (progress goes to stderr)")
+	flags.StringVar(&opts.ReportFile, "report", "", "also write the JSON report to this file")
+	flags.StringVar(&opts.Name, "name", "local", "the run's name on its last line, the verdict of -verify")
 	flags.IntVar(&opts.Port, "port", 9000, "port of the local ingest Function URL on 127.0.0.1; 0 = a free one")
 	flags.IntVar(&opts.IngestCap, "ingest-environments", 8, "execution environments of an unreserved ingest function")
 	_ = flags.Parse(os.Args[1:]) // ExitOnError: exits on a bad flag

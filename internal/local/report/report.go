@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -255,4 +257,35 @@ func compact(v float64) string {
 
 func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}
+
+// Verdict is the one line that ends a run with -verify, for a person
+// scanning a CI log: "e2e: verify OK, 18624 events, 200 users, 0
+// differences". "" without a verify result.
+func (s *Summary) Verdict(name string) string {
+	v := s.Verify
+	if v == nil {
+		return ""
+	}
+	word := "OK"
+	if !v.OK {
+		word = "FAILED"
+	}
+	return fmt.Sprintf("%s: verify %s, %d events, %d users, %d differences", name, word, v.Events, v.Users, v.DifferenceCount)
+}
+
+// WriteJSONFile writes the JSON summary to path, creating its folder.
+func (s *Summary) WriteJSONFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := s.JSON(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

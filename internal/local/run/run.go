@@ -52,7 +52,11 @@ type Options struct {
 	Verify   bool
 	Chaos    float64
 	JSON     bool
-	Port     int // the Function URL's port; 0: a free one
+	// ReportFile, when set, receives the JSON report as well.
+	ReportFile string
+	// Name labels the verdict line that ends a run with -verify.
+	Name string
+	Port int // the Function URL's port; 0: a free one
 	// IngestCap is the environments an unreserved ingest gets.
 	IngestCap int
 
@@ -329,8 +333,21 @@ func Run(ctx context.Context, opts Options) error {
 	} else {
 		sum.Text(opts.Stdout)
 	}
+	if opts.ReportFile != "" {
+		if err := sum.WriteJSONFile(opts.ReportFile); err != nil {
+			return fmt.Errorf("writing the JSON report: %w", err)
+		}
+		fmt.Fprintf(progressOut, "  report     %s\n", displayPath(opts.Root, opts.ReportFile))
+	}
 	if interrupted && opts.Verify {
 		fmt.Fprintln(progressOut, "interrupted: verify skipped")
+	}
+	name := opts.Name
+	if name == "" {
+		name = "local"
+	}
+	if line := sum.Verdict(name); line != "" {
+		fmt.Fprintln(progressOut, line) // the last line
 	}
 	if verdict != nil && !verdict.OK {
 		return ErrVerifyFailed
