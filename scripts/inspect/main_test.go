@@ -100,7 +100,7 @@ func TestAgainstALiveLocalRun(t *testing.T) {
 	defer stop()
 
 	// The banner names the endpoints file.
-	pathPattern := regexp.MustCompile(`endpoints of the AWS stand-ins .*: (\S+)`)
+	pathPattern := regexp.MustCompile(`this run's own copy: (\S+)\)`)
 	var path string
 	for deadline := time.Now().Add(5 * time.Minute); path == ""; {
 		if m := pathPattern.FindStringSubmatch(stdout.String()); m != nil {

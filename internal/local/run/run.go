@@ -68,7 +68,7 @@ var ErrVerifyFailed = errors.New("verify found differences")
 
 // Run runs the pipeline until the duration ends or ctx is cancelled
 // (Ctrl-C), stops every process it started, and writes the report.
-func Run(ctx context.Context, opts Options) error {
+func Run(ctx context.Context, opts Options) (err error) {
 	if err := lambdaenv.CheckPlatform(); err != nil {
 		return err // before anything starts
 	}
@@ -77,6 +77,15 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.JSON {
 		progressOut = opts.Stderr
 	}
+	// Ctrl-C before the pipeline is ready is a stop, not a failure: the
+	// error is the cancelled step's.
+	ready := false
+	defer func() {
+		if err != nil && !ready && ctx.Err() != nil {
+			fmt.Fprintf(progressOut, "interrupted while preparing: stopped (%s)\n", time.Since(start).Truncate(100*time.Millisecond))
+			err = nil
+		}
+	}()
 	say := func(format string, args ...any) { fmt.Fprintf(progressOut, format+"\n", args...) }
 
 	runDir := filepath.Join(opts.Root, ".build", "local", fmt.Sprintf("%s-%d", start.UTC().Format("20060102T150405Z"), os.Getpid()))
@@ -90,10 +99,16 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer setupLog.Close()
 
-	// 1. Install and build: npm packages, aws-lambda-rie, both functions,
-	// and the plan, all at once.
-	say("preparing: npm packages, aws-lambda-rie, functions, plan of stack %s ...", opts.Stack)
-	if err := ensureNodeModules(ctx, opts.Root, setupLog); err != nil {
+	if err := pruneRuns(filepath.Dir(runDir), keepRuns); err != nil {
+		say("pruning old run folders: %v", err)
+	}
+
+	// 1. Install and build: npm packages, then aws-lambda-rie, both
+	// functions and the plan, all at once. Each step says when it starts
+	// and ends; a first run downloads and compiles for minutes.
+	steps := &stepPrinter{out: progressOut, log: setupLog}
+	say("preparing (details in %s):", displayPath(opts.Root, setupLog.Name()))
+	if err := steps.run("npm packages (npm ci: kinesalite, dynalite, fauxqs)", func() error { return ensureNodeModules(ctx, opts.Root, setupLog) }); err != nil {
 		return err
 	}
 	// Binaries go into the run's own folder: another run in the same
@@ -107,14 +122,42 @@ func Run(ctx context.Context, opts Options) error {
 	var (
 		rie, ingestBin, processorBin string
 		p                            *plan.Plan
-		wg                           sync.WaitGroup
 		errs                         [4]error
 	)
-	wg.Go(func() { rie, errs[0] = lambdaenv.BuildRIE(ctx, opts.Root, binDir) })
-	wg.Go(func() { ingestBin, errs[1] = lambdaenv.BuildFunction(ctx, opts.Root, binDir, deploy.IngestName) })
-	wg.Go(func() { processorBin, errs[2] = lambdaenv.BuildFunction(ctx, opts.Root, binDir, deploy.ProcessorName) })
-	wg.Go(func() { p, errs[3] = plan.Run(plan.Options{Dir: opts.Root, Stack: opts.Stack}) })
-	wg.Wait()
+	prepared := make(chan struct{})
+	go func() {
+		defer close(prepared)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			errs[0] = steps.run("aws-lambda-rie (go build)", func() (err error) { rie, err = lambdaenv.BuildRIE(ctx, opts.Root, binDir); return err })
+		})
+		wg.Go(func() {
+			errs[1] = steps.run("function ingest (go build)", func() (err error) {
+				ingestBin, err = lambdaenv.BuildFunction(ctx, opts.Root, binDir, deploy.IngestName)
+				return err
+			})
+		})
+		wg.Go(func() {
+			errs[2] = steps.run("function processor (go build)", func() (err error) {
+				processorBin, err = lambdaenv.BuildFunction(ctx, opts.Root, binDir, deploy.ProcessorName)
+				return err
+			})
+		})
+		wg.Go(func() {
+			errs[3] = steps.run("plan of stack "+opts.Stack+" (the Pulumi program under mocks)", func() (err error) {
+				p, err = plan.Run(plan.Options{Dir: opts.Root, Stack: opts.Stack})
+				return err
+			})
+		})
+		wg.Wait()
+	}()
+	select {
+	case <-prepared:
+	case <-ctx.Done():
+		// The builds end with ctx; the plan cannot be cancelled and is
+		// left to finish on its own: nothing of it is started.
+		return ctx.Err()
+	}
 	if err := errors.Join(errs[:]...); err != nil {
 		return err
 	}
@@ -124,14 +167,14 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	// 2. The AWS stand-ins and the resources.
-	set, err := startEmulators(d.Stream.Shards)
-	if err != nil {
+	var set *emulatorSet
+	if err := steps.run("AWS stand-ins (Node.js)", func() (err error) { set, err = startEmulators(d.Stream.Shards); return err }); err != nil {
 		return err
 	}
 	defer set.stop()
 	c := newClients(d.Region, set)
-	localURLs, err := createResources(ctx, d, c)
-	if err != nil {
+	var localURLs map[string]string
+	if err := steps.run("stream, table and queues", func() (err error) { localURLs, err = createResources(ctx, d, c); return err }); err != nil {
 		return err
 	}
 
@@ -202,6 +245,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer endpoints.Withdraw(endpointsPath)
 
+	ready = true
 	banner(progressOut, d, ingestURL, logsDir, endpointsPath, opts, lanes)
 
 	// 6. Load, live progress, drain.
@@ -479,7 +523,8 @@ func banner(w io.Writer, d *deploy.Deployment, ingestURL, logsDir, endpointsPath
 	p("  try: curl -s -X POST %s -H 'Content-Type: application/json' \\", ingestURL)
 	p(`        -d '{"eventId":"e-1","userId":"user-1","type":"view","productId":"sku-1","category":"shoes","price":59.9,"ts":"%s"}'`, time.Now().UTC().Format(time.RFC3339))
 	p("function logs: %s", logsDir)
-	p("endpoints of the AWS stand-ins (AWS_ENDPOINT_URL_*, region, dummy credentials): %s", displayPath(opts.Root, endpointsPath))
+	p("endpoints of the AWS stand-ins (AWS_ENDPOINT_URL_*, region, dummy credentials): %s", displayPath(opts.Root, endpoints.DefaultPath(opts.Root)))
+	p("  (this run's own copy: %s)", displayPath(opts.Root, endpointsPath))
 	p("  try: (set -a; . %s; aws dynamodb get-item --table-name %s --key '{\"%s\":{\"S\":\"user-1\"}}')",
 		displayPath(opts.Root, endpoints.DefaultPath(opts.Root)), d.Table.Name, d.Table.HashKey)
 	p("  or:  make inspect   (the table's top users, the queues, per-shard iterator age)")
@@ -487,4 +532,32 @@ func banner(w io.Writer, d *deploy.Deployment, ingestURL, logsDir, endpointsPath
 		p("chaos: %.0f%% of invocations have their bootstrap killed mid-invocation, or (1 in 4, at most once per function) frozen past the function's timeout", opts.Chaos*100)
 	}
 	p("")
+}
+
+// stepPrinter says when each preparation step starts and ends, and how
+// long it took, on the progress output and in setup.log.
+type stepPrinter struct {
+	mu       sync.Mutex
+	out, log io.Writer
+}
+
+func (s *stepPrinter) printf(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	line := fmt.Sprintf(format, args...)
+	fmt.Fprintln(s.out, line)
+	fmt.Fprintf(s.log, "%s %s\n", time.Now().UTC().Format(time.RFC3339), strings.TrimSpace(line))
+}
+
+func (s *stepPrinter) run(name string, step func() error) error {
+	s.printf("  start  %s", name)
+	begin := time.Now()
+	err := step()
+	took := time.Since(begin).Round(10 * time.Millisecond)
+	if err != nil {
+		s.printf("  FAILED %s after %s", name, took)
+		return err
+	}
+	s.printf("  done   %s in %s", name, took)
+	return nil
 }
