@@ -45,8 +45,10 @@ func main() {
 	flags.StringVar(&opts.ReportFile, "report", "", "also write the JSON report to this file")
 	flags.StringVar(&opts.Name, "name", "local", "the run's name on its last line, the verdict of -verify")
 	flags.IntVar(&opts.Port, "port", 9000, "port of the local ingest Function URL on 127.0.0.1; 0 = a free one")
+	shardLimits := flags.Bool("shard-limits", true, "apply Kinesis's per-shard limits (1 MiB/s or 1,000 records/s of writes, 5 reads/s and 2 MiB/s); false lets kinesalite take any rate")
 	flags.IntVar(&opts.IngestCap, "ingest-environments", 8, "execution environments of an unreserved ingest function")
 	_ = flags.Parse(os.Args[1:]) // ExitOnError: exits on a bad flag
+	opts.NoShardLimits = !*shardLimits
 	if flags.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "unexpected arguments %q: every setting is a flag (see -h)\n", flags.Args())
 		os.Exit(2)

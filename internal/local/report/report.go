@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamfn/streamfn/internal/emulators"
 	"github.com/streamfn/streamfn/internal/local/esm"
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 	"github.com/streamfn/streamfn/internal/local/loadgen"
@@ -28,6 +29,9 @@ type Point struct {
 	Accepted    float64 `json:"acceptedPerS"` // valid events ingest acknowledged per second
 	Processed   float64 `json:"processedPerS"`
 	IteratorAge float64 `json:"iteratorAgeMs"` // the highest of the shards' ages at that moment
+	// Throttled is the records per second the shards' write limit refused
+	// (ProvisionedThroughputExceededException); ingest retries them.
+	Throttled float64 `json:"throttledPerS"`
 }
 
 // Latency is a distribution in milliseconds.
@@ -81,9 +85,12 @@ type Summary struct {
 	Poison        int            `json:"poisonMessages"`
 	Failures      int            `json:"failureDocuments"`
 	Verify        *verify.Result `json:"verify,omitempty"`
-	LogsDir       string         `json:"logsDir"`
-	Chart         string         `json:"chart"`
-	Series        []Point        `json:"series"`
+	// Kinesis is what the local Kinesis refused by its per-shard limits;
+	// absent when they were off (-shard-limits=false).
+	Kinesis *emulators.ThroughputStats `json:"kinesisThrottles,omitempty"`
+	LogsDir string                     `json:"logsDir"`
+	Chart   string                     `json:"chart"`
+	Series  []Point                    `json:"series"`
 }
 
 // JSON writes the summary as one JSON document.
@@ -134,6 +141,10 @@ func (s *Summary) Text(w io.Writer) {
 	}
 	a := s.IteratorAge
 	p("  iterator age (per batch) p50 %.0f ms, p99 %.0f ms, max %.0f ms over %d batches", a.P50, a.P99, a.Max, a.Samples)
+	if k := s.Kinesis; k != nil {
+		p("  kinesis    shard limits refused %d PutRecords entries and %d PutRecord calls (writes), %d GetRecords calls (reads)",
+			k.PutRecordsEntriesThrottled, k.PutRecordCallsThrottled, k.GetRecordsCallsThrottled)
+	}
 	p("  queues     poison %d, failures %d", s.Poison, s.Failures)
 	if v := s.Verify; v != nil {
 		if v.OK {
@@ -159,10 +170,11 @@ func Chart(title string, series []Point) string {
 	b.WriteString(escape(title))
 	b.WriteString(`</title><style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}h1{font-size:18px}h2{font-size:15px;margin:18px 0 4px}svg{background:#fafafa;border:1px solid #ddd}.legend span{margin-right:16px}</style></head><body>`)
 	b.WriteString("<h1>" + escape(title) + "</h1>")
-	b.WriteString(`<h2>Throughput</h2><div class="legend"><span style="color:#1f77b4">&#9632; acknowledged by ingest</span><span style="color:#2ca02c">&#9632; processed</span></div>`)
+	b.WriteString(`<h2>Throughput</h2><div class="legend"><span style="color:#1f77b4">&#9632; acknowledged by ingest</span><span style="color:#2ca02c">&#9632; processed</span><span style="color:#ff7f0e">&#9632; throttled by the shards' write limit</span></div>`)
 	b.WriteString(svg(series, []line{
 		{"#1f77b4", func(p Point) float64 { return p.Accepted }},
 		{"#2ca02c", func(p Point) float64 { return p.Processed }},
+		{"#ff7f0e", func(p Point) float64 { return p.Throttled }},
 	}, "events/s"))
 	b.WriteString(`<h2>Iterator age (oldest unfinished record, highest shard)</h2><div class="legend"><span style="color:#d62728">&#9632; iterator age</span></div>`)
 	b.WriteString(svg(series, []line{{"#d62728", func(p Point) float64 { return p.IteratorAge / 1000 }}}, "seconds"))

@@ -59,6 +59,9 @@ type Options struct {
 	Port int // the Function URL's port; 0: a free one
 	// IngestCap is the environments an unreserved ingest gets.
 	IngestCap int
+	// NoShardLimits lets kinesalite take any rate, instead of Kinesis's
+	// per-shard write and read limits.
+	NoShardLimits bool
 
 	Stdout, Stderr io.Writer
 }
@@ -168,7 +171,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 
 	// 2. The AWS stand-ins and the resources.
 	var set *emulatorSet
-	if err := steps.run("AWS stand-ins (Node.js)", func() (err error) { set, err = startEmulators(d.Stream.Shards); return err }); err != nil {
+	if err := steps.run("AWS stand-ins (Node.js)", func() (err error) { set, err = startEmulators(d.Stream.Shards, !opts.NoShardLimits); return err }); err != nil {
 		return err
 	}
 	defer set.stop()
@@ -262,6 +265,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 		}
 	}
 	mon := newMonitor(progressOut, mapping, ingestPool, processorPool, gen, traffic, c.sqs, poisonURL, failuresURL)
+	if !opts.NoShardLimits {
+		mon.kinesis = set.kinesis
+	}
 	monCtx, stopMonitor := context.WithCancel(context.Background())
 	monDone := make(chan struct{})
 	go func() { mon.run(monCtx); close(monDone) }()
@@ -326,6 +332,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	ingestPool.Close()
 	processorPool.Close()
 	poison, failures := mon.queueCounts()
+	throttles := mon.throttles()
 	_ = endpoints.Withdraw(endpointsPath) // before the stand-ins it names go
 	set.stop()
 
@@ -343,6 +350,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 		Poison:    poison,
 		Failures:  failures,
 		Verify:    verdict,
+		Kinesis:   throttles,
 		LogsDir:   logsDir,
 		Series:    mon.series(),
 	}
@@ -528,6 +536,11 @@ func banner(w io.Writer, d *deploy.Deployment, ingestURL, logsDir, endpointsPath
 	p("  try: (set -a; . %s; aws dynamodb get-item --table-name %s --key '{\"%s\":{\"S\":\"user-1\"}}')",
 		displayPath(opts.Root, endpoints.DefaultPath(opts.Root)), d.Table.Name, d.Table.HashKey)
 	p("  or:  make inspect   (the table's top users, the queues, per-shard iterator age)")
+	if opts.NoShardLimits {
+		p("shard limits: off (-shard-limits=false): kinesalite takes any rate, where Kinesis would throttle above 1 MiB/s or 1,000 records/s of writes per shard")
+	} else {
+		p("shard limits: on, as Kinesis applies them: per shard 1 MiB/s or 1,000 records/s of writes, 5 GetRecords calls/s and 2 MiB/s of reads")
+	}
 	if opts.Chaos > 0 {
 		p("chaos: %.0f%% of invocations have their bootstrap killed mid-invocation, or (1 in 4, at most once per function) frozen past the function's timeout", opts.Chaos*100)
 	}
