@@ -1,7 +1,12 @@
-// Per-shard throughput limits for kinesalite, as Kinesis applies them to a
-// PROVISIONED stream's shards, and to an ON_DEMAND stream's, whose shards
-// have the same limits (AWS adds shards as traffic grows; kinesalite
-// keeps the count it was created with):
+// Per-shard throughput limits for kinesalite, as Kinesis applies them to
+// the shards of a PROVISIONED and of an ON_DEMAND stream alike ("A shard
+// supports 1 MB/s and 1000 records per second for writes and 2 MB/s for
+// reads in both on-demand and provisioned capacity modes",
+// https://docs.aws.amazon.com/streams/latest/dev/working-with-streams.html).
+// An ON_DEMAND stream starts at 4 MB/s of writes, which the local run's 4
+// shards give; AWS then adds shards up to twice the previous peak
+// (https://docs.aws.amazon.com/streams/latest/dev/how-do-i-size-a-stream.html),
+// which is not emulated: kinesalite keeps the shards it was created with.
 //
 //   - writes: 1 MiB/s (data plus partition key) or 1,000 records/s per
 //     shard. PutRecords fails each entry over the limit with ErrorCode
