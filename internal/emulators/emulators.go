@@ -51,7 +51,7 @@ var kinesisLimits []byte
 
 // ErrNodeMissing means Node.js is not on PATH. Tests skip on it; nothing else
 // may be skipped.
-var ErrNodeMissing = errors.New("node (Node.js 20 or newer) is not on PATH: install Node.js to run the local AWS stand-ins")
+var ErrNodeMissing = errors.New("node (Node.js 22 or newer) is not on PATH: install Node.js to run the local AWS stand-ins")
 
 // Options tune a server. The zero value is fine.
 type Options struct {
