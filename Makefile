@@ -4,13 +4,14 @@ STACK ?= dev
 GO ?= go
 # Extra flags for `make local`, e.g. LOCAL_FLAGS="-rate 2000 -duration 30s -verify".
 LOCAL_FLAGS ?=
+RIE_PACKAGE := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 # The processor benchmark's input; generated on first use.
 BENCH_EVENT ?= .build/bench/event-10000.json
 
-.PHONY: inspect test unit e2e lint fmt-check vet staticcheck actionlint plan local bench bench-local fuzz deps clean
+.PHONY: cross inspect test unit e2e lint fmt-check vet staticcheck actionlint plan local bench bench-local fuzz deps clean
 
 ## test: what CI runs: formatting, vet, staticcheck, actionlint, all tests and a short end-to-end run.
-test: deps fmt-check vet staticcheck actionlint unit e2e
+test: deps fmt-check vet staticcheck actionlint cross unit e2e
 
 deps: node_modules/.package-lock.json
 	$(GO) mod download
@@ -39,6 +40,15 @@ unit: deps
 e2e: deps
 	$(GO) run ./scripts/local -stack $(STACK) -rate 1000 -duration 20s -users 200 -bad 0.02 -dup 0.05 -verify -chaos 0.05 -port 0 \
 		-name e2e -report .build/e2e/report.json
+
+## cross: everything, aws-lambda-rie and the tests build for macOS (Intel and Apple silicon),
+# where make local runs on the same supervisor code as on Linux.
+cross:
+	for arch in amd64 arm64; do \
+		GOOS=darwin GOARCH=$$arch $(GO) build ./... && \
+		GOOS=darwin GOARCH=$$arch $(GO) build -o /dev/null $(RIE_PACKAGE) && \
+		GOOS=darwin GOARCH=$$arch $(GO) vet ./internal/local/... ./internal/emulators/... ./scripts/... || exit 1; \
+	done
 
 lint: fmt-check vet staticcheck actionlint
 

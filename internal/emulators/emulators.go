@@ -6,7 +6,7 @@
 //
 // Each server runs as its own Node.js process on a port the OS picks, so
 // parallel tests never collide. The process dies when Stop is called, when
-// its stdin closes (the parent exited) or when the parent dies (Pdeathsig).
+// its stdin closes: the parent stopped it, exited or was killed.
 package emulators
 
 import (

@@ -75,7 +75,7 @@ func main() {
 	defer stop()
 	go func() {
 		<-ctx.Done()
-		stop() // a second Ctrl-C ends the process at once; Pdeathsig ends the children
+		stop() // a second Ctrl-C ends the process at once; the children's supervisors see their pipes close and end them
 	}()
 
 	err = run.Run(ctx, opts)

@@ -123,9 +123,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 	// runs after every process using the binaries has stopped.
 	defer os.RemoveAll(binDir)
 	var (
-		rie, ingestBin, processorBin string
-		p                            *plan.Plan
-		errs                         [4]error
+		rie, supervisor, ingestBin, processorBin string
+		p                                        *plan.Plan
+		errs                                     [5]error
 	)
 	prepared := make(chan struct{})
 	go func() {
@@ -133,6 +133,12 @@ func Run(ctx context.Context, opts Options) (err error) {
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			errs[0] = steps.run("aws-lambda-rie (go build)", func() (err error) { rie, err = lambdaenv.BuildRIE(ctx, opts.Root, binDir); return err })
+		})
+		wg.Go(func() {
+			errs[4] = steps.run("environment supervisor (go build)", func() (err error) {
+				supervisor, err = lambdaenv.BuildSupervisor(ctx, opts.Root, binDir)
+				return err
+			})
 		})
 		wg.Go(func() {
 			errs[1] = steps.run("function ingest (go build)", func() (err error) {
@@ -183,12 +189,12 @@ func Run(ctx context.Context, opts Options) (err error) {
 
 	// 3. The functions.
 	lanes := d.Stream.Shards * d.Mapping.ParallelizationFactor
-	ingestPool, err := newPool(d.Ingest, d.Ingest.Concurrency(opts.IngestCap), rie, ingestBin, logsDir, d.Region, localURLs, set, opts, 1)
+	ingestPool, err := newPool(d.Ingest, d.Ingest.Concurrency(opts.IngestCap), rie, supervisor, ingestBin, logsDir, d.Region, localURLs, set, opts, 1)
 	if err != nil {
 		return err
 	}
 	defer ingestPool.Close()
-	processorPool, err := newPool(d.Processor, d.Processor.Concurrency(lanes), rie, processorBin, logsDir, d.Region, localURLs, set, opts, 2)
+	processorPool, err := newPool(d.Processor, d.Processor.Concurrency(lanes), rie, supervisor, processorBin, logsDir, d.Region, localURLs, set, opts, 2)
 	if err != nil {
 		return err
 	}
@@ -407,7 +413,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	return nil
 }
 
-func newPool(f deploy.Function, concurrency int, rie, bootstrap, logsDir, region string, localURLs map[string]string, set *emulatorSet, opts Options, seed uint64) (*lambdaenv.Pool, error) {
+func newPool(f deploy.Function, concurrency int, rie, supervisor, bootstrap, logsDir, region string, localURLs map[string]string, set *emulatorSet, opts Options, seed uint64) (*lambdaenv.Pool, error) {
 	logFile, err := os.OpenFile(filepath.Join(logsDir, f.Logical+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -417,6 +423,7 @@ func newPool(f deploy.Function, concurrency int, rie, bootstrap, logsDir, region
 		Name:        f.Name,
 		Bootstrap:   bootstrap,
 		RIE:         rie,
+		Supervisor:  supervisor,
 		Env:         functionEnv(f, region, localURLs, set),
 		Timeout:     f.Timeout,
 		MemoryMB:    f.MemoryMB,
