@@ -133,3 +133,28 @@ func TestRepositoryStacksLoad(t *testing.T) {
 		}
 	}
 }
+
+// Every bad key of the stack file comes back, and the other keys' values
+// with them, so that the caller can validate those too in the same pass.
+// Only a near key is suggested.
+func TestLoadAllKeepsGoingAndSuggestsOnlyNearKeys(t *testing.T) {
+	dir := writeProject(t, map[string]string{"x": "config:\n  demo:Count: 5\n  demo:somethingElse: 1\n  demo:flag: false\n  demo:label:\n    secure: AAAB\n"})
+	values, problems, err := stackconfig.LoadAll(dir, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if values["demo:flag"] != "false" || values["demo:count"] != "2" {
+		t.Errorf("values %v: the valid key's value and the defaults must stay", values)
+	}
+	var got []string
+	for _, p := range problems {
+		got = append(got, p.String())
+	}
+	text := strings.Join(got, "\n")
+	if len(problems) != 3 ||
+		!strings.Contains(text, "demo:Count = 5: is set in Pulumi.x.yaml but Pulumi.yaml declares no such key; did you mean demo:count?") ||
+		!strings.Contains(text, "demo:somethingElse = 1: is set in Pulumi.x.yaml but Pulumi.yaml declares no such key; fix: pulumi config rm demo:somethingElse") ||
+		!strings.Contains(text, "demo:label = (secret)") {
+		t.Errorf("problems:\n%s", text)
+	}
+}
