@@ -38,7 +38,7 @@ unit: deps
 # Ends with a short summary whose last line is the verdict; the whole report
 # is in .build/e2e/report.json.
 e2e: deps
-	$(GO) run ./scripts/local -stack $(STACK) -rate 1000 -duration 20s -users 200 -bad 0.02 -dup 0.05 -verify -chaos 0.05 -port 0 \
+	$(GO) run ./scripts/local -stack $(STACK) -rate 1000 -duration 20s -users 200 -bad 0.02 -dup 0.05 -late-dup 10s -pk mixed -verify -chaos 0.05 -port 0 \
 		-name e2e -report .build/e2e/report.json
 
 ## cross: everything, aws-lambda-rie and the tests build for macOS (Intel and Apple silicon),

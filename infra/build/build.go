@@ -124,6 +124,10 @@ func buildEnv(projectDir, goarch string) ([]string, error) {
 		"GOAMD64=v1", "GOARM64=v8.0",
 		// Flags from the caller's GOFLAGS (tags, -race, ...) would change the binary.
 		"GOFLAGS=",
+		// So would a caller's GOEXPERIMENT (jsonv2, ...: other code in the standard library)
+		// and GOFIPS140 (which compiles in a FIPS module snapshot). Both are cleared: the
+		// functions build with the toolchain's defaults everywhere.
+		"GOEXPERIMENT=", "GOFIPS140=off",
 	)
 	// The binary embeds the Go version that built it, so each machine's own Go would give
 	// its own hash, and CI and a laptop would redeploy each other's code. go.mod's toolchain

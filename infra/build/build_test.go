@@ -230,3 +230,35 @@ func bootstrapBuildInfo(t *testing.T, archive string) *buildinfo.BuildInfo {
 	}
 	return info
 }
+
+// A caller's GOEXPERIMENT or GOFIPS140 changes the standard library the binary is built
+// from; the build clears both, so the archive hash does not depend on them.
+func TestCallerExperimentsDoNotChangeTheHash(t *testing.T) {
+	dir := newModule(t, "package main\n\nimport (\"encoding/json\"; \"os\")\n\nfunc main() { json.NewEncoder(os.Stdout).Encode(map[string]int{\"a\": 1}) }\n")
+	build1 := func() build.Artifact {
+		t.Helper()
+		a, err := build.Function(build.Options{ProjectDir: dir, Function: "hello", Architecture: "arm64"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	t.Setenv("GOEXPERIMENT", "")
+	t.Setenv("GOFIPS140", "")
+	plain := build1()
+	for _, env := range [][2]string{{"GOEXPERIMENT", "jsonv2"}, {"GOEXPERIMENT", "greenteagc,jsonv2"}, {"GOFIPS140", "latest"}} {
+		t.Run(env[0]+"="+env[1], func(t *testing.T) {
+			t.Setenv(env[0], env[1])
+			got := build1()
+			if got.SHA256 != plain.SHA256 {
+				t.Errorf("%s=%s changed the archive hash: %s, without it %s", env[0], env[1], got.SHA256, plain.SHA256)
+			}
+			info := bootstrapBuildInfo(t, got.Path)
+			for _, s := range info.Settings {
+				if s.Key == "GOEXPERIMENT" || s.Key == "GOFIPS140" && s.Value != "off" {
+					t.Errorf("the caller's environment reached the build: %s=%s", s.Key, s.Value)
+				}
+			}
+		})
+	}
+}

@@ -41,6 +41,13 @@ const (
 	IngestAuthNone = "NONE"
 )
 
+// Stream consumers of the event-source mapping: shared-throughput polling (GetRecords) or
+// an enhanced fan-out consumer with its own 2 MB/s per shard.
+const (
+	ConsumerShared = "shared"
+	ConsumerEFO    = "efo"
+)
+
 // Unreserved is the concurrency value meaning "no reserved concurrency".
 const Unreserved = -1
 
@@ -55,6 +62,10 @@ type Config struct {
 	ShardCount     int    // streamfn:shardCount (0 = unset)
 	RetentionHours int    // streamfn:retentionHours
 	KMSKeyID       string // streamfn:kmsKeyId ("" = alias/aws/kinesis)
+	// RetiredKMSKeyIDs are keys the stream used before; the processor keeps kms:Decrypt on
+	// them until the records they encrypted have expired.
+	RetiredKMSKeyIDs []string // streamfn:retiredKmsKeyIds
+	ProtectData      bool     // streamfn:protectData
 
 	BatchSize                 int    // streamfn:batchSize
 	BatchWindowSeconds        int    // streamfn:batchWindowSeconds
@@ -64,13 +75,21 @@ type Config struct {
 	MaxRetryAttempts          int    // streamfn:maxRetryAttempts
 	MaxRecordAgeSeconds       int    // streamfn:maxRecordAgeSeconds
 	BisectOnError             bool   // streamfn:bisectOnError
+	FailureDestination        string // streamfn:failureDestination
+	FailureRetentionDays      int    // streamfn:failureRetentionDays
 	TumblingWindowSeconds     int    // streamfn:tumblingWindowSeconds
 	MappingEnabled            bool   // streamfn:mappingEnabled
+	MappingMetrics            bool   // streamfn:mappingMetrics
+	Consumer                  string // streamfn:consumer
+	// MappingFilters are Lambda filter patterns, each a JSON document in a string.
+	MappingFilters     []string // streamfn:mappingFilters
+	MappingFilterQuota int      // streamfn:mappingFilterQuota
 
 	ProcessorMemoryMB       int // streamfn:processorMemoryMb
 	ProcessorTimeoutSeconds int // streamfn:processorTimeoutSeconds
 	ProcessorConcurrency    int // streamfn:processorConcurrency (-1 = unreserved)
 	FeatureTTLDays          int // streamfn:featureTtlDays
+	DedupHorizonSeconds     int // streamfn:dedupHorizonSeconds
 
 	IngestMemoryMB               int    // streamfn:ingestMemoryMb
 	IngestTimeoutSeconds         int    // streamfn:ingestTimeoutSeconds
@@ -105,7 +124,16 @@ func Load(lookup Lookup) (*Config, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	c.normalize()
 	return c, nil
+}
+
+// normalize rewrites valid values into the one form AWS reads back, so that the next run
+// sees no difference. Validate has accepted every value by then.
+func (c *Config) normalize() {
+	if c.StartingPositionTimestamp != "" {
+		c.StartingPositionTimestamp, _ = NormalizeTimestamp(c.StartingPositionTimestamp)
+	}
 }
 
 // Keys lists every fully qualified key Load reads, sorted. A test holds it equal to the
@@ -140,6 +168,8 @@ func (l *loader) load() *Config {
 	c.ShardCount = l.int(Key("shardCount"))
 	c.RetentionHours = l.int(Key("retentionHours"))
 	c.KMSKeyID = l.str(Key("kmsKeyId"))
+	c.RetiredKMSKeyIDs = l.stringList(Key("retiredKmsKeyIds"))
+	c.ProtectData = l.bool(Key("protectData"))
 
 	c.BatchSize = l.int(Key("batchSize"))
 	c.BatchWindowSeconds = l.int(Key("batchWindowSeconds"))
@@ -149,13 +179,20 @@ func (l *loader) load() *Config {
 	c.MaxRetryAttempts = l.int(Key("maxRetryAttempts"))
 	c.MaxRecordAgeSeconds = l.int(Key("maxRecordAgeSeconds"))
 	c.BisectOnError = l.bool(Key("bisectOnError"))
+	c.FailureDestination = l.str(Key("failureDestination"))
+	c.FailureRetentionDays = l.int(Key("failureRetentionDays"))
 	c.TumblingWindowSeconds = l.int(Key("tumblingWindowSeconds"))
 	c.MappingEnabled = l.bool(Key("mappingEnabled"))
+	c.MappingMetrics = l.bool(Key("mappingMetrics"))
+	c.Consumer = l.str(Key("consumer"))
+	c.MappingFilters = l.stringList(Key("mappingFilters"))
+	c.MappingFilterQuota = l.int(Key("mappingFilterQuota"))
 
 	c.ProcessorMemoryMB = l.int(Key("processorMemoryMb"))
 	c.ProcessorTimeoutSeconds = l.int(Key("processorTimeoutSeconds"))
 	c.ProcessorConcurrency = l.int(Key("processorConcurrency"))
 	c.FeatureTTLDays = l.int(Key("featureTtlDays"))
+	c.DedupHorizonSeconds = l.int(Key("dedupHorizonSeconds"))
 
 	c.IngestMemoryMB = l.int(Key("ingestMemoryMb"))
 	c.IngestTimeoutSeconds = l.int(Key("ingestTimeoutSeconds"))
@@ -219,6 +256,22 @@ func (l *loader) bool(key string) bool {
 	return b
 }
 
+// stringList reads an array-typed key of strings, which Pulumi hands over as JSON.
+func (l *loader) stringList(key string) []string {
+	v, ok := l.raw(key)
+	if !ok || strings.TrimSpace(v) == "" {
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal([]byte(v), &list); err != nil {
+		// Pulumi.yaml declares these lists' items as strings, which the Pulumi CLI enforces;
+		// a filter pattern is therefore JSON inside a string.
+		l.problems = append(l.problems, Problem{Key: key, Value: v, Rule: "must be a list of strings (a filter pattern is JSON written inside a string)",
+			Fix: fmt.Sprintf(`write it as a list of strings in Pulumi.<stack>.yaml, e.g. %s: ['{"data":{"type":["purchase"]}}'], or pulumi config set --path '%s[0]' <value>`, key, key)})
+	}
+	return list
+}
+
 // stringMap reads an object-typed key, which Pulumi hands to programs as a JSON document.
 func (l *loader) stringMap(key string) map[string]string {
 	v, ok := l.raw(key)
@@ -236,3 +289,20 @@ func (l *loader) stringMap(key string) map[string]string {
 	}
 	return m
 }
+
+// RedeliveryHorizonSeconds is the longest Lambda may deliver a record
+// after its arrival: the mapping's maximum record age or, when records
+// never expire, the stream's retention. The processor keeps the eventIds of
+// records under other partition keys than the userId that long.
+func (c *Config) RedeliveryHorizonSeconds() int {
+	if c.MaxRecordAgeSeconds != Unbounded {
+		return c.MaxRecordAgeSeconds
+	}
+	return c.RetentionHours * 3600
+}
+
+// The on-failure destinations (streamfn:failureDestination).
+const (
+	FailureDestinationS3  = "s3"
+	FailureDestinationSQS = "sqs"
+)

@@ -1,8 +1,10 @@
 package config_test
 
 import (
+	"encoding/json"
 	"errors"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -114,6 +116,8 @@ func TestValidationRules(t *testing.T) {
 		{"starting spelling", map[string]string{"streamfn:startingPosition": "latest"}, "streamfn:startingPosition", "pulumi config set streamfn:startingPosition LATEST"},
 		{"at timestamp ok", map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP", "streamfn:startingPositionTimestamp": "2025-01-31T00:00:00Z"}, "", ""},
 		{"at timestamp missing", map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP"}, "streamfn:startingPositionTimestamp", "RFC 3339"},
+		{"at timestamp lower-case t and z", map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP", "streamfn:startingPositionTimestamp": "2025-01-31t00:00:00z"}, "", ""},
+		{"at timestamp one-digit hour", map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP", "streamfn:startingPositionTimestamp": "2025-01-31T1:00:00Z"}, "streamfn:startingPositionTimestamp", "RFC 3339"},
 		{"timestamp without at timestamp", map[string]string{"streamfn:startingPositionTimestamp": "2025-01-31T00:00:00Z"}, "streamfn:startingPositionTimestamp", "only used with"},
 
 		{"retries unbounded", map[string]string{"streamfn:maxRetryAttempts": "-1"}, "", ""},
@@ -141,6 +145,15 @@ func TestValidationRules(t *testing.T) {
 		{"ingest memory low", map[string]string{"streamfn:ingestMemoryMb": "64"}, "streamfn:ingestMemoryMb", "128..10240"},
 		{"ingest timeout high", map[string]string{"streamfn:ingestTimeoutSeconds": "1000"}, "streamfn:ingestTimeoutSeconds", "1..900"},
 		{"feature ttl off", map[string]string{"streamfn:featureTtlDays": "0"}, "", ""},
+		{"dedup horizon", map[string]string{"streamfn:dedupHorizonSeconds": "3600"}, "", ""},
+		{"failure destination sqs", map[string]string{"streamfn:failureDestination": "sqs"}, "", ""},
+		{"failure destination sns", map[string]string{"streamfn:failureDestination": "sns"}, "streamfn:failureDestination", "s3, sqs"},
+		{"failure retention 0", map[string]string{"streamfn:failureRetentionDays": "0"}, "streamfn:failureRetentionDays", "1..365"},
+		{"failure retention 366", map[string]string{"streamfn:failureRetentionDays": "366"}, "streamfn:failureRetentionDays", "1..365"},
+		{"dedup horizon too short", map[string]string{"streamfn:dedupHorizonSeconds": "59"}, "streamfn:dedupHorizonSeconds", "60..86400"},
+		{"dedup horizon too long", map[string]string{"streamfn:dedupHorizonSeconds": "86401"}, "streamfn:dedupHorizonSeconds", "60..86400"},
+		{"dedup horizon within the ingest timeout", map[string]string{"streamfn:dedupHorizonSeconds": "120", "streamfn:ingestTimeoutSeconds": "120"},
+			"streamfn:dedupHorizonSeconds", "more than streamfn:ingestTimeoutSeconds (120)"},
 		{"feature ttl negative", map[string]string{"streamfn:featureTtlDays": "-1"}, "streamfn:featureTtlDays", "0..3650"},
 
 		{"processor concurrency enough", map[string]string{"streamfn:shardCount": "4", "streamfn:parallelizationFactor": "2", "streamfn:processorConcurrency": "8"}, "", ""},
@@ -174,6 +187,35 @@ func TestValidationRules(t *testing.T) {
 		{"tags reserved", map[string]string{"streamfn:tags": `{"stack":"x"}`}, "streamfn:tags.stack", "set by the program"},
 		{"tags aws prefix", map[string]string{"streamfn:tags": `{"aws:thing":"x"}`}, "streamfn:tags.aws:thing", `"aws:"`},
 		{"tags not an object", map[string]string{"streamfn:tags": `["a"]`}, "streamfn:tags", "object of string values"},
+		{"tags empty value", map[string]string{"streamfn:tags": `{"owner":""}`}, "streamfn:tags.owner", "must not be empty"},
+		{"tags blank-free value", map[string]string{"streamfn:tags": `{"owner":"-"}`}, "", ""},
+
+		{"timestamp with offset", map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP", "streamfn:startingPositionTimestamp": "2026-01-31T01:00:00+01:00"}, "", ""},
+		{"timestamp with fraction", map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP", "streamfn:startingPositionTimestamp": "2026-01-31T01:00:00.750+01:00"}, "streamfn:startingPositionTimestamp", "2026-01-31T00:00:00Z"},
+		{"timestamp not rfc 3339", map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP", "streamfn:startingPositionTimestamp": "2026-01-31 01:00"}, "streamfn:startingPositionTimestamp", "whole seconds such as"},
+
+		{"consumer efo", map[string]string{"streamfn:consumer": "efo"}, "", ""},
+		{"consumer unknown", map[string]string{"streamfn:consumer": "EFO"}, "streamfn:consumer", "shared, efo"},
+
+		{"filters ok", map[string]string{"streamfn:mappingFilters": filters(`{"data":{"type":["purchase"]}}`, `{"data":{"value":[{"numeric":[">",100,"<=",500]}],"userId":[{"prefix":"u-"}]}}`)}, "", ""},
+		{"filters all operators", map[string]string{"streamfn:mappingFilters": filters(`{"data":{"a":[{"anything-but":["x"]}],"b":[{"exists":false}],"c":[{"equals-ignore-case":"X"}],"d":[{"suffix":".png"}],"e":[null, "", 3, true]}}`)}, "", ""},
+		{"filters not json", map[string]string{"streamfn:mappingFilters": filters(`{data:`)}, "streamfn:mappingFilters[0]", "not a JSON object"},
+		{"filters on metadata", map[string]string{"streamfn:mappingFilters": filters(`{"partitionKey":["u1"]}`)}, "streamfn:mappingFilters[0]", `on "data" only`},
+		{"filters bare value", map[string]string{"streamfn:mappingFilters": filters(`{"data":{"type":"purchase"}}`)}, "streamfn:mappingFilters[0]", "array of values"},
+		{"filters unknown operator", map[string]string{"streamfn:mappingFilters": filters(`{"data":{"type":[{"wildcard":"p*"}]}}`)}, "streamfn:mappingFilters[0]", `operator "wildcard"`},
+		{"filters bad numeric", map[string]string{"streamfn:mappingFilters": filters(`{"data":{"v":[{"numeric":[">","1"]}]}}`)}, "streamfn:mappingFilters[0]", "needs a number"},
+		{"filters empty array", map[string]string{"streamfn:mappingFilters": filters(`{"data":{"v":[]}}`)}, "streamfn:mappingFilters[0]", "matches nothing"},
+		{"filters too long", map[string]string{"streamfn:mappingFilters": filters(`{"data":{"v":["` + strings.Repeat("x", 4100) + `"]}}`)}, "streamfn:mappingFilters[0]", "Lambda allows 4096"},
+		{"filters over quota", map[string]string{"streamfn:mappingFilters": filters(`{"data":{"a":[1]}}`, `{"data":{"a":[2]}}`, `{"data":{"a":[3]}}`, `{"data":{"a":[4]}}`, `{"data":{"a":[5]}}`, `{"data":{"a":[6]}}`)}, "streamfn:mappingFilters", "at most streamfn:mappingFilterQuota = 5"},
+		{"filters within raised quota", map[string]string{"streamfn:mappingFilterQuota": "10", "streamfn:mappingFilters": filters(`{"data":{"a":[1]}}`, `{"data":{"a":[2]}}`, `{"data":{"a":[3]}}`, `{"data":{"a":[4]}}`, `{"data":{"a":[5]}}`, `{"data":{"a":[6]}}`)}, "", ""},
+		{"filter quota above aws max", map[string]string{"streamfn:mappingFilterQuota": "11"}, "streamfn:mappingFilterQuota", "must be 1..10"},
+		{"filters not a list", map[string]string{"streamfn:mappingFilters": `{"data":1}`}, "streamfn:mappingFilters", "list of strings"},
+		// Pulumi.yaml declares string items, as the Pulumi CLI then enforces: a YAML map is refused.
+		{"filters as yaml maps", map[string]string{"streamfn:mappingFilters": `[{"data":{"type":["purchase"]}}]`}, "streamfn:mappingFilters", "JSON written inside a string"},
+
+		{"retired key ok", map[string]string{"streamfn:retiredKmsKeyIds": `["arn:aws:kms:us-east-1:111122223333:key/old"]`}, "", ""},
+		{"retired key not an arn", map[string]string{"streamfn:retiredKmsKeyIds": `["alias/old"]`}, "streamfn:retiredKmsKeyIds[0]", "ARN of a KMS key"},
+		{"retired key is current", map[string]string{"streamfn:kmsKeyId": "arn:aws:kms:us-east-1:111122223333:key/k", "streamfn:retiredKmsKeyIds": `["arn:aws:kms:us-east-1:111122223333:key/k"]`}, "streamfn:retiredKmsKeyIds[0]", "current streamfn:kmsKeyId"},
 
 		{"integer unparsable", map[string]string{"streamfn:batchSize": "lots"}, "streamfn:batchSize", "whole number"},
 		{"boolean unparsable", map[string]string{"streamfn:bisectOnError": "maybe"}, "streamfn:bisectOnError", "true or false"},
@@ -280,4 +322,184 @@ func TestParseErrorsAndRulesInOnePass(t *testing.T) {
 	if !strings.Contains(invalid.Error(), "fix: pulumi config set --stack dev streamfn:batchSize 1") {
 		t.Errorf("fixes do not name the stack:\n%v", invalid)
 	}
+}
+
+// startingPositionTimestamp follows RFC 3339's grammar, as ts does, and
+// reaches the provider in the UTC form every RFC 3339 reader takes.
+func TestStartingPositionTimestampIsNormalized(t *testing.T) {
+	for in, want := range map[string]string{
+		"2025-01-31t00:00:00z":      "2025-01-31T00:00:00Z",
+		"2025-01-31T01:30:00+01:30": "2025-01-31T00:00:00Z",
+		"2016-12-31T23:59:60Z":      "2017-01-01T00:00:00Z",
+	} {
+		c, err := load(t, map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP", "streamfn:startingPositionTimestamp": in})
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if c.StartingPositionTimestamp != want {
+			t.Errorf("%s became %s, want %s", in, c.StartingPositionTimestamp, want)
+		}
+	}
+}
+
+// The provider reads startingPositionTimestamp back as whole seconds in UTC; any other
+// spelling of the instant would replace the mapping on every run.
+func TestTimestampIsNormalizedToTheFormAWSReadsBack(t *testing.T) {
+	for in, want := range map[string]string{
+		"2026-01-31T01:00:00+01:00": "2026-01-31T00:00:00Z",
+		"2026-01-31T00:00:00Z":      "2026-01-31T00:00:00Z",
+		"2026-01-30T19:30:00-04:30": "2026-01-31T00:00:00Z",
+		"2026-01-31T00:00:00.000Z":  "2026-01-31T00:00:00Z",
+	} {
+		cfg, err := load(t, map[string]string{"streamfn:startingPosition": "AT_TIMESTAMP", "streamfn:startingPositionTimestamp": in})
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		if cfg.StartingPositionTimestamp != want {
+			t.Errorf("%s loads as %s, want %s", in, cfg.StartingPositionTimestamp, want)
+		}
+	}
+}
+
+func TestShardSteps(t *testing.T) {
+	tests := []struct {
+		from, to int
+		want     []int
+	}{
+		{1, 1, nil}, {1, 2, []int{2}}, {1, 8, []int{2, 4, 8}}, {1, 5, []int{2, 4, 5}},
+		{8, 4, []int{4}}, {8, 1, []int{4, 2, 1}}, {9, 2, []int{5, 3, 2}}, {3, 1, []int{2, 1}},
+		{500, 10000, []int{1000, 2000, 4000, 8000, 10000}},
+	}
+	for _, tt := range tests {
+		got := config.ShardSteps(tt.from, tt.to)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("ShardSteps(%d, %d) = %v, want %v", tt.from, tt.to, got, tt.want)
+		}
+		// Every step is one UpdateShardCount call AWS accepts: at most double, at least half.
+		prev := tt.from
+		for _, n := range got {
+			if n > 2*prev || 2*n < prev {
+				t.Errorf("ShardSteps(%d, %d): step %d -> %d is beyond double or half", tt.from, tt.to, prev, n)
+			}
+			prev = n
+		}
+	}
+}
+
+func TestShardChangeIsCheckedAgainstTheDeployedStream(t *testing.T) {
+	cfg, err := load(t, map[string]string{"streamfn:shardCount": "8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deployed, ok := range map[int]bool{0: true, 4: true, 8: true, 16: true, 1: false, 17: false} {
+		p := cfg.CheckShardChange(deployed)
+		if (p == nil) != ok {
+			t.Errorf("deployed %d -> 8: problem %v, want ok=%v", deployed, p, ok)
+		}
+	}
+	p := cfg.CheckShardChange(1)
+	if p.Key != "streamfn:shardCount" || !strings.Contains(p.Fix, "2, then 4, then 8") || !strings.Contains(p.Fix, "3 runs") {
+		t.Errorf("problem %v does not list the steps 2, 4, 8", p)
+	}
+	many, _ := load(t, map[string]string{"streamfn:shardCount": "10000"})
+	if p := many.CheckShardChange(1); p == nil || !strings.Contains(p.Fix, "10 scalings") {
+		t.Errorf("1 -> 10000 takes 14 steps, more than the 10 a day Kinesis allows: %v", p)
+	}
+	onDemand, _ := load(t, map[string]string{"streamfn:streamMode": "ON_DEMAND", "streamfn:shardCount": "0"})
+	if p := onDemand.CheckShardChange(1); p != nil {
+		t.Errorf("ON_DEMAND has no shard count to check: %v", p)
+	}
+}
+
+func TestDroppingACustomerKeyNeedsItRetired(t *testing.T) {
+	const old = "arn:aws:kms:us-east-1:111122223333:key/old"
+	dropped, _ := load(t, nil)
+	p := dropped.CheckKeyChange(old)
+	if p == nil || p.Key != "streamfn:kmsKeyId" || !strings.Contains(p.Fix, "streamfn:retiredKmsKeyIds[0]' "+old) || !strings.Contains(p.Fix, "24 hours") {
+		t.Fatalf("dropping %s: %v, want a refusal with the retiredKmsKeyIds step", old, p)
+	}
+	retired, _ := load(t, map[string]string{"streamfn:retiredKmsKeyIds": `["` + old + `"]`})
+	if p := retired.CheckKeyChange(old); p != nil {
+		t.Errorf("with the old key retired: %v", p)
+	}
+	if p := dropped.CheckKeyChange("alias/aws/kinesis"); p != nil {
+		t.Errorf("the AWS-managed key needs no grant: %v", p)
+	}
+	same, _ := load(t, map[string]string{"streamfn:kmsKeyId": old})
+	if p := same.CheckKeyChange(old); p != nil {
+		t.Errorf("an unchanged key: %v", p)
+	}
+}
+
+func TestRequiredAccountConcurrency(t *testing.T) {
+	for _, tt := range []struct {
+		processor, ingest string
+		want              int
+	}{{"-1", "-1", 100}, {"24", "200", 324}, {"24", "-1", 124}} {
+		cfg, err := load(t, map[string]string{"streamfn:processorConcurrency": tt.processor, "streamfn:ingestConcurrency": tt.ingest})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.RequiredAccountConcurrency(); got != tt.want {
+			t.Errorf("processor %s, ingest %s: needs %d, want %d", tt.processor, tt.ingest, got, tt.want)
+		}
+	}
+}
+
+// The README's "Changing a running stack" table and config.Changes agree, and cover every key.
+func TestChangesTableMatchesTheREADME(t *testing.T) {
+	readme, err := os.ReadFile(projectDir + "/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n### Changing a running stack\n")
+	if !ok {
+		t.Fatal(`README has no "### Changing a running stack" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n### ")
+	documented := map[string]string{}
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, " | ")
+		if len(cells) < 3 || !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		key := strings.Trim(strings.TrimPrefix(cells[0], "| "), "`")
+		if !strings.Contains(key, ":") {
+			key = config.Key(key)
+		}
+		documented[key] = cells[1]
+	}
+	for _, key := range config.Keys() {
+		change, ok := config.Changes[key]
+		if !ok {
+			t.Errorf("config.Changes does not say what changing %s does", key)
+			continue
+		}
+		if got := documented[key]; got != string(change.Kind) {
+			t.Errorf("README says changing %s is %q, config.Changes says %q", key, got, change.Kind)
+		}
+	}
+	if len(documented) != len(config.Keys()) || len(config.Changes) != len(config.Keys()) {
+		t.Errorf("README documents %d keys and config.Changes %d, but there are %d", len(documented), len(config.Changes), len(config.Keys()))
+	}
+	for _, key := range []string{"startingPosition", "startingPositionTimestamp", "consumer"} {
+		if config.Changes[config.Key(key)].Kind != config.Replaces {
+			t.Errorf("%s forces a new mapping in the provider, so it replaces", key)
+		}
+	}
+	for _, key := range []string{"shardCount", "kmsKeyId", "ingestProvisionedConcurrency"} {
+		if config.Changes[config.Key(key)].Kind != config.Steps {
+			t.Errorf("%s needs steps", key)
+		}
+	}
+}
+
+// filters renders patterns as Pulumi hands a list of strings to the program.
+func filters(patterns ...string) string {
+	b, err := json.Marshal(patterns)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }

@@ -1,12 +1,13 @@
 package config
 
 import (
+	"github.com/streamfn/streamfn/internal/features"
+
 	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Problem is one rejected value.
@@ -81,11 +82,22 @@ const (
 
 	maxFeatureTTLDays = 3650
 
+	// Failed batches are for replaying; a year is the stream's longest retention.
+	maxFailureRetentionDays = 365
+
+	// The processor's DEDUP_HORIZON_SECONDS range.
+	minDedupHorizonSeconds = features.MinDuplicateHorizon
+	maxDedupHorizonSeconds = features.MaxDuplicateHorizon
+
 	// An ON_DEMAND stream starts with 4 MB/s of write capacity, i.e. 4 shards, and grows
 	// from there; fewer concurrent invocations than 4 x parallelization throttle it at once.
-	onDemandInitialShards = 4
+	OnDemandInitialShards = 4
 
 	maxTags = 48 // AWS allows 50 per resource; the program adds project and stack
+
+	// Filters per event-source mapping: 5 by default, adjustable to 10
+	// (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+	maxFilterQuota = 10
 )
 
 // logRetentionValues are the retention periods CloudWatch Logs accepts (PutRetentionPolicy).
@@ -101,7 +113,11 @@ var (
 	kmsKeyARNPattern = regexp.MustCompile(`^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]+)$`)
 	emailPattern     = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s.]+$`)
 	tagKeyPattern    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
-	tagValuePattern  = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$`)
+	// Values must not be empty. Public reports against the AWS provider show empty
+	// default-tag values dropped, clearing other tags, or diffing on every run on log groups
+	// and roles, both of which the program creates; a value of one character or more has
+	// none of these problems, so the rule is cheaper than proving the provider safe.
+	tagValuePattern = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$`)
 )
 
 // Validate checks every value against AWS's limits and the cross-key rules, and returns all
@@ -159,10 +175,9 @@ func (c *Config) validate(v *validator) {
 	v.oneOf(Key("startingPosition"), c.StartingPosition,
 		[]string{StartingPositionTrimHorizon, StartingPositionLatest, StartingPositionAtTimestamp})
 	if c.StartingPosition == StartingPositionAtTimestamp {
-		if _, err := time.Parse(time.RFC3339, c.StartingPositionTimestamp); err != nil {
-			v.add(Key("startingPositionTimestamp"), c.StartingPositionTimestamp,
-				"AT_TIMESTAMP needs an RFC 3339 time such as 2025-01-31T00:00:00Z",
-				"pulumi config set streamfn:startingPositionTimestamp 2025-01-31T00:00:00Z")
+		if _, err := NormalizeTimestamp(c.StartingPositionTimestamp); err != nil {
+			v.add(Key("startingPositionTimestamp"), c.StartingPositionTimestamp, err.Error(),
+				"pulumi config set streamfn:startingPositionTimestamp "+timestampFix(c.StartingPositionTimestamp))
 		}
 	} else if c.StartingPositionTimestamp != "" && v.valid(Key("startingPosition")) {
 		v.add(Key("startingPositionTimestamp"), c.StartingPositionTimestamp,
@@ -186,6 +201,11 @@ func (c *Config) validate(v *validator) {
 			"bound one of them, e.g. pulumi config set streamfn:maxRetryAttempts 5")
 	}
 	v.between(Key("tumblingWindowSeconds"), c.TumblingWindowSeconds, 0, maxTumblingWindow, "0 turns it off")
+	v.oneOf(Key("consumer"), c.Consumer, []string{ConsumerShared, ConsumerEFO})
+	v.between(Key("mappingFilterQuota"), c.MappingFilterQuota, 1, maxFilterQuota,
+		"Lambda's default quota is 5 filters per mapping; ask AWS for up to 10")
+	c.validateFilters(v)
+	c.validateRetiredKeys(v)
 
 	// Functions.
 	v.between(Key("processorMemoryMb"), c.ProcessorMemoryMB, minMemoryMB, maxMemoryMB, "")
@@ -193,6 +213,12 @@ func (c *Config) validate(v *validator) {
 	v.between(Key("ingestMemoryMb"), c.IngestMemoryMB, minMemoryMB, maxMemoryMB, "")
 	v.between(Key("ingestTimeoutSeconds"), c.IngestTimeoutSeconds, 1, maxTimeoutSeconds, "")
 	v.between(Key("featureTtlDays"), c.FeatureTTLDays, 0, maxFeatureTTLDays, "0 = items never expire")
+	v.between(Key("dedupHorizonSeconds"), c.DedupHorizonSeconds, minDedupHorizonSeconds, maxDedupHorizonSeconds, "")
+	if c.DedupHorizonSeconds >= minDedupHorizonSeconds && c.IngestTimeoutSeconds >= 1 && c.DedupHorizonSeconds <= c.IngestTimeoutSeconds {
+		v.add(Key("dedupHorizonSeconds"), strconv.Itoa(c.DedupHorizonSeconds),
+			fmt.Sprintf("must be more than streamfn:ingestTimeoutSeconds (%d): a client resends a request only after it timed out, so a shorter horizon misses every retry", c.IngestTimeoutSeconds),
+			fmt.Sprintf("pulumi config set streamfn:dedupHorizonSeconds %d", max(900, 4*c.IngestTimeoutSeconds)))
+	}
 
 	inputsValid := v.valid(Key("streamMode"), Key("shardCount"), Key("parallelizationFactor"))
 	switch {
@@ -204,7 +230,7 @@ func (c *Config) validate(v *validator) {
 	case inputsValid:
 		shards, shardSource := c.ShardCount, fmt.Sprintf("streamfn:shardCount %d", c.ShardCount)
 		if c.StreamMode == StreamModeOnDemand {
-			shards, shardSource = onDemandInitialShards, fmt.Sprintf("an ON_DEMAND stream's initial %d shards", onDemandInitialShards)
+			shards, shardSource = OnDemandInitialShards, fmt.Sprintf("an ON_DEMAND stream's initial %d shards", OnDemandInitialShards)
 		}
 		need := shards * c.ParallelizationFactor
 		if c.ProcessorConcurrency < 1 || c.ProcessorConcurrency < need {
@@ -229,6 +255,8 @@ func (c *Config) validate(v *validator) {
 			fmt.Sprintf("must not exceed streamfn:ingestConcurrency (%d): Lambda keeps provisioned environments inside the reserved ones", c.IngestConcurrency),
 			fmt.Sprintf("lower it to %d or raise streamfn:ingestConcurrency", c.IngestConcurrency))
 	}
+	v.oneOf(Key("failureDestination"), c.FailureDestination, []string{FailureDestinationS3, FailureDestinationSQS})
+	v.between(Key("failureRetentionDays"), c.FailureRetentionDays, 1, maxFailureRetentionDays, "")
 	v.oneOf(Key("ingestAuth"), c.IngestAuth, []string{IngestAuthIAM, IngestAuthNone})
 	v.oneOf(Key("architecture"), c.Architecture, []string{ArchitectureArm64, ArchitectureX8664})
 	if !slices.Contains(logRetentionValues, c.LogRetentionDays) && v.valid(Key("logRetentionDays")) {
@@ -292,8 +320,11 @@ func (c *Config) validateTags(v *validator) {
 			v.add(path, val, `tag keys must not start with "aws:", which AWS reserves`, "rename the tag")
 		case !tagKeyPattern.MatchString(k):
 			v.add(path, val, "tag keys must be 1..128 letters, digits, spaces or _ . : / = + - @", "rename the tag")
+		case val == "":
+			v.add(path, val, "tag values must not be empty: the AWS provider drops empty default-tag values on some resources or shows a diff on every run",
+				"give it a value, e.g. pulumi config set --path 'streamfn:tags."+k+"' none, or remove the tag")
 		case !tagValuePattern.MatchString(val):
-			v.add(path, val, "tag values must be 0..256 letters, digits, spaces or _ . : / = + - @", "change the value")
+			v.add(path, val, "tag values must be 1..256 letters, digits, spaces or _ . : / = + - @", "change the value")
 		}
 	}
 }

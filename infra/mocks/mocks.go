@@ -14,6 +14,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 )
 
 // Account is the placeholder AWS account of every mocked ARN.
@@ -24,6 +25,16 @@ type Options struct {
 	Project string // e.g. "streamfn"
 	Stack   string // e.g. "dev"
 	Region  string // e.g. "us-east-1"
+	// DeployedShards, when above 0, is the open shard count of an already deployed stream,
+	// which the getStream invoke reports; 0 means the stack was never deployed and the
+	// invoke answers "not found", as AWS does for a stream that does not exist.
+	DeployedShards int
+	// DeployedStreamKey is the KMS key the deployed stream is encrypted with
+	// ("alias/aws/kinesis" when empty).
+	DeployedStreamKey string
+	// StreamReadError, when set, is the error the getStream invoke fails with, as for a
+	// preview role that may not read the stream.
+	StreamReadError string
 }
 
 // Registration is one resource the program registered, in JSON-friendly form.
@@ -35,6 +46,9 @@ type Registration struct {
 	Inputs  map[string]any // the inputs exactly as the program passed them
 	Outputs map[string]any // inputs plus what the mock computed
 	ID      string
+	// Options are the resource options the program set, read from the register request:
+	// only those that differ from Pulumi's defaults (protect, deleteBeforeReplace, ...).
+	Options map[string]any
 }
 
 // Monitor implements pulumi.MockResourceMonitor and records every registration.
@@ -111,6 +125,28 @@ func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"name": m.opts.Region, "region": m.opts.Region, "id": m.opts.Region,
 			"endpoint": "ec2." + m.opts.Region + ".amazonaws.com",
 		}), nil
+	case "aws:kinesis/getStream:getStream":
+		name := args.Args["name"].StringValue()
+		if m.opts.StreamReadError != "" {
+			return nil, fmt.Errorf("%s", m.opts.StreamReadError)
+		}
+		if m.opts.DeployedShards < 1 {
+			return nil, fmt.Errorf("ResourceNotFoundException: Stream %s under account %s not found", name, Account)
+		}
+		shards := make([]any, m.opts.DeployedShards)
+		for i := range shards {
+			shards[i] = fmt.Sprintf("shardId-%012d", i)
+		}
+		key := m.opts.DeployedStreamKey
+		if key == "" {
+			key = "alias/aws/kinesis"
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"name": name, "arn": fmt.Sprintf("arn:aws:kinesis:%s:%s:stream/%s", m.opts.Region, Account, name),
+			"id": name, "openShards": shards, "closedShards": []any{}, "status": "ACTIVE",
+			"encryptionType": "KMS", "kmsKeyId": key, "retentionPeriod": 24,
+			"streamModeDetails": []any{map[string]any{"streamMode": "PROVISIONED"}},
+		}), nil
 	}
 	return nil, fmt.Errorf("mocks: the program invoked %s, which the mock does not answer", args.Token)
 }
@@ -128,18 +164,82 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 	}
 
 	parent := ""
-	if args.RegisterRPC != nil {
-		if p := resource.URN(args.RegisterRPC.GetParent()); p != "" && p.IsValid() && p.Type() != resource.RootStackType {
+	var options map[string]any
+	if req := args.RegisterRPC; req != nil {
+		if p := resource.URN(req.GetParent()); p != "" && p.IsValid() && p.Type() != resource.RootStackType {
 			parent = p.Name()
 		}
+		options = registerOptions(req)
 	}
 	m.mu.Lock()
 	m.registrations = append(m.registrations, Registration{
 		Type: args.TypeToken, Name: args.Name, Parent: parent, Custom: args.Custom,
-		Inputs: inputs, Outputs: outputs, ID: id,
+		Inputs: inputs, Outputs: outputs, ID: id, Options: options,
 	})
 	m.mu.Unlock()
 	return id, resource.NewPropertyMapFromMap(outputs), nil
+}
+
+// registerOptions reads the resource options of a register request, keeping only those the
+// program set: protect, deleteBeforeReplace, retainOnDelete, ignoreChanges,
+// replaceOnChanges, explicit dependsOn (logical names) and customTimeouts. Options are what decide
+// whether an update replaces, deletes or refuses, so the plan shows them.
+func registerOptions(req *pulumirpc.RegisterResourceRequest) map[string]any {
+	opts := map[string]any{}
+	if req.GetProtect() {
+		opts["protect"] = true
+	}
+	if req.GetDeleteBeforeReplace() {
+		opts["deleteBeforeReplace"] = true
+	}
+	if req.GetRetainOnDelete() {
+		opts["retainOnDelete"] = true
+	}
+	if v := req.GetIgnoreChanges(); len(v) > 0 {
+		opts["ignoreChanges"] = sorted(v)
+	}
+	if v := req.GetReplaceOnChanges(); len(v) > 0 {
+		opts["replaceOnChanges"] = sorted(v)
+	}
+	// The SDK sends every dependency; those that no input carries are the explicit dependsOn.
+	fromInputs := map[string]bool{}
+	for _, pd := range req.GetPropertyDependencies() {
+		for _, u := range pd.GetUrns() {
+			fromInputs[u] = true
+		}
+	}
+	var deps []string
+	for _, d := range req.GetDependencies() {
+		if u := resource.URN(d); u.IsValid() && !fromInputs[d] {
+			deps = append(deps, u.Name())
+		}
+	}
+	if len(deps) > 0 {
+		opts["dependsOn"] = sorted(deps)
+	}
+	if t := req.GetCustomTimeouts(); t != nil && (t.GetCreate() != "" || t.GetUpdate() != "" || t.GetDelete() != "") {
+		timeouts := map[string]any{}
+		for k, v := range map[string]string{"create": t.GetCreate(), "update": t.GetUpdate(), "delete": t.GetDelete()} {
+			if v != "" {
+				timeouts[k] = v
+			}
+		}
+		opts["customTimeouts"] = timeouts
+	}
+	if len(opts) == 0 {
+		return nil
+	}
+	return opts
+}
+
+func sorted(v []string) []any {
+	s := append([]string(nil), v...)
+	sort.Strings(s)
+	out := make([]any, len(s))
+	for i, e := range s {
+		out[i] = e
+	}
+	return out
 }
 
 // complete adds the computed outputs of each resource type and returns its physical ID.
@@ -163,6 +263,11 @@ func (m *Monitor) complete(typ, logical string, in, out map[string]any) string {
 		n := name()
 		out["arn"] = arn("kinesis", "stream/"+n)
 		return n
+	case "aws:kinesis/streamConsumer:StreamConsumer":
+		// Kinesis appends the registration time to a consumer's ARN.
+		out["arn"] = str(in["streamArn"]) + "/consumer/" + str(in["name"]) + ":1735689600"
+		out["creationTimestamp"] = "2025-01-01T00:00:00Z"
+		return out["arn"].(string)
 	case "aws:lambda/function:Function":
 		n := name()
 		fnARN := arn("lambda", "function:"+n)
@@ -237,6 +342,18 @@ func (m *Monitor) complete(typ, logical string, in, out map[string]any) string {
 		subARN := str(in["topic"]) + ":" + m.uuid("sub/"+logical)
 		out["arn"] = subARN
 		return subARN
+	case "aws:s3/bucketV2:BucketV2":
+		// Pulumi autonames a bucket <logical>-<7 hex>, lowercase as S3 requires.
+		n := str(in["bucket"])
+		if n == "" {
+			n = logical + "-" + m.hash(typ+"/"+logical, 7)
+			out["bucket"] = n
+		}
+		out["arn"] = "arn:aws:s3:::" + n
+		out["bucketDomainName"] = n + ".s3.amazonaws.com"
+		out["bucketRegionalDomainName"] = fmt.Sprintf("%s.s3.%s.amazonaws.com", n, region)
+		out["region"] = region
+		return n
 	case "aws:kms/key:Key":
 		keyID := m.uuid("kms/" + logical)
 		out["keyId"] = keyID

@@ -73,3 +73,33 @@ func TestToJSON(t *testing.T) {
 		t.Errorf("secrets should be unwrapped, got %v", mocks.ToJSON(secret))
 	}
 }
+
+// getStream answers as AWS does: not found before the first deploy, the open shards and the
+// key of the deployed stream after it.
+func TestGetStreamReportsTheDeployedStream(t *testing.T) {
+	args := pulumi.MockCallArgs{Token: "aws:kinesis/getStream:getStream", Args: resource.NewPropertyMapFromMap(map[string]any{"name": "stream-1234567"})}
+	if _, err := mocks.New(mocks.Options{Stack: "dev"}).Call(args); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("a never-deployed stream: %v, want not found", err)
+	}
+	const key = "arn:aws:kms:us-east-1:111122223333:key/k"
+	out, err := mocks.New(mocks.Options{Stack: "dev", DeployedShards: 3, DeployedStreamKey: key}).Call(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shards := out["openShards"].ArrayValue(); len(shards) != 3 || out["kmsKeyId"].StringValue() != key || out["name"].StringValue() != "stream-1234567" {
+		t.Errorf("getStream = %v", out)
+	}
+}
+
+func TestStreamConsumerARN(t *testing.T) {
+	m := mocks.New(mocks.Options{Stack: "dev"})
+	_, state, err := m.NewResource(pulumi.MockResourceArgs{TypeToken: "aws:kinesis/streamConsumer:StreamConsumer", Name: "c", Custom: true,
+		Inputs: resource.NewPropertyMapFromMap(map[string]any{"name": "streamfn-processor", "streamArn": "arn:aws:kinesis:us-east-1:123456789012:stream/s"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Kinesis's consumer ARN: the stream's ARN, /consumer/<name>:<registration time>.
+	if got := state["arn"].StringValue(); got != "arn:aws:kinesis:us-east-1:123456789012:stream/s/consumer/streamfn-processor:1735689600" {
+		t.Errorf("consumer ARN %s", got)
+	}
+}

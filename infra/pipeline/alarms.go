@@ -11,7 +11,16 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/streamfn/streamfn/infra/config"
+	"github.com/streamfn/streamfn/infra/names"
 )
+
+// ProdStack is the stack name that is held to production expectations, such as someone
+// receiving the alarms.
+const ProdStack = "prod"
+
+// NoAlarmEmailWarning is logged on every run of the prod stack while no one receives alarms.
+const NoAlarmEmailWarning = "streamfn:alarmEmail is empty on the prod stack: the alarms notify a topic no one is subscribed to. " +
+	"Run: pulumi config set streamfn:alarmEmail oncall@example.com, or subscribe another endpoint to the alarmTopicArn output (README, \"Alarms\")"
 
 // alarmSpec is one CloudWatch alarm on an AWS metric.
 type alarmSpec struct {
@@ -37,11 +46,16 @@ func newAlarms(ctx *pulumi.Context, cfg *config.Config, p *StreamPipeline, opts 
 		return nil, nil, err
 	}
 	topic, err := sns.NewTopic(ctx, "alarms", &sns.TopicArgs{
-		DisplayName:    pulumi.Sprintf("streamfn %s alarms", ctx.Stack()),
+		DisplayName:    pulumi.String(names.TopicDisplayName.Name(fmt.Sprintf("%s %s alarms", ctx.Project(), ctx.Stack()))),
 		KmsMasterKeyId: key.Arn,
 	}, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the alarm topic: %w", err)
+	}
+	if cfg.AlarmEmail == "" && ctx.Stack() == ProdStack {
+		if err := ctx.Log.Warn(NoAlarmEmailWarning, nil); err != nil {
+			return nil, nil, fmt.Errorf("warning about the missing alarm e-mail: %w", err)
+		}
 	}
 	if cfg.AlarmEmail != "" {
 		if _, err := sns.NewTopicSubscription(ctx, "alarms-email", &sns.TopicSubscriptionArgs{
@@ -55,6 +69,10 @@ func newAlarms(ctx *pulumi.Context, cfg *config.Config, p *StreamPipeline, opts 
 
 	var alarms []*cloudwatch.MetricAlarm
 	for _, spec := range alarmSpecs(cfg, p) {
+		// Notifications go out on ALARM only, never on OK: CloudWatch runs OK actions on
+		// every transition to OK, including each new alarm's first evaluation
+		// (INSUFFICIENT_DATA -> OK), so a fresh deploy would mail every subscriber once per
+		// alarm, and the actions cannot be limited to ALARM -> OK (README, "Alarms").
 		alarm, err := cloudwatch.NewMetricAlarm(ctx, spec.name, &cloudwatch.MetricAlarmArgs{
 			AlarmDescription:   pulumi.String(spec.description),
 			Namespace:          pulumi.String(spec.namespace),
@@ -68,7 +86,6 @@ func newAlarms(ctx *pulumi.Context, cfg *config.Config, p *StreamPipeline, opts 
 			// No data means no traffic, which is not an incident.
 			TreatMissingData: pulumi.String("notBreaching"),
 			AlarmActions:     pulumi.Array{topic.Arn},
-			OkActions:        pulumi.Array{topic.Arn},
 		}, opts...)
 		if err != nil {
 			return nil, nil, fmt.Errorf("creating the %s alarm: %w", spec.name, err)
@@ -104,10 +121,12 @@ func alarmSpecs(cfg *config.Config, p *StreamPipeline) []alarmSpec {
 			namespace:   "AWS/Lambda", metric: "Throttles", statistic: "Sum", dimensions: ingest, period: 300,
 		},
 		{
-			name:        "failures-queue-depth",
-			description: "Batches the mapping gave up on are waiting in the failures queue: find the records by shard and sequence number and replay them.",
-			namespace:   "AWS/SQS", metric: "ApproximateNumberOfMessagesVisible", statistic: "Maximum",
-			dimensions: pulumi.StringMap{"QueueName": p.FailuresQueue.Name}, period: 300,
+			// The processor's EMF metrics: records it applied without the
+			// Seen set able to vouch for them, or entries it dropped for the
+			// item's size bound (README, "Exactly once: the guarantee").
+			name:        "processor-outside-exactly-once",
+			description: "The processor applied records outside the exactly-once guarantee (DedupUnverified) or dropped duplicate-detection state for an item's size (DedupEvicted). Its log names the users; see the README's 'Exactly once' section.",
+			namespace:   cfg.MetricsNamespace, metric: "DedupUnverified", statistic: "Sum", dimensions: processor, period: 300,
 		},
 		{
 			name:        "poison-queue-depth",
@@ -116,14 +135,38 @@ func alarmSpecs(cfg *config.Config, p *StreamPipeline) []alarmSpec {
 			dimensions: pulumi.StringMap{"QueueName": p.PoisonQueue.Name}, period: 300,
 		},
 	}
-	if cfg.StreamMode == config.StreamModeProvisioned {
+	if cfg.MappingMetrics {
 		specs = append(specs, alarmSpec{
-			name:        "stream-write-throttled",
-			description: "Writes to the stream exceeded its shards' capacity (1 MB/s or 1,000 records/s each): raise streamfn:shardCount.",
-			namespace:   "AWS/Kinesis", metric: "WriteProvisionedThroughputExceeded", statistic: "Sum",
-			dimensions: pulumi.StringMap{"StreamName": p.Stream.Name}, period: 300,
+			// The mapping's own count of records it delivered to the on-failure destination
+			// (its EventCount metrics, which the mapping turns on). It is per minute and per
+			// record, and works for the bucket and the queue alike; the bucket's NumberOfObjects
+			// is a daily storage metric, hours late, and S3 request metrics cost extra.
+			name:        "failed-batches",
+			description: "The mapping gave up on records and sent them to the on-failure destination (the failures bucket, or the failures queue with failureDestination sqs). List and replay them: make redrive ARGS=list, then ARGS=replay.",
+			namespace:   "AWS/Lambda", metric: "OnFailureDestinationDeliveredEventCount", statistic: "Sum",
+			dimensions: pulumi.StringMap{"EventSourceMappingUUID": p.Mapping.Uuid}, period: 60,
 		})
 	}
+	if p.FailuresQueue != nil {
+		specs = append(specs, alarmSpec{
+			name:        "failures-queue-depth",
+			description: "Batches the mapping gave up on are waiting in the failures queue: list and replay them with make redrive.",
+			namespace:   "AWS/SQS", metric: "ApproximateNumberOfMessagesVisible", statistic: "Maximum",
+			dimensions: pulumi.StringMap{"QueueName": p.FailuresQueue.Name}, period: 300,
+		})
+	}
+	// An ON_DEMAND stream throttles too: writes above double its previous peak within 15
+	// minutes, or above one shard's limits on a hot partition key
+	// (https://docs.aws.amazon.com/streams/latest/dev/how-do-i-size-a-stream.html).
+	throttled := "Writes to the stream exceeded its shards' capacity (1 MB/s or 1,000 records/s each): raise streamfn:shardCount."
+	if cfg.StreamMode == config.StreamModeOnDemand {
+		throttled = "Writes to the ON_DEMAND stream were throttled: traffic more than doubled its previous peak within 15 minutes, or one partition key (user) exceeded a shard's 1 MB/s or 1,000 records/s. Ingest retries, then answers 503."
+	}
+	specs = append(specs, alarmSpec{
+		name: "stream-write-throttled", description: throttled,
+		namespace: "AWS/Kinesis", metric: "WriteProvisionedThroughputExceeded", statistic: "Sum",
+		dimensions: pulumi.StringMap{"StreamName": p.Stream.Name}, period: 300,
+	})
 	return specs
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/streamfn/streamfn/infra/config"
+	"github.com/streamfn/streamfn/infra/names"
 )
 
 // Dashboard body types, as CloudWatch documents its dashboard body structure.
@@ -45,16 +46,34 @@ type annotation struct {
 
 // dashboardNames are the physical names the dashboard's metrics are keyed by.
 type dashboardNames struct {
-	Stream, Ingest, Processor, FailuresQueue, PoisonQueue string
+	Stream, Ingest, Processor, PoisonQueue string
+	MappingUUID                            string
+	FailuresQueue                          string // "" with the failures bucket
+}
+
+// dashboardName is "<project>-<stack>-<8 hex>". The stack name alone is not enough: it may hold
+// "." (which dashboard names may not), and two checkouts that deploy the same stack name into
+// one account would overwrite each other's dashboard, because PutDashboard replaces a
+// dashboard of the same name without a word. The 8 hex characters are a hash of the stream's
+// ARN, which holds Pulumi's random suffix of the stream name, so each stack instance gets
+// its own dashboard for as long as its stream lives.
+func dashboardName(project, stack, streamARN string) string {
+	return names.Dashboard.Name(project, stack, names.Hash(streamARN, 8))
 }
 
 func newDashboard(ctx *pulumi.Context, cfg *config.Config, p *StreamPipeline, opts ...pulumi.ResourceOption) (*cloudwatch.Dashboard, pulumi.StringOutput, error) {
-	name := fmt.Sprintf("%s-%s", ctx.Project(), ctx.Stack())
-	body := pulumi.All(p.Stream.Name, p.Ingest.Function.Name, p.Processor.Function.Name, p.FailuresQueue.Name, p.PoisonQueue.Name).
+	name := p.Stream.Arn.ApplyT(func(arn string) string {
+		return dashboardName(ctx.Project(), ctx.Stack(), arn)
+	}).(pulumi.StringOutput)
+	failuresQueue := pulumi.String("").ToStringOutput()
+	if p.FailuresQueue != nil {
+		failuresQueue = p.FailuresQueue.Name
+	}
+	body := pulumi.All(p.Stream.Name, p.Ingest.Function.Name, p.Processor.Function.Name, failuresQueue, p.PoisonQueue.Name, p.Mapping.Uuid).
 		ApplyT(func(v []any) (string, error) {
 			b, err := json.Marshal(buildDashboard(cfg, dashboardNames{
 				Stream: v[0].(string), Ingest: v[1].(string), Processor: v[2].(string),
-				FailuresQueue: v[3].(string), PoisonQueue: v[4].(string),
+				FailuresQueue: v[3].(string), PoisonQueue: v[4].(string), MappingUUID: v[5].(string),
 			}))
 			if err != nil {
 				return "", fmt.Errorf("encoding the dashboard body: %w", err)
@@ -62,7 +81,7 @@ func newDashboard(ctx *pulumi.Context, cfg *config.Config, p *StreamPipeline, op
 			return string(b), nil
 		}).(pulumi.StringOutput)
 	dashboard, err := cloudwatch.NewDashboard(ctx, "dashboard", &cloudwatch.DashboardArgs{
-		DashboardName: pulumi.String(name),
+		DashboardName: name,
 		DashboardBody: body,
 	}, opts...)
 	if err != nil {
@@ -85,10 +104,16 @@ func buildDashboard(cfg *config.Config, n dashboardNames) dashboardBody {
 		Label: "alarm (streamfn:iteratorAgeAlarmSeconds)", Value: float64(cfg.IteratorAgeAlarmSeconds) * 1000,
 	}}}
 
+	// Records read: the mapping's own count when its metrics are on. Otherwise the stream's
+	// GetRecords.Records stands in, which counts every reader of the stream and nothing read
+	// through an enhanced fan-out consumer.
+	read := []any{"AWS/Kinesis", "GetRecords.Records", "StreamName", n.Stream}
+	if cfg.MappingMetrics {
+		read = []any{"AWS/Lambda", "PolledEventCount", "EventSourceMappingUUID", n.MappingUUID}
+	}
 	panels := []widgetProperties{
 		metric("Records in and out of the stream (sum)", "Sum", 60,
-			[]any{"AWS/Kinesis", "IncomingRecords", "StreamName", n.Stream},
-			[]any{"AWS/Kinesis", "GetRecords.Records", "StreamName", n.Stream}),
+			[]any{"AWS/Kinesis", "IncomingRecords", "StreamName", n.Stream}, read),
 		iteratorAge,
 		metric("Concurrent executions (max)", "Maximum", 60,
 			[]any{"AWS/Lambda", "ConcurrentExecutions", "FunctionName", n.Processor},
@@ -104,13 +129,37 @@ func buildDashboard(cfg *config.Config, n dashboardNames) dashboardBody {
 		metric("Processor batches: records (avg, left) and duration ms (avg, right)", "Average", 60,
 			[]any{cfg.MetricsNamespace, "Records", "FunctionName", n.Processor},
 			[]any{"AWS/Lambda", "Duration", "FunctionName", n.Processor, map[string]string{"yAxis": "right"}}),
-		metric("Failed batches and poison records waiting (max)", "Maximum", 300,
-			[]any{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", n.FailuresQueue},
-			[]any{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", n.PoisonQueue}),
+		// The exactly-once bookkeeping and what it costs (README, "Exactly once").
+		metric("Processor exactly once: skipped, recovered, outside the guarantee (sum)", "Sum", 60,
+			[]any{cfg.MetricsNamespace, "DuplicatesSkipped", "FunctionName", n.Processor},
+			[]any{cfg.MetricsNamespace, "ReplaysSkipped", "FunctionName", n.Processor},
+			[]any{cfg.MetricsNamespace, "Recovered", "FunctionName", n.Processor},
+			[]any{cfg.MetricsNamespace, "DedupUnverified", "FunctionName", n.Processor},
+			[]any{cfg.MetricsNamespace, "DedupEvicted", "FunctionName", n.Processor}),
+		metric("Processor writes: write units (sum, left) and largest item bytes (max, right)", "Sum", 60,
+			[]any{cfg.MetricsNamespace, "WriteUnits", "FunctionName", n.Processor},
+			[]any{cfg.MetricsNamespace, "MaxItemBytes", "FunctionName", n.Processor, map[string]string{"stat": "Maximum", "yAxis": "right"}}),
 	}
-	if cfg.StreamMode == config.StreamModeProvisioned {
-		panels = append(panels, metric("Stream writes over shard capacity (sum)", "Sum", 60,
-			[]any{"AWS/Kinesis", "WriteProvisionedThroughputExceeded", "StreamName", n.Stream}))
+	waiting := [][]any{{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", n.PoisonQueue}}
+	if n.FailuresQueue != "" {
+		waiting = append(waiting, []any{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", n.FailuresQueue})
+	}
+	panels = append(panels, metric("Poison records (and failed batches with the queue) waiting (max)", "Maximum", 300, waiting...))
+	panels = append(panels, metric("Stream writes throttled (sum)", "Sum", 60,
+		[]any{"AWS/Kinesis", "WriteProvisionedThroughputExceeded", "StreamName", n.Stream}))
+	if cfg.MappingMetrics {
+		// The event-source mapping's event counts (metricsConfig EventCount), by its UUID
+		// (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html).
+		mapping := func(name string) []any {
+			return []any{"AWS/Lambda", name, "EventSourceMappingUUID", n.MappingUUID}
+		}
+		panels = append(panels, metric("Mapping: records polled, filtered out, failed and dropped (sum)", "Sum", 60,
+			mapping("PolledEventCount"), mapping("FilteredOutEventCount"),
+			mapping("FailedInvokeEventCount"), mapping("DroppedEventCount")),
+			// What the failed-batches alarm watches: records given up and sent to the
+			// on-failure destination, for the redrive tool.
+			metric("Mapping: records sent to the on-failure destination (sum)", "Sum", 60,
+				mapping("OnFailureDestinationDeliveredEventCount")))
 	}
 
 	const width, height, perRow = 8, 6, 3

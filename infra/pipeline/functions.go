@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/streamfn/streamfn/infra/build"
 	"github.com/streamfn/streamfn/infra/config"
+	"github.com/streamfn/streamfn/infra/names"
+	"github.com/streamfn/streamfn/internal/processor"
 )
 
 // Function is one Lambda function with everything it owns.
@@ -57,7 +60,7 @@ func newFunction(ctx *pulumi.Context, cfg *config.Config, spec functionSpec, opt
 	// The log group exists before the function, under a name of our choosing, so the role's
 	// policy can name its exact ARN and Lambda never creates an unmanaged group.
 	logGroup, err := cloudwatch.NewLogGroup(ctx, spec.name+"-logs", &cloudwatch.LogGroupArgs{
-		Name:            pulumi.String(fmt.Sprintf("/streamfn/%s/%s", ctx.Stack(), spec.name)),
+		Name:            pulumi.String(names.LogGroup.Name(fmt.Sprintf("/%s/%s/%s", ctx.Project(), ctx.Stack(), spec.name))),
 		RetentionInDays: pulumi.Int(cfg.LogRetentionDays),
 	}, opts...)
 	if err != nil {
@@ -94,7 +97,11 @@ func newFunction(ctx *pulumi.Context, cfg *config.Config, spec functionSpec, opt
 }
 
 func newProcessor(ctx *pulumi.Context, cfg *config.Config, artifact build.Artifact, p *StreamPipeline, opts ...pulumi.ResourceOption) (*Function, error) {
-	keyARN := cfg.KMSKeyID
+	keyARN, retired := cfg.KMSKeyID, cfg.RetiredKMSKeyIDs
+	consumerARN := pulumi.String("").ToStringOutput()
+	if p.Consumer != nil {
+		consumerARN = p.Consumer.Arn
+	}
 	return newFunction(ctx, cfg, functionSpec{
 		name:        "processor",
 		description: "streamfn: keeps per-user features from the activity stream",
@@ -103,23 +110,47 @@ func newProcessor(ctx *pulumi.Context, cfg *config.Config, artifact build.Artifa
 		timeout:     cfg.ProcessorTimeoutSeconds,
 		reserved:    cfg.ProcessorConcurrency,
 		env: pulumi.StringMap{
-			"TABLE_NAME":        p.Table.Name,
-			"POISON_QUEUE_URL":  p.PoisonQueue.Url,
-			"TTL_ATTRIBUTE":     pulumi.String(featuresTTLAttr),
-			"FEATURE_TTL_DAYS":  pulumi.String(strconv.Itoa(cfg.FeatureTTLDays)),
-			"METRICS_NAMESPACE": pulumi.String(cfg.MetricsNamespace),
+			"TABLE_NAME":       p.Table.Name,
+			"POISON_QUEUE_URL": p.PoisonQueue.Url,
+			// Poison payloads too large for an SQS message go here (claim check).
+			"POISON_PAYLOAD_BUCKET":     p.FailureBucket.Bucket,
+			"TTL_ATTRIBUTE":             pulumi.String(featuresTTLAttr),
+			processor.EnvFeatureTTLDays: pulumi.String(strconv.Itoa(cfg.FeatureTTLDays)),
+			"METRICS_NAMESPACE":         pulumi.String(cfg.MetricsNamespace),
+			// The Seen set's horizons (package features).
+			"DEDUP_HORIZON_SECONDS":      pulumi.String(strconv.Itoa(cfg.DedupHorizonSeconds)),
+			"REDELIVERY_HORIZON_SECONDS": pulumi.String(strconv.Itoa(cfg.RedeliveryHorizonSeconds())),
 		},
 		policy: func(logGroupARN pulumi.StringOutput) pulumi.StringOutput {
-			return pulumi.All(p.Stream.Arn, p.Table.Arn, p.FailuresQueue.Arn, p.PoisonQueue.Arn, logGroupARN).
+			failuresQueue := pulumi.String("").ToStringOutput()
+			if p.FailuresQueue != nil {
+				failuresQueue = p.FailuresQueue.Arn
+			}
+			return pulumi.All(p.Stream.Arn, p.Table.Arn, failuresQueue, p.PoisonQueue.Arn, logGroupARN, consumerARN, p.FailureBucket.Arn).
 				ApplyT(func(arns []any) (string, error) {
+					account, err := accountOf(arns[0].(string))
+					if err != nil {
+						return "", err
+					}
 					return processorPolicy(processorResources{
 						StreamARN: arns[0].(string), TableARN: arns[1].(string),
 						FailuresQueueARN: arns[2].(string), PoisonQueueARN: arns[3].(string),
 						LogGroupARN: arns[4].(string), StreamKeyARN: keyARN,
+						RetiredKeyARNs: retired, ConsumerARN: arns[5].(string),
+						FailureBucketARN: arns[6].(string), Account: account,
 					}).JSON()
 				}).(pulumi.StringOutput)
 		},
 	}, opts...)
+}
+
+// accountOf is the account of an ARN (arn:partition:service:region:account:resource).
+func accountOf(resourceARN string) (string, error) {
+	a, err := arn.Parse(resourceARN)
+	if err != nil || a.AccountID == "" {
+		return "", fmt.Errorf("reading the account of %q: not an ARN with an account", resourceARN)
+	}
+	return a.AccountID, nil
 }
 
 func newIngest(ctx *pulumi.Context, cfg *config.Config, artifact build.Artifact, p *StreamPipeline, opts ...pulumi.ResourceOption) (*Function, error) {

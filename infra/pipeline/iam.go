@@ -34,12 +34,16 @@ const (
 
 	// What Lambda's Kinesis poller calls with the processor's role, per the Lambda developer
 	// guide. kinesis:ListStreams is left out (it cannot be scoped to a stream and a mapping
-	// by stream ARN does not need it), as is SubscribeToShard (enhanced fan-out only).
+	// by stream ARN does not need it). SubscribeToShard and DescribeStreamConsumer are for
+	// enhanced fan-out only, and then on exactly the mapping's consumer: their IAM resource
+	// type is the consumer, not the stream (Service Authorization Reference, Amazon Kinesis).
 	actionKinesisDescribeStream        = "kinesis:DescribeStream"
 	actionKinesisDescribeStreamSummary = "kinesis:DescribeStreamSummary"
 	actionKinesisGetRecords            = "kinesis:GetRecords"
 	actionKinesisGetShardIterator      = "kinesis:GetShardIterator"
 	actionKinesisListShards            = "kinesis:ListShards"
+	actionKinesisSubscribeToShard      = "kinesis:SubscribeToShard"
+	actionKinesisDescribeConsumer      = "kinesis:DescribeStreamConsumer"
 
 	actionKinesisPutRecord  = "kinesis:PutRecord"
 	actionKinesisPutRecords = "kinesis:PutRecords"
@@ -56,6 +60,12 @@ const (
 	// Also covers SendMessageBatch, which has no IAM action of its own. Lambda sends the
 	// mapping's on-failure records to the failures queue with the processor's role.
 	actionSQSSendMessage = "sqs:SendMessage"
+
+	// An S3 on-failure destination: Lambda lists the bucket and writes each record with the
+	// processor's role, which also writes oversized poison payloads
+	// (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html).
+	actionS3PutObject  = "s3:PutObject"
+	actionS3ListBucket = "s3:ListBucket"
 
 	actionLogsCreateLogStream = "logs:CreateLogStream"
 	actionLogsPutLogEvents    = "logs:PutLogEvents"
@@ -87,6 +97,9 @@ var KnownActions = map[string][]string{
 	"kms": {
 		"Decrypt", "DescribeKey", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
 		"ReEncryptFrom", "ReEncryptTo",
+	},
+	"s3": {
+		"DeleteObject", "GetObject", "ListBucket", "PutObject",
 	},
 	"sts": {"AssumeRole"},
 }
@@ -126,8 +139,17 @@ func logStreamsARN(logGroupARN string) string {
 
 // processorResources are the exact ARNs the processor's role may touch.
 type processorResources struct {
-	StreamARN, TableARN, FailuresQueueARN, PoisonQueueARN, LogGroupARN string
-	StreamKeyARN                                                       string // "" with the AWS-managed key
+	StreamARN, TableARN, PoisonQueueARN, LogGroupARN string
+	// FailuresQueueARN is the on-failure destination with failureDestination sqs, else "".
+	FailuresQueueARN string
+	// FailureBucketARN holds failed batches (failureDestination s3) and oversized poison
+	// payloads; Account owns it.
+	FailureBucketARN, Account string
+	StreamKeyARN              string // "" with the AWS-managed key
+	// RetiredKeyARNs are keys the stream used before (streamfn:retiredKmsKeyIds).
+	RetiredKeyARNs []string
+	// ConsumerARN is the enhanced fan-out consumer the mapping reads through, "" for shared.
+	ConsumerARN string
 }
 
 func processorPolicy(r processorResources) PolicyDocument {
@@ -150,18 +172,69 @@ func processorPolicy(r processorResources) PolicyDocument {
 			Resource: []string{r.TableARN},
 		},
 		{
-			Sid:      "SendFailuresAndPoison",
+			Sid:      "SendPoison",
 			Effect:   "Allow",
 			Action:   []string{actionSQSSendMessage},
-			Resource: []string{r.FailuresQueueARN, r.PoisonQueueARN},
+			Resource: []string{r.PoisonQueueARN},
 		},
 		ownLogsStatement(r.LogGroupARN),
 	}}
+	if r.FailuresQueueARN != "" {
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:      "SendFailedBatches",
+			Effect:   "Allow",
+			Action:   []string{actionSQSSendMessage},
+			Resource: []string{r.FailuresQueueARN},
+		})
+	}
+	// AWS's guard against bucket-name squatting: should the bucket ever be deleted and its
+	// name taken by another account, nothing is written there.
+	inThisAccount := map[string]map[string]any{"StringEquals": {"s3:ResourceAccount": r.Account}}
+	doc.Statement = append(doc.Statement, Statement{
+		Sid:       "WriteFailureObjects",
+		Effect:    "Allow",
+		Action:    []string{actionS3PutObject},
+		Resource:  []string{r.FailureBucketARN + "/*"},
+		Condition: inThisAccount,
+	})
+	if r.FailuresQueueARN == "" {
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:       "ListFailureBucket",
+			Effect:    "Allow",
+			Action:    []string{actionS3ListBucket},
+			Resource:  []string{r.FailureBucketARN},
+			Condition: inThisAccount,
+		})
+	}
+	if r.ConsumerARN != "" {
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:      "ReadThroughThisConsumer",
+			Effect:   "Allow",
+			Action:   []string{actionKinesisDescribeConsumer, actionKinesisSubscribeToShard},
+			Resource: []string{r.ConsumerARN},
+		})
+	}
+	// Records stay encrypted under the key that wrote them until they expire, so the
+	// processor keeps kms:Decrypt on retired keys too.
+	var keys []string
 	if r.StreamKeyARN != "" {
+		keys = append(keys, r.StreamKeyARN)
+	}
+	keys = append(keys, r.RetiredKeyARNs...)
+	if len(keys) > 0 {
 		doc.Statement = append(doc.Statement, Statement{
 			Sid:      "DecryptStreamRecords",
 			Effect:   "Allow",
 			Action:   []string{actionKMSDecrypt},
+			Resource: keys,
+		})
+	}
+	if r.StreamKeyARN != "" {
+		doc.Statement = append(doc.Statement, Statement{
+			// The bucket is encrypted with the stream's key: writing an object needs a data key.
+			Sid:      "EncryptFailureObjects",
+			Effect:   "Allow",
+			Action:   []string{actionKMSGenerateDataKey},
 			Resource: []string{r.StreamKeyARN},
 		})
 	}

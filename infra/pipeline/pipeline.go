@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/dynamodb"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kinesis"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -34,8 +35,16 @@ type StreamPipelineArgs struct {
 type StreamPipeline struct {
 	pulumi.ResourceState
 
-	Stream        *kinesis.Stream
-	Table         *dynamodb.Table
+	Stream *kinesis.Stream
+	// Consumer is the enhanced fan-out consumer the mapping reads through; nil with
+	// streamfn:consumer shared.
+	Consumer *kinesis.StreamConsumer
+	Table    *dynamodb.Table
+	// FailureBucket holds failed batches (with failureDestination s3) and
+	// oversized poison payloads.
+	FailureBucket *s3.BucketV2
+	// FailuresQueue is the on-failure destination with failureDestination
+	// sqs; nil with s3.
 	FailuresQueue *sqs.Queue
 	PoisonQueue   *sqs.Queue
 	Ingest        *Function
@@ -67,10 +76,22 @@ func NewStreamPipeline(ctx *pulumi.Context, name string, args *StreamPipelineArg
 	if p.Stream, err = newStream(ctx, cfg, child); err != nil {
 		return nil, err
 	}
-	if p.Table, err = newFeaturesTable(ctx, child); err != nil {
+	// The stream's ARN once the deployed stream allows the configured change.
+	streamARN := checkedStreamARN(ctx, cfg, p.Stream, child)
+	source := streamARN
+	if cfg.Consumer == config.ConsumerEFO {
+		if p.Consumer, err = newConsumer(ctx, streamARN, child); err != nil {
+			return nil, err
+		}
+		source = p.Consumer.Arn
+	}
+	if p.Table, err = newFeaturesTable(ctx, cfg, child); err != nil {
 		return nil, err
 	}
-	if p.FailuresQueue, p.PoisonQueue, err = newQueues(ctx, child); err != nil {
+	if p.FailuresQueue, p.PoisonQueue, err = newQueues(ctx, cfg, child); err != nil {
+		return nil, err
+	}
+	if p.FailureBucket, err = newFailureBucket(ctx, cfg, child); err != nil {
 		return nil, err
 	}
 	if p.Processor, err = newProcessor(ctx, cfg, args.Processor, p, child); err != nil {
@@ -79,7 +100,7 @@ func NewStreamPipeline(ctx *pulumi.Context, name string, args *StreamPipelineArg
 	if p.Ingest, err = newIngest(ctx, cfg, args.Ingest, p, child); err != nil {
 		return nil, err
 	}
-	if p.Mapping, err = newMapping(ctx, cfg, p, child); err != nil {
+	if p.Mapping, err = newMapping(ctx, cfg, p, source, child); err != nil {
 		return nil, err
 	}
 	if p.IngestURL, err = newIngestURL(ctx, cfg, p.Ingest, child); err != nil {
@@ -92,19 +113,44 @@ func NewStreamPipeline(ctx *pulumi.Context, name string, args *StreamPipelineArg
 		return nil, err
 	}
 
-	if err := ctx.RegisterResourceOutputs(p, pulumi.Map{
-		"streamName":            p.Stream.Name,
-		"streamArn":             p.Stream.Arn,
-		"ingestFunctionName":    p.Ingest.Function.Name,
-		"processorFunctionName": p.Processor.Function.Name,
-		"ingestUrl":             p.IngestURL.FunctionUrl,
-		"tableName":             p.Table.Name,
-		"failuresQueueUrl":      p.FailuresQueue.Url,
-		"poisonQueueUrl":        p.PoisonQueue.Url,
-		"alarmTopicArn":         p.AlarmTopic.Arn,
-		"dashboardUrl":          p.DashboardURL,
-	}); err != nil {
+	if err := ctx.RegisterResourceOutputs(p, p.Outputs()); err != nil {
 		return nil, fmt.Errorf("registering the stream pipeline outputs: %w", err)
 	}
 	return p, nil
+}
+
+// The stack outputs: the component's outputs, which the program exports as they are. Tools
+// (the local run, inspect, redrive) read a stack by these names.
+const (
+	OutputStreamName            = "streamName"
+	OutputStreamARN             = "streamArn"
+	OutputIngestFunctionName    = "ingestFunctionName"
+	OutputProcessorFunctionName = "processorFunctionName"
+	OutputIngestURL             = "ingestUrl"
+	OutputTableName             = "tableName"
+	OutputFailureBucketName     = "failureBucketName"
+	OutputFailuresQueueURL      = "failuresQueueUrl" // only with failureDestination sqs
+	OutputPoisonQueueURL        = "poisonQueueUrl"
+	OutputAlarmTopicARN         = "alarmTopicArn"
+	OutputDashboardURL          = "dashboardUrl"
+)
+
+// Outputs are the pipeline's outputs by name.
+func (p *StreamPipeline) Outputs() pulumi.Map {
+	outputs := pulumi.Map{
+		OutputStreamName:            p.Stream.Name,
+		OutputStreamARN:             p.Stream.Arn,
+		OutputIngestFunctionName:    p.Ingest.Function.Name,
+		OutputProcessorFunctionName: p.Processor.Function.Name,
+		OutputIngestURL:             p.IngestURL.FunctionUrl,
+		OutputTableName:             p.Table.Name,
+		OutputFailureBucketName:     p.FailureBucket.Bucket,
+		OutputPoisonQueueURL:        p.PoisonQueue.Url,
+		OutputAlarmTopicARN:         p.AlarmTopic.Arn,
+		OutputDashboardURL:          p.DashboardURL,
+	}
+	if p.FailuresQueue != nil {
+		outputs[OutputFailuresQueueURL] = p.FailuresQueue.Url
+	}
+	return outputs
 }

@@ -27,13 +27,28 @@ type Resource struct {
 	Name   string         `json:"name"`             // logical name
 	Parent string         `json:"parent,omitempty"` // parent's logical name
 	Inputs map[string]any `json:"inputs"`           // exact inputs, Pulumi property names, JSON-friendly values
+	// Options are the resource options the program set (protect, deleteBeforeReplace,
+	// dependsOn, ...), read from the register request; absent when none differ from Pulumi's
+	// defaults.
+	Options map[string]any `json:"options,omitempty"`
 }
 
 // Plan is a stack's resources and outputs.
 type Plan struct {
-	Stack     string         `json:"-"`
-	Resources []Resource     `json:"resources"`
-	Outputs   map[string]any `json:"outputs"` // the stack outputs, resolved
+	Stack        string         `json:"-"`
+	Resources    []Resource     `json:"resources"`
+	Outputs      map[string]any `json:"outputs"` // the stack outputs, resolved
+	Requirements Requirements   `json:"requirements"`
+}
+
+// Requirements are what the AWS account must allow before `pulumi up` can succeed.
+type Requirements struct {
+	// ReservedConcurrency is what the stack reserves for its functions.
+	ReservedConcurrency int `json:"reservedConcurrency"`
+	// LambdaConcurrentExecutions is the smallest account quota (Lambda's "Concurrent
+	// executions") that takes the reservations and still leaves the 100 unreserved
+	// executions Lambda insists on. Other functions' reservations in the account add to it.
+	LambdaConcurrentExecutions int `json:"lambdaConcurrentExecutions"`
 }
 
 const functionType = "aws:lambda/function:Function"
@@ -90,14 +105,22 @@ func Run(opts Options) (*Plan, error) {
 		return nil, err
 	}
 
-	p := &Plan{Stack: opts.Stack, Outputs: outputs}
+	// The program has validated these values already; the plan reads the same typed config.
+	cfg, err := config.Load(func(key string) (string, bool) { v, ok := values[key]; return v, ok })
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Stack: opts.Stack, Outputs: outputs, Requirements: Requirements{
+		ReservedConcurrency:        cfg.ReservedConcurrency(),
+		LambdaConcurrentExecutions: cfg.RequiredAccountConcurrency(),
+	}}
 	for _, r := range monitor.Registrations() {
 		inputs := r.Inputs
 		if r.Type == functionType {
 			// The hash of the archive the function would ship, as Lambda reports CodeSha256.
 			inputs["codeSha256"] = r.Outputs["codeSha256"]
 		}
-		p.Resources = append(p.Resources, Resource{Type: r.Type, Name: r.Name, Parent: r.Parent, Inputs: inputs})
+		p.Resources = append(p.Resources, Resource{Type: r.Type, Name: r.Name, Parent: r.Parent, Inputs: inputs, Options: r.Options})
 	}
 	return p, nil
 }
@@ -144,6 +167,9 @@ func (p *Plan) Warnings() []string {
 	var warnings []string
 	if _, public := p.Find("aws:lambda/permission:Permission", pipeline.PublicURLPermission); public {
 		warnings = append(warnings, pipeline.PublicURLWarning)
+	}
+	if _, subscribed := p.Find("aws:sns/topicSubscription:TopicSubscription", "alarms-email"); !subscribed && p.Stack == pipeline.ProdStack {
+		warnings = append(warnings, pipeline.NoAlarmEmailWarning)
 	}
 	return warnings
 }

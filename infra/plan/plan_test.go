@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/streamfn/streamfn/infra/config"
+	"github.com/streamfn/streamfn/infra/names"
 	"github.com/streamfn/streamfn/infra/plan"
 	"github.com/streamfn/streamfn/infra/stackconfig"
 )
@@ -78,23 +79,68 @@ func TestPlanPublicURLWarns(t *testing.T) {
 	if len(p.Warnings()) != 0 {
 		t.Fatal("dev should not warn")
 	}
-	// A NONE stack in a temporary project whose module files, functions and shared packages
-	// link to this repository's, so the program builds the real functions.
-	dir := tempProject(t, "open", "config:\n  streamfn:shardCount: 1\n  streamfn:ingestAuth: NONE\n")
-	if err := os.Symlink(filepath.Join(mustAbs(t, "../.."), "functions"), filepath.Join(dir, "functions")); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"go.mod", "go.sum", "internal"} {
-		if err := os.Symlink(filepath.Join(mustAbs(t, "../.."), f), filepath.Join(dir, f)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := buildableProject(t, "open", "config:\n  streamfn:shardCount: 1\n  streamfn:ingestAuth: NONE\n")
 	open, err := plan.Run(plan.Options{Dir: dir, Stack: "open"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if w := open.Warnings(); len(w) != 1 || !strings.Contains(w[0], "public") || !strings.Contains(w[0], "streamfn:ingestAuth AWS_IAM") {
 		t.Errorf("warnings = %v, want the public URL warning with its fix", w)
+	}
+}
+
+// buildableProject is a temporary project with one stack file, whose module files, functions
+// and shared packages link to this repository's, so the program builds the real functions.
+func buildableProject(t *testing.T, stack, body string) string {
+	t.Helper()
+	dir := tempProject(t, stack, body)
+	for _, f := range []string{"go.mod", "go.sum", "functions", "internal"} {
+		if err := os.Symlink(filepath.Join(mustAbs(t, "../.."), f), filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// A stack name with a dot is valid in Pulumi; every name the plan gives must be valid in AWS.
+func TestPlanForStackWithADot(t *testing.T) {
+	dev, err := os.ReadFile("../../Pulumi.dev.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := buildableProject(t, "qa.eu", string(dev))
+	p, err := plan.Run(plan.Options{Dir: dir, Stack: "qa.eu"})
+	if err != nil {
+		t.Fatalf("plan for stack qa.eu: %v", err)
+	}
+	dashboard, _ := p.Find("aws:cloudwatch/dashboard:Dashboard", "dashboard")
+	name, _ := dashboard.Inputs["dashboardName"].(string)
+	if err := names.Dashboard.Check(name); err != nil || !strings.HasPrefix(name, "streamfn-qa-eu-") {
+		t.Errorf("dashboard name %q: %v", name, err)
+	}
+	logs, _ := p.Find("aws:cloudwatch/logGroup:LogGroup", "processor-logs")
+	if got := logs.Inputs["name"]; got != "/streamfn/qa.eu/processor" {
+		t.Errorf("log group %v, want /streamfn/qa.eu/processor", got)
+	}
+	if err := names.LogGroup.Check(logs.Inputs["name"].(string)); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestPlanProdWarnsWithoutAlarmEmail(t *testing.T) {
+	p, err := plan.Run(plan.Options{Dir: "../..", Stack: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := p.Warnings(); len(w) != 1 || !strings.Contains(w[0], "pulumi config set streamfn:alarmEmail") {
+		t.Errorf("prod warnings = %v, want the missing alarm e-mail", w)
+	}
+	if p.Requirements.LambdaConcurrentExecutions != 324 || p.Requirements.ReservedConcurrency != 224 {
+		t.Errorf("prod requirements = %+v, want 224 reserved and a quota of 324", p.Requirements)
+	}
+	table, _ := p.Find("aws:dynamodb/table:Table", "features")
+	if table.Options["protect"] != true {
+		t.Errorf("prod table options = %v, want protect", table.Options)
 	}
 }
 

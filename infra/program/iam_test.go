@@ -35,10 +35,13 @@ func stackARNs(r *result, extra ...string) map[string]bool {
 	for _, reg := range r.monitor.Registrations() {
 		arn, _ := reg.Outputs["arn"].(string)
 		switch reg.Type {
-		case tStream, tTable, tQueue:
+		case tStream, tTable, tQueue, tConsumer:
 			arns[arn] = true
 		case tLogGroup:
 			arns[arn+":*"] = true
+		case tBucket:
+			// The bucket, and its objects in the form S3 documents for them.
+			arns[arn], arns[arn+"/*"] = true, true
 		}
 	}
 	for _, e := range extra {
@@ -61,6 +64,7 @@ func TestRolePolicies(t *testing.T) {
 			allowed := stackARNs(run.r)
 			if run.key != "" {
 				allowed[run.key] = true
+				allowed[retiredKey] = true
 			}
 			usedKey := false
 			for _, policyName := range []string{"ingest-policy", "processor-policy"} {
@@ -70,7 +74,7 @@ func TestRolePolicies(t *testing.T) {
 					t.Errorf("%s is attached to %v, want %s", policyName, reg.Inputs["role"], role)
 				}
 				for _, st := range policyOf(t, reg, "policy").Statement {
-					if st.Effect != "Allow" || st.Principal != nil || st.Condition != nil {
+					if st.Effect != "Allow" || st.Principal != nil || (st.Condition != nil && !isS3InThisAccount(st)) {
 						t.Errorf("%s %s: unexpected statement shape %+v", policyName, st.Sid, st)
 					}
 					for _, action := range st.Action {
@@ -85,6 +89,10 @@ func TestRolePolicies(t *testing.T) {
 						if !allowed[res] {
 							t.Errorf("%s %s: resource %q is not an ARN of this stack", policyName, st.Sid, res)
 						}
+						bucketObjects := strings.HasPrefix(res, "arn:aws:s3:::") && strings.HasSuffix(res, "/*")
+						if bucketObjects {
+							res = strings.TrimSuffix(res, "/*")
+						}
 						if strings.Contains(strings.TrimSuffix(res, ":*"), "*") || (strings.HasSuffix(res, ":*") && !strings.Contains(res, ":log-group:")) {
 							t.Errorf("%s %s: resource %q has a wildcard", policyName, st.Sid, res)
 						}
@@ -97,6 +105,18 @@ func TestRolePolicies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// isS3InThisAccount reports whether st is an S3 statement conditioned on exactly the stack's
+// account owning the bucket: AWS's guard against bucket-name squatting.
+func isS3InThisAccount(st pipeline.Statement) bool {
+	for _, a := range st.Action {
+		if !strings.HasPrefix(a, "s3:") {
+			return false
+		}
+	}
+	cond, ok := st.Condition["StringEquals"]
+	return ok && len(st.Condition) == 1 && len(cond) == 1 && cond["s3:ResourceAccount"] == mocks.Account
 }
 
 func TestRoleGrants(t *testing.T) {
@@ -126,11 +146,43 @@ func TestRoleGrants(t *testing.T) {
 			t.Errorf("processor %s on %v, want the table", a, processor[a])
 		}
 	}
-	if got := strings.Join(processor["sqs:SendMessage"], ","); got != failures+","+poison {
-		t.Errorf("processor sqs:SendMessage on %s, want both queues", got)
+	if got := strings.Join(processor["sqs:SendMessage"], ","); got != poison+","+failures {
+		t.Errorf("processor sqs:SendMessage on %s, want both queues (failureDestination sqs)", got)
 	}
-	if strings.Join(processor["kms:Decrypt"], ",") != customKey {
-		t.Errorf("processor kms:Decrypt on %v, want the customer key", processor["kms:Decrypt"])
+	bucket := find(t, r, tBucket, "failures").Outputs["arn"].(string)
+	if got := strings.Join(processor["s3:PutObject"], ","); got != bucket+"/*" {
+		t.Errorf("processor s3:PutObject on %s, want the failures bucket's objects (poison payloads)", got)
+	}
+	if _, ok := processor["s3:ListBucket"]; ok {
+		t.Error("with failureDestination sqs the processor needs no s3:ListBucket")
+	}
+	if strings.Join(processor["kms:GenerateDataKey"], ",") != customKey {
+		t.Errorf("processor kms:GenerateDataKey on %v, want the customer key (the bucket's objects)", processor["kms:GenerateDataKey"])
+	}
+	// The default, failureDestination s3: Lambda writes failed batches to the bucket with the
+	// processor's role, which needs s3:PutObject and s3:ListBucket there, and no queue.
+	dev := grants(devRun(t), "processor-policy")
+	devBucket := find(t, devRun(t), tBucket, "failures").Outputs["arn"].(string)
+	if strings.Join(dev["s3:PutObject"], ",") != devBucket+"/*" || strings.Join(dev["s3:ListBucket"], ",") != devBucket {
+		t.Errorf("dev: s3:PutObject on %v and s3:ListBucket on %v, want the failures bucket", dev["s3:PutObject"], dev["s3:ListBucket"])
+	}
+	if strings.Join(dev["sqs:SendMessage"], ",") != find(t, devRun(t), tQueue, "poison").Outputs["arn"] {
+		t.Errorf("dev: sqs:SendMessage on %v, want only the poison queue", dev["sqs:SendMessage"])
+	}
+	if strings.Join(processor["kms:Decrypt"], ",") != customKey+","+retiredKey {
+		t.Errorf("processor kms:Decrypt on %v, want the customer key and the retired one", processor["kms:Decrypt"])
+	}
+	// Enhanced fan-out: the consumer actions on exactly the consumer, nothing else.
+	consumer := find(t, r, tConsumer, "processor-consumer").Outputs["arn"].(string)
+	for _, a := range []string{"kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"} {
+		if strings.Join(processor[a], ",") != consumer {
+			t.Errorf("processor %s on %v, want only the consumer %s", a, processor[a], consumer)
+		}
+	}
+	for action := range grants(devRun(t), "processor-policy") {
+		if action == "kinesis:SubscribeToShard" || action == "kinesis:DescribeStreamConsumer" {
+			t.Errorf("dev reads shared (GetRecords) but is granted %s", action)
+		}
 	}
 	for _, forbidden := range []string{"kinesis:PutRecord", "kinesis:PutRecords", "kinesis:ListStreams", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} {
 		if _, ok := processor[forbidden]; ok {

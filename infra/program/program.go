@@ -59,16 +59,9 @@ func Run(ctx *pulumi.Context) error {
 		return err
 	}
 
-	ctx.Export("streamName", p.Stream.Name)
-	ctx.Export("streamArn", p.Stream.Arn)
-	ctx.Export("ingestFunctionName", p.Ingest.Function.Name)
-	ctx.Export("processorFunctionName", p.Processor.Function.Name)
-	ctx.Export("ingestUrl", p.IngestURL.FunctionUrl)
-	ctx.Export("tableName", p.Table.Name)
-	ctx.Export("failuresQueueUrl", p.FailuresQueue.Url)
-	ctx.Export("poisonQueueUrl", p.PoisonQueue.Url)
-	ctx.Export("alarmTopicArn", p.AlarmTopic.Arn)
-	ctx.Export("dashboardUrl", p.DashboardURL)
+	for name, value := range p.Outputs() {
+		ctx.Export(name, value)
+	}
 	return nil
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/mocks"
+	"github.com/streamfn/streamfn/infra/names"
 	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/infra/program"
 	"github.com/streamfn/streamfn/infra/stackconfig"
@@ -39,13 +40,21 @@ type result struct {
 // as it must when Pulumi runs it from infra/.
 func runProgram(t *testing.T, stack string, overrides map[string]string) (*result, error) {
 	t.Helper()
-	values, err := stackconfig.Load(projectDir, stack)
+	return runStack(t, stack, mocks.Options{Stack: stack}, overrides)
+}
+
+// runStack runs the program with the config of stack configStack under the stack name and
+// deployed state of mock.
+func runStack(t *testing.T, configStack string, mock mocks.Options, overrides map[string]string) (*result, error) {
+	t.Helper()
+	values, err := stackconfig.Load(projectDir, configStack)
 	if err != nil {
 		t.Fatal(err)
 	}
 	maps.Copy(values, overrides)
-	region := values[config.RegionKey]
-	r := &result{monitor: mocks.New(mocks.Options{Project: "streamfn", Stack: stack, Region: region})}
+	stack := mock.Stack
+	mock.Project, mock.Region = "streamfn", values[config.RegionKey]
+	r := &result{monitor: mocks.New(mock)}
 	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
 		if err := program.Run(ctx); err != nil {
 			return err
@@ -108,16 +117,19 @@ var knobValues = map[string]string{
 	"streamfn:batchWindowSeconds":           "5",
 	"streamfn:parallelizationFactor":        "4",
 	"streamfn:startingPosition":             "AT_TIMESTAMP",
-	"streamfn:startingPositionTimestamp":    "2025-01-31T00:00:00Z",
+	"streamfn:startingPositionTimestamp":    "2025-01-31T01:00:00+01:00",
 	"streamfn:maxRetryAttempts":             "7",
 	"streamfn:maxRecordAgeSeconds":          "7200",
 	"streamfn:bisectOnError":                "false",
+	"streamfn:failureDestination":           "sqs",
+	"streamfn:failureRetentionDays":         "30",
 	"streamfn:tumblingWindowSeconds":        "120",
 	"streamfn:mappingEnabled":               "false",
 	"streamfn:processorMemoryMb":            "2048",
 	"streamfn:processorTimeoutSeconds":      "120",
 	"streamfn:processorConcurrency":         "20",
 	"streamfn:featureTtlDays":               "30",
+	"streamfn:dedupHorizonSeconds":          "1800",
 	"streamfn:ingestMemoryMb":               "1024",
 	"streamfn:ingestTimeoutSeconds":         "20",
 	"streamfn:ingestConcurrency":            "50",
@@ -131,7 +143,15 @@ var knobValues = map[string]string{
 	"streamfn:iteratorAgeAlarmSeconds":      "600",
 	"streamfn:alarmEmail":                   "oncall@example.com",
 	"streamfn:tags":                         `{"team":"data"}`,
+	"streamfn:protectData":                  "true",
+	"streamfn:retiredKmsKeyIds":             `["` + retiredKey + `"]`,
+	"streamfn:mappingMetrics":               "false",
+	"streamfn:consumer":                     "efo",
+	"streamfn:mappingFilters":               `["{\"data\":{\"type\":[\"purchase\"]}}", "{\"data\":{\"value\":[{\"numeric\":[\">\",100]}]}}"]`,
+	"streamfn:mappingFilterQuota":           "6",
 }
+
+const retiredKey = "arn:aws:kms:eu-west-1:111122223333:key/retired-0000"
 
 const customKey = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -153,7 +173,14 @@ const (
 	tTopic       = "aws:sns/topic:Topic"
 	tSubscribe   = "aws:sns/topicSubscription:TopicSubscription"
 	tKey         = "aws:kms/key:Key"
+	tBucket      = "aws:s3/bucketV2:BucketV2"
+	tBucketSSE   = "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
+	tPublicBlock = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+	tOwnership   = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+	tBucketPol   = "aws:s3/bucketPolicy:BucketPolicy"
+	tLifecycle   = "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2"
 	tProvider    = "pulumi:providers:aws"
+	tConsumer    = "aws:kinesis/streamConsumer:StreamConsumer"
 )
 
 func find(t *testing.T, r *result, typ, name string) mocks.Registration {
@@ -202,8 +229,13 @@ var baseResources = []string{
 	pipeline.ComponentType + " pipeline",
 	tStream + " stream",
 	tTable + " features",
-	tQueue + " failures",
 	tQueue + " poison",
+	tBucket + " failures",
+	tBucketSSE + " failures-encryption",
+	tPublicBlock + " failures-public-access",
+	tOwnership + " failures-ownership",
+	tBucketPol + " failures-policy",
+	tLifecycle + " failures-lifecycle",
 	tLogGroup + " ingest-logs",
 	tLogGroup + " processor-logs",
 	tRole + " ingest-role",
@@ -217,10 +249,11 @@ var baseResources = []string{
 	tKey + " alarms-key",
 	tTopic + " alarms",
 	tAlarm + " processor-iterator-age",
+	tAlarm + " processor-outside-exactly-once",
 	tAlarm + " processor-errors",
 	tAlarm + " processor-throttles",
 	tAlarm + " ingest-throttles",
-	tAlarm + " failures-queue-depth",
+	tAlarm + " failed-batches",
 	tAlarm + " poison-queue-depth",
 	tAlarm + " stream-write-throttled",
 	tDashboard + " dashboard",
@@ -260,35 +293,67 @@ func TestEveryChildBelongsToThePipeline(t *testing.T) {
 	}
 }
 
+// check says that input path (or, with the "options." prefix, resource option) of a
+// resource holds want. want may be absent{} (not set) or contains("...") (a substring of a
+// string value). A check with no type marks a key that shapes validation only.
 type check struct {
 	typ, name, path string
 	want            any
 }
 
+type absent struct{}
+
+type contains string
+
+func (c check) holds(reg mocks.Registration) (any, bool) {
+	source, path := reg.Inputs, c.path
+	if rest, ok := strings.CutPrefix(c.path, "options."); ok {
+		source, path = reg.Options, rest
+	}
+	got, ok := lookup(source, path)
+	switch want := c.want.(type) {
+	case absent:
+		return got, !ok
+	case contains:
+		s, _ := got.(string)
+		return got, strings.Contains(s, string(want))
+	}
+	return got, ok && got == c.want
+}
+
 // knobChecks says where each config key must land. TestEveryKnobIsChecked keeps it complete.
 var knobChecks = map[string][]check{
-	"aws:region":                         {{tProvider, "aws", "region", "eu-west-1"}},
-	"streamfn:streamMode":                {{tStream, "stream", "streamModeDetails.streamMode", "PROVISIONED"}},
-	"streamfn:shardCount":                {{tStream, "stream", "shardCount", 3.0}},
-	"streamfn:retentionHours":            {{tStream, "stream", "retentionPeriod", 48.0}},
-	"streamfn:kmsKeyId":                  {{tStream, "stream", "kmsKeyId", customKey}, {tStream, "stream", "encryptionType", "KMS"}},
-	"streamfn:batchSize":                 {{tMapping, "processor-stream", "batchSize", 250.0}},
-	"streamfn:batchWindowSeconds":        {{tMapping, "processor-stream", "maximumBatchingWindowInSeconds", 5.0}},
-	"streamfn:parallelizationFactor":     {{tMapping, "processor-stream", "parallelizationFactor", 4.0}},
-	"streamfn:startingPosition":          {{tMapping, "processor-stream", "startingPosition", "AT_TIMESTAMP"}},
+	"aws:region":                     {{tProvider, "aws", "region", "eu-west-1"}},
+	"streamfn:streamMode":            {{tStream, "stream", "streamModeDetails.streamMode", "PROVISIONED"}},
+	"streamfn:shardCount":            {{tStream, "stream", "shardCount", 3.0}},
+	"streamfn:retentionHours":        {{tStream, "stream", "retentionPeriod", 48.0}},
+	"streamfn:kmsKeyId":              {{tStream, "stream", "kmsKeyId", customKey}, {tStream, "stream", "encryptionType", "KMS"}},
+	"streamfn:batchSize":             {{tMapping, "processor-stream", "batchSize", 250.0}},
+	"streamfn:batchWindowSeconds":    {{tMapping, "processor-stream", "maximumBatchingWindowInSeconds", 5.0}},
+	"streamfn:parallelizationFactor": {{tMapping, "processor-stream", "parallelizationFactor", 4.0}},
+	"streamfn:startingPosition":      {{tMapping, "processor-stream", "startingPosition", "AT_TIMESTAMP"}},
+	// Given with +01:00; the mapping gets the whole-second UTC form the provider reads back.
 	"streamfn:startingPositionTimestamp": {{tMapping, "processor-stream", "startingPositionTimestamp", "2025-01-31T00:00:00Z"}},
 	"streamfn:maxRetryAttempts":          {{tMapping, "processor-stream", "maximumRetryAttempts", 7.0}},
-	"streamfn:maxRecordAgeSeconds":       {{tMapping, "processor-stream", "maximumRecordAgeInSeconds", 7200.0}},
-	"streamfn:bisectOnError":             {{tMapping, "processor-stream", "bisectBatchOnFunctionError", false}},
-	"streamfn:tumblingWindowSeconds":     {{tMapping, "processor-stream", "tumblingWindowInSeconds", 120.0}},
-	"streamfn:mappingEnabled":            {{tMapping, "processor-stream", "enabled", false}},
-	"streamfn:processorMemoryMb":         {{tFunction, "processor", "memorySize", 2048.0}},
-	"streamfn:processorTimeoutSeconds":   {{tFunction, "processor", "timeout", 120.0}},
-	"streamfn:processorConcurrency":      {{tFunction, "processor", "reservedConcurrentExecutions", 20.0}},
-	"streamfn:featureTtlDays":            {{tFunction, "processor", "environment.variables.FEATURE_TTL_DAYS", "30"}},
-	"streamfn:ingestMemoryMb":            {{tFunction, "ingest", "memorySize", 1024.0}},
-	"streamfn:ingestTimeoutSeconds":      {{tFunction, "ingest", "timeout", 20.0}},
-	"streamfn:ingestConcurrency":         {{tFunction, "ingest", "reservedConcurrentExecutions", 50.0}},
+	"streamfn:maxRecordAgeSeconds": {
+		{tMapping, "processor-stream", "maximumRecordAgeInSeconds", 7200.0},
+		// The processor keeps other keys' eventIds as long as Lambda may redeliver them.
+		{tFunction, "processor", "environment.variables.REDELIVERY_HORIZON_SECONDS", "7200"},
+	},
+	"streamfn:bisectOnError": {{tMapping, "processor-stream", "bisectBatchOnFunctionError", false}},
+	// sqs: the failures queue exists (and is the destination: TestFixedMappingSettings).
+	"streamfn:failureDestination":      {{tQueue, "failures", "messageRetentionSeconds", 1209600.0}},
+	"streamfn:failureRetentionDays":    {{tLifecycle, "failures-lifecycle", "rules.0.expiration.days", 30.0}},
+	"streamfn:tumblingWindowSeconds":   {{tMapping, "processor-stream", "tumblingWindowInSeconds", 120.0}},
+	"streamfn:mappingEnabled":          {{tMapping, "processor-stream", "enabled", false}},
+	"streamfn:processorMemoryMb":       {{tFunction, "processor", "memorySize", 2048.0}},
+	"streamfn:processorTimeoutSeconds": {{tFunction, "processor", "timeout", 120.0}},
+	"streamfn:processorConcurrency":    {{tFunction, "processor", "reservedConcurrentExecutions", 20.0}},
+	"streamfn:featureTtlDays":          {{tFunction, "processor", "environment.variables.FEATURE_TTL_DAYS", "30"}},
+	"streamfn:dedupHorizonSeconds":     {{tFunction, "processor", "environment.variables.DEDUP_HORIZON_SECONDS", "1800"}},
+	"streamfn:ingestMemoryMb":          {{tFunction, "ingest", "memorySize", 1024.0}},
+	"streamfn:ingestTimeoutSeconds":    {{tFunction, "ingest", "timeout", 20.0}},
+	"streamfn:ingestConcurrency":       {{tFunction, "ingest", "reservedConcurrentExecutions", 50.0}},
 	"streamfn:ingestProvisionedConcurrency": {
 		{tProvisioned, "ingest-provisioned", "provisionedConcurrentExecutions", 5.0},
 		{tProvisioned, "ingest-provisioned", "qualifier", "live"},
@@ -327,6 +392,24 @@ var knobChecks = map[string][]check{
 		{tSubscribe, "alarms-email", "endpoint", "oncall@example.com"},
 		{tSubscribe, "alarms-email", "protocol", "email"},
 	},
+	"streamfn:protectData": {
+		{tStream, "stream", "options.protect", true},
+		{tTable, "features", "options.protect", true},
+		{tTable, "features", "deletionProtectionEnabled", true},
+	},
+	"streamfn:retiredKmsKeyIds": {{tRolePolicy, "processor-policy", "policy", contains(`"Resource":["` + customKey + `","` + retiredKey + `"]`)}},
+	"streamfn:mappingMetrics":   {{tMapping, "processor-stream", "metricsConfig", absent{}}},
+	"streamfn:consumer": {
+		{tConsumer, "processor-consumer", "name", "streamfn-processor"},
+		{tMapping, "processor-stream", "eventSourceArn", contains(":stream/stream-")},
+		{tMapping, "processor-stream", "eventSourceArn", contains("/consumer/streamfn-processor:")},
+	},
+	"streamfn:mappingFilters": {
+		{tMapping, "processor-stream", "filterCriteria.filters.0.pattern", `{"data":{"type":["purchase"]}}`},
+		{tMapping, "processor-stream", "filterCriteria.filters.1.pattern", `{"data":{"value":[{"numeric":[">",100]}]}}`},
+	},
+	// Only validation reads it; the config tests hold it.
+	"streamfn:mappingFilterQuota": {{}},
 	"streamfn:tags": {
 		{tProvider, "aws", "defaultTags.tags.team", "data"},
 		{tProvider, "aws", "defaultTags.tags.project", "streamfn"},
@@ -338,10 +421,12 @@ func TestEveryKnobLandsOnItsInput(t *testing.T) {
 	r := knobRun(t)
 	for _, key := range slices.Sorted(maps.Keys(knobChecks)) {
 		for _, c := range knobChecks[key] {
+			if c.typ == "" {
+				continue
+			}
 			t.Run(key+"/"+c.name+"."+c.path, func(t *testing.T) {
-				got, ok := lookup(find(t, r, c.typ, c.name).Inputs, c.path)
-				if !ok || got != c.want {
-					t.Errorf("%s %s input %s = %v (set: %v), want %v", c.typ, c.name, c.path, got, ok, c.want)
+				if got, ok := c.holds(find(t, r, c.typ, c.name)); !ok {
+					t.Errorf("%s %s %s = %v, want %#v", c.typ, c.name, c.path, got, c.want)
 				}
 			})
 		}
@@ -371,12 +456,19 @@ func TestFixedMappingSettings(t *testing.T) {
 		if got, _ := lookup(m, "functionResponseTypes"); fmt.Sprint(got) != "[ReportBatchItemFailures]" {
 			t.Errorf("%s: functionResponseTypes = %v", name, got)
 		}
-		failures := find(t, r, tQueue, "failures").Outputs["arn"]
-		if got, _ := lookup(m, "destinationConfig.onFailure.destinationArn"); got != failures {
-			t.Errorf("%s: on-failure destination = %v, want the failures queue %v", name, got, failures)
+		// dev keeps failureDestination's default, s3; knobs sets sqs.
+		failures := find(t, r, tBucket, "failures").Outputs["arn"]
+		if name == "knobs" {
+			failures = find(t, r, tQueue, "failures").Outputs["arn"]
 		}
-		if got, _ := lookup(m, "eventSourceArn"); got != find(t, r, tStream, "stream").Outputs["arn"] {
-			t.Errorf("%s: the mapping reads %v, not the stream", name, got)
+		if got, _ := lookup(m, "destinationConfig.onFailure.destinationArn"); got != failures {
+			t.Errorf("%s: on-failure destination = %v, want %v", name, got, failures)
+		}
+		if got, _ := lookup(m, "metricsConfig.metrics"); name == "dev" && fmt.Sprint(got) != "[EventCount]" {
+			t.Errorf("%s: mapping metrics = %v, want [EventCount] (the failed-batches alarm reads them)", name, got)
+		}
+		if got, _ := lookup(m, "eventSourceArn"); !strings.HasPrefix(got.(string), find(t, r, tStream, "stream").Outputs["arn"].(string)) {
+			t.Errorf("%s: the mapping reads %v, neither the stream nor its consumer", name, got)
 		}
 	}
 	dev := find(t, devRun(t), tMapping, "processor-stream").Inputs
@@ -396,8 +488,13 @@ func TestOnDemandStream(t *testing.T) {
 	if v, ok := stream["shardCount"]; ok {
 		t.Errorf("ON_DEMAND stream sets shardCount = %v", v)
 	}
-	if _, ok := r.monitor.Find(tAlarm, "stream-write-throttled"); ok {
-		t.Error("ON_DEMAND stream has a WriteProvisionedThroughputExceeded alarm")
+	// An ON_DEMAND stream throttles too (twice its previous peak, or a hot partition key).
+	alarm, ok := r.monitor.Find(tAlarm, "stream-write-throttled")
+	if !ok {
+		t.Fatal("ON_DEMAND stream has no write-throttling alarm")
+	}
+	if alarm.Inputs["metricName"] != "WriteProvisionedThroughputExceeded" || !strings.Contains(alarm.Inputs["alarmDescription"].(string), "ON_DEMAND") {
+		t.Errorf("ON_DEMAND throttling alarm = %v / %v", alarm.Inputs["metricName"], alarm.Inputs["alarmDescription"])
 	}
 }
 
@@ -472,7 +569,8 @@ func TestEncryptionAtRest(t *testing.T) {
 			t.Errorf("%s: stream encryption = %v / %v", name, stream["encryptionType"], stream["kmsKeyId"])
 		}
 		for _, q := range []string{"failures", "poison"} {
-			if find(t, r, tQueue, q).Inputs["sqsManagedSseEnabled"] != true {
+			reg, ok := r.monitor.Find(tQueue, q)
+			if (ok || q == "poison") && reg.Inputs["sqsManagedSseEnabled"] != true {
 				t.Errorf("%s: queue %s is not encrypted", name, q)
 			}
 		}
@@ -516,10 +614,13 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 		if reg.Type != tAlarm {
 			continue
 		}
-		for _, path := range []string{"alarmActions.0", "okActions.0"} {
-			if got, _ := lookup(reg.Inputs, path); got != topic {
-				t.Errorf("alarm %s %s = %v, want the topic %v", reg.Name, path, got, topic)
-			}
+		if got, _ := lookup(reg.Inputs, "alarmActions.0"); got != topic {
+			t.Errorf("alarm %s alarmActions = %v, want the topic %v", reg.Name, got, topic)
+		}
+		// OK actions would also fire on each new alarm's first evaluation: a mail per alarm
+		// on every fresh deploy (README, "Alarms").
+		if got, ok := reg.Inputs["okActions"]; ok && fmt.Sprint(got) != "[]" {
+			t.Errorf("alarm %s notifies on OK: %v", reg.Name, got)
 		}
 		if dims, _ := reg.Inputs["dimensions"].(map[string]any); len(dims) != 1 {
 			t.Errorf("alarm %s dimensions = %v, want exactly one resource", reg.Name, reg.Inputs["dimensions"])
@@ -529,10 +630,21 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 	if got, _ := lookup(find(t, r, tAlarm, "processor-iterator-age").Inputs, "dimensions.FunctionName"); got != processorName {
 		t.Errorf("iterator age alarm watches %v, want the processor %v", got, processorName)
 	}
+	// The exactly-once alarm watches the processor's own EMF metric.
+	outside := find(t, r, tAlarm, "processor-outside-exactly-once").Inputs
+	namespace, _ := lookup(find(t, r, tFunction, "processor").Inputs, "environment.variables.METRICS_NAMESPACE")
+	if outside["namespace"] != namespace || outside["metricName"] != "DedupUnverified" {
+		t.Errorf("exactly-once alarm watches %v/%v, want %v/DedupUnverified", outside["namespace"], outside["metricName"], namespace)
+	}
+	if got, _ := lookup(outside, "dimensions.FunctionName"); got != processorName {
+		t.Errorf("exactly-once alarm watches %v, want the processor %v", got, processorName)
+	}
 }
 
-func TestDashboard(t *testing.T) {
-	r := devRun(t)
+// dashboardMetrics returns "namespace name" -> the dimension value of each metric on the
+// dashboard.
+func dashboardMetrics(t *testing.T, r *result) map[string]string {
+	t.Helper()
 	body, _ := find(t, r, tDashboard, "dashboard").Inputs["dashboardBody"].(string)
 	var parsed struct {
 		Widgets []struct {
@@ -544,37 +656,66 @@ func TestDashboard(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &parsed); err != nil {
 		t.Fatalf("dashboard body is not JSON: %v\n%s", err, body)
 	}
-	metrics := map[string]bool{}
+	metrics := map[string]string{}
 	for _, w := range parsed.Widgets {
 		for _, m := range w.Properties.Metrics {
-			metrics[fmt.Sprint(m[0], " ", m[1])] = true
+			metrics[fmt.Sprint(m[0], " ", m[1])] = fmt.Sprint(m[3])
 		}
 	}
+	return metrics
+}
+
+func TestDashboard(t *testing.T) {
+	r := devRun(t)
+	metrics := dashboardMetrics(t, r)
 	for _, want := range []string{
-		"AWS/Kinesis IncomingRecords", "AWS/Kinesis GetRecords.Records", "AWS/Kinesis WriteProvisionedThroughputExceeded",
+		"AWS/Kinesis IncomingRecords", "AWS/Kinesis WriteProvisionedThroughputExceeded",
 		"AWS/Lambda IteratorAge", "AWS/Lambda Errors", "AWS/Lambda Throttles", "AWS/Lambda ConcurrentExecutions",
 		"AWS/SQS ApproximateNumberOfMessagesVisible", "AWS/Lambda Duration", "streamfn Records",
 	} {
-		if !metrics[want] {
+		if _, ok := metrics[want]; !ok {
 			t.Errorf("dashboard lacks %s", want)
 		}
+	}
+	// Mapping metrics (on by default) replace the stream-wide GetRecords.Records estimate.
+	uuid := find(t, r, tMapping, "processor-stream").Outputs["uuid"]
+	for _, name := range []string{"PolledEventCount", "FilteredOutEventCount", "FailedInvokeEventCount", "DroppedEventCount"} {
+		if got, ok := metrics["AWS/Lambda "+name]; !ok || got != uuid {
+			t.Errorf("dashboard shows AWS/Lambda %s for %q (shown: %v), want the mapping %v", name, got, ok, uuid)
+		}
+	}
+	if _, ok := metrics["AWS/Kinesis GetRecords.Records"]; ok {
+		t.Error("with mapping metrics the dashboard still estimates reads from GetRecords.Records")
+	}
+	if got, _ := lookup(find(t, r, tMapping, "processor-stream").Inputs, "metricsConfig.metrics.0"); got != "EventCount" {
+		t.Errorf("mapping metricsConfig = %v, want EventCount by default", got)
+	}
+
+	// Without them, the estimate comes back and the mapping panel goes.
+	off := dashboardMetrics(t, knobRun(t))
+	if _, ok := off["AWS/Kinesis GetRecords.Records"]; !ok {
+		t.Error("without mapping metrics the dashboard shows no reads")
+	}
+	if _, ok := off["AWS/Lambda PolledEventCount"]; ok {
+		t.Error("without mapping metrics the dashboard shows PolledEventCount, which does not exist")
 	}
 }
 
 func TestStackOutputs(t *testing.T) {
 	r := devRun(t)
-	names := []string{"streamName", "streamArn", "ingestFunctionName", "processorFunctionName", "ingestUrl",
-		"tableName", "failuresQueueUrl", "poisonQueueUrl", "alarmTopicArn", "dashboardUrl"}
+	names := []string{pipeline.OutputStreamName, pipeline.OutputStreamARN, pipeline.OutputIngestFunctionName,
+		pipeline.OutputProcessorFunctionName, pipeline.OutputIngestURL, pipeline.OutputTableName,
+		pipeline.OutputFailureBucketName, pipeline.OutputPoisonQueueURL, pipeline.OutputAlarmTopicARN, pipeline.OutputDashboardURL}
 	if got := slices.Sorted(maps.Keys(r.outputs)); !slices.Equal(got, slices.Sorted(slices.Values(names))) {
 		t.Errorf("outputs %v, want exactly %v", got, names)
 	}
 	patterns := map[string]string{
-		"streamArn":        `^arn:aws:kinesis:us-east-1:123456789012:stream/stream-[0-9a-f]{7}$`,
-		"failuresQueueUrl": `^https://sqs\.us-east-1\.amazonaws\.com/123456789012/failures-[0-9a-f]{7}$`,
-		"poisonQueueUrl":   `^https://sqs\.us-east-1\.amazonaws\.com/123456789012/poison-[0-9a-f]{7}$`,
-		"ingestUrl":        `^https://[0-9a-z]{32}\.lambda-url\.us-east-1\.on\.aws/$`,
-		"alarmTopicArn":    `^arn:aws:sns:us-east-1:123456789012:alarms-[0-9a-f]{7}$`,
-		"dashboardUrl":     `^https://us-east-1\.console\.aws\.amazon\.com/cloudwatch/home\?region=us-east-1#dashboards:name=streamfn-dev$`,
+		"streamArn":         `^arn:aws:kinesis:us-east-1:123456789012:stream/stream-[0-9a-f]{7}$`,
+		"failureBucketName": `^failures-[0-9a-f]{7}$`,
+		"poisonQueueUrl":    `^https://sqs\.us-east-1\.amazonaws\.com/123456789012/poison-[0-9a-f]{7}$`,
+		"ingestUrl":         `^https://[0-9a-z]{32}\.lambda-url\.us-east-1\.on\.aws/$`,
+		"alarmTopicArn":     `^arn:aws:sns:us-east-1:123456789012:alarms-[0-9a-f]{7}$`,
+		"dashboardUrl":      `^https://us-east-1\.console\.aws\.amazon\.com/cloudwatch/home\?region=us-east-1#dashboards:name=streamfn-dev-[0-9a-f]{8}$`,
 	}
 	for name, pattern := range patterns {
 		if s, _ := r.outputs[name].(string); !regexp.MustCompile(pattern).MatchString(s) {
@@ -602,5 +743,163 @@ func TestInvalidConfigRegistersNothing(t *testing.T) {
 	}
 	if regs := r.monitor.Registrations(); len(regs) != 0 {
 		t.Errorf("%d resources were registered before the config was rejected", len(regs))
+	}
+}
+
+// Changing startingPosition, startingPositionTimestamp or the source replaces the mapping, and
+// Lambda refuses a second mapping of one source and function: the old one must go first.
+func TestMappingIsDeletedBeforeItIsReplaced(t *testing.T) {
+	for name, r := range map[string]*result{"dev": devRun(t), "knobs": knobRun(t)} {
+		m := find(t, r, tMapping, "processor-stream")
+		if m.Options["deleteBeforeReplace"] != true {
+			t.Errorf("%s: mapping options %v, want deleteBeforeReplace", name, m.Options)
+		}
+		if deps, _ := m.Options["dependsOn"].([]any); !slices.Contains(deps, any("processor-policy")) {
+			t.Errorf("%s: the mapping does not wait for the processor's policy: %v", name, m.Options)
+		}
+	}
+}
+
+func TestDataIsProtected(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		run     func(*testing.T) *result
+		protect bool
+	}{{"prod", prodRun, true}, {"dev", devRun, false}} {
+		r := tt.run(t)
+		for _, res := range []struct{ typ, name string }{{tStream, "stream"}, {tTable, "features"}, {tBucket, "failures"}} {
+			if got := find(t, r, res.typ, res.name).Options["protect"] == true; got != tt.protect {
+				t.Errorf("%s: %s protect = %v, want %v", tt.name, res.name, got, tt.protect)
+			}
+		}
+		if got := find(t, r, tTable, "features").Inputs["deletionProtectionEnabled"]; got != tt.protect {
+			t.Errorf("%s: table deletion protection = %v, want %v", tt.name, got, tt.protect)
+		}
+	}
+	// Nothing else is protected: a protected queue or role would block a routine replacement.
+	for _, reg := range prodRun(t).monitor.Registrations() {
+		if reg.Options["protect"] == true && reg.Type != tStream && reg.Type != tTable && reg.Type != tBucket {
+			t.Errorf("prod protects %s %s", reg.Type, reg.Name)
+		}
+	}
+}
+
+func TestSharedConsumerReadsTheStream(t *testing.T) {
+	r := devRun(t)
+	if _, ok := r.monitor.Find(tConsumer, "processor-consumer"); ok {
+		t.Error("dev (consumer shared) registers an enhanced fan-out consumer")
+	}
+	if got := find(t, r, tMapping, "processor-stream").Inputs["eventSourceArn"]; got != find(t, r, tStream, "stream").Outputs["arn"] {
+		t.Errorf("dev mapping reads %v, want the stream", got)
+	}
+	k := knobRun(t)
+	consumer := find(t, k, tConsumer, "processor-consumer")
+	if consumer.Inputs["streamArn"] != find(t, k, tStream, "stream").Outputs["arn"] {
+		t.Errorf("the consumer is on %v, not the stream", consumer.Inputs["streamArn"])
+	}
+	if got := find(t, k, tMapping, "processor-stream").Inputs["eventSourceArn"]; got != consumer.Outputs["arn"] {
+		t.Errorf("efo mapping reads %v, want the consumer %v", got, consumer.Outputs["arn"])
+	}
+}
+
+// A change the deployed stream cannot take in one update is refused during preview, with the
+// steps to take.
+func TestDeployedStreamRefusesImpossibleChanges(t *testing.T) {
+	deployed := func(shards int, key string) mocks.Options {
+		return mocks.Options{Stack: "prod", DeployedShards: shards, DeployedStreamKey: key}
+	}
+	// prod has 8 shards; a stream deployed with 1 cannot go to 8 in one UpdateShardCount.
+	_, err := runStack(t, "prod", deployed(1, ""), nil)
+	if err == nil || !strings.Contains(err.Error(), "streamfn:shardCount") || !strings.Contains(err.Error(), "2, then 4, then 8") {
+		t.Errorf("1 -> 8 shards: got %v, want a refusal listing 2, 4, 8", err)
+	}
+	if _, err := runStack(t, "prod", deployed(4, ""), nil); err != nil {
+		t.Errorf("4 -> 8 shards is one step AWS accepts: %v", err)
+	}
+
+	// Dropping the customer key the stream uses would leave records no one can decrypt.
+	const old = "arn:aws:kms:us-east-1:111122223333:key/old-key"
+	_, err = runStack(t, "prod", deployed(8, old), nil)
+	if err == nil || !strings.Contains(err.Error(), "streamfn:kmsKeyId") || !strings.Contains(err.Error(), "streamfn:retiredKmsKeyIds[0]' "+old) {
+		t.Errorf("dropping %s: got %v, want a refusal naming streamfn:retiredKmsKeyIds", old, err)
+	}
+	r, err := runStack(t, "prod", deployed(8, old), map[string]string{"streamfn:retiredKmsKeyIds": `["` + old + `"]`})
+	if err != nil {
+		t.Fatalf("with the old key retired: %v", err)
+	}
+	if policy, _ := find(t, r, tRolePolicy, "processor-policy").Inputs["policy"].(string); !strings.Contains(policy, old) {
+		t.Errorf("the processor lost kms:Decrypt on the retired key: %s", policy)
+	}
+
+	// A preview role that may not read the stream skips the check (with a warning); it never
+	// blocks the update on its own.
+	denied := mocks.Options{Stack: "prod", StreamReadError: "AccessDeniedException: not authorized to perform: kinesis:DescribeStreamSummary"}
+	if _, err := runStack(t, "prod", denied, nil); err != nil {
+		t.Errorf("with the stream unreadable: %v, want the check skipped", err)
+	}
+}
+
+// physicalNames are the names each resource type carries and the rule AWS holds them to.
+var physicalNames = []struct {
+	typ, field string // field: "inputs.x" or "outputs.x"
+	rule       names.Rule
+}{
+	{tStream, "outputs.name", names.Stream},
+	{tTable, "outputs.name", names.Table},
+	{tQueue, "outputs.name", names.Queue},
+	{tRole, "outputs.name", names.Role},
+	{tFunction, "outputs.name", names.Function},
+	{tLogGroup, "inputs.name", names.LogGroup},
+	{tDashboard, "inputs.dashboardName", names.Dashboard},
+	{tTopic, "outputs.name", names.Topic},
+	{tTopic, "inputs.displayName", names.TopicDisplayName},
+	{tAlarm, "outputs.name", names.Alarm},
+	{tConsumer, "inputs.name", names.Consumer},
+}
+
+// Every physical name is valid for every stack name Pulumi accepts, and the dashboard of one
+// stack name deployed twice into an account is not shared.
+func TestPhysicalNamesForAwkwardStackNames(t *testing.T) {
+	stacks := []string{"qa.eu", "QA.EU", "-lead.", "x..y", "192.168.0.1", strings.Repeat("stack.name-", 10)[:100]}
+	for _, stack := range stacks {
+		t.Run(stack, func(t *testing.T) {
+			r, err := runStack(t, "dev", mocks.Options{Stack: stack}, map[string]string{"streamfn:consumer": "efo"})
+			if err != nil {
+				t.Fatalf("stack %q: %v", stack, err)
+			}
+			checked := 0
+			for _, pn := range physicalNames {
+				for _, reg := range r.monitor.Registrations() {
+					if reg.Type != pn.typ {
+						continue
+					}
+					source, field, _ := strings.Cut(pn.field, ".")
+					values := reg.Inputs
+					if source == "outputs" {
+						values = reg.Outputs
+					}
+					name, _ := values[field].(string)
+					if err := pn.rule.Check(name); err != nil {
+						t.Errorf("%s %s: %v", reg.Type, reg.Name, err)
+					}
+					checked++
+				}
+			}
+			if checked < 20 {
+				t.Errorf("checked only %d names", checked)
+			}
+		})
+	}
+}
+
+// Two deployments of one stack name into an account must not share a dashboard (PutDashboard
+// overwrites silently): the name carries a hash of the stream's ARN, whose stream name has
+// Pulumi's random suffix.
+func TestDashboardBelongsToItsStream(t *testing.T) {
+	r := devRun(t)
+	arn := find(t, r, tStream, "stream").Outputs["arn"].(string)
+	got := find(t, r, tDashboard, "dashboard").Inputs["dashboardName"]
+	if want := "streamfn-dev-" + names.Hash(arn, 8); got != want {
+		t.Errorf("dashboard name %v, want %s (from the stream %s)", got, want, arn)
 	}
 }

@@ -5,31 +5,32 @@
 //
 // # Schema
 //
-// An event is one JSON object. Unknown fields are ignored; a field whose
-// value is null counts as absent.
+// An event is one JSON object. Unknown fields are kept but not read; a
+// field whose value is null counts as absent.
 //
 //	field      type                         rule
-//	eventId    string                       required, 1..128 bytes (ingest assigns a UUIDv7 when absent)
-//	userId     string                       required, 1..128 bytes; the stream's partition key
+//	eventId    string                       required, an id (ingest assigns a UUIDv7 when absent)
+//	userId     string                       required, an id; the stream's partition key
 //	type       string                       required: view | add_to_cart | purchase | search
 //	productId  string                       required for view, add_to_cart and purchase; at most 128 bytes
 //	category   string                       optional, at most 128 bytes
-//	price      number                       optional, finite and >= 0
+//	price      number                       optional, finite and >= 0, no minus sign
 //	quantity   integer                      optional, >= 1, default 1
 //	sessionId  string                       optional, at most 128 bytes
-//	ts         string, RFC 3339             required, e.g. 2026-11-26T12:00:00.123Z
+//	ts         string, RFC 3339             required, e.g. 2026-11-26T12:00:00.123Z (package rfc3339)
 //	userAgent  string                       optional, at most 1024 bytes
 //
-// A whole event is at most MaxEventBytes of JSON.
+// An id is 1-128 visible ASCII characters, U+0021 to U+007E (IDCharacters).
+// The whole event is at most MaxEventBytes of JSON, keys match exactly
+// (case variants of a schema key are rejected), no key appears twice in
+// any object, every string is valid UTF-8 without unpaired surrogate
+// escapes, and values nest at most MaxDepth levels (parse.go says why).
 package activity
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -120,95 +121,53 @@ func (e *FieldError) Error() string {
 	return e.Field + ": " + e.Reason
 }
 
-func fieldErr(field, reason string) error { return &FieldError{Field: field, Reason: reason} }
+func fieldErr(field, reason string) *FieldError { return &FieldError{Field: field, Reason: reason} }
 
-// wire is the JSON shape, with every field optional so that each rule can
-// produce its own message.
-type wire struct {
-	EventID   json.RawMessage `json:"eventId"`
-	UserID    json.RawMessage `json:"userId"`
-	Type      json.RawMessage `json:"type"`
-	ProductID json.RawMessage `json:"productId"`
-	Category  json.RawMessage `json:"category"`
-	Price     json.RawMessage `json:"price"`
-	Quantity  json.RawMessage `json:"quantity"`
-	SessionID json.RawMessage `json:"sessionId"`
-	TS        json.RawMessage `json:"ts"`
-	UserAgent json.RawMessage `json:"userAgent"`
+// Errors is every rule one event broke, each naming its field, so that a
+// client fixes them all at once.
+type Errors []*FieldError
+
+func (e Errors) Error() string {
+	var b strings.Builder
+	for k, fe := range e {
+		if k > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(fe.Error())
+	}
+	return b.String()
 }
 
-// Parse decodes one event and applies every rule except the eventId rule,
-// which the caller checks with Validate (ingest assigns missing eventIds
-// first). It returns the first rule broken, as a *FieldError.
-func Parse(data []byte) (Event, error) {
-	var ev Event
-	if len(data) > MaxEventBytes {
-		return ev, fieldErr("", fmt.Sprintf("event is %d bytes; at most %d allowed", len(data), MaxEventBytes))
+// Unwrap lets errors.As find each *FieldError.
+func (e Errors) Unwrap() []error {
+	errs := make([]error, len(e))
+	for k, fe := range e {
+		errs[k] = fe
 	}
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return ev, fieldErr("", "not a JSON object")
+	return errs
+}
+
+// err is nil for no problem, the *FieldError for one, e for several.
+func (e Errors) err() error {
+	switch len(e) {
+	case 0:
+		return nil
+	case 1:
+		return e[0]
 	}
-	var w wire
-	if err := json.Unmarshal(trimmed, &w); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return ev, fieldErr("", "not a JSON object")
+	return e
+}
+
+// Messages lists the problems an error from Parse holds, one message each.
+func Messages(err error) []string {
+	if errs, ok := err.(Errors); ok {
+		messages := make([]string, len(errs))
+		for k, fe := range errs {
+			messages[k] = fe.Error()
 		}
-		return ev, fieldErr("", "invalid JSON: "+err.Error())
+		return messages
 	}
-	var err error
-	if ev.EventID, err = optString(w.EventID, "eventId", MaxIDBytes); err != nil {
-		return ev, err
-	}
-	if ev.UserID, err = optString(w.UserID, "userId", MaxIDBytes); err != nil {
-		return ev, err
-	}
-	if ev.UserID == "" {
-		return ev, fieldErr("userId", "required, a non-empty string")
-	}
-	typ, err := optString(w.Type, "type", 32)
-	if err != nil {
-		return ev, fieldErr("type", "must be one of view, add_to_cart, purchase, search")
-	}
-	if typ == "" {
-		return ev, fieldErr("type", "required, one of view, add_to_cart, purchase, search")
-	}
-	if ev.Type = ParseType(typ); ev.Type == TypeInvalid {
-		return ev, fieldErr("type", fmt.Sprintf("%q is not one of view, add_to_cart, purchase, search", typ))
-	}
-	if ev.ProductID, err = optString(w.ProductID, "productId", MaxIDBytes); err != nil {
-		return ev, err
-	}
-	if ev.ProductID == "" && ev.Type.NeedsProduct() {
-		return ev, fieldErr("productId", "required for type "+ev.Type.String())
-	}
-	if ev.Category, err = optString(w.Category, "category", MaxIDBytes); err != nil {
-		return ev, err
-	}
-	if ev.Price, ev.HasPrice, err = optPrice(w.Price); err != nil {
-		return ev, err
-	}
-	if ev.Quantity, err = optQuantity(w.Quantity); err != nil {
-		return ev, err
-	}
-	if ev.SessionID, err = optString(w.SessionID, "sessionId", MaxIDBytes); err != nil {
-		return ev, err
-	}
-	ts, err := optString(w.TS, "ts", 64)
-	if err != nil {
-		return ev, fieldErr("ts", "must be an RFC 3339 timestamp string, e.g. 2026-11-26T12:00:00Z")
-	}
-	if ts == "" {
-		return ev, fieldErr("ts", "required, an RFC 3339 timestamp, e.g. 2026-11-26T12:00:00Z")
-	}
-	if ev.TS, err = time.Parse(time.RFC3339Nano, ts); err != nil {
-		return ev, fieldErr("ts", fmt.Sprintf("%q is not an RFC 3339 timestamp, e.g. 2026-11-26T12:00:00Z", ts))
-	}
-	if ev.UserAgent, err = optString(w.UserAgent, "userAgent", MaxUserAgentBytes); err != nil {
-		return ev, err
-	}
-	return ev, nil
+	return []string{err.Error()}
 }
 
 // Validate checks the rules Parse leaves to the caller: eventId is present.
@@ -230,70 +189,14 @@ func ParseValid(data []byte) (Event, error) {
 	return ev, err
 }
 
-func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
-
-func optString(raw json.RawMessage, field string, max int) (string, error) {
-	if isNull(raw) {
-		return "", nil
+// ParseValidString is ParseValid for an event held in a string; the
+// Event's strings share data's memory.
+func ParseValidString(data string) (Event, error) {
+	ev, err := ParseString(data)
+	if err == nil {
+		err = ev.Validate()
 	}
-	if raw[0] != '"' {
-		return "", fieldErr(field, "must be a string")
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fieldErr(field, "must be a string")
-	}
-	if len(s) > max {
-		return "", fieldErr(field, fmt.Sprintf("is %d bytes; at most %d allowed", len(s), max))
-	}
-	return s, nil
-}
-
-func optPrice(raw json.RawMessage) (float64, bool, error) {
-	if isNull(raw) {
-		return 0, false, nil
-	}
-	f, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil || !isJSONNumber(raw) {
-		return 0, false, fieldErr("price", "must be a number >= 0")
-	}
-	if math.IsInf(f, 0) || f < 0 {
-		return 0, false, fieldErr("price", fmt.Sprintf("%s is out of range: must be a finite number >= 0", raw))
-	}
-	return f, true, nil
-}
-
-func optQuantity(raw json.RawMessage) (int64, error) {
-	if isNull(raw) {
-		return 1, nil
-	}
-	if !isJSONNumber(raw) {
-		return 0, fieldErr("quantity", "must be an integer >= 1")
-	}
-	q, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil {
-		return 0, fieldErr("quantity", fmt.Sprintf("%s is not an integer >= 1 (at most %d)", raw, int64(math.MaxInt64)))
-	}
-	if q < 1 {
-		return 0, fieldErr("quantity", fmt.Sprintf("%d is out of range: must be >= 1", q))
-	}
-	return q, nil
-}
-
-// isJSONNumber rejects what strconv accepts but JSON does not (NaN, Inf,
-// hex, underscores, a leading '+').
-func isJSONNumber(raw []byte) bool {
-	if len(raw) == 0 {
-		return false
-	}
-	for _, c := range raw {
-		switch {
-		case c >= '0' && c <= '9', c == '-', c == '.', c == 'e', c == 'E', c == '+':
-		default:
-			return false
-		}
-	}
-	return raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')
+	return ev, err
 }
 
 // AppendJSON appends the event's canonical JSON: known fields only, in schema

@@ -57,7 +57,8 @@ func stream(user string, specs ...string) []Record {
 		if fields[4] != "" {
 			ev.Quantity, _ = strconv.ParseInt(fields[4], 10, 64)
 		}
-		r := Record{Shard: "shardId-000000000000", Position: Position{Sequence: strconv.Itoa(1000 + i)}, Event: ev}
+		r := Record{Shard: "shardId-000000000000", PartitionKey: user, Position: Position{Sequence: strconv.Itoa(1000 + i)},
+			Arrival: t0.Unix() + int64(i), Event: ev}
 		if ev.Type == activity.Purchase && ev.HasPrice {
 			r.Amount, _ = PurchaseAmount(ev.Price, ev.Quantity)
 		}
@@ -90,7 +91,7 @@ func TestApplyFeatures(t *testing.T) {
 		"purchase:p3:toys:0.1:3",
 		"view:p2",
 	)
-	res := NewMerger(0).Apply(item, records)
+	res := NewMerger(Horizons{}).Apply(item, records)
 	if res.Applied != 8 || res.Duplicates != 0 || res.Replays != 0 {
 		t.Fatalf("result %+v, want 8 applied", res)
 	}
@@ -119,8 +120,11 @@ func TestApplyFeatures(t *testing.T) {
 	if item.Marks["shardId-000000000000"] != (Position{Sequence: "1007"}) {
 		t.Errorf("mark = %+v, want the last record's position", item.Marks)
 	}
-	if len(item.RecentEvents) != 8 || item.RecentEvents[7] != EventKeyOf("u-e7") {
-		t.Errorf("recent events = %x, want 8 ending with the key of u-e7", item.RecentEvents)
+	if len(item.Seen) != 8 || item.Seen[7] != (Seen{Key: EventKeyOf("u-e7"), Arrival: t0.Unix() + 7}) {
+		t.Errorf("seen = %+v, want 8 ending with the key and arrival of u-e7", item.Seen)
+	}
+	if item.NewestArrival != t0.Unix()+7 || item.Floor != 0 || item.FloorOther != 0 {
+		t.Errorf("newest arrival %d, floors %d/%d; want the last record's arrival and no floors", item.NewestArrival, item.Floor, item.FloorOther)
 	}
 }
 
@@ -133,7 +137,7 @@ func productIDs(it *Item) []string {
 }
 
 func TestRecentProductsOrder(t *testing.T) {
-	m := NewMerger(0)
+	m := NewMerger(Horizons{})
 	t.Run("at most 20, newest first", func(t *testing.T) {
 		item := NewItem("u")
 		var specs []string
@@ -177,7 +181,7 @@ func TestRecentProductsOrder(t *testing.T) {
 }
 
 func TestApplySkipsReplays(t *testing.T) {
-	m := NewMerger(0)
+	m := NewMerger(Horizons{})
 	records := stream("u", "view:a", "view:b", "purchase:c::5", "view:d")
 	once := NewItem("u")
 	m.Apply(once, records)
@@ -203,35 +207,187 @@ func TestApplySkipsReplays(t *testing.T) {
 	}
 }
 
-func TestApplySkipsProducerDuplicates(t *testing.T) {
-	m := NewMerger(3)
-	records := stream("u", "view:a", "view:b", "view:c", "view:d", "view:e")
-	dup := func(of int, seq string) Record {
-		r := records[of]
-		r.Position = Position{Sequence: seq}
-		return r
-	}
+// A producer's duplicate is caught however many of the user's events come
+// between it and its original, as long as it arrives within the horizon
+// (the fault of the 64-entry window: a client retry 10 s later, behind
+// more than 64 events of the user, was counted again).
+func TestApplySkipsProducerDuplicatesWithinTheHorizon(t *testing.T) {
+	m := NewMerger(Horizons{Duplicate: 600})
 	item := NewItem("u")
-	res := m.Apply(item, append(append([]Record{}, records[:2]...), dup(0, "1500"))) // a, b, a again
-	if res.Applied != 2 || res.Duplicates != 1 {
-		t.Fatalf("%+v, want 2 applied and 1 duplicate", res)
+	specs := make([]string, 1001)
+	for i := range specs {
+		specs[i] = "view:p"
 	}
-	// Across batches, within the window of 3.
-	res = m.Apply(item, []Record{dup(1, "1600")})
-	if res.Duplicates != 1 || item.EventCount != 2 {
-		t.Fatalf("%+v, count %d: a duplicate in the next batch was counted", res, item.EventCount)
+	records := stream("u", specs...)
+	for i := range records[:1000] { // all within 599 s of the first
+		records[i].Arrival = t0.Unix() + int64(i*599/1000)
 	}
-	// Past the window: c, d, e push a and b out; a duplicate of a counts again.
-	for i, r := range records[2:] {
-		r.Position = Position{Sequence: strconv.Itoa(1700 + i)}
-		m.Apply(item, []Record{r})
+	res := m.Apply(item, records[:1000])
+	if res.Applied != 1000 {
+		t.Fatalf("%+v", res)
 	}
-	res = m.Apply(item, []Record{dup(0, "1800")})
-	if res.Applied != 1 {
-		t.Fatalf("%+v: a duplicate beyond the window of 3 is applied, as documented", res)
+	// The original of record 0 arrived at t0; its duplicate 599 s later,
+	// 999 events of the user in between, under a new sequence number.
+	dup := records[0]
+	dup.Position, dup.Arrival = Position{Sequence: "5000"}, t0.Unix()+599
+	if res := m.Apply(item, []Record{dup}); res.Duplicates != 1 || item.EventCount != 1000 {
+		t.Fatalf("%+v, count %d: a duplicate 999 events later was counted", res, item.EventCount)
 	}
-	if want := []EventKey{EventKeyOf("u-e3"), EventKeyOf("u-e4"), EventKeyOf("u-e0")}; !reflect.DeepEqual(item.RecentEvents, want) {
-		t.Fatalf("window = %x, want the keys of u-e3, u-e4, u-e0", item.RecentEvents)
+	// In the same batch as its original, and in a batch of both orders.
+	both := NewItem("u")
+	dup2 := records[1]
+	dup2.Position = Position{Sequence: "5001"}
+	if res := m.Apply(both, []Record{records[1], dup2}); res.Applied != 1 || res.Duplicates != 1 {
+		t.Fatalf("%+v", res)
+	}
+	// A duplicate keeps its entry as long as its own copy needs it.
+	if e := item.Seen[0]; e.Key != dup.EventKey && e.Key != EventKeyOf(dup.Event.EventID) || e.Arrival != t0.Unix()+599 {
+		t.Fatalf("entry %+v: the duplicate should have moved it to its own arrival", e)
+	}
+	// Beyond the horizon (and the lag allowance), an original's entry is
+	// gone: the stated limit. Record 5 arrived at t0+2.
+	late := records[1000]
+	late.Arrival = t0.Unix() + 1200
+	m.Apply(item, []Record{late})
+	dup5 := records[5]
+	dup5.Position, dup5.Arrival = Position{Sequence: "6000"}, t0.Unix()+1201
+	if res := m.Apply(item, []Record{dup5}); res.Applied != 1 {
+		t.Fatalf("%+v: a duplicate 1199 s after its original, past the 600 s horizon, is applied as documented", res)
+	}
+	if want := t0.Unix() + 1201 - 600 - LagAllowance - 1; item.Floor != want {
+		t.Fatalf("floor t0+%d: want the newest arrival that left the set (t0+%d)", item.Floor-t0.Unix(), want-t0.Unix())
+	}
+}
+
+// Records under partition keys other than the userId have no mark: the
+// Seen set alone catches their redeliveries, for the whole redelivery
+// horizon, however many of them there are (the fault of the 32-lane cap:
+// with 65 random keys, 33 events were counted twice).
+func TestOtherPartitionKeysRedelivered(t *testing.T) {
+	for _, n := range []int{64, 65, 500, 3000} {
+		m := NewMerger(Horizons{Duplicate: 60, Redelivery: 3600})
+		item := NewItem("u-x")
+		specs := make([]string, n)
+		for i := range specs {
+			specs[i] = "view:p"
+		}
+		records := stream("u-x", specs...)
+		for i := range records {
+			records[i].PartitionKey = fmt.Sprintf("random-%d", i)
+		}
+		m.Apply(item, records)
+		// Redelivered after newer events moved the item 59 minutes on.
+		newer := stream("u-x", "view:q")
+		newer[0].PartitionKey, newer[0].Event.EventID, newer[0].Arrival = "random-new", "new", t0.Unix()+3540
+		newer[0].Position = Position{Sequence: "999999"}
+		m.Apply(item, newer)
+		res := m.Apply(item, records)
+		if res.Applied != 0 || res.Duplicates != n || item.EventCount != int64(n+1) {
+			t.Fatalf("%d random keys: redelivery %+v, count %d; want all %d skipped", n, res, item.EventCount, n)
+		}
+		if len(item.Marks) != 0 {
+			t.Fatalf("marks %v: records under other keys keep no marks", item.Marks)
+		}
+	}
+}
+
+// A replay of records the mapping gave up on, after later records of the
+// same lane were applied, is applied once: below the mark but not in the
+// Seen set means never applied.
+func TestApplyRecoversGivenUpRecords(t *testing.T) {
+	m := NewMerger(Horizons{Duplicate: 900})
+	item := NewItem("u")
+	records := stream("u", "view:a", "view:b", "view:c", "view:d", "view:e")
+	m.Apply(item, records[:1])
+	// The mapping gave up on b and c; d and e were applied.
+	m.Apply(item, records[3:])
+	res := m.Apply(item, records[1:3]) // the redrive tool replays them
+	if res.Applied != 2 || res.Recovered != 2 || item.EventCount != 5 {
+		t.Fatalf("replay: %+v, count %d; want b and c applied", res, item.EventCount)
+	}
+	if item.Marks["shardId-000000000000"] != records[4].Position {
+		t.Fatalf("mark %v: a replay must not move the mark back", item.Marks)
+	}
+	// Replayed again (the tool is safe to repeat), or redelivered whole.
+	if res := m.Apply(item, records[1:3]); res.Applied != 0 || res.Replays != 2 {
+		t.Fatalf("second replay: %+v", res)
+	}
+	if res := m.Apply(item, records); res.Applied != 0 || item.EventCount != 5 {
+		t.Fatalf("whole redelivery: %+v", res)
+	}
+}
+
+// Past the set's reach the mark decides for the userId lane: a redelivery
+// after a long outage is still skipped.
+func TestMarkDecidesBeyondTheHorizon(t *testing.T) {
+	m := NewMerger(Horizons{Duplicate: 60, Redelivery: 60})
+	item := NewItem("u")
+	records := stream("u", "view:a", "view:b")
+	m.Apply(item, records)
+	later := stream("u", "view:c")
+	later[0].Event.EventID, later[0].Arrival, later[0].Position = "c", t0.Unix()+7200, Position{Sequence: "9000"}
+	m.Apply(item, later)
+	if len(item.Seen) != 1 || item.Floor != t0.Unix()+1 {
+		t.Fatalf("seen %d entries, floor %d: the first two should have left the set", len(item.Seen), item.Floor-t0.Unix())
+	}
+	if res := m.Apply(item, records); res.Replays != 2 || res.Applied != 0 {
+		t.Fatalf("redelivery 2 h later: %+v; want 2 replays by the mark", res)
+	}
+	// Under another key nothing decides. A new record is simply new; one
+	// whose horizon reaches back past the floor is applied and counted as
+	// outside the guarantee.
+	fresh := stream("u", "view:z")
+	fresh[0].PartitionKey, fresh[0].Event.EventID, fresh[0].Position, fresh[0].Arrival = "k", "z", Position{Sequence: "1"}, t0.Unix()+7201
+	if res := m.Apply(item, fresh); res.Applied != 1 || res.Unverified != 0 {
+		t.Fatalf("%+v: an other-key record above the floor is simply new", res)
+	}
+	old := stream("u", "view:y")
+	old[0].PartitionKey, old[0].Event.EventID = "k", "y"
+	if res := m.Apply(item, old); res.Applied != 1 || res.Unverified != 1 {
+		t.Fatalf("%+v: an other-key record within a horizon of the floor is outside the guarantee", res)
+	}
+}
+
+// MaxSeen bounds the item: the oldest entries go first, the floors rise,
+// and Evicted counts them.
+func TestSeenIsBounded(t *testing.T) {
+	m := NewMerger(Horizons{Duplicate: 86400, Redelivery: 86400})
+	m.maxSeen = 10
+	item := NewItem("u")
+	specs := make([]string, 15)
+	for i := range specs {
+		specs[i] = "view:p"
+	}
+	records := stream("u", specs...)
+	res := m.Apply(item, records)
+	if res.Evicted != 5 || len(item.Seen) != 10 || item.Floor != t0.Unix()+4 {
+		t.Fatalf("%+v, %d entries, floor t0+%d; want 5 evicted and the floor at the 5th", res, len(item.Seen), item.Floor-t0.Unix())
+	}
+	// A redelivery of an evicted record: the mark still catches it.
+	if res := m.Apply(item, records[:5]); res.Replays != 5 {
+		t.Fatalf("%+v", res)
+	}
+}
+
+// An item written before arrival times were kept has only the last eventIds
+// and marks: its floors rise to the first batch's arrivals, so the marks
+// still decide for what it applied.
+func TestLegacyItem(t *testing.T) {
+	m := NewMerger(Horizons{})
+	records := stream("u", "view:a", "view:b", "view:c")
+	item := NewItem("u")
+	item.EventCount = 2
+	item.Marks["shardId-000000000000"] = records[1].Position
+	item.Seen = []Seen{{Key: EventKeyOf("u-e1")}}
+	item.SeenIncomplete = true
+	res := m.Apply(item, records)
+	// a: below the mark; b: in the old window; c: new, but the set cannot
+	// vouch for the time before the upgrade.
+	if res.Applied != 1 || res.Replays != 2 || res.Unverified != 1 || item.EventCount != 3 {
+		t.Fatalf("%+v, count %d", res, item.EventCount)
+	}
+	if item.SeenIncomplete || item.Floor != t0.Unix()+2 || item.Seen[0].Arrival != t0.Unix()+2 {
+		t.Fatalf("floor t0+%d, seen %+v", item.Floor-t0.Unix(), item.Seen)
 	}
 }
 
@@ -261,10 +417,10 @@ func TestApplyIgnoresBatchBoundaries(t *testing.T) {
 			}
 		}
 		want := NewItem("u")
-		NewMerger(16).Apply(want, records)
+		NewMerger(Horizons{}).Apply(want, records)
 
 		got := NewItem("u")
-		m := NewMerger(16)
+		m := NewMerger(Horizons{})
 		for at := 0; at < len(records); {
 			end := min(len(records), at+1+rng.IntN(10))
 			m.Apply(got, records[at:end])
@@ -280,7 +436,7 @@ func TestApplyIgnoresBatchBoundaries(t *testing.T) {
 }
 
 func TestMarksPerShard(t *testing.T) {
-	m := NewMerger(0)
+	m := NewMerger(Horizons{})
 	item := NewItem("u")
 	a := stream("u", "view:a")
 	b := stream("u", "view:b")
@@ -302,74 +458,14 @@ func TestMarksPerShard(t *testing.T) {
 	}
 }
 
-// With a parallelization factor, Lambda keeps order per partition key,
-// not per shard: a user's events in KPL aggregates under two keys may
-// arrive later lane first. Each lane has its own mark, so neither skips
-// the other's records, and a redelivery of either is still skipped.
-func TestLanesOfOneShardKeepTheirOwnMarks(t *testing.T) {
-	m := NewMerger(2) // a small window, so that only the marks can catch the redeliveries
+// Per-key marks of older releases ("shard/key") are dropped: the Seen set
+// covers those records now.
+func TestTrimMarksDropsPerKeyMarks(t *testing.T) {
 	item := NewItem("X")
-	records := stream("X", "view:a", "view:b", "view:c", "view:d")
-	for i, pk := range []string{"k1", "k2", "k1", "k2"} {
-		records[i].PartitionKey = pk
-	}
-	lane := func(pk string) []Record {
-		var out []Record
-		for _, r := range records {
-			if r.PartitionKey == pk {
-				out = append(out, r)
-			}
-		}
-		return out
-	}
-	if res := m.Apply(item, lane("k2")); res.Applied != 2 {
-		t.Fatalf("lane k2: %+v", res)
-	}
-	if res := m.Apply(item, lane("k1")); res.Applied != 2 || res.Replays != 0 {
-		t.Fatalf("lane k1, behind k2's positions: %+v; want both applied", res)
-	}
-	if item.EventCount != 4 {
-		t.Fatalf("eventCount %d, want 4", item.EventCount)
-	}
-	if res := m.Apply(item, records); res.Applied != 0 || res.Replays != 4 {
-		t.Fatalf("the batch redelivered: %+v; want 4 replays", res)
-	}
-	want := map[string]Position{
-		"shardId-000000000000/k1": records[2].Position,
-		"shardId-000000000000/k2": records[3].Position,
-	}
-	if !reflect.DeepEqual(item.Marks, want) {
+	item.Marks["shardId-000000000000/k1"] = Position{Sequence: "5"}
+	NewMerger(Horizons{}).Apply(item, stream("X", "view:a"))
+	if want := map[string]Position{"shardId-000000000000": {Sequence: "1000"}}; !reflect.DeepEqual(item.Marks, want) {
 		t.Fatalf("marks %v, want %v", item.Marks, want)
-	}
-
-	// The user's own partition key is the shard's plain mark.
-	own := stream("X", "view:e")
-	own[0].PartitionKey, own[0].Position = "X", Position{Sequence: "5000"}
-	m.Apply(item, own)
-	if item.Marks["shardId-000000000000"] != own[0].Position {
-		t.Fatalf("marks %v: want the plain shard mark for the user's own key", item.Marks)
-	}
-}
-
-// Beyond MaxMarks lanes, the marks of the lowest positions go first.
-func TestTrimMarksKeepsTheNewestLanes(t *testing.T) {
-	m := NewMerger(0)
-	item := NewItem("X")
-	var records []Record
-	for i := range MaxMarks + 5 {
-		r := stream("X", "view:a")[0]
-		r.Event.EventID, r.PartitionKey = fmt.Sprint("e", i), fmt.Sprint("k", i)
-		r.Position = Position{Sequence: strconv.Itoa(100 + i)}
-		records = append(records, r)
-	}
-	m.Apply(item, records)
-	if len(item.Marks) != MaxMarks {
-		t.Fatalf("%d marks, want %d", len(item.Marks), MaxMarks)
-	}
-	for i := range 5 {
-		if _, kept := item.Marks[MarkKey("shardId-000000000000", fmt.Sprint("k", i))]; kept {
-			t.Fatalf("lane k%d, of the lowest positions, was kept", i)
-		}
 	}
 }
 
@@ -380,7 +476,7 @@ func TestCategoryBound(t *testing.T) {
 		specs = append(specs, fmt.Sprintf("view:p:cat%d", i))
 	}
 	specs = append(specs, "view:p:cat0")
-	NewMerger(1).Apply(item, stream("u", specs...))
+	NewMerger(Horizons{}).Apply(item, stream("u", specs...))
 	if len(item.CategoryCounts) != MaxCategories+1 || item.CategoryCounts[OtherCategory] != 5 || item.CategoryCounts["cat0"] != 2 {
 		t.Fatalf("%d categories, other = %d, cat0 = %d", len(item.CategoryCounts), item.CategoryCounts[OtherCategory], item.CategoryCounts["cat0"])
 	}
@@ -390,7 +486,7 @@ func TestApplyRejectsOverflowingTotal(t *testing.T) {
 	item := NewItem("u")
 	records := stream("u", "purchase:p::1", "purchase:q::2")
 	records[0].Amount = Amount{hi: maxAmount.hi, lo: maxAmount.lo - 1} // 10^38 - 1 micro-units
-	res := NewMerger(0).Apply(item, records)
+	res := NewMerger(Horizons{}).Apply(item, records)
 	if res.Applied != 1 || len(res.Rejected) != 1 || res.Rejected[0].Index != 1 {
 		t.Fatalf("%+v: the purchase that would overflow purchaseTotal must be rejected", res)
 	}
@@ -401,16 +497,16 @@ func TestApplyRejectsOverflowingTotal(t *testing.T) {
 
 func TestCloneSharesNothing(t *testing.T) {
 	item := NewItem("u")
-	NewMerger(0).Apply(item, stream("u", "view:a:c", "purchase:b:c:1"))
+	NewMerger(Horizons{}).Apply(item, stream("u", "view:a:c", "purchase:b:c:1"))
 	c := item.Clone()
 	if !reflect.DeepEqual(item, c) {
 		t.Fatal("clone differs")
 	}
 	c.CategoryCounts["c"] = 99
 	c.RecentProducts[0].ProductID = "z"
-	c.RecentEvents[0] = EventKey{1}
+	c.Seen[0].Key = EventKey{1}
 	c.Marks["x"] = Position{}
-	if item.CategoryCounts["c"] == 99 || item.RecentProducts[0].ProductID == "z" || item.RecentEvents[0] == (EventKey{1}) || len(item.Marks) != 1 {
+	if item.CategoryCounts["c"] == 99 || item.RecentProducts[0].ProductID == "z" || item.Seen[0].Key == (EventKey{1}) || len(item.Marks) != 1 {
 		t.Fatal("changing the clone changed the original")
 	}
 }
@@ -451,8 +547,8 @@ func TestPrecomputedKeys(t *testing.T) {
 		precomputed[i].EventKey = EventKeyOf(precomputed[i].Event.EventID)
 	}
 	computed, given := NewItem("u"), NewItem("u")
-	resComputed := NewMerger(0).Apply(computed, records)
-	resGiven := NewMerger(0).Apply(given, precomputed)
+	resComputed := NewMerger(Horizons{}).Apply(computed, records)
+	resGiven := NewMerger(Horizons{}).Apply(given, precomputed)
 	if !reflect.DeepEqual(computed, given) || !reflect.DeepEqual(resComputed, resGiven) || resGiven.Duplicates != 1 {
 		t.Fatalf("precomputed keys changed the merge: %+v vs %+v", resComputed, resGiven)
 	}

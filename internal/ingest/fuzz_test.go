@@ -17,12 +17,13 @@ import (
 	"github.com/streamfn/streamfn/internal/eventgen"
 )
 
-// FuzzParseRequest checks, for any content type and body: no panic; a
-// refusal is a *Problem with a 4xx status and a message; otherwise every
-// event index is either a record or a rejection, exactly once; every record
-// is what the processor accepts, keyed by its userId, within the size
-// limit, compact, and carries the client's event unchanged but for an
-// assigned eventId.
+// FuzzParseRequest checks, for any content type, content encoding and
+// body: no panic; a refusal is a *Problem with a 4xx status and a message;
+// otherwise every event index is either a record or a rejection, exactly
+// once; every record is what the processor accepts, keyed by the userId
+// that encoding/json (a case-insensitive, last-wins reader) reads too,
+// within the size limit, compact, and carries the client's event unchanged
+// but for an assigned eventId.
 func FuzzParseRequest(f *testing.F) {
 	g := eventgen.New(eventgen.Options{Seed: 7})
 	var valid, malformed []string
@@ -37,28 +38,51 @@ func FuzzParseRequest(f *testing.F) {
 	seeds := []struct {
 		contentType, body string
 		base64            bool
+		encoding          string
 	}{
-		{MediaJSON, view1, false},
-		{MediaJSON, array(view1, noUser, cart1, click, view2, `7`, `"x"`, `[]`, `null`), false},
-		{MediaJSON, array(append(valid, malformed...)...), false},
-		{MediaNDJSON, ndjson(append(malformed, valid...)...), false},
-		{MediaNDJSON, "\r\n" + view2 + "\r\n\n{\"userId\":\n  \n" + search1, false},
-		{MediaJSON + "; charset=utf-8", "[\n  " + strings.ReplaceAll(cart1, ",", ",\n    ") + "\n]", false},
-		{MediaJSON, `{"event\u0049d":null, "EVENTID":"", "userId":"u-4", "type":"search", "ts":"2026-11-26T12:00:05Z", "ctx":{"eventId":"x","a":[1,{"b":"}\"]"}]}}`, false},
-		{MediaJSON, `{"eventId":"a","userId":"u","type":"search","ts":"2026-11-26T12:00:05+02:00","eventId":null}`, false},
-		{MediaNDJSON, base64.StdEncoding.EncodeToString([]byte(ndjson(view1, view2))), true},
-		{MediaJSON, `[{"userId":}]`, false},
-		{"text/plain", view1, false},
-		{"application/json; charset=latin1", view1, false},
-		{MediaJSON, `[` + view1 + `] x`, false},
-		{MediaNDJSON, "{ \"userId\" : \"u\" , \"type\" : \"search\" , \"ts\" : \"2026-11-26T12:00:00Z\" , \"ctx\" : { \"a\" : [ 1 , \"x y\" , -2.5e1 ] } , \"n\" : true }", false},
+		{MediaJSON, view1, false, ""},
+		{MediaJSON, array(view1, noUser, cart1, click, view2, `7`, `"x"`, `[]`, `null`), false, ""},
+		{MediaJSON, array(append(valid, malformed...)...), false, ""},
+		{MediaNDJSON, ndjson(append(malformed, valid...)...), false, ""},
+		{MediaNDJSON, "\r\n" + view2 + "\r\n\n{\"userId\":\n  \n" + search1, false, ""},
+		{MediaJSON + "; charset=utf-8", "[\n  " + strings.ReplaceAll(cart1, ",", ",\n    ") + "\n]", false, ""},
+		{MediaJSON, `{"event\u0049d":null, "EVENTID":"", "userId":"u-4", "type":"search", "ts":"2026-11-26T12:00:05Z", "ctx":{"eventId":"x","a":[1,{"b":"}\"]"}]}}`, false, ""},
+		{MediaJSON, `{"eventId":"a","userId":"u","type":"search","ts":"2026-11-26T12:00:05+02:00","eventId":null}`, false, ""},
+		{MediaNDJSON, base64.StdEncoding.EncodeToString([]byte(ndjson(view1, view2))), true, ""},
+		{MediaJSON, `[{"userId":}]`, false, ""},
+		{"text/plain", view1, false, ""},
+		{"application/json; charset=latin1", view1, false, ""},
+		{MediaJSON, `[` + view1 + `] x`, false, ""},
+		{MediaNDJSON, "{ \"userId\" : \"u\" , \"type\" : \"search\" , \"ts\" : \"2026-11-26T12:00:00Z\" , \"ctx\" : { \"a\" : [ 1 , \"x y\" , -2.5e1 ] } , \"n\" : true }", false, ""},
+		// Issue 12: what real clients, SDKs and proxies send.
+		{MediaNDJSON, base64.StdEncoding.EncodeToString(gzipped(f, ndjson(view1, view2, cart1))), true, "gzip"},
+		{MediaJSON, base64.StdEncoding.EncodeToString(zlibbed(array(view1, cart1))), true, "deflate"},
+		{MediaNDJSON, base64.StdEncoding.EncodeToString(zstded(ndjson(view1))), true, "zstd"},
+		{MediaNDJSON, ndjson(view1), false, "br"},
+		{MediaJSON, "\uFEFF" + view1, false, ""},
+		{MediaNDJSON, "\uFEFF" + ndjson(view1, cart1), false, ""},
+		{MediaJSON, `{"eventId":"e","userId":"u","type":"search","ts":"2026-11-26T2:00:00Z"}`, false, ""},
+		{MediaJSON, `{"eventId":"e","userId":"u","type":"search","ts":"2026-11-26t12:00:00z"}`, false, ""},
+		{MediaJSON, `{"eventId":"e","userId":"u","type":"search","ts":"1990-12-31T15:59:60-08:00"}`, false, ""},
+		{MediaJSON, `{"userId":42,"price":"cheap","ts":"yesterday"}`, false, ""},
+		{MediaJSON, `{"eventId":"e","userId":"alice","USERID":"mallory","type":"search","ts":"2026-11-26T12:00:00Z"}`, false, ""},
+		{MediaNDJSON, "{\"eventId\":\"e\",\"userId\":\"a\xffb\",\"type\":\"search\",\"ts\":\"2026-11-26T12:00:00Z\"}\n" +
+			`{"eventId":"e","userId":"a\ud800b","type":"search","ts":"2026-11-26T12:00:00Z"}` + "\n" +
+			`{"eventId":"e","userId":"a\u202Eb\u200B\u0000","type":"search","ts":"2026-11-26T12:00:00Z"}`, false, ""},
+		{MediaJSON, `{"eventId":"e","userId":"u","type":"purchase","productId":"p","price":1e300,"ts":"2026-11-26T12:00:00Z"}`, false, ""},
+		{"application/jsonl; charset=UTF-8", view1 + "\r\n" + cart1, false, "identity"},
+		{"application/x-jsonlines", "\n\n" + view1 + "\n\x00\n", false, ""},
+		{MediaJSONSeq, "\x1e" + view1 + "\n\x1e" + cart1 + "\n", false, ""},
+		{MediaJSONSeq, view1, false, ""},
+		{MediaJSON, `{"eventId":"e","userId":"u","type":"search","ts":"2026-11-26T12:00:00Z","n":1e400,"z":-0,"d":{"a":1,"a":2},"x":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`, false, ""},
+		{MediaJSON, `{"eventId":"e","userId":"u","type":"search","price":-0,"ts":"2026-11-26T12:00:00Z"}`, false, ""},
 	}
 	for _, s := range seeds {
-		f.Add(s.contentType, []byte(s.body), s.base64)
+		f.Add(s.contentType, []byte(s.body), s.base64, s.encoding)
 	}
-	f.Fuzz(func(t *testing.T, contentType string, body []byte, isBase64 bool) {
+	f.Fuzz(func(t *testing.T, contentType string, body []byte, isBase64 bool, contentEncoding string) {
 		req := events.LambdaFunctionURLRequest{
-			Headers:         map[string]string{"content-type": contentType},
+			Headers:         map[string]string{"content-type": contentType, "content-encoding": contentEncoding},
 			Body:            string(body),
 			IsBase64Encoded: isBase64,
 		}
@@ -119,8 +143,12 @@ func FuzzParseRequest(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
+		decoded, problem := decodeContent(contentEncoding, string(body))
+		if problem != nil {
+			t.Fatalf("decoding again: %v", problem)
+		}
 		mediaType, _ := parseContentType(contentType)
-		raws, problem := split(mediaType, string(body))
+		raws, problem := split(mediaType, strings.TrimPrefix(decoded, byteOrderMark))
 		if problem != nil || len(raws) != batch.Events {
 			t.Fatalf("split again: %v, %d events", problem, len(raws))
 		}
@@ -137,6 +165,11 @@ func FuzzParseRequest(f *testing.F) {
 			}
 			if record.PartitionKey != got.UserID || len(record.Data) > activity.MaxEventBytes {
 				t.Fatalf("record %s: partition key %q, %d bytes", record.Data, record.PartitionKey, len(record.Data))
+			}
+			var other struct{ UserID, EventID string }
+			if err := json.Unmarshal(record.Data, &other); err != nil || other.UserID != record.PartitionKey || other.EventID != got.EventID {
+				t.Fatalf("record %s: encoding/json reads userId %q, eventId %q (%v); the partition key is %q, the eventId %q",
+					record.Data, other.UserID, other.EventID, err, record.PartitionKey, got.EventID)
 			}
 			var compacted bytes.Buffer
 			if err := json.Compact(&compacted, record.Data); err != nil || !bytes.Equal(compacted.Bytes(), record.Data) {

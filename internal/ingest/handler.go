@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -172,11 +174,17 @@ func jsonResponse(status int, body any, extra map[string]string) events.LambdaFu
 	for k, v := range extra {
 		headers[k] = v
 	}
-	data, err := json.Marshal(body)
-	if err != nil { // only plain structs of strings and ints get here
-		status, data = http.StatusInternalServerError, []byte(`{"message":"ingest could not encode its answer"}`)
+	// Messages say ">=" and "×": HTML escaping (json.Marshal's default)
+	// would write \u003e= for a client to read.
+	var data bytes.Buffer
+	enc := json.NewEncoder(&data)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil { // only plain structs of strings and ints get here
+		data.Reset()
+		data.WriteString(`{"message":"ingest could not encode its answer"}`)
+		status = http.StatusInternalServerError
 	}
-	return events.LambdaFunctionURLResponse{StatusCode: status, Headers: headers, Body: string(data)}
+	return events.LambdaFunctionURLResponse{StatusCode: status, Headers: headers, Body: strings.TrimSuffix(data.String(), "\n")}
 }
 
 func requestID(ctx context.Context, req events.LambdaFunctionURLRequest) string {

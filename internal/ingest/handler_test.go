@@ -107,7 +107,7 @@ func array(elements ...string) string { return "[" + strings.Join(elements, ",")
 func TestHandlerAnswers(t *testing.T) {
 	const (
 		hint         = `send one event object or an array of event objects as application/json, or one event object per line as application/x-ndjson`
-		unsupported  = `; ` + hint + `","allowed":["application/json","application/x-ndjson"]}`
+		unsupported  = `; ` + hint + `","allowed":["application/json","application/x-ndjson","application/ndjson","application/jsonl","application/x-jsonlines","application/json-seq"]}`
 		manyEvents   = `{"message":"request holds 1001 events; at most 1000 are allowed per request: split it","maxEvents":1000}`
 		manyLines    = `{"message":"request holds more than 1000 events; at most 1000 are allowed per request: split it","maxEvents":1000}`
 		oneAccepted  = `{"accepted":1,"rejected":[]}`
@@ -142,13 +142,13 @@ func TestHandlerAnswers(t *testing.T) {
 			name: "mixed valid and invalid", contentType: "application/json",
 			body:     array(view1, noUser, cart1, click, `"not an object"`, `{"eventId":"e-6","userId":"u-6","type":"view","ts":"2026-11-26T12:00:00Z"}`),
 			status:   202,
-			wantBody: `{"accepted":2,"rejected":[{"index":1,"error":` + noUserReason + `},{"index":3,"error":` + clickReason + `},{"index":4,"error":"not a JSON object"},{"index":5,"error":"productId: required for type view"}]}`,
+			wantBody: `{"accepted":2,"rejected":[{"index":1,"error":` + noUserReason + `,"errors":[` + noUserReason + `]},{"index":3,"error":` + clickReason + `,"errors":[` + clickReason + `]},{"index":4,"error":"not a JSON object","errors":["not a JSON object"]},{"index":5,"error":"productId: required for type view","errors":["productId: required for type view"]}]}`,
 			written:  []string{view1, cart1},
 		},
 		{
 			name: "every event invalid is still 202: nothing to retry", contentType: "application/json", body: array(noUser, click),
 			status:   202,
-			wantBody: `{"accepted":0,"rejected":[{"index":0,"error":` + noUserReason + `},{"index":1,"error":` + clickReason + `}]}`,
+			wantBody: `{"accepted":0,"rejected":[{"index":0,"error":` + noUserReason + `,"errors":[` + noUserReason + `]},{"index":1,"error":` + clickReason + `,"errors":[` + clickReason + `]}]}`,
 		},
 		{
 			name: "array with a malformed element", contentType: "application/json", body: `[` + view1 + `,{"userId":}]`,
@@ -185,7 +185,7 @@ func TestHandlerAnswers(t *testing.T) {
 			name: "NDJSON with blank lines and a bad line", contentType: "application/x-ndjson",
 			body:     "\r\n" + view1 + "\r\n\n" + `{"userId":` + "\n   \n" + search1 + "\n" + noUser,
 			status:   202,
-			wantBody: `{"accepted":2,"rejected":[{"index":1,"error":"invalid JSON: unexpected end of JSON input"},{"index":3,"error":` + noUserReason + `}]}`,
+			wantBody: `{"accepted":2,"rejected":[{"index":1,"error":"invalid JSON: unexpected end of JSON input","errors":["invalid JSON: unexpected end of JSON input"]},{"index":3,"error":` + noUserReason + `,"errors":[` + noUserReason + `]}]}`,
 			written:  []string{view1, search1},
 		},
 		{
@@ -216,7 +216,7 @@ func TestHandlerAnswers(t *testing.T) {
 		{
 			name: "body over 6 MiB", contentType: "application/json", body: array(view1) + strings.Repeat(" ", MaxBodyBytes),
 			status:   413,
-			wantBody: fmt.Sprintf(`{"message":"body is %d bytes; at most 6291456 (6 MiB, Lambda's payload limit) are allowed per request: split it","maxBodyBytes":6291456}`, len(array(view1))+MaxBodyBytes),
+			wantBody: fmt.Sprintf(`{"message":"body is %d bytes; at most 6291456 (6 MiB, Lambda's payload limit) are allowed per request, compressed or not: split it","maxBodyBytes":6291456}`, len(array(view1))+MaxBodyBytes),
 		},
 		{
 			name: "text/plain", contentType: "text/plain", body: view1,
@@ -296,7 +296,7 @@ func TestMissingEventIDGetsAUUIDv7(t *testing.T) {
 		{"absent", view2, `{"eventId":"ID","userId":"u-4","type":"view","productId":"p-4","ts":"2026-11-26T12:00:05Z"}`},
 		{"null", `{"userId":"u-4","eventId":null,"type":"search","ts":"2026-11-26T12:00:05Z"}`,
 			`{"eventId":"ID","userId":"u-4","type":"search","ts":"2026-11-26T12:00:05Z"}`},
-		{"empty, other spelling, last member", `{"userId":"u-4","type":"search","ts":"2026-11-26T12:00:05Z","EVENTID":""}`,
+		{"empty, last member", `{"userId":"u-4","type":"search","ts":"2026-11-26T12:00:05Z","eventId":""}`,
 			`{"eventId":"ID","userId":"u-4","type":"search","ts":"2026-11-26T12:00:05Z"}`},
 		{"escaped key, nested values kept", `{"event\u0049d":null, "userId":"u-4", "type":"search", "ts":"2026-11-26T12:00:05Z", "ctx":{"eventId":"inner","a":[1,{"b":"}"}]}}`,
 			`{"eventId":"ID","userId":"u-4","type":"search","ts":"2026-11-26T12:00:05Z","ctx":{"eventId":"inner","a":[1,{"b":"}"}]}}`},
@@ -349,7 +349,7 @@ func TestAssignedIDMustFitTheEventLimit(t *testing.T) {
 	h := newHarness(t)
 	resp := h.do(t, functionURLRequest(t, "application/json", array(event, view1)))
 	// 32768 + len(`"eventId":"` + 36 + `",`) = 32817.
-	want := `{"accepted":1,"rejected":[{"index":0,"error":"event is 32817 bytes with its assigned eventId; at most 32768 allowed: shorten it or send your own eventId"}]}`
+	want := `{"accepted":1,"rejected":[{"index":0,"error":"event is 32817 bytes with its assigned eventId; at most 32768 allowed: shorten it or send your own eventId","errors":["event is 32817 bytes with its assigned eventId; at most 32768 allowed: shorten it or send your own eventId"]}]}`
 	if resp.StatusCode != 202 || resp.Body != want {
 		t.Errorf("%d %s\nwant 202 %s", resp.StatusCode, resp.Body, want)
 	}
@@ -392,7 +392,7 @@ func TestUnwrittenEventsAre503WithTheirIndexes(t *testing.T) {
 		return ""
 	}
 	resp := h.do(t, functionURLRequest(t, "application/x-ndjson", ndjson(view1, noUser, search1, cart1, view2)))
-	want := `{"accepted":2,"rejected":[{"index":1,"error":"userId: required, a non-empty string"}],"unwritten":[2,4],` +
+	want := `{"accepted":2,"rejected":[{"index":1,"error":"userId: required, a non-empty string","errors":["userId: required, a non-empty string"]}],"unwritten":[2,4],` +
 		`"message":"2 of 4 valid events were not written: the stream is throttling or unavailable; send the events listed in unwritten again after Retry-After seconds, each with its own eventId so a retry cannot count twice"}`
 	if resp.StatusCode != 503 || resp.Body != want {
 		t.Errorf("%d %s\nwant 503 %s", resp.StatusCode, resp.Body, want)

@@ -75,10 +75,10 @@ func appendCompactValue(dst []byte, s string, i int) ([]byte, int) {
 }
 
 // appendWithEventID appends obj, a JSON object, compacted and with
-// "eventId":id as its first member. Members that encoding/json would also
-// read as eventId (its key match ignores case; the object held a null or ""
-// there) are left out, so that the record has exactly one and every reader
-// sees id.
+// "eventId":id as its first member. The client's own eventId member (null
+// or "", else there would be no id to assign) is left out, so that the
+// record has exactly one. activity's parser has rejected case variants and
+// repeats of the key, so exact matching finds every reader's eventId.
 func appendWithEventID(dst []byte, obj, id string) []byte {
 	dst = append(dst, `{"eventId":`...)
 	dst = activity.AppendString(dst, id)
@@ -99,18 +99,16 @@ func appendWithEventID(dst []byte, obj, id string) []byte {
 	return append(dst, '}')
 }
 
-// isEventIDKey reports whether encoding/json matches the quoted key to the
-// eventId field: equal under case folding, after unescaping.
+// isEventIDKey reports whether the quoted key is eventId, after unescaping.
 func isEventIDKey(quoted string) bool {
-	key := quoted[1 : len(quoted)-1]
-	if strings.IndexByte(key, '\\') < 0 {
-		return strings.EqualFold(key, "eventId")
+	if strings.IndexByte(quoted, '\\') < 0 {
+		return quoted == `"eventId"`
 	}
 	var s string
 	if err := json.Unmarshal([]byte(quoted), &s); err != nil {
 		return false
 	}
-	return strings.EqualFold(s, "eventId")
+	return s == "eventId"
 }
 
 // splitValidArray returns the elements of array, trimmed, when jsonscan

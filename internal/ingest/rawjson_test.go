@@ -31,7 +31,7 @@ func TestAppendWithEventID(t *testing.T) {
 		{"pretty", "{\n  \"userId\" : \"u\" ,\n  \"ctx\" : { \"a\" : [ 1 , \"x y\" ] }\n}", `{"eventId":"ID","userId":"u","ctx":{"a":[1,"x y"]}}`},
 		{"null first", `{"eventId":null,"userId":"u"}`, `{"eventId":"ID","userId":"u"}`},
 		{"empty last", `{"userId":"u","eventId":""}`, `{"eventId":"ID","userId":"u"}`},
-		{"any case", `{"EventID":null,"userId":"u","EVENTID":""}`, `{"eventId":"ID","userId":"u"}`},
+		{"case variants are other keys", `{"EventIDs":null,"userId":"u","eventId":""}`, `{"eventId":"ID","EventIDs":null,"userId":"u"}`},
 		{"escaped", `{"\u0065ventId":null,"userId":"u"}`, `{"eventId":"ID","userId":"u"}`},
 		{"nested eventId kept", `{"userId":"u","ctx":{"eventId":"x"}}`, `{"eventId":"ID","userId":"u","ctx":{"eventId":"x"}}`},
 		{"literal before the end", `{"userId":"u","n":12}`, `{"eventId":"ID","userId":"u","n":12}`},

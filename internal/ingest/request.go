@@ -6,26 +6,36 @@
 // # Request
 //
 // POST, with Content-Type application/json (one event object, or an array
-// of them) or application/x-ndjson (one event object per line; blank lines
-// are skipped and do not count as events). Parameters such as
-// "; charset=utf-8" are allowed; a charset other than UTF-8 is not. The body
-// may arrive base64-encoded (isBase64Encoded), as Lambda does for media
-// types it does not know as text.
+// of them), an NDJSON type (application/x-ndjson, application/ndjson,
+// application/jsonl, application/x-jsonlines: one event object per line;
+// lines end with LF or CRLF, blank lines are skipped and do not count as
+// events, the last line needs no line end) or application/json-seq
+// (RFC 7464: each event after an RS byte, 0x1E). Parameters such as
+// "; charset=utf-8" are allowed; a charset other than UTF-8 is not. A
+// UTF-8 byte order mark before the body is skipped (RFC 8259, section
+// 8.1, lets parsers ignore it). The body may arrive base64-encoded
+// (isBase64Encoded), as Lambda does for media types it does not know as
+// text, and compressed with Content-Encoding gzip, deflate or zstd
+// (AcceptedEncodings); compressed or not, at most MaxBodyBytes once
+// decoded.
 //
-// Event i is the i-th array element or the i-th non-blank line, from 0. At
-// most MaxEvents events and MaxBodyBytes bytes per request (413 otherwise).
+// Event i is the i-th array element, line or record, from 0. At most
+// MaxEvents events and MaxBodyBytes bytes per request (413 otherwise).
 // A JSON body that is not valid JSON as a whole, including an array with one
 // malformed element, is refused with 400: nothing in it can be trusted to
-// line up with an index. In NDJSON each line stands alone, so a malformed
-// line only rejects that event.
+// line up with an index. In NDJSON and json-seq each event stands alone,
+// so a malformed one only rejects that event.
 //
 // # What goes to the stream
 //
 // The client's bytes, compacted, so that fields the processor does not read
-// survive. An event without an eventId (absent, null or "") gets a UUIDv7:
-// the record is then the object with "eventId" as its first member and any
-// member encoding/json would read as eventId removed. The partition key is
-// userId.
+// survive; ts as sent. An event without an eventId (absent, null or "")
+// gets a UUIDv7: the record is then the object with "eventId" as its first
+// member and the client's null or "" eventId removed. The partition key is
+// userId. activity's parser has already rejected every event that readers
+// could read differently (case-variant or duplicate keys, invalid UTF-8,
+// unpaired surrogates), so the record says to every reader what ingest
+// decided.
 package ingest
 
 import (
@@ -35,12 +45,14 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
 	"github.com/streamfn/streamfn/internal/activity"
+	"github.com/streamfn/streamfn/internal/features"
 	"github.com/streamfn/streamfn/internal/jsonscan"
 	"github.com/streamfn/streamfn/internal/streamwriter"
 )
@@ -57,14 +69,19 @@ const (
 
 // The media types ingest reads.
 const (
-	MediaJSON   = "application/json"
-	MediaNDJSON = "application/x-ndjson"
+	MediaJSON    = "application/json"
+	MediaNDJSON  = "application/x-ndjson"
+	MediaJSONSeq = "application/json-seq" // RFC 7464
 )
 
-// Rejection is one event that broke a schema rule.
+// ndjsonTypes are the names clients use for newline-delimited JSON.
+var ndjsonTypes = []string{MediaNDJSON, "application/ndjson", "application/jsonl", "application/x-jsonlines"}
+
+// Rejection is one event that broke schema rules.
 type Rejection struct {
-	Index int    `json:"index"`
-	Error string `json:"error"`
+	Index  int      `json:"index"`
+	Error  string   `json:"error"`  // every problem, joined with "; "
+	Errors []string `json:"errors"` // each problem, naming its field
 }
 
 // Batch is a parsed request.
@@ -77,16 +94,17 @@ type Batch struct {
 
 // Problem refuses a request as a whole. Its fields are the JSON error body.
 type Problem struct {
-	Status       int      `json:"-"`
-	Message      string   `json:"message"`
-	Allowed      []string `json:"allowed,omitempty"`
-	MaxEvents    int      `json:"maxEvents,omitempty"`
-	MaxBodyBytes int      `json:"maxBodyBytes,omitempty"`
+	Status           int      `json:"-"`
+	Message          string   `json:"message"`
+	Allowed          []string `json:"allowed,omitempty"`
+	AllowedEncodings []string `json:"allowedEncodings,omitempty"`
+	MaxEvents        int      `json:"maxEvents,omitempty"`
+	MaxBodyBytes     int      `json:"maxBodyBytes,omitempty"`
 }
 
 func (p *Problem) Error() string { return fmt.Sprintf("%d %s", p.Status, p.Message) }
 
-var acceptedMediaTypes = []string{MediaJSON, MediaNDJSON}
+var acceptedMediaTypes = append(append([]string{MediaJSON}, ndjsonTypes...), MediaJSONSeq)
 
 const shapeHint = "send one event object or an array of event objects as " + MediaJSON + ", or one event object per line as " + MediaNDJSON
 
@@ -116,7 +134,7 @@ func ParseRequest(req events.LambdaFunctionURLRequest, newEventID func() (string
 		return nil, problem
 	}
 	if len(req.Body) > MaxBodyBytes {
-		return nil, tooLarge(len(req.Body))
+		return nil, tooLarge(len(req.Body), "")
 	}
 	body := req.Body
 	if req.IsBase64Encoded {
@@ -126,12 +144,20 @@ func ParseRequest(req events.LambdaFunctionURLRequest, newEventID func() (string
 		}
 		body = string(decoded)
 	}
+	body, problem = decodeContent(header(req.Headers, "Content-Encoding"), body)
+	if problem != nil {
+		return nil, problem
+	}
+	// RFC 8259, section 8.1: a parser may ignore a byte order mark.
+	body = strings.TrimPrefix(body, byteOrderMark)
 	raws, problem := split(mediaType, body)
 	if problem != nil {
 		return nil, problem
 	}
 	return parseEvents(raws, len(body), newEventID)
 }
+
+const byteOrderMark = "\uFEFF"
 
 // header finds a header case-insensitively: Function URLs lower-case names,
 // other callers may not.
@@ -162,7 +188,11 @@ func parseContentType(contentType string) (string, *Problem) {
 	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
 		return "", unsupported("Content-Type %q cannot be parsed: %v", contentType, err)
 	}
-	if mediaType != MediaJSON && mediaType != MediaNDJSON {
+	switch {
+	case mediaType == MediaJSON, mediaType == MediaJSONSeq:
+	case slices.Contains(ndjsonTypes, mediaType):
+		mediaType = MediaNDJSON
+	default:
 		return "", unsupported("Content-Type %q is not supported", mediaType)
 	}
 	if charset, ok := params["charset"]; ok && !strings.EqualFold(charset, "utf-8") && !strings.EqualFold(charset, "utf8") {
@@ -171,6 +201,9 @@ func parseContentType(contentType string) (string, *Problem) {
 	return mediaType, nil
 }
 
+// recordSeparator starts each event of an application/json-seq body.
+const recordSeparator = 0x1E
+
 // jsonSpace is JSON's whitespace; strings.TrimSpace would also drop Unicode
 // spaces that make JSON invalid.
 const jsonSpace = " \t\r\n"
@@ -178,10 +211,19 @@ const jsonSpace = " \t\r\n"
 // split cuts a body into the raw JSON of each event.
 func split(mediaType string, body string) ([]string, *Problem) {
 	var raws []string
-	if mediaType == MediaNDJSON {
+	if mediaType == MediaNDJSON || mediaType == MediaJSONSeq {
+		// NDJSON events end at LF; json-seq events start at RS (RFC 7464,
+		// section 2.1), and whitespace around each is insignificant.
+		separator := byte('\n')
+		if mediaType == MediaJSONSeq {
+			separator = recordSeparator
+			if rest := strings.TrimLeft(body, jsonSpace); rest != "" && rest[0] != recordSeparator {
+				return nil, badRequest("an %s body must start each event with the record separator RS (0x1E); %s", MediaJSONSeq, shapeHint)
+			}
+		}
 		for rest := body; len(rest) > 0; {
 			line := rest
-			if end := strings.IndexByte(rest, '\n'); end >= 0 {
+			if end := strings.IndexByte(rest, separator); end >= 0 {
 				line, rest = rest[:end], rest[end+1:]
 			} else {
 				rest = ""
@@ -246,8 +288,16 @@ func parseEvents(raws []string, bodyBytes int, newEventID func() (string, error)
 		// the Event's strings share the body's memory.
 		ev, err := activity.ParseString(raw)
 		if err != nil {
-			b.Rejected = append(b.Rejected, Rejection{Index: i, Error: err.Error()})
+			b.Rejected = append(b.Rejected, rejection(i, err))
 			continue
+		}
+		// The processor's amount rule, so that the client hears about a
+		// purchase the processor would send to the poison queue.
+		if ev.Type == activity.Purchase && ev.HasPrice {
+			if _, err := features.PurchaseAmount(ev.Price, ev.Quantity); err != nil {
+				b.Rejected = append(b.Rejected, rejection(i, &activity.FieldError{Field: "price", Reason: err.Error() + "; the processor cannot add this purchase up"}))
+				continue
+			}
 		}
 		start := len(buf)
 		if ev.EventID == "" {
@@ -260,21 +310,25 @@ func parseEvents(raws []string, bodyBytes int, newEventID func() (string, error)
 		}
 		if err := ev.Validate(); err != nil {
 			buf = buf[:start]
-			b.Rejected = append(b.Rejected, Rejection{Index: i, Error: err.Error()})
+			b.Rejected = append(b.Rejected, rejection(i, err))
 			continue
 		}
 		data := buf[start:len(buf):len(buf)]
 		if len(data) > activity.MaxEventBytes {
 			buf = buf[:start]
-			b.Rejected = append(b.Rejected, Rejection{Index: i, Error: fmt.Sprintf(
+			b.Rejected = append(b.Rejected, rejection(i, fmt.Errorf(
 				"event is %d bytes with its assigned eventId; at most %d allowed: shorten it or send your own eventId",
-				len(data), activity.MaxEventBytes)})
+				len(data), activity.MaxEventBytes)))
 			continue
 		}
 		b.Records = append(b.Records, streamwriter.Record{PartitionKey: ev.UserID, Data: data})
 		b.Indexes = append(b.Indexes, i)
 	}
 	return b, nil
+}
+
+func rejection(index int, err error) Rejection {
+	return Rejection{Index: index, Error: err.Error(), Errors: activity.Messages(err)}
 }
 
 func badRequest(format string, args ...any) *Problem {
@@ -300,10 +354,16 @@ func tooMany(held string) *Problem {
 	}
 }
 
-func tooLarge(n int) *Problem {
+// tooLarge refuses a body of n bytes; encoding, when not "", is the
+// Content-Encoding it was decoded from.
+func tooLarge(n int, encoding string) *Problem {
+	held := fmt.Sprintf("body is %d bytes", n)
+	if encoding != "" {
+		held = fmt.Sprintf("body decoded from Content-Encoding %s is more than %d bytes", encoding, n)
+	}
 	return &Problem{
 		Status:       http.StatusRequestEntityTooLarge,
-		Message:      fmt.Sprintf("body is %d bytes; at most %d (6 MiB, Lambda's payload limit) are allowed per request: split it", n, MaxBodyBytes),
+		Message:      fmt.Sprintf("%s; at most %d (6 MiB, Lambda's payload limit) are allowed per request, compressed or not: split it", held, MaxBodyBytes),
 		MaxBodyBytes: MaxBodyBytes,
 	}
 }

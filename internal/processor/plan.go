@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"unsafe"
@@ -47,13 +48,14 @@ type plan struct {
 }
 
 type validRecord struct {
-	text   string
-	record int32 // index in records
-	user   int32
-	shard  string
-	pk     string // the Kinesis record's partition key: with shard, its lane
-	pos    features.Position
-	amount features.Amount
+	text    string
+	record  int32 // index in records
+	user    int32
+	shard   string
+	pk      string // the Kinesis record's partition key
+	pos     features.Position
+	arrival int64 // ApproximateArrivalTimestamp, Unix seconds
+	amount  features.Amount
 	// eventKey is computed here, while the eventId's bytes are hot, so
 	// that the merge never has to read them again.
 	eventKey features.EventKey
@@ -74,6 +76,7 @@ type planner struct {
 	unpacker kpl.Unpacker
 	shard    string // the last record's shard id
 	pk       string // the current record's partition key
+	arrival  int64  // and its arrival, Unix seconds
 	// kept holds the bytes of the plan's strings that do not live in the
 	// payload: what each event's merge needs, copied out of the decoder's
 	// one-record buffer.
@@ -160,6 +163,7 @@ func (pl *planner) Visit(k int, r *kinesisevent.Record) {
 	}
 	p.lastSeq = seq
 	pl.pk = invocationString(r.PartitionKey)
+	pl.arrival = int64(math.Floor(r.ApproximateArrivalTimestamp))
 	aggregated := r.DataErr == nil && kpl.IsAggregated(r.Data)
 	p.aggregated = append(p.aggregated, aggregated)
 	switch {
@@ -225,7 +229,7 @@ func (pl *planner) addUserRecord(record int32, sub int, shard, seq string, data 
 	ev.SessionID, ev.UserAgent = "", ""
 	p.events = append(p.events, ev)
 	p.valid = append(p.valid, validRecord{text: kept, record: record, user: user, shard: shard, pk: pl.pk,
-		pos: features.Position{Sequence: seq, Sub: max(sub, 0)}, amount: amount, eventKey: key})
+		pos: features.Position{Sequence: seq, Sub: max(sub, 0)}, arrival: pl.arrival, amount: amount, eventKey: key})
 }
 
 // groupByUser lays the valid records out user by user with a counting
@@ -250,7 +254,7 @@ func (pl *planner) groupByUser() {
 		v := &p.valid[i]
 		at := next[v.user]
 		next[v.user]++
-		p.byUser[at] = features.Record{Shard: v.shard, PartitionKey: v.pk, Position: v.pos, Event: p.events[i], Amount: v.amount, EventKey: v.eventKey}
+		p.byUser[at] = features.Record{Shard: v.shard, PartitionKey: v.pk, Position: v.pos, Arrival: v.arrival, Event: p.events[i], Amount: v.amount, EventKey: v.eventKey}
 		p.recordOf[at] = v.record
 		p.textOf[at] = v.text
 	}

@@ -33,6 +33,7 @@ package processor
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/streamfn/streamfn/internal/activity"
 	"github.com/streamfn/streamfn/internal/features"
@@ -77,20 +80,29 @@ func New(cfg Config, st store.Store, pq poison.Sender, log *slog.Logger, metrics
 
 // Outcome counts what one invocation did; the EMF line reports it.
 type Outcome struct {
-	Records            int // Kinesis records
-	UserRecords        int // records after KPL unpacking
-	Valid              int // valid events (applied, duplicate or replayed)
-	Poison             int // records reported to the poison queue
-	Applied            int // events counted into items
-	DuplicatesSkipped  int // producer duplicates
-	ReplaysSkipped     int // redelivered records at or below a mark
-	Users              int
-	Writes             int // items written
-	WriteConflicts     int // writes retried after another writer's change
-	UsersFailed        int
-	PoisonSendFailures int
-	DeadlineStops      int // users or poison records not started for lack of time
-	MaxRecordAgeMs     float64
+	Records           int // Kinesis records
+	UserRecords       int // records after KPL unpacking
+	Valid             int // valid events (applied, duplicate or replayed)
+	Poison            int // records reported to the poison queue
+	Applied           int // events counted into items
+	DuplicatesSkipped int // eventIds the user's item had applied
+	ReplaysSkipped    int // redelivered records at or below a mark, older than the Seen set's reach
+	Recovered         int // applied records below their mark: replays of records the mapping gave up on
+	Unverified        int // applied records outside the guarantee (package features)
+	SeenEvicted       int // Seen entries dropped before their horizon (features.MaxSeen)
+	// RedriveBeyondHorizon counts records a redrive replayed that the
+	// processor skipped without being able to vouch they were applied
+	// (features.Result.RedriveBeyondHorizon).
+	RedriveBeyondHorizon int
+	MaxItemBytes         int // the largest item written
+	WriteUnits           int // what the writes cost, one unit per started KB of item
+	Users                int
+	Writes               int // items written
+	WriteConflicts       int // writes retried after another writer's change
+	UsersFailed          int
+	PoisonSendFailures   int
+	DeadlineStops        int // users or poison records not started for lack of time
+	MaxRecordAgeMs       float64
 	// FailedSequenceNumber is the batch item failure, "" when none.
 	FailedSequenceNumber string
 	// Windowed: the event came from a mapping with a tumbling window, and
@@ -106,7 +118,12 @@ func (p *Processor) Invoke(ctx context.Context, payload []byte) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	return AppendResponse(nil, out.FailedSequenceNumber, out.Windowed), nil
+	resp := AppendResponse(nil, out.FailedSequenceNumber, out.Windowed)
+	if IsRedrive(ctx) {
+		// Only the redrive tool asks: Lambda's mapping never sees this.
+		resp = appendRedriveReport(resp, out)
+	}
+	return resp, nil
 }
 
 // AppendResponse appends the partial-batch response naming failedSequence,
@@ -146,7 +163,7 @@ func (p *Processor) Process(ctx context.Context, payload []byte) (Outcome, error
 		p.log.ErrorContext(ctx, "invocation is not a Kinesis event; Lambda will retry it", "error", err, "bytes", len(payload))
 		return Outcome{}, err
 	}
-	inv := &invocation{p: p, ctx: ctx, plan: plan, failedRecord: -1, margin: p.cfg.DeadlineMargin}
+	inv := &invocation{p: p, ctx: ctx, plan: plan, failedRecord: -1, margin: p.cfg.DeadlineMargin, redrive: IsRedrive(ctx)}
 	if deadline, ok := ctx.Deadline(); ok {
 		// A function whose whole timeout is near the margin would never
 		// start anything and block its shard: keep at most a quarter.
@@ -182,6 +199,7 @@ type invocation struct {
 	plan *plan
 
 	margin       time.Duration // no new call starts with less time left
+	redrive      bool          // a replay by the redrive tool (IsRedrive)
 	mu           sync.Mutex
 	out          Outcome
 	failedRecord int32 // lowest failed Kinesis record index, -1 for none
@@ -215,7 +233,8 @@ func (inv *invocation) parallel(n int, task func(i int, m *features.Merger)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m := features.NewMerger(inv.p.cfg.EventIDWindow)
+			m := features.NewMerger(inv.p.cfg.Horizons)
+			m.Redrive = inv.redrive
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= n {
@@ -286,9 +305,10 @@ func (inv *invocation) writeUser(u int, item *features.Item, m *features.Merger)
 				return
 			}
 		}
-		if res.Applied == 0 {
-			// Only duplicates, replays or rejections: the item is unchanged.
+		if res.Applied == 0 && !res.Refreshed && len(res.Rejected) == 0 {
+			// Only duplicates and replays that changed nothing: no write.
 			inv.counted(res, 0)
+			inv.outsideGuarantee(userID, res, item)
 			return
 		}
 		if days := inv.p.cfg.FeatureTTLDays; days > 0 {
@@ -297,6 +317,8 @@ func (inv *invocation) writeUser(u int, item *features.Item, m *features.Merger)
 		err := inv.p.store.Save(inv.ctx, item)
 		if err == nil {
 			inv.counted(res, 1)
+			inv.wrote(item)
+			inv.outsideGuarantee(userID, res, item)
 			return
 		}
 		if !errors.Is(err, store.ErrConflict) || attempt >= inv.p.cfg.WriteAttempts {
@@ -329,6 +351,30 @@ func (inv *invocation) counted(res features.Result, writes int) {
 	inv.out.DuplicatesSkipped += res.Duplicates
 	inv.out.ReplaysSkipped += res.Replays
 	inv.out.Writes += writes
+	inv.out.Recovered += res.Recovered
+	inv.out.Unverified += res.Unverified
+	inv.out.SeenEvicted += res.Evicted
+	inv.out.RedriveBeyondHorizon += res.RedriveBeyondHorizon
+}
+
+// outsideGuarantee logs a user whose records the merge handled outside the
+// exactly-once guarantee; the metrics count them.
+func (inv *invocation) outsideGuarantee(userID string, res features.Result, item *features.Item) {
+	if res.Unverified > 0 || res.Evicted > 0 || res.RedriveBeyondHorizon > 0 {
+		inv.p.log.WarnContext(inv.ctx, OutsideGuaranteeMessage,
+			"userId", userID, "unverified", res.Unverified, "seenEvicted", res.Evicted, "redriveBeyondHorizon", res.RedriveBeyondHorizon,
+			"seenEntries", len(item.Seen), "itemBytes", item.Bytes)
+	}
+}
+
+// wrote adds a written item's size to the outcome.
+func (inv *invocation) wrote(item *features.Item) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.out.MaxItemBytes = max(inv.out.MaxItemBytes, item.Bytes)
+	if item.Bytes > 0 {
+		inv.out.WriteUnits += store.WriteUnits(item.Bytes)
+	}
 }
 
 // reportRejected sends the records the merge rejected to the poison queue,
@@ -454,6 +500,8 @@ func (p *Processor) report(ctx context.Context, start time.Time, out Outcome) {
 	p.log.InfoContext(ctx, "batch processed",
 		"records", out.Records, "userRecords", out.UserRecords, "valid", out.Valid, "poison", out.Poison,
 		"applied", out.Applied, "duplicatesSkipped", out.DuplicatesSkipped, "replaysSkipped", out.ReplaysSkipped,
+		"recovered", out.Recovered, "unverified", out.Unverified, "seenEvicted", out.SeenEvicted, "redriveBeyondHorizon", out.RedriveBeyondHorizon,
+		"maxItemBytes", out.MaxItemBytes, "writeUnits", out.WriteUnits,
 		"users", out.Users, "writes", out.Writes, "writeConflicts", out.WriteConflicts, "usersFailed", out.UsersFailed,
 		"maxRecordAgeMs", out.MaxRecordAgeMs, "failedSequenceNumber", out.FailedSequenceNumber, "durationMs", elapsed.Milliseconds())
 	failures := 0.0
@@ -467,7 +515,13 @@ func (p *Processor) report(ctx context.Context, start time.Time, out Outcome) {
 		telemetry.Metric{Name: "Poison", Unit: telemetry.Count, Value: float64(out.Poison)},
 		telemetry.Metric{Name: "DuplicatesSkipped", Unit: telemetry.Count, Value: float64(out.DuplicatesSkipped)},
 		telemetry.Metric{Name: "ReplaysSkipped", Unit: telemetry.Count, Value: float64(out.ReplaysSkipped)},
+		telemetry.Metric{Name: "Recovered", Unit: telemetry.Count, Value: float64(out.Recovered)},
+		telemetry.Metric{Name: "DedupUnverified", Unit: telemetry.Count, Value: float64(out.Unverified)},
+		telemetry.Metric{Name: "DedupEvicted", Unit: telemetry.Count, Value: float64(out.SeenEvicted)},
+		telemetry.Metric{Name: "RedriveBeyondHorizon", Unit: telemetry.Count, Value: float64(out.RedriveBeyondHorizon)},
 		telemetry.Metric{Name: "Writes", Unit: telemetry.Count, Value: float64(out.Writes)},
+		telemetry.Metric{Name: "WriteUnits", Unit: telemetry.Count, Value: float64(out.WriteUnits)},
+		telemetry.Metric{Name: "MaxItemBytes", Unit: telemetry.Bytes, Value: float64(out.MaxItemBytes)},
 		telemetry.Metric{Name: "WriteConflicts", Unit: telemetry.Count, Value: float64(out.WriteConflicts)},
 		telemetry.Metric{Name: "UsersFailed", Unit: telemetry.Count, Value: float64(out.UsersFailed)},
 		telemetry.Metric{Name: "PoisonSendFailures", Unit: telemetry.Count, Value: float64(out.PoisonSendFailures)},
@@ -477,4 +531,41 @@ func (p *Processor) report(ctx context.Context, start time.Time, out Outcome) {
 	if err != nil {
 		p.log.WarnContext(ctx, "writing metrics", "error", err)
 	}
+}
+
+// OutsideGuaranteeMessage is the log line naming a user whose records were
+// handled outside the exactly-once guarantee (README, "Exactly once").
+const OutsideGuaranteeMessage = "user outside the exactly-once guarantee"
+
+// RedriveClientContextKey is the ClientContext.Custom key with which the
+// redrive tool marks its invocations ("1"). The processor then counts the
+// replayed records it cannot vouch for and reports them in its response as
+// {"batchItemFailures":[...],"redrive":RedriveReport}.
+const RedriveClientContextKey = "streamfn-redrive"
+
+// IsRedrive reports whether the invocation is a replay by the redrive tool.
+func IsRedrive(ctx context.Context) bool {
+	lc, ok := lambdacontext.FromContext(ctx)
+	return ok && lc.ClientContext.Custom[RedriveClientContextKey] == "1"
+}
+
+// RedriveReport is what a redrive invocation's response adds.
+type RedriveReport struct {
+	Applied   int `json:"applied"`
+	Recovered int `json:"recovered"` // given-up records applied now
+	Skipped   int `json:"skipped"`   // already applied (duplicates and replays)
+	// BeyondHorizon are skipped records older than the Seen set reaches:
+	// nothing can vouch that they were applied (README, "Exactly once").
+	BeyondHorizon int `json:"beyondHorizon"`
+	Poison        int `json:"poison"`
+}
+
+func appendRedriveReport(resp []byte, out Outcome) []byte {
+	report, _ := json.Marshal(RedriveReport{ // ints only
+		Applied: out.Applied, Recovered: out.Recovered, Skipped: out.DuplicatesSkipped + out.ReplaysSkipped,
+		BeyondHorizon: out.RedriveBeyondHorizon, Poison: out.Poison,
+	})
+	resp = append(resp[:len(resp)-1], `,"redrive":`...)
+	resp = append(resp, report...)
+	return append(resp, '}')
 }

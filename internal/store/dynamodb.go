@@ -28,15 +28,28 @@ const (
 	AttrRecentProducts = "recentProducts" // L of S, newest first
 	AttrPurchaseTotal  = "purchaseTotal"  // N, exact decimal
 
-	AttrRecentProductTimes  = "recentProductTimes"  // B: the ts of each recentProducts entry, 12 bytes each
-	AttrSequenceMarks       = "sequenceMarks"       // M of S: shard id -> "<sequence number>/<sub-index>"
-	AttrRecentEventIDHashes = "recentEventIdHashes" // B: the window's features.EventKey, 16 bytes each, oldest first
-	AttrVersion             = "version"             // N, the optimistic lock
+	AttrRecentProductTimes = "recentProductTimes" // B: the ts of each recentProducts entry, 12 bytes each
+	AttrSequenceMarks      = "sequenceMarks"      // M of S: shard id -> "<sequence number>/<sub-index>"
+	AttrSeenEvents         = "seenEvents"         // B: the Seen set and its floors (seenEventsHeader, then seenEntryBytes per entry)
+	AttrVersion            = "version"            // N, the optimistic lock
 
 	// What items written before the binary attributes held instead. They
 	// are still read, and the item's next write replaces them.
 	AttrLegacyRecentProductsAt = "recentProductsAt" // L of S, RFC 3339
 	AttrLegacyRecentEventIDs   = "recentEventIds"   // L of S, the eventIds themselves
+	// Items written before arrival times were kept hold the last 64
+	// eventIds' keys here (16 bytes each) instead of AttrSeenEvents.
+	AttrLegacyRecentEventIDHashes = "recentEventIdHashes"
+)
+
+// The seenEvents attribute: a format byte (1), then NewestArrival, Floor
+// and FloorOther (int64 Unix seconds, big-endian), then per entry its
+// arrival (uint32 Unix seconds: good until 2106), a flags byte (bit 0:
+// Other) and the 16-byte key. About 21 bytes per event.
+const (
+	seenFormat       = 1
+	seenEventsHeader = 1 + 3*8
+	seenEntryBytes   = 4 + 1 + 16
 )
 
 // productTimeBytes is the size of one recentProductTimes entry: the Unix
@@ -97,6 +110,7 @@ func (d *DynamoDB) Load(ctx context.Context, userIDs []string) (map[string]*feat
 			if err != nil {
 				return nil, fmt.Errorf("table %s: %w", d.table, err)
 			}
+			item.Bytes = attributesBytes(raw)
 			out[item.UserID] = item
 		}
 		left, ok := res.UnprocessedKeys[d.table]
@@ -122,6 +136,12 @@ func (d *DynamoDB) Save(ctx context.Context, item *features.Item) error {
 	in := &dynamodb.PutItemInput{
 		TableName: aws.String(d.table),
 		Item:      marshalItem(item, item.Version+1, d.ttlAttribute),
+	}
+	item.Bytes = attributesBytes(in.Item)
+	if item.Bytes > MaxItemBytes {
+		// features.MaxSeen and MaxCategories keep items far below this;
+		// never send a write DynamoDB would refuse for every retry.
+		return fmt.Errorf("item of user %q would be %d bytes, over DynamoDB's %d-byte limit", item.UserID, item.Bytes, MaxItemBytes)
 	}
 	if item.Version == 0 {
 		// No item, or one no processor wrote: either way nothing to lose.
@@ -175,21 +195,31 @@ func marshalItem(it *features.Item, version int64, ttlAttribute string) map[stri
 	for shard, pos := range it.Marks {
 		marks[shard] = str(pos.Sequence + "/" + strconv.Itoa(pos.Sub))
 	}
-	eventKeys := make([]byte, 0, len(features.EventKey{})*len(it.RecentEvents))
-	for _, key := range it.RecentEvents {
-		eventKeys = append(eventKeys, key[:]...)
+	seen := make([]byte, 0, seenEventsHeader+seenEntryBytes*len(it.Seen))
+	seen = append(seen, seenFormat)
+	seen = binary.BigEndian.AppendUint64(seen, uint64(it.NewestArrival))
+	seen = binary.BigEndian.AppendUint64(seen, uint64(it.Floor))
+	seen = binary.BigEndian.AppendUint64(seen, uint64(it.FloorOther))
+	for _, e := range it.Seen {
+		seen = binary.BigEndian.AppendUint32(seen, uint32(e.Arrival))
+		var flags byte
+		if e.Other {
+			flags = 1
+		}
+		seen = append(seen, flags)
+		seen = append(seen, e.Key[:]...)
 	}
 	out := map[string]types.AttributeValue{
-		AttrUserID:              str(it.UserID),
-		AttrEventCount:          number(it.EventCount),
-		AttrTypeCounts:          &types.AttributeValueMemberM{Value: typeCounts},
-		AttrCategoryCounts:      &types.AttributeValueMemberM{Value: categories},
-		AttrRecentProducts:      &types.AttributeValueMemberL{Value: products},
-		AttrPurchaseTotal:       &types.AttributeValueMemberN{Value: it.PurchaseTotal.String()},
-		AttrRecentProductTimes:  &types.AttributeValueMemberB{Value: productTimes},
-		AttrSequenceMarks:       &types.AttributeValueMemberM{Value: marks},
-		AttrRecentEventIDHashes: &types.AttributeValueMemberB{Value: eventKeys},
-		AttrVersion:             number(version),
+		AttrUserID:             str(it.UserID),
+		AttrEventCount:         number(it.EventCount),
+		AttrTypeCounts:         &types.AttributeValueMemberM{Value: typeCounts},
+		AttrCategoryCounts:     &types.AttributeValueMemberM{Value: categories},
+		AttrRecentProducts:     &types.AttributeValueMemberL{Value: products},
+		AttrPurchaseTotal:      &types.AttributeValueMemberN{Value: it.PurchaseTotal.String()},
+		AttrRecentProductTimes: &types.AttributeValueMemberB{Value: productTimes},
+		AttrSequenceMarks:      &types.AttributeValueMemberM{Value: marks},
+		AttrSeenEvents:         &types.AttributeValueMemberB{Value: seen},
+		AttrVersion:            number(version),
 	}
 	if !it.LastEventAt.IsZero() {
 		out[AttrLastEventAt] = str(formatTime(it.LastEventAt))
@@ -341,16 +371,7 @@ func unmarshalItem(raw map[string]types.AttributeValue, ttlAttribute string) (*f
 		}
 		it.Marks[shard] = features.Position{Sequence: seq, Sub: n}
 	}
-	if keys, found := r.b(AttrRecentEventIDHashes, len(features.EventKey{})); found {
-		for len(keys) > 0 {
-			it.RecentEvents = append(it.RecentEvents, features.EventKey(keys))
-			keys = keys[len(features.EventKey{}):]
-		}
-	} else {
-		for _, v := range r.l(AttrLegacyRecentEventIDs) {
-			it.RecentEvents = append(it.RecentEvents, features.EventKeyOf(r.s(AttrLegacyRecentEventIDs, v)))
-		}
-	}
+	r.seen(it)
 	if v, ok := raw[AttrVersion]; ok {
 		it.Version = r.n(AttrVersion, v)
 	}
@@ -361,6 +382,47 @@ func unmarshalItem(raw map[string]types.AttributeValue, ttlAttribute string) (*f
 		return nil, r.err
 	}
 	return it, nil
+}
+
+// seen reads the Seen set from seenEvents or, in an item written before
+// it, the last eventIds' keys without arrival times (SeenIncomplete).
+func (r *itemReader) seen(it *features.Item) {
+	if v, found := r.raw[AttrSeenEvents]; found {
+		b, ok := v.(*types.AttributeValueMemberB)
+		switch {
+		case !ok:
+			r.fail(AttrSeenEvents, "want binary (B), got %T", v)
+			return
+		case len(b.Value) < seenEventsHeader || b.Value[0] != seenFormat || (len(b.Value)-seenEventsHeader)%seenEntryBytes != 0:
+			r.fail(AttrSeenEvents, "holds %d bytes: not format %d (a %d-byte header, then %d-byte entries)",
+				len(b.Value), seenFormat, seenEventsHeader, seenEntryBytes)
+			return
+		}
+		data := b.Value[1:]
+		it.NewestArrival = int64(binary.BigEndian.Uint64(data))
+		it.Floor = int64(binary.BigEndian.Uint64(data[8:]))
+		it.FloorOther = int64(binary.BigEndian.Uint64(data[16:]))
+		data = data[24:]
+		it.Seen = make([]features.Seen, 0, len(data)/seenEntryBytes)
+		for ; len(data) > 0; data = data[seenEntryBytes:] {
+			it.Seen = append(it.Seen, features.Seen{
+				Arrival: int64(binary.BigEndian.Uint32(data)),
+				Other:   data[4]&1 != 0,
+				Key:     features.EventKey(data[5:]),
+			})
+		}
+		return
+	}
+	it.SeenIncomplete = true
+	if keys, found := r.b(AttrLegacyRecentEventIDHashes, len(features.EventKey{})); found {
+		for ; len(keys) > 0; keys = keys[len(features.EventKey{}):] {
+			it.Seen = append(it.Seen, features.Seen{Key: features.EventKey(keys)})
+		}
+		return
+	}
+	for _, v := range r.l(AttrLegacyRecentEventIDs) {
+		it.Seen = append(it.Seen, features.Seen{Key: features.EventKeyOf(r.s(AttrLegacyRecentEventIDs, v))})
+	}
 }
 
 // recentProducts pairs recentProducts with their times, from

@@ -68,6 +68,7 @@ func (m *Memory) Save(_ context.Context, item *features.Item) error {
 	if m.items == nil {
 		m.items = map[string]*features.Item{}
 	}
+	item.Bytes = ItemBytes(item, "expiresAt")
 	item.Version++
 	// The clone's userId too: the caller's strings may live in memory the
 	// next invocation reuses.

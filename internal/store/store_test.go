@@ -31,7 +31,8 @@ func sampleItem(user string) *features.Item {
 	it.RecentProducts = []features.RecentProduct{{ProductID: "p2", At: at}, {ProductID: "p1", At: at.Add(-time.Second)}}
 	it.PurchaseTotal, _ = features.PurchaseAmount(19.99, 2)
 	it.Marks["shardId-000000000000"] = features.Position{Sequence: "49590338271490256608559692538361571095921575989136588898", Sub: 3}
-	it.RecentEvents = []features.EventKey{features.EventKeyOf("e1"), features.EventKeyOf("e2")}
+	it.Seen = []features.Seen{{Key: features.EventKeyOf("e1"), Arrival: 1795690000}, {Key: features.EventKeyOf("e2"), Arrival: 1795690001, Other: true}}
+	it.NewestArrival, it.Floor, it.FloorOther = 1795690001, 1795680000, 1795600000
 	it.ExpiresAt = 1795694400
 	return it
 }
@@ -51,10 +52,10 @@ func TestMarshalRoundTrip(t *testing.T) {
 			t.Errorf("%s is %T, want %T", attr, raw[attr], want)
 		}
 	}
-	// The bookkeeping: one binary attribute each for the window and the
-	// products' times, 16 and 12 bytes per entry.
-	if b, ok := raw[AttrRecentEventIDHashes].(*types.AttributeValueMemberB); !ok || len(b.Value) != 2*16 {
-		t.Errorf("%s = %#v, want 32 bytes", AttrRecentEventIDHashes, raw[AttrRecentEventIDHashes])
+	// The bookkeeping: one binary attribute each for the Seen set and the
+	// products' times: 25 + 21 bytes per entry, and 12 per entry.
+	if b, ok := raw[AttrSeenEvents].(*types.AttributeValueMemberB); !ok || len(b.Value) != 25+2*21 {
+		t.Errorf("%s = %#v, want 67 bytes", AttrSeenEvents, raw[AttrSeenEvents])
 	}
 	if b, ok := raw[AttrRecentProductTimes].(*types.AttributeValueMemberB); !ok || len(b.Value) != 2*12 {
 		t.Errorf("%s = %#v, want 24 bytes", AttrRecentProductTimes, raw[AttrRecentProductTimes])
@@ -84,7 +85,10 @@ func TestUnmarshalLegacyItem(t *testing.T) {
 	want := sampleItem("user-1")
 	want.Version = 3
 	raw := marshalItem(want, want.Version, "expiresAt")
-	delete(raw, AttrRecentEventIDHashes)
+	// The old release kept eventIds without arrival times, and no floors.
+	want.Seen = []features.Seen{{Key: features.EventKeyOf("e1")}, {Key: features.EventKeyOf("e2")}}
+	want.NewestArrival, want.Floor, want.FloorOther, want.SeenIncomplete = 0, 0, 0, true
+	delete(raw, AttrSeenEvents)
 	delete(raw, AttrRecentProductTimes)
 	raw[AttrLegacyRecentEventIDs] = &types.AttributeValueMemberL{Value: []types.AttributeValue{
 		&types.AttributeValueMemberS{Value: "e1"}, &types.AttributeValueMemberS{Value: "e2"}}}
@@ -107,8 +111,15 @@ func TestUnmarshalLegacyItem(t *testing.T) {
 
 func TestUnmarshalRejectsBadBookkeeping(t *testing.T) {
 	for name, change := range map[string]func(map[string]types.AttributeValue){
-		AttrRecentEventIDHashes: func(raw map[string]types.AttributeValue) {
-			raw[AttrRecentEventIDHashes] = &types.AttributeValueMemberB{Value: make([]byte, 17)}
+		AttrLegacyRecentEventIDHashes: func(raw map[string]types.AttributeValue) {
+			delete(raw, AttrSeenEvents)
+			raw[AttrLegacyRecentEventIDHashes] = &types.AttributeValueMemberB{Value: make([]byte, 17)}
+		},
+		AttrSeenEvents: func(raw map[string]types.AttributeValue) {
+			raw[AttrSeenEvents] = &types.AttributeValueMemberB{Value: make([]byte, 25+20)}
+		},
+		AttrSeenEvents + " format": func(raw map[string]types.AttributeValue) {
+			raw[AttrSeenEvents] = &types.AttributeValueMemberB{Value: append([]byte{9}, make([]byte, 24)...)}
 		},
 		AttrRecentProductTimes: func(raw map[string]types.AttributeValue) {
 			raw[AttrRecentProductTimes] = &types.AttributeValueMemberB{Value: make([]byte, 12)} // 1 time, 2 products
@@ -233,6 +244,11 @@ func TestDynamoDB(t *testing.T) {
 	}
 	want := sampleItem("user-042")
 	want.Version = 1
+	// Load and Save say what DynamoDB bills: the item's size.
+	want.Bytes = attributesBytes(marshalItem(want, 1, "expiresAt"))
+	if want.Bytes < 400 || want.Bytes > 600 {
+		t.Fatalf("sample item of %d bytes: the size rule is off", want.Bytes)
+	}
 	if got := found["user-042"]; !reflect.DeepEqual(got, want) {
 		t.Fatalf("stored item:\n got  %+v\n want %+v", got, want)
 	}
@@ -240,7 +256,7 @@ func TestDynamoDB(t *testing.T) {
 	current := found["user-042"]
 	stale := current.Clone()
 	current.EventCount++
-	if err := d.Save(ctx, current); err != nil || current.Version != 2 {
+	if err := d.Save(ctx, current); err != nil || current.Version != 2 || current.Bytes != want.Bytes {
 		t.Fatalf("Save = %v, version %d", err, current.Version)
 	}
 	stale.EventCount += 5

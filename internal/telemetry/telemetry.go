@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 )
@@ -25,6 +26,17 @@ func NewLogger(w io.Writer, getenv func(string) string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// MetricsLevel is the level an EMF line carries under Lambda's application
+// log level configured: the configured level when it is WARN, ERROR or FATAL,
+// otherwise INFO.
+func MetricsLevel(configured string) string {
+	switch level := strings.ToUpper(strings.TrimSpace(configured)); level {
+	case "WARN", "ERROR", "FATAL":
+		return level
+	}
+	return "INFO"
 }
 
 func parseLevel(s string) slog.Level {
@@ -61,6 +73,7 @@ type Unit string
 const (
 	Count        Unit = "Count"
 	Milliseconds Unit = "Milliseconds"
+	Bytes        Unit = "Bytes"
 )
 
 // Metric is one value in an EMF line.
@@ -73,9 +86,21 @@ type Metric struct {
 // EMF writes one Embedded Metric Format line: every metric under namespace,
 // with the function name as the only dimension. It is the whole metrics
 // pipeline: Lambda ships stdout to CloudWatch Logs, which extracts these.
+//
+// The line carries a "level" and an RFC 3339 "timestamp", so that Lambda's
+// log-level filtering never drops it: Lambda treats a JSON line whose level is
+// missing, or whose timestamp is missing or invalid, as INFO, and with an
+// application log level of WARN, ERROR or FATAL it would drop every metric
+// (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html).
+// The level is the function's configured one (AWS_LAMBDA_LOG_LEVEL), or INFO
+// when that is more verbose: exactly what the filter lets through.
 func EMF(w io.Writer, namespace, functionName string, at time.Time, metrics ...Metric) error {
 	defs := make([]map[string]string, len(metrics))
-	doc := map[string]any{"FunctionName": functionName}
+	doc := map[string]any{
+		"FunctionName": functionName,
+		"level":        MetricsLevel(os.Getenv("AWS_LAMBDA_LOG_LEVEL")),
+		"timestamp":    at.UTC().Format("2006-01-02T15:04:05.000Z"),
+	}
 	for i, m := range metrics {
 		defs[i] = map[string]string{"Name": m.Name, "Unit": string(m.Unit)}
 		doc[m.Name] = m.Value

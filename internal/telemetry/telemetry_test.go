@@ -3,6 +3,7 @@ package telemetry
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +71,46 @@ func TestEMFLine(t *testing.T) {
 		len(cw[0].Dimensions) != 1 || cw[0].Dimensions[0][0] != "FunctionName" || len(cw[0].Metrics) != 2 ||
 		cw[0].Metrics[1].Unit != "Milliseconds" || doc.FunctionName != "processor-abc" || doc.Records != 10 || doc.MaxRecordAgeMs != 250 {
 		t.Fatalf("unexpected EMF document: %s", buf.String())
+	}
+}
+
+// lambdaLevels are Lambda's application log levels, most verbose first.
+var lambdaLevels = []string{"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+
+// lambdaSends is Lambda's log-level filter for a JSON line, as the Lambda developer guide
+// describes it (Log-level filtering): a line whose "level" is missing or invalid, or whose
+// "timestamp" is missing or not RFC 3339, counts as INFO; a line is sent when its level is
+// the configured one or less verbose.
+func lambdaSends(t *testing.T, line, configured string) bool {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(line), &doc); err != nil {
+		t.Fatalf("not a JSON line: %q", line)
+	}
+	level, _ := doc["level"].(string)
+	rank := slices.Index(lambdaLevels, strings.ToUpper(level))
+	ts, _ := doc["timestamp"].(string)
+	if _, err := time.Parse(time.RFC3339, ts); err != nil || rank < 0 {
+		rank = slices.Index(lambdaLevels, "INFO")
+	}
+	return rank >= slices.Index(lambdaLevels, configured)
+}
+
+func TestEMFLinesPassLambdaLogLevelFilteringAtEveryLevel(t *testing.T) {
+	for _, level := range lambdaLevels {
+		t.Run(level, func(t *testing.T) {
+			t.Setenv("AWS_LAMBDA_LOG_LEVEL", level)
+			var buf bytes.Buffer
+			if err := EMF(&buf, "streamfn", "processor-abc", time.UnixMilli(1764158400123), Metric{"Records", Count, 10}); err != nil {
+				t.Fatal(err)
+			}
+			if !lambdaSends(t, strings.TrimSpace(buf.String()), level) {
+				t.Errorf("with application log level %s Lambda drops the metrics line %s", level, buf.String())
+			}
+		})
+	}
+	// The filter model itself: a line without a level is INFO and dropped at WARN.
+	if lambdaSends(t, `{"Records":1,"timestamp":"2026-01-01T00:00:00Z"}`, "WARN") {
+		t.Error("the filter model sends a level-less line at WARN")
 	}
 }

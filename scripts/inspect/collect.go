@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,13 +16,17 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/internal/activity"
+	"github.com/streamfn/streamfn/internal/failure"
 	"github.com/streamfn/streamfn/internal/features"
-	"github.com/streamfn/streamfn/internal/local/esm"
-	"github.com/streamfn/streamfn/internal/local/verify"
+	"github.com/streamfn/streamfn/internal/local/endpoints"
+	"github.com/streamfn/streamfn/internal/poison"
 	"github.com/streamfn/streamfn/internal/stackoutputs"
 	"github.com/streamfn/streamfn/internal/store"
 )
@@ -38,7 +43,9 @@ type Report struct {
 	Queues   []Queue       `json:"queues,omitempty"`
 	Poison   []PoisonEntry `json:"newestPoison,omitempty"`
 	Failures []Failure     `json:"failures,omitempty"`
-	Shards   []Shard       `json:"shards,omitempty"`
+	// FailuresUnread says why the failure records could not be read.
+	FailuresUnread string  `json:"failuresUnread,omitempty"`
+	Shards         []Shard `json:"shards,omitempty"`
 }
 
 // User is one user's features item.
@@ -115,11 +122,16 @@ type clients struct {
 	kinesis  *kinesis.Client
 	dynamodb *dynamodb.Client
 	sqs      *sqs.Client
+	s3       *s3.Client // nil when the endpoints file names no S3 endpoint
 }
 
-// names are the pipeline's resources, from the stack outputs.
+// names are the pipeline's resources, from the stack outputs (the names
+// infra/pipeline exports).
 type names struct {
-	stream, table, poisonURL, failuresURL string
+	stream, table, poisonURL string
+	// The on-failure destination: the failures bucket (failureDestination
+	// s3, the default), or the failures queue (sqs).
+	failuresURL, failureBucket string
 }
 
 func namesFrom(o stackoutputs.Outputs) (names, error) {
@@ -130,10 +142,11 @@ func namesFrom(o stackoutputs.Outputs) (names, error) {
 		errs = append(errs, err)
 		*into = v
 	}
-	get("streamName", &n.stream)
-	get("tableName", &n.table)
-	get("poisonQueueUrl", &n.poisonURL)
-	get("failuresQueueUrl", &n.failuresURL)
+	get(pipeline.OutputStreamName, &n.stream)
+	get(pipeline.OutputTableName, &n.table)
+	get(pipeline.OutputPoisonQueueURL, &n.poisonURL)
+	n.failuresURL, _ = o.String(pipeline.OutputFailuresQueueURL)
+	n.failureBucket, _ = o.String(pipeline.OutputFailureBucketName)
 	return n, errors.Join(errs...)
 }
 
@@ -263,6 +276,9 @@ func attrN(v ddbtypes.AttributeValue) string {
 func readQueues(ctx context.Context, c clients, n names) ([]Queue, error) {
 	var queues []Queue
 	for _, q := range []struct{ name, url string }{{"poisonQueueUrl", n.poisonURL}, {"failuresQueueUrl", n.failuresURL}} {
+		if q.url == "" {
+			continue // failureDestination s3: no failures queue
+		}
 		out, err := c.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 			QueueUrl: aws.String(q.url),
 			AttributeNames: []sqstypes.QueueAttributeName{
@@ -346,11 +362,14 @@ func readPoison(ctx context.Context, c clients, n names, max int) ([]PoisonEntry
 	entries := []PoisonEntry{}
 	for _, m := range msgs {
 		e := PoisonEntry{SentAt: m.sentAt.Format(time.RFC3339)}
-		var doc verify.PoisonMessage
+		var doc poison.Document
 		if err := json.Unmarshal([]byte(m.body), &doc); err != nil {
 			e.Reason = "(not a poison document: " + err.Error() + ")"
 		} else {
-			e.Reason, e.ShardID, e.SequenceNumber, e.PartitionKey, e.PayloadBytes = doc.Reason, doc.ShardID, doc.SequenceNumber, doc.PartitionKey, len(doc.Payload)
+			e.Reason, e.ShardID, e.SequenceNumber, e.PartitionKey, e.PayloadBytes = doc.Reason, doc.ShardID, doc.SequenceNumber, doc.PartitionKey, doc.PayloadBytes
+			if payload, err := doc.DecodedPayload(); e.PayloadBytes == 0 && err == nil {
+				e.PayloadBytes = len(payload)
+			}
 		}
 		entries = append(entries, e)
 	}
@@ -361,8 +380,21 @@ func readPoison(ctx context.Context, c clients, n names, max int) ([]PoisonEntry
 	return entries[:min(max, len(entries))], rejected, nil
 }
 
+// errNoS3 means the failures bucket cannot be read: the endpoints file
+// names no S3 endpoint (the local run has no S3 stand-in yet).
+var errNoS3 = errors.New("the failure records are in the failures bucket, and the endpoints file names no S3 endpoint (" + endpoints.S3 + ")")
+
 func readFailures(ctx context.Context, c clients, n names, max int) ([]Failure, error) {
-	msgs, err := peek(ctx, c, n.failuresURL)
+	var msgs []message
+	var err error
+	switch {
+	case n.failuresURL != "":
+		msgs, err = peek(ctx, c, n.failuresURL)
+	case n.failureBucket != "" && c.s3 == nil:
+		return nil, errNoS3
+	case n.failureBucket != "":
+		msgs, err = newestObjects(ctx, c, n.failureBucket, max)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +402,7 @@ func readFailures(ctx context.Context, c clients, n names, max int) ([]Failure, 
 	failures := []Failure{}
 	for _, m := range msgs {
 		f := Failure{SentAt: m.sentAt.Format(time.RFC3339)}
-		var doc esm.FailureDocument
+		var doc failure.Document
 		if err := json.Unmarshal([]byte(m.body), &doc); err != nil {
 			f.Condition = "(not a failure document: " + err.Error() + ")"
 		} else {
@@ -384,6 +416,36 @@ func readFailures(ctx context.Context, c clients, n names, max int) ([]Failure, 
 		failures = append(failures, f)
 	}
 	return failures, nil
+}
+
+// newestObjects reads the max newest objects of the failures bucket, each
+// one failure record (failure.ObjectKey's layout), newest first. It lists
+// at most 10,000 keys.
+func newestObjects(ctx context.Context, c clients, bucket string, max int) ([]message, error) {
+	var objects []s3types.Object
+	pages := s3.NewListObjectsV2Paginator(c.s3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for pages.HasMorePages() && len(objects) < 10000 {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing the failures bucket %s: %w", bucket, err)
+		}
+		objects = append(objects, page.Contents...)
+	}
+	slices.SortStableFunc(objects, func(a, b s3types.Object) int { return aws.ToTime(b.LastModified).Compare(aws.ToTime(a.LastModified)) })
+	var msgs []message
+	for _, o := range objects[:min(max, len(objects))] {
+		out, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+		if err != nil {
+			return nil, fmt.Errorf("reading s3://%s/%s: %w", bucket, aws.ToString(o.Key), err)
+		}
+		body, err := io.ReadAll(io.LimitReader(out.Body, 64<<20))
+		out.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading s3://%s/%s: %w", bucket, aws.ToString(o.Key), err)
+		}
+		msgs = append(msgs, message{sentAt: aws.ToTime(o.LastModified).UTC(), body: string(body)})
+	}
+	return msgs, nil
 }
 
 // readShards lists the stream's shards and, for each, the age of the first

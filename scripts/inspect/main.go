@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/streamfn/streamfn/internal/emulators"
@@ -43,8 +44,8 @@ const usageText = `usage: inspect [flags] [what]
 what (default: all but user):
   user <userId>  one user's features item
   top            the users with the most events (a scan of at most -scan-limit items)
-  queues         the poison and failures queues' depths, and the newest poison messages with their reasons
-  failures       the newest failure records: batches the mapping discarded, and why
+  queues         the queues' depths, the newest poison messages with their reasons, and the failure records
+  failures       the newest failure records (the failures bucket or queue): batches the mapping discarded, and why
   shards         each shard's iterator age: the age of the oldest record not yet processed
 
 where:
@@ -58,7 +59,7 @@ Messages are peeked with a visibility timeout of 0: they stay in their queue
 
 exit codes:
   0  read, nothing wrong found
-  1  a finding: the user has no item, or the failures queue holds discarded batches
+  1  a finding: the user has no item, or there are failure records (discarded batches)
   2  a usage error, or the pipeline could not be read (no local run, no stack, an AWS error)
 
 flags:
@@ -130,7 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 
-	stack, source, outputs, err := locate(ctx, opts)
+	stack, source, outputs, noS3, err := locate(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "inspect:", err)
 		return exitUsage
@@ -141,6 +142,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	c := clients{kinesis: kinesis.NewFromConfig(cfg), dynamodb: dynamodb.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg)}
+	if !noS3 {
+		c.s3 = s3.NewFromConfig(cfg)
+	}
 	n, err := namesFrom(outputs)
 	if err != nil {
 		fmt.Fprintln(stderr, "inspect:", err)
@@ -167,15 +171,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // locate finds the stack's outputs and puts the endpoints file, when one is
-// used, into the environment the SDK's default configuration reads.
-func locate(ctx context.Context, opts options) (stack, source string, outputs stackoutputs.Outputs, err error) {
+// used, into the environment the SDK's default configuration reads. noS3
+// is an endpoints file without an S3 endpoint.
+func locate(ctx context.Context, opts options) (stack, source string, outputs stackoutputs.Outputs, noS3 bool, err error) {
 	root, err := emulators.ModuleRoot()
 	if err != nil {
-		return "", "", nil, err
+		return "", "", nil, false, err
 	}
 	if opts.stack != "" {
 		outputs, err := stackoutputs.FromPulumi(ctx, root, opts.stack)
-		return opts.stack, "pulumi stack output --stack " + opts.stack, outputs, err
+		return opts.stack, "pulumi stack output --stack " + opts.stack, outputs, false, err
 	}
 	path := opts.endpointsPath
 	if path == "" {
@@ -183,17 +188,18 @@ func locate(ctx context.Context, opts options) (stack, source string, outputs st
 	}
 	f, err := endpoints.Read(path)
 	if err != nil {
-		return "", "", nil, fmt.Errorf("%w (or read a deployed stack with -stack NAME)", err)
+		return "", "", nil, false, fmt.Errorf("%w (or read a deployed stack with -stack NAME)", err)
 	}
 	if err := f.Setenv(); err != nil {
-		return "", "", nil, err
+		return "", "", nil, false, err
 	}
 	outputsPath := f.Values[endpoints.Outputs]
 	if outputsPath == "" {
-		return "", "", nil, fmt.Errorf("%s names no %s", path, endpoints.Outputs)
+		return "", "", nil, false, fmt.Errorf("%s names no %s", path, endpoints.Outputs)
 	}
 	outputs, err = stackoutputs.Read(outputsPath)
-	return f.Values[endpoints.Stack], "local run, " + path, outputs, err
+	_, s3Err := f.Endpoint(endpoints.S3)
+	return f.Values[endpoints.Stack], "local run, " + path, outputs, s3Err != nil, err
 }
 
 func collect(ctx context.Context, c clients, n names, opts options) (*Report, error) {
@@ -221,7 +227,11 @@ func collect(ctx context.Context, c clients, n names, opts options) (*Report, er
 		}
 	}
 	if all || opts.what == "failures" || opts.what == "queues" {
-		if r.Failures, err = readFailures(ctx, c, n, opts.newest); err != nil {
+		r.Failures, err = readFailures(ctx, c, n, opts.newest)
+		switch {
+		case errors.Is(err, errNoS3) && opts.what != "failures":
+			r.FailuresUnread = err.Error() // the rest is still worth showing
+		case err != nil:
 			return nil, err
 		}
 	}

@@ -87,6 +87,10 @@ func writeTables(w io.Writer, r *Report) {
 			p("%s", tab.Render())
 		}
 	}
+	if r.FailuresUnread != "" {
+		p("")
+		p("failure records: not read: %s", r.FailuresUnread)
+	}
 	if r.Failures != nil {
 		p("")
 		if len(r.Failures) == 0 {

@@ -36,6 +36,8 @@ func main() {
 	flags.IntVar(&opts.Users, "users", 500, "distinct users in the load")
 	flags.Float64Var(&opts.Bad, "bad", 0, "fraction of events that are malformed (half posted to ingest, half put straight to the stream)")
 	flags.Float64Var(&opts.Dup, "dup", 0, "fraction of events that are producer duplicates (an acknowledged event sent again)")
+	flags.StringVar(&opts.PartitionKeys, "pk", "user", "partition keys of the load: user (posted to ingest, keyed by userId), random (put to the stream under a random key per record), kpl (KPL aggregates of several users) or mixed")
+	flags.DurationVar(&opts.LateDup, "late-dup", 0, "resend the -dup share of acknowledged events this long after they were acknowledged (a late client retry); 0 = resend soon after")
 	flags.IntVar(&opts.Batch, "batch", 100, "events per ingest request (1..1000)")
 	flags.IntVar(&opts.Clients, "clients", 8, "ingest requests in flight at once")
 	flags.Int64Var(&opts.Seed, "seed", 1, "seed of the generated events and of chaos")

@@ -6,6 +6,12 @@
 //	go run ./scripts/plan -stack prod -json  # one JSON document {"resources":[...],"outputs":{...}}
 //
 // With invalid config it prints only the validation errors, one per line, and exits 1.
+//
+//	go run ./scripts/plan -stack prod -account-concurrency 1000
+//
+// also checks that an account with that Lambda concurrent-executions quota can take the
+// stack's reserved concurrency, and exits 1 with the number needed when it cannot (the
+// deploy workflow's pre-flight step).
 package main
 
 import (
@@ -32,6 +38,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	stack := flags.String("stack", "dev", "stack to plan; reads Pulumi.<stack>.yaml")
 	dir := flags.String("dir", "", "project directory holding Pulumi.yaml (default: found from the working directory)")
 	asJSON := flags.Bool("json", false, "print one JSON document instead of the listing")
+	accountConcurrency := flags.Int("account-concurrency", 0,
+		"the account's Lambda concurrent-executions quota (aws lambda get-account-settings --query AccountLimit.ConcurrentExecutions); "+
+			"exit 1 when the stack's reservations do not fit in it")
+	flags.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: go run ./scripts/plan [-stack dev] [-json] [-account-concurrency N] [-dir DIR]")
+		fmt.Fprintln(stderr, "Previews a stack offline: every resource with its inputs and options, then the outputs.")
+		flags.PrintDefaults()
+		fmt.Fprintln(stderr, "Exit status: 0 the plan is good; 1 a finding (invalid config, or the account quota is too small); 2 a usage error.")
+	}
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
@@ -64,9 +79,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		return 0
+	} else {
+		printListing(stdout, p)
 	}
-	printListing(stdout, p)
+	if *accountConcurrency > 0 && *accountConcurrency < p.Requirements.LambdaConcurrentExecutions {
+		fmt.Fprintf(stderr, "stack %s needs a Lambda concurrent-executions quota of at least %d (it reserves %d, and Lambda keeps 100 unreserved); the account has %d. "+
+			"Request an increase of \"Concurrent executions\" in Service Quotas (aws service-quotas request-service-quota-increase --service-code lambda --quota-code L-B99A9384 --desired-value %d), or lower streamfn:processorConcurrency / streamfn:ingestConcurrency.\n",
+			*stack, p.Requirements.LambdaConcurrentExecutions, p.Requirements.ReservedConcurrency, *accountConcurrency, p.Requirements.LambdaConcurrentExecutions)
+		return 1
+	}
 	return 0
 }
 
@@ -76,7 +97,8 @@ var keyInputs = map[string][]string{
 	"pulumi:providers:aws":                                                 {"region", "defaultTags"},
 	"aws:kinesis/stream:Stream":                                            {"streamModeDetails", "shardCount", "retentionPeriod", "encryptionType", "kmsKeyId"},
 	"aws:lambda/function:Function":                                         {"architectures", "runtime", "memorySize", "timeout", "reservedConcurrentExecutions", "publish", "environment", "loggingConfig", "sourceCodeHash"},
-	"aws:lambda/eventSourceMapping:EventSourceMapping":                     {"batchSize", "maximumBatchingWindowInSeconds", "startingPosition", "startingPositionTimestamp", "parallelizationFactor", "bisectBatchOnFunctionError", "maximumRetryAttempts", "maximumRecordAgeInSeconds", "tumblingWindowInSeconds", "enabled", "functionResponseTypes", "destinationConfig"},
+	"aws:lambda/eventSourceMapping:EventSourceMapping":                     {"eventSourceArn", "batchSize", "maximumBatchingWindowInSeconds", "startingPosition", "startingPositionTimestamp", "parallelizationFactor", "bisectBatchOnFunctionError", "maximumRetryAttempts", "maximumRecordAgeInSeconds", "tumblingWindowInSeconds", "enabled", "functionResponseTypes", "destinationConfig", "metricsConfig", "filterCriteria"},
+	"aws:kinesis/streamConsumer:StreamConsumer":                            {"name", "streamArn"},
 	"aws:lambda/functionUrl:FunctionUrl":                                   {"authorizationType", "qualifier"},
 	"aws:lambda/alias:Alias":                                               {"name", "functionVersion"},
 	"aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig": {"provisionedConcurrentExecutions", "qualifier"},
@@ -84,7 +106,7 @@ var keyInputs = map[string][]string{
 	"aws:iam/role:Role":                                                    {"assumeRolePolicy"},
 	"aws:iam/rolePolicy:RolePolicy":                                        {"policy"},
 	"aws:sqs/queue:Queue":                                                  {"sqsManagedSseEnabled", "messageRetentionSeconds"},
-	"aws:dynamodb/table:Table":                                             {"billingMode", "hashKey", "ttl", "serverSideEncryption", "pointInTimeRecovery"},
+	"aws:dynamodb/table:Table":                                             {"billingMode", "hashKey", "ttl", "serverSideEncryption", "pointInTimeRecovery", "deletionProtectionEnabled"},
 	"aws:cloudwatch/logGroup:LogGroup":                                     {"name", "retentionInDays"},
 	"aws:cloudwatch/metricAlarm:MetricAlarm":                               {"namespace", "metricName", "statistic", "dimensions", "threshold", "period"},
 	"aws:cloudwatch/dashboard:Dashboard":                                   {"dashboardName"},
@@ -94,7 +116,9 @@ var keyInputs = map[string][]string{
 }
 
 func printListing(w io.Writer, p *plan.Plan) {
-	fmt.Fprintf(w, "Stack %s: %d resources\n\n", p.Stack, len(p.Resources))
+	fmt.Fprintf(w, "Stack %s: %d resources\n", p.Stack, len(p.Resources))
+	fmt.Fprintf(w, "Account: a Lambda concurrent-executions quota of at least %d (reserved %d + 100 Lambda keeps unreserved, plus other functions' reservations)\n\n",
+		p.Requirements.LambdaConcurrentExecutions, p.Requirements.ReservedConcurrency)
 	for _, r := range p.Resources {
 		parent := ""
 		if r.Parent != "" {
@@ -107,6 +131,9 @@ func printListing(w io.Writer, p *plan.Plan) {
 				continue
 			}
 			fmt.Fprintf(w, "    %s: %s\n", key, compact(v))
+		}
+		if len(r.Options) > 0 {
+			fmt.Fprintf(w, "    options: %s\n", compact(r.Options))
 		}
 	}
 	fmt.Fprintln(w, "\nOutputs:")

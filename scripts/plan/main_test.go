@@ -16,12 +16,17 @@ func TestJSONOutput(t *testing.T) {
 	}
 	var doc struct {
 		Resources []struct {
-			Type   string         `json:"type"`
-			Name   string         `json:"name"`
-			Parent string         `json:"parent"`
-			Inputs map[string]any `json:"inputs"`
+			Type    string         `json:"type"`
+			Name    string         `json:"name"`
+			Parent  string         `json:"parent"`
+			Inputs  map[string]any `json:"inputs"`
+			Options map[string]any `json:"options"`
 		} `json:"resources"`
-		Outputs map[string]any `json:"outputs"`
+		Outputs      map[string]any `json:"outputs"`
+		Requirements struct {
+			ReservedConcurrency        int `json:"reservedConcurrency"`
+			LambdaConcurrentExecutions int `json:"lambdaConcurrentExecutions"`
+		} `json:"requirements"`
 	}
 	dec := json.NewDecoder(&stdout)
 	dec.DisallowUnknownFields()
@@ -58,6 +63,18 @@ func TestJSONOutput(t *testing.T) {
 	if len(doc.Outputs) != 10 || doc.Outputs["ingestUrl"] == "" {
 		t.Errorf("outputs = %v", doc.Outputs)
 	}
+	// Each resource's options, as the program set them.
+	for _, r := range doc.Resources {
+		if r.Type == "aws:lambda/eventSourceMapping:EventSourceMapping" && r.Options["deleteBeforeReplace"] != true {
+			t.Errorf("mapping options = %v, want deleteBeforeReplace", r.Options)
+		}
+		if r.Type == "aws:kinesis/stream:Stream" && r.Options["protect"] != nil {
+			t.Errorf("dev's stream options = %v, want it unprotected", r.Options)
+		}
+	}
+	if doc.Requirements.LambdaConcurrentExecutions != 100 {
+		t.Errorf("dev reserves nothing, so needs the 100 Lambda keeps: %+v", doc.Requirements)
+	}
 }
 
 func TestListing(t *testing.T) {
@@ -72,6 +89,9 @@ func TestListing(t *testing.T) {
 		"aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig  ingest-provisioned",
 		"Outputs:",
 		"dashboardUrl",
+		`options: {"protect":true}`,
+		`options: {"deleteBeforeReplace":true,"dependsOn":["processor-policy"]}`,
+		"Account: a Lambda concurrent-executions quota of at least 324",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("listing lacks %q", want)
@@ -108,5 +128,64 @@ func TestInvalidConfigPrintsOnlyTheErrors(t *testing.T) {
 	if !strings.HasPrefix(lines[0], "streamfn:parallelizationFactor = 12: must be 1..10") ||
 		!strings.HasPrefix(lines[1], "streamfn:logRetentionDays = 10:") {
 		t.Errorf("errors:\n%s", stderr.String())
+	}
+}
+
+// The deploy workflow's pre-flight: a quota below what the stack needs is a finding (exit 1)
+// that names the number needed.
+func TestAccountConcurrencyPreflight(t *testing.T) {
+	for _, tt := range []struct {
+		quota    string
+		wantCode int
+	}{{"1000", 0}, {"324", 0}, {"323", 1}, {"50", 1}} {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"-stack", "prod", "-dir", "../..", "-json", "-account-concurrency", tt.quota}, &stdout, &stderr)
+		if code != tt.wantCode {
+			t.Errorf("quota %s: exit %d, want %d; stderr:\n%s", tt.quota, code, tt.wantCode, stderr.String())
+		}
+		if tt.wantCode == 1 && !strings.Contains(stderr.String(), "at least 324") {
+			t.Errorf("quota %s: the message does not give the number needed:\n%s", tt.quota, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "streamfn:alarmEmail is empty on the prod stack") {
+			t.Errorf("prod without alarmEmail does not warn:\n%s", stderr.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-account-concurrency", "x"}, &stdout, &stderr); code != 2 {
+		t.Errorf("a bad flag exits %d, want 2", code)
+	}
+}
+
+// `GOEXPERIMENT=jsonv2 make plan` ships the same archives as `make plan`: the build clears
+// the caller's experiments.
+func TestCodeHashIgnoresTheCallersGOEXPERIMENT(t *testing.T) {
+	hashes := func() string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"-stack", "dev", "-json", "-dir", "../.."}, &stdout, &stderr); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		var doc struct {
+			Resources []struct {
+				Name   string         `json:"name"`
+				Inputs map[string]any `json:"inputs"`
+			} `json:"resources"`
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range doc.Resources {
+			if sha, ok := r.Inputs["codeSha256"].(string); ok {
+				out = append(out, r.Name+"="+sha)
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	t.Setenv("GOEXPERIMENT", "")
+	plain := hashes()
+	t.Setenv("GOEXPERIMENT", "jsonv2")
+	if got := hashes(); got != plain || plain == "" {
+		t.Errorf("GOEXPERIMENT=jsonv2 ships %s, without it %s", got, plain)
 	}
 }

@@ -14,7 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamfn/streamfn/infra/config"
+	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/infra/plan"
+	"github.com/streamfn/streamfn/internal/rfc3339"
 )
 
 // Resource type tokens and the fixed logical names the local run finds.
@@ -25,21 +28,22 @@ const (
 	TypeQueue       = "aws:sqs/queue:Queue"
 	TypeMapping     = "aws:lambda/eventSourceMapping:EventSourceMapping"
 	TypeFunctionURL = "aws:lambda/functionUrl:FunctionUrl"
+	TypeBucket      = "aws:s3/bucketV2:BucketV2"
 
 	StreamName      = "stream"
 	IngestName      = "ingest"
 	ProcessorName   = "processor"
 	TableName       = "features"
-	FailuresName    = "failures"
+	FailuresName    = "failures" // the failures queue, or the failures bucket
 	PoisonName      = "poison"
 	MappingName     = "processor-stream"
 	FunctionURLName = "ingest-url"
 )
 
 // OnDemandShards is the shard count kinesalite gets for an ON_DEMAND
-// stream, whose shards AWS manages: 4, what a new on-demand stream starts
-// with (4 MB/s, 4,000 records/s of writes).
-const OnDemandShards = 4
+// stream: the shards AWS starts one with, the same number validation
+// sizes reserved concurrency by.
+const OnDemandShards = config.OnDemandInitialShards
 
 // Deployment is everything the local run creates and runs.
 type Deployment struct {
@@ -48,11 +52,14 @@ type Deployment struct {
 	AccountID string
 	Stream    Stream
 	Table     Table
-	Queues    []Queue // in the order failures, poison
-	Ingest    Function
-	Processor Function
-	Mapping   Mapping
-	URL       FunctionURL
+	Queues    []Queue // in the order failures (with failureDestination sqs), poison
+	// FailureBucket holds failed batches (failureDestination s3) and
+	// oversized poison payloads.
+	FailureBucket Bucket
+	Ingest        Function
+	Processor     Function
+	Mapping       Mapping
+	URL           FunctionURL
 }
 
 // Stream is the Kinesis stream.
@@ -62,6 +69,12 @@ type Stream struct {
 	Mode           string // PROVISIONED or ON_DEMAND
 	Shards         int
 	RetentionHours int
+}
+
+// Bucket is an S3 bucket of the stack.
+type Bucket struct {
+	Name string
+	ARN  string
 }
 
 // Table is the DynamoDB table.
@@ -114,9 +127,11 @@ type Mapping struct {
 	BisectBatchOnFunctionError bool
 	ReportBatchItemFailures    bool
 	TumblingWindow             time.Duration
-	// OnFailure is the logical name of the queue that is the on-failure
-	// destination, "" when there is none.
-	OnFailure string
+	// OnFailure is the logical name of the on-failure destination ("" for
+	// none), and OnFailureType its type: TypeQueue (metadata) or TypeBucket
+	// (records with their payload, under failure.ObjectKey).
+	OnFailure     string
+	OnFailureType string
 }
 
 // FunctionURL is ingest's Function URL.
@@ -130,7 +145,7 @@ func From(p *plan.Plan) (*Deployment, error) {
 	r := &reader{plan: p}
 	d := &Deployment{Stack: p.Stack}
 
-	streamArn := r.output("streamArn")
+	streamArn := r.output(pipeline.OutputStreamARN)
 	d.Region, d.AccountID = arnRegionAccount(streamArn)
 	if d.Region == "" {
 		r.problem("stack output streamArn %q is not a Kinesis stream ARN", streamArn)
@@ -139,7 +154,7 @@ func From(p *plan.Plan) (*Deployment, error) {
 	if res, ok := r.find(TypeStream, StreamName); ok {
 		in := inputs(res.Inputs)
 		d.Stream = Stream{
-			Name:           r.output("streamName"),
+			Name:           r.output(pipeline.OutputStreamName),
 			ARN:            streamArn,
 			Mode:           in.str("streamModeDetails.streamMode", "PROVISIONED"),
 			RetentionHours: in.integer("retentionPeriod", 24),
@@ -157,7 +172,7 @@ func From(p *plan.Plan) (*Deployment, error) {
 
 	if res, ok := r.find(TypeTable, TableName); ok {
 		in := inputs(res.Inputs)
-		d.Table = Table{Name: r.output("tableName"), HashKey: in.str("hashKey", "")}
+		d.Table = Table{Name: r.output(pipeline.OutputTableName), HashKey: in.str("hashKey", "")}
 		for _, a := range in.list("attributes") {
 			attr := inputs(asMap(a))
 			d.Table.Attributes = append(d.Table.Attributes, Attribute{Name: attr.str("name", ""), Type: attr.str("type", "")})
@@ -170,19 +185,28 @@ func From(p *plan.Plan) (*Deployment, error) {
 		}
 	}
 
+	queueURLOutput := map[string]string{FailuresName: pipeline.OutputFailuresQueueURL, PoisonName: pipeline.OutputPoisonQueueURL}
 	for _, logical := range []string{FailuresName, PoisonName} {
-		if _, ok := r.find(TypeQueue, logical); !ok {
-			continue
+		if _, ok := r.plan.Find(TypeQueue, logical); !ok {
+			if logical == PoisonName {
+				r.find(TypeQueue, logical) // required: reports it
+			}
+			continue // the failures queue exists with failureDestination sqs only
 		}
-		q := Queue{Logical: logical, URL: r.output(logical + "QueueUrl")}
+		q := Queue{Logical: logical, URL: r.output(queueURLOutput[logical])}
 		u, err := url.Parse(q.URL)
 		if err != nil || path.Base(u.Path) == "" || path.Base(u.Path) == "/" {
-			r.problem("stack output %sQueueUrl %q is not a queue URL", logical, q.URL)
+			r.problem("stack output %s %q is not a queue URL", queueURLOutput[logical], q.URL)
 			continue
 		}
 		q.Name = path.Base(u.Path)
 		q.ARN = fmt.Sprintf("arn:aws:sqs:%s:%s:%s", d.Region, d.AccountID, q.Name)
 		d.Queues = append(d.Queues, q)
+	}
+
+	if _, ok := r.find(TypeBucket, FailuresName); ok {
+		name := r.output(pipeline.OutputFailureBucketName)
+		d.FailureBucket = Bucket{Name: name, ARN: "arn:aws:s3:::" + name}
 	}
 
 	d.Ingest = r.function(d, IngestName)
@@ -194,7 +218,7 @@ func From(p *plan.Plan) (*Deployment, error) {
 
 	if res, ok := r.find(TypeFunctionURL, FunctionURLName); ok {
 		in := inputs(res.Inputs)
-		d.URL = FunctionURL{AuthType: in.str("authorizationType", "AWS_IAM"), URL: r.optionalOutput("ingestUrl")}
+		d.URL = FunctionURL{AuthType: in.str("authorizationType", "AWS_IAM"), URL: r.optionalOutput(pipeline.OutputIngestURL)}
 		if target := in.str("functionName", ""); target != "" && lastSegment(target) != d.Ingest.Name {
 			r.problem("Function URL %q targets %q, not the ingest function %q", FunctionURLName, target, d.Ingest.Name)
 		}
@@ -248,7 +272,7 @@ func (r *reader) mapping(d *Deployment, in inputs) Mapping {
 		TumblingWindow:             time.Duration(in.integer("tumblingWindowInSeconds", 0)) * time.Second,
 	}
 	if ts := in.str("startingPositionTimestamp", ""); ts != "" {
-		t, err := time.Parse(time.RFC3339, ts)
+		t, err := rfc3339.Parse(ts)
 		if err != nil {
 			r.problem("mapping %q: startingPositionTimestamp %q is not RFC 3339", MappingName, ts)
 		}
@@ -268,11 +292,14 @@ func (r *reader) mapping(d *Deployment, in inputs) Mapping {
 	if dest := in.str("destinationConfig.onFailure.destinationArn", ""); dest != "" {
 		for _, q := range d.Queues {
 			if q.ARN == dest {
-				m.OnFailure = q.Logical
+				m.OnFailure, m.OnFailureType = q.Logical, TypeQueue
 			}
 		}
+		if d.FailureBucket.ARN != "" && dest == d.FailureBucket.ARN {
+			m.OnFailure, m.OnFailureType = FailuresName, TypeBucket
+		}
 		if m.OnFailure == "" {
-			r.problem("mapping %q: on-failure destination %q is none of the stack's queues; only an SQS queue of the stack can be emulated", MappingName, dest)
+			r.problem("mapping %q: on-failure destination %q is none of the stack's queues or buckets; only those can be emulated", MappingName, dest)
 		}
 	}
 	return m

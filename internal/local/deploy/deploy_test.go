@@ -35,6 +35,7 @@ func handMadePlan() *plan.Plan {
 			}},
 			{Type: TypeQueue, Name: "failures", Inputs: map[string]any{}},
 			{Type: TypeQueue, Name: "poison", Inputs: map[string]any{}},
+			{Type: TypeBucket, Name: "failures", Inputs: map[string]any{}},
 			{Type: TypeFunction, Name: "ingest", Inputs: fn(384, 7, -1, map[string]any{"STREAM_NAME": "stream-1a"})},
 			{Type: TypeFunction, Name: "processor", Inputs: fn(768, 42, 9, map[string]any{"TABLE_NAME": "features-4d", "POISON_QUEUE_URL": poisonURL})},
 			{Type: TypeMapping, Name: "processor-stream", Inputs: map[string]any{
@@ -48,7 +49,7 @@ func handMadePlan() *plan.Plan {
 		},
 		Outputs: map[string]any{
 			"streamName": "stream-1a", "streamArn": streamARN, "tableName": "features-4d",
-			"failuresQueueUrl": failureURL, "poisonQueueUrl": poisonURL,
+			"failuresQueueUrl": failureURL, "poisonQueueUrl": poisonURL, "failureBucketName": "failures-7a",
 			"ingestFunctionName": "ingest-6f", "processorFunctionName": "processor-5e",
 			"ingestUrl": "https://x.lambda-url.eu-west-1.on.aws/",
 		},
@@ -83,7 +84,7 @@ func TestFromReadsEveryKnob(t *testing.T) {
 	want := Mapping{
 		Enabled: true, BatchSize: 250, MaximumBatchingWindow: 2 * time.Second, ParallelizationFactor: 3,
 		StartingPosition: "LATEST", MaximumRetryAttempts: 4, MaximumRecordAge: 10 * time.Minute,
-		BisectBatchOnFunctionError: true, ReportBatchItemFailures: true, OnFailure: "failures",
+		BisectBatchOnFunctionError: true, ReportBatchItemFailures: true, OnFailure: "failures", OnFailureType: TypeQueue,
 	}
 	if d.Mapping != want {
 		t.Errorf("mapping = %+v\nwant      %+v", d.Mapping, want)
@@ -157,7 +158,11 @@ func TestFromTheDevStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d.Stream.Shards != 1 || d.Mapping.BatchSize != 100 || d.Mapping.ParallelizationFactor != 1 || d.Processor.Environment["TABLE_NAME"] != d.Table.Name ||
-		d.Ingest.Environment["STREAM_NAME"] != d.Stream.Name || d.Mapping.OnFailure != FailuresName {
+		d.Ingest.Environment["STREAM_NAME"] != d.Stream.Name || d.Mapping.OnFailure != FailuresName || d.Mapping.OnFailureType != TypeBucket ||
+		d.FailureBucket.Name == "" || d.FailureBucket.ARN != "arn:aws:s3:::"+d.FailureBucket.Name {
 		t.Errorf("dev deployment = %+v", d)
+	}
+	if _, ok := d.Queue(FailuresName); ok {
+		t.Error("dev sends failed batches to the bucket; it has no failures queue")
 	}
 }

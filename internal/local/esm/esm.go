@@ -41,6 +41,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/google/uuid"
 
+	"github.com/streamfn/streamfn/internal/failure"
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 )
 
@@ -77,9 +78,12 @@ type Config struct {
 	ReportBatchItemFailures    bool
 	TumblingWindow             time.Duration
 
-	// Destination receives the on-failure document of every discarded
+	// Destination receives the on-failure record of every discarded
+	// batch, with its Payload (the discarded records as one invocation, as
+	// Lambda gives an S3 destination); an SQS or SNS destination drops the
+	// payload (failure.Document.Metadata).
 	// batch; nil discards silently, as a mapping without one does.
-	Destination func(ctx context.Context, document []byte) error
+	Destination func(ctx context.Context, record failure.Document) error
 
 	// PollInterval is the least time between two reads of a shard, unless
 	// a read returned its limit of records (default 250ms; Lambda's base
@@ -371,12 +375,7 @@ func (m *Mapping) dispatch(sh *shard, records []types.Record) {
 		key := aws.ToString(r.PartitionKey)
 		seq := aws.ToString(r.SequenceNumber)
 		arrival := aws.ToTime(r.ApproximateArrivalTimestamp)
-		i := 0
-		if len(sh.lanes) > 1 {
-			h := fnv.New32a()
-			h.Write([]byte(key))
-			i = int(h.Sum32() % uint32(len(sh.lanes)))
-		}
+		i := LaneOf(key, len(sh.lanes))
 		byLane[i] = append(byLane[i], record{
 			sequenceNumber: seq,
 			partitionKey:   key,
@@ -404,6 +403,21 @@ func (m *Mapping) dispatch(sh *shard, records []types.Record) {
 		l.mu.Unlock()
 		signal(l.notify)
 	}
+}
+
+// LaneOf is the lane of a shard's parallelizationFactor lanes that a
+// partition key's records go to: records of one key stay in order in one
+// lane, as Lambda keeps them
+// (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html#kinesis-parallelization).
+// Lambda does not document its hash; any fixed one gives the same order
+// guarantee.
+func LaneOf(partitionKey string, lanes int) int {
+	if lanes <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(partitionKey))
+	return int(h.Sum32() % uint32(lanes))
 }
 
 func signal(c chan struct{}) {
@@ -578,16 +592,21 @@ func (m *Mapping) outcome(res lambdaenv.Result, batch []record) (failedFrom int,
 	if !m.cfg.ReportBatchItemFailures {
 		return -1, false
 	}
-	return checkpoint(res.Payload, batch)
+	seqs := make([]string, len(batch))
+	for i, r := range batch {
+		seqs[i] = r.sequenceNumber
+	}
+	return Checkpoint(res.Payload, seqs)
 }
 
-// checkpoint applies Lambda's ReportBatchItemFailures rules to a response.
+// Checkpoint applies Lambda's ReportBatchItemFailures rules to a response
+// for a batch of the given sequence numbers.
 // Success: an empty or null response, {} or an empty or null
 // batchItemFailures. Whole-batch failure: a response that is not such a
 // document, or an itemIdentifier that is empty, null, missing or names no
 // record of the batch. Otherwise the batch resumes at the lowest reported
 // sequence number.
-func checkpoint(payload []byte, batch []record) (failedFrom int, wholeBatch bool) {
+func Checkpoint(payload []byte, batch []string) (failedFrom int, wholeBatch bool) {
 	trimmed := trimSpace(payload)
 	if len(trimmed) == 0 || string(trimmed) == "null" {
 		return -1, false
@@ -608,7 +627,7 @@ func checkpoint(payload []byte, batch []record) (failedFrom int, wholeBatch bool
 		if f.ItemIdentifier == nil || *f.ItemIdentifier == "" {
 			return 0, true
 		}
-		i := slices.IndexFunc(batch, func(r record) bool { return r.sequenceNumber == *f.ItemIdentifier })
+		i := slices.Index(batch, *f.ItemIdentifier)
 		if i < 0 {
 			return 0, true
 		}
@@ -658,75 +677,36 @@ func (m *Mapping) Samples() []Sample {
 	return out
 }
 
-// FailureDocument is what Lambda sends to a Kinesis mapping's on-failure
-// destination for a discarded batch.
-type FailureDocument struct {
-	RequestContext   FailureRequestContext   `json:"requestContext"`
-	ResponseContext  *FailureResponseContext `json:"responseContext,omitempty"`
-	Version          string                  `json:"version"`
-	Timestamp        string                  `json:"timestamp"`
-	KinesisBatchInfo KinesisBatchInfo        `json:"KinesisBatchInfo"`
-}
-
-// FailureRequestContext says why and after how many invocations.
-type FailureRequestContext struct {
-	RequestID              string `json:"requestId"`
-	FunctionARN            string `json:"functionArn"`
-	Condition              string `json:"condition"` // RetryAttemptsExhausted or RecordAgeExceeded
-	ApproximateInvokeCount int    `json:"approximateInvokeCount"`
-}
-
-// FailureResponseContext is the last invocation's outcome; absent when the
-// records expired before any invocation.
-type FailureResponseContext struct {
-	StatusCode      int    `json:"statusCode"`
-	ExecutedVersion string `json:"executedVersion"`
-	FunctionError   string `json:"functionError,omitempty"`
-}
-
-// KinesisBatchInfo locates the discarded records in the stream.
-type KinesisBatchInfo struct {
-	ShardID                         string `json:"shardId"`
-	StartSequenceNumber             string `json:"startSequenceNumber"`
-	EndSequenceNumber               string `json:"endSequenceNumber"`
-	ApproximateArrivalOfFirstRecord string `json:"approximateArrivalOfFirstRecord"`
-	ApproximateArrivalOfLastRecord  string `json:"approximateArrivalOfLastRecord"`
-	BatchSize                       int    `json:"batchSize"`
-	StreamARN                       string `json:"streamArn"`
-}
-
-const isoMillis = "2006-01-02T15:04:05.000Z"
-
 func (m *Mapping) discard(ctx context.Context, sh *shard, records []record, condition string, invokes int, last *lambdaenv.Result) {
 	m.recordsDiscarded.Add(int64(len(records)))
 	if m.cfg.Destination == nil {
 		return
 	}
-	doc := FailureDocument{
-		RequestContext: FailureRequestContext{
+	doc := failure.Document{
+		RequestContext: failure.RequestContext{
 			RequestID:              uuid.NewString(),
 			FunctionARN:            m.cfg.FunctionARN,
 			Condition:              condition,
 			ApproximateInvokeCount: invokes,
 		},
 		Version:   "1.0",
-		Timestamp: time.Now().UTC().Format(isoMillis),
-		KinesisBatchInfo: KinesisBatchInfo{
+		Timestamp: time.Now().UTC().Format(failure.TimeLayout),
+		KinesisBatchInfo: failure.KinesisBatchInfo{
 			ShardID:                         sh.id,
 			StartSequenceNumber:             records[0].sequenceNumber,
 			EndSequenceNumber:               records[len(records)-1].sequenceNumber,
-			ApproximateArrivalOfFirstRecord: records[0].arrival.UTC().Format(isoMillis),
-			ApproximateArrivalOfLastRecord:  records[len(records)-1].arrival.UTC().Format(isoMillis),
+			ApproximateArrivalOfFirstRecord: records[0].arrival.UTC().Format(failure.TimeLayout),
+			ApproximateArrivalOfLastRecord:  records[len(records)-1].arrival.UTC().Format(failure.TimeLayout),
 			BatchSize:                       len(records),
 			StreamARN:                       m.cfg.StreamARN,
 		},
 	}
 	if last != nil {
-		doc.ResponseContext = &FailureResponseContext{StatusCode: 200, ExecutedVersion: "$LATEST", FunctionError: last.FunctionError}
+		doc.ResponseContext = &failure.ResponseContext{StatusCode: 200, ExecutedVersion: "$LATEST", FunctionError: last.FunctionError}
 	}
-	body, _ := json.Marshal(doc) // plain strings and ints
+	doc.Payload = string(encodeEvent(records))
 	for attempt := 0; attempt < 5; attempt++ {
-		if err := m.cfg.Destination(ctx, body); err == nil {
+		if err := m.cfg.Destination(ctx, doc); err == nil {
 			m.destinationSent.Add(1)
 			return
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/streamfn/streamfn/internal/emulators"
 	"github.com/streamfn/streamfn/internal/emulators/emutest"
+	"github.com/streamfn/streamfn/internal/failure"
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 )
 
@@ -370,7 +371,7 @@ func TestReportBatchItemFailuresResumesFromTheLowestFailure(t *testing.T) {
 }
 
 func TestCheckpointRules(t *testing.T) {
-	batch := []record{{sequenceNumber: "100"}, {sequenceNumber: "200"}, {sequenceNumber: "300"}}
+	batch := []string{"100", "200", "300"}
 	tests := []struct {
 		name       string
 		payload    string
@@ -392,7 +393,7 @@ func TestCheckpointRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			from, whole := checkpoint([]byte(tt.payload), batch)
+			from, whole := Checkpoint([]byte(tt.payload), batch)
 			if from != tt.failedFrom || whole != tt.whole {
 				t.Errorf("checkpoint(%q) = %d, %v; want %d, %v", tt.payload, from, whole, tt.failedFrom, tt.whole)
 			}
@@ -419,13 +420,27 @@ func TestInvalidIdentifierRetriesTheWholeBatch(t *testing.T) {
 // destination collects on-failure documents.
 type destination struct {
 	mu   sync.Mutex
-	docs []FailureDocument
+	docs []failure.Document
 }
 
-func (d *destination) send(_ context.Context, body []byte) error {
-	var doc FailureDocument
-	if err := json.Unmarshal(body, &doc); err != nil {
+func (d *destination) send(_ context.Context, doc failure.Document) error {
+	// What the destination stores reads back as an on-failure record.
+	body, err := json.Marshal(doc)
+	if err != nil {
 		return err
+	}
+	if doc, err = failure.Parse(body); err != nil {
+		return err
+	}
+	// The payload is the discarded records as one invocation.
+	var ev events.KinesisEvent
+	if err := json.Unmarshal([]byte(doc.Payload), &ev); err != nil {
+		return fmt.Errorf("payload: %w", err)
+	}
+	info := doc.KinesisBatchInfo
+	if n := len(ev.Records); n != info.BatchSize || ev.Records[0].Kinesis.SequenceNumber != info.StartSequenceNumber ||
+		ev.Records[n-1].Kinesis.SequenceNumber != info.EndSequenceNumber {
+		return fmt.Errorf("payload of %d records does not match %+v", n, info)
 	}
 	d.mu.Lock()
 	d.docs = append(d.docs, doc)
@@ -433,10 +448,10 @@ func (d *destination) send(_ context.Context, body []byte) error {
 	return nil
 }
 
-func (d *destination) all() []FailureDocument {
+func (d *destination) all() []failure.Document {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]FailureDocument(nil), d.docs...)
+	return append([]failure.Document(nil), d.docs...)
 }
 
 func unhandled() (lambdaenv.Result, error) {

@@ -46,8 +46,20 @@ type Options struct {
 	AuthType string
 }
 
-// maxRequestBytes is the Function URL's request payload limit.
+// maxRequestBytes is Lambda's limit on a synchronous invocation's request
+// payload, 6 MB (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html),
+// which is 6,291,456 bytes. It bounds the whole event (headers, request
+// context and the body, escaped or base64-encoded), not the HTTP body
+// alone, so a body somewhat under 6 MiB can already be too large.
 const maxRequestBytes = 6 << 20
+
+// tooLargeMessage is what Lambda answers, with 413, for a request whose
+// invocation payload is over the limit: the Invoke API's
+// RequestEntityTooLargeException message, which a Function URL returns as
+// its JSON body before the function runs. AWS does not document the body;
+// this text is the one Lambda returns for an oversized Invoke (measured in
+// https://zaccharles.medium.com/deep-dive-lambdas-request-payload-size-limit-2-2-6350c1ae5577).
+const tooLargeMessage = "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
 
 // Handler is the http.Handler of one Function URL.
 type Handler struct {
@@ -68,12 +80,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(body) > maxRequestBytes {
-		writeMessage(w, http.StatusRequestEntityTooLarge, "Request must be smaller than 6291456 bytes for the InvokeFunction operation")
+		writeMessage(w, http.StatusRequestEntityTooLarge, tooLargeMessage)
 		return
 	}
 	payload, err := marshalEvent(h.Event(r, body))
 	if err != nil {
 		writeMessage(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if len(payload) > maxRequestBytes {
+		writeMessage(w, http.StatusRequestEntityTooLarge, tooLargeMessage)
 		return
 	}
 	res, err := h.invoker.Invoke(r.Context(), payload)
@@ -93,7 +109,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Event builds the Function URL event for a request, as Lambda does:
 // header names lower-cased and repeated values joined with commas, cookies
-// apart, the body base64-encoded unless it is text.
+// apart, the body base64-encoded unless it is text. "If the content type
+// of the request is binary, the body is base64-encoded" and isBase64Encoded
+// is true (https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-request-payload).
+// A compressed body (a Content-Encoding other than identity) is binary
+// whatever its media type, so it is base64-encoded too, and the
+// content-encoding header reaches the function unchanged: Lambda does not
+// decompress requests, the function must.
 func (h *Handler) Event(r *http.Request, body []byte) events.LambdaFunctionURLRequest {
 	now := h.now().UTC()
 	headers := make(map[string]string, len(r.Header)+1)
@@ -164,7 +186,7 @@ func (h *Handler) Event(r *http.Request, body []byte) events.LambdaFunctionURLRe
 		}
 	}
 	if len(body) > 0 {
-		if isText(headers["content-type"]) && utf8.Valid(body) {
+		if isText(headers["content-type"]) && !isCompressed(headers["content-encoding"]) && utf8.Valid(body) {
 			event.Body = string(body)
 		} else {
 			event.Body = base64.StdEncoding.EncodeToString(body)
@@ -201,6 +223,16 @@ func isText(contentType string) bool {
 		media == "application/xml", strings.HasSuffix(media, "+xml"),
 		media == "application/javascript", media == "application/x-www-form-urlencoded":
 		return true
+	}
+	return false
+}
+
+// isCompressed reports a Content-Encoding that changes the body's bytes.
+func isCompressed(contentEncoding string) bool {
+	for _, coding := range strings.Split(contentEncoding, ",") {
+		if c := strings.TrimSpace(coding); c != "" && !strings.EqualFold(c, "identity") {
+			return true
+		}
 	}
 	return false
 }

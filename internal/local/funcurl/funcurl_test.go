@@ -177,3 +177,82 @@ func TestEventKeepsHTMLCharacters(t *testing.T) {
 		t.Errorf("body = %q, %v; want %q", ev.Body, err, body)
 	}
 }
+
+// A compressed body reaches the function base64-encoded, its bytes and its
+// content-encoding header unchanged, whatever its media type.
+func TestCompressedBodyIsBase64WithItsEncoding(t *testing.T) {
+	for _, encoding := range []string{"gzip", "deflate", "br", "gzip, identity"} {
+		inv := &fakeInvoker{result: ok(`{"statusCode":202}`)}
+		srv := serve(t, inv, "NONE")
+		compressed := "\x1f\x8b\x08\x00 plain ascii after a gzip header"[4:] // valid UTF-8 on purpose
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(compressed))
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		req.Header.Set("Content-Encoding", encoding)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var ev events.LambdaFunctionURLRequest
+		if err := json.Unmarshal(inv.got, &ev); err != nil {
+			t.Fatal(err)
+		}
+		decoded, _ := base64.StdEncoding.DecodeString(ev.Body)
+		if !ev.IsBase64Encoded || string(decoded) != compressed || ev.Headers["content-encoding"] != encoding {
+			t.Errorf("%s: body %q base64=%v content-encoding %q", encoding, ev.Body, ev.IsBase64Encoded, ev.Headers["content-encoding"])
+		}
+	}
+	// identity is no compression: text stays text.
+	inv := &fakeInvoker{result: ok(`{"statusCode":202}`)}
+	srv := serve(t, inv, "NONE")
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(`{"a":1}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Encoding", "identity")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var ev events.LambdaFunctionURLRequest
+	if err := json.Unmarshal(inv.got, &ev); err != nil || ev.IsBase64Encoded || ev.Body != `{"a":1}` {
+		t.Errorf("identity: %+v %v", ev, err)
+	}
+}
+
+// The limit is on the invocation payload, so a body under 6 MiB whose
+// event is over it gets Lambda's 413, exactly, without an invocation.
+func TestTooLargePayloadIsLambdasAnswer(t *testing.T) {
+	for _, tt := range []struct {
+		name, contentType string
+		size              int
+	}{
+		{"body over the limit", "application/json", maxRequestBytes + 1},
+		{"binary body whose base64 is over the limit", "application/octet-stream", maxRequestBytes * 3 / 4},
+		{"text body whose event is over the limit", "application/json", maxRequestBytes - 100},
+	} {
+		inv := &fakeInvoker{result: ok(`{}`)}
+		srv := serve(t, inv, "NONE")
+		resp, err := http.Post(srv.URL, tt.contentType, strings.NewReader(strings.Repeat("x", tt.size)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := `{"Message":"Request must be smaller than 6291456 bytes for the InvokeFunction operation"}`
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || string(body) != want || inv.got != nil ||
+			resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s: %d %s (invoked=%v), want 413 %s and no invocation", tt.name, resp.StatusCode, body, inv.got != nil, want)
+		}
+	}
+	// Just under the limit is invoked.
+	inv := &fakeInvoker{result: ok(`{}`)}
+	srv := serve(t, inv, "NONE")
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(strings.Repeat("x", maxRequestBytes-2000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || len(inv.got) > maxRequestBytes {
+		t.Errorf("just under: %d, payload %d bytes", resp.StatusCode, len(inv.got))
+	}
+}

@@ -15,11 +15,21 @@
 //
 // Producer duplicates (-dup) resend one of the last few events ingest
 // acknowledged, with its eventId, as a client retry would; the processor
-// must not count it twice.
+// must not count it twice. With LateDup, that share of acknowledged events
+// is instead resent LateDup after it was acknowledged: a retry that lands
+// late, behind many newer events of its user.
+//
+// PartitionKeys chooses how valid events reach the stream. "user" posts
+// them to ingest, which keys each record by userId. The others put them
+// straight to the stream with PutRecords, as log shippers and SDK examples
+// do: "random" under a random partition key per record, "kpl" as KPL
+// aggregates of up to 10 events of several users (under a random key or
+// the first event's userId), and "mixed" picks one of the three per batch.
 package loadgen
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,6 +49,7 @@ import (
 	"github.com/streamfn/streamfn/internal/activity"
 	"github.com/streamfn/streamfn/internal/eventgen"
 	"github.com/streamfn/streamfn/internal/ingest"
+	"github.com/streamfn/streamfn/internal/kpl"
 )
 
 // PutRecordsAPI is how malformed records reach the stream directly.
@@ -59,6 +70,12 @@ type Options struct {
 	Seed             int64
 	StreamName       string
 	Kinesis          PutRecordsAPI
+	// PartitionKeys is the partition-key scheme of valid events: user
+	// (through ingest, the default), random, kpl or mixed.
+	PartitionKeys string
+	// LateDup > 0 resends Dup of the acknowledged events this long after
+	// they were acknowledged, instead of soon after.
+	LateDup time.Duration
 	// MaxAttempts bounds the tries of one request (default 40: with
 	// backoff capped at 2s that rides out a function timeout).
 	MaxAttempts int
@@ -81,6 +98,19 @@ func (o *Options) check() error {
 	if o.EventsPerRequest < 1 || o.EventsPerRequest > ingest.MaxEvents {
 		problems = append(problems, fmt.Sprintf("-batch %d: must be 1..%d (ingest's limit per request)", o.EventsPerRequest, ingest.MaxEvents))
 	}
+	switch o.PartitionKeys {
+	case "":
+		o.PartitionKeys = KeysUser
+	case KeysUser, KeysRandom, KeysKPL, KeysMixed:
+	default:
+		problems = append(problems, fmt.Sprintf("-pk %q: must be user, random, kpl or mixed", o.PartitionKeys))
+	}
+	if o.LateDup < 0 {
+		problems = append(problems, fmt.Sprintf("-late-dup %v: must be 0 (off) or a positive duration", o.LateDup))
+	}
+	if o.LateDup > 0 && o.Dup == 0 {
+		problems = append(problems, fmt.Sprintf("-late-dup %v resends the -dup share of acknowledged events, and -dup is 0: set -dup too, e.g. -dup 0.05", o.LateDup))
+	}
 	if o.Clients < 1 {
 		problems = append(problems, fmt.Sprintf("-clients %d: must be at least 1", o.Clients))
 	}
@@ -95,6 +125,14 @@ func (o *Options) check() error {
 	}
 	return nil
 }
+
+// The partition-key schemes (Options.PartitionKeys).
+const (
+	KeysUser   = "user"
+	KeysRandom = "random"
+	KeysKPL    = "kpl"
+	KeysMixed  = "mixed"
+)
 
 func joinLines(lines []string) string {
 	var b bytes.Buffer
@@ -120,6 +158,8 @@ type Stats struct {
 	ServerErrors  int64 // 5xx answers other than 503, and failed connections
 	Unwritten     int64 // events a 503 listed as not written
 	RequestsInAir int64
+	Streamed      int64 // valid events put straight to the stream (PartitionKeys other than user)
+	LateDups      int64 // acknowledged events resent LateDup later
 }
 
 // Generator is one run of load.
@@ -130,6 +170,13 @@ type Generator struct {
 
 	generated, accepted, rejected, duplicates, direct            atomic.Int64
 	requests, retries, throttled, serverErrors, unwritten, inAir atomic.Int64
+	streamed, lateDups                                           atomic.Int64
+
+	// late holds the acknowledged events to resend, in acknowledgement
+	// order, each due LateDup after its acknowledgement.
+	lateMu  sync.Mutex
+	late    []lateItem
+	lateRNG *rand.Rand
 
 	// recent is a ring of the last acknowledged valid events, for
 	// duplicates. A producer resends soon after the first try, so it holds
@@ -141,6 +188,11 @@ type Generator struct {
 	recentNext int
 }
 
+type lateItem struct {
+	due time.Time
+	it  item
+}
+
 // item is one line of a request.
 type item struct {
 	line  []byte
@@ -148,6 +200,9 @@ type item struct {
 	valid bool
 	kind  string // malformed kind
 	key   string // partition key of a record put straight to the stream
+	// aggregate: a valid event put to the stream inside a KPL aggregate,
+	// with key as its own partition key.
+	aggregate bool
 }
 
 // New checks the options.
@@ -159,6 +214,7 @@ func New(opts Options, ledger *Ledger) (*Generator, error) {
 	return &Generator{
 		opts: opts, ledger: ledger, client: &http.Client{Transport: transport},
 		recentCap: min(max(4*opts.Users, 16), 1024),
+		lateRNG:   rand.New(rand.NewPCG(uint64(opts.Seed), 0x1a7e)),
 	}, nil
 }
 
@@ -169,6 +225,7 @@ func (g *Generator) Stats() Stats {
 		Duplicates: g.duplicates.Load(), Direct: g.direct.Load(), Requests: g.requests.Load(),
 		Retries: g.retries.Load(), Throttled: g.throttled.Load(), ServerErrors: g.serverErrors.Load(),
 		Unwritten: g.unwritten.Load(), RequestsInAir: g.inAir.Load(),
+		Streamed: g.streamed.Load(), LateDups: g.lateDups.Load(),
 	}
 }
 
@@ -194,18 +251,84 @@ func (g *Generator) Run(ctx context.Context) error {
 		})
 	}
 	var directErr error
-	workers.Go(func() {
-		for batch := range directs {
-			if err := g.putDirect(ctx, batch); err != nil && directErr == nil {
-				directErr = err
+	var directMu sync.Mutex
+	for range max(1, g.opts.Clients/4) {
+		workers.Go(func() {
+			for batch := range directs {
+				if err := g.putDirect(ctx, batch); err != nil {
+					directMu.Lock()
+					directErr = cmp.Or(directErr, err)
+					directMu.Unlock()
+				}
 			}
-		}
-	})
+		})
+	}
 	g.generate(genCtx, ctx, requests, directs)
+	if g.opts.LateDup > 0 {
+		g.resendLate(ctx, requests, directs)
+	}
 	close(requests)
 	close(directs)
 	workers.Wait()
 	return directErr
+}
+
+// resendLate sends the late duplicates still due after the load ended.
+func (g *Generator) resendLate(ctx context.Context, requests, directs chan<- []item) {
+	for {
+		g.lateMu.Lock()
+		if len(g.late) == 0 {
+			g.lateMu.Unlock()
+			return
+		}
+		due := g.late[0].due
+		g.lateMu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(due)):
+		}
+		if !g.sendDue(ctx, time.Now(), requests, directs) {
+			return
+		}
+	}
+}
+
+// sendDue sends the late duplicates due by now, each by the path its
+// scheme takes.
+func (g *Generator) sendDue(ctx context.Context, now time.Time, requests, directs chan<- []item) bool {
+	g.lateMu.Lock()
+	n := 0
+	for n < len(g.late) && !g.late[n].due.After(now) {
+		n++
+	}
+	due := make([]item, n)
+	for i := range n {
+		due[i] = g.late[i].it
+	}
+	g.late = g.late[n:]
+	g.lateMu.Unlock()
+	if n == 0 {
+		return true
+	}
+	g.lateDups.Add(int64(n))
+	g.duplicates.Add(int64(n))
+	var viaIngest, viaStream []item
+	for _, it := range due {
+		if it.key == "" {
+			viaIngest = append(viaIngest, it)
+		} else {
+			viaStream = append(viaStream, it)
+		}
+	}
+	for len(viaIngest) > 0 {
+		k := min(len(viaIngest), g.opts.EventsPerRequest)
+		if !send(ctx, requests, viaIngest[:k]) {
+			return false
+		}
+		viaIngest = viaIngest[k:]
+	}
+	return len(viaStream) == 0 || send(ctx, directs, viaStream)
 }
 
 const tick = 20 * time.Millisecond
@@ -248,16 +371,35 @@ func (g *Generator) generate(genCtx, ctx context.Context, requests chan<- []item
 					continue
 				}
 				pending = append(pending, it)
-			case u < g.opts.Bad+g.opts.Dup:
+			case u < g.opts.Bad+g.opts.Dup && g.opts.LateDup == 0:
 				if dup, ok := g.pickRecent(rng); ok {
 					g.duplicates.Add(1)
+					if dup.key != "" {
+						direct = append(direct, dup)
+						continue
+					}
 					pending = append(pending, dup)
 					break
 				}
 				fallthrough
 			default:
 				ev, line := gen.NextJSON()
-				pending = append(pending, item{line: line, event: ev, valid: true})
+				it := item{line: line, event: ev, valid: true}
+				scheme := g.opts.PartitionKeys
+				if scheme == KeysMixed {
+					scheme = []string{KeysUser, KeysRandom, KeysKPL}[rng.IntN(3)]
+				}
+				switch scheme {
+				case KeysRandom:
+					it.key = fmt.Sprintf("pk-%016x", rng.Uint64())
+				case KeysKPL:
+					it.key, it.aggregate = ev.UserID, true
+				}
+				if it.key != "" {
+					direct = append(direct, it)
+					continue
+				}
+				pending = append(pending, it)
 			}
 			if len(pending) == g.opts.EventsPerRequest {
 				if !send(ctx, requests, pending) {
@@ -267,10 +409,12 @@ func (g *Generator) generate(genCtx, ctx context.Context, requests chan<- []item
 			}
 		}
 		if len(direct) > 0 {
-			g.direct.Add(int64(len(direct)))
 			if !send(ctx, directs, direct) {
 				return
 			}
+		}
+		if g.opts.LateDup > 0 && !g.sendDue(ctx, time.Now(), requests, directs) {
+			return
 		}
 		// A partial request waits at most one tick.
 		if len(pending) > 0 {
@@ -433,12 +577,26 @@ func (g *Generator) settle(items []item, body []byte) []item {
 		case unwritten[i]:
 			again = append(again, it)
 		default:
-			g.accepted.Add(1)
-			g.ledger.accept(it.event)
-			g.remember(it)
+			g.acknowledged(it)
 		}
 	}
 	return again
+}
+
+// acknowledged records a valid event the pipeline took, and schedules its
+// late duplicate.
+func (g *Generator) acknowledged(it item) {
+	g.accepted.Add(1)
+	g.ledger.accept(it.event)
+	g.remember(it)
+	if g.opts.LateDup <= 0 {
+		return
+	}
+	g.lateMu.Lock()
+	defer g.lateMu.Unlock()
+	if g.lateRNG.Float64() < g.opts.Dup {
+		g.late = append(g.late, lateItem{due: time.Now().Add(g.opts.LateDup), it: it})
+	}
 }
 
 func (g *Generator) giveUp(items []item) {
@@ -453,42 +611,116 @@ func (g *Generator) giveUp(items []item) {
 	g.ledger.mu.Unlock()
 }
 
-// putDirect writes malformed records to the stream as a foreign producer
-// would, retrying the entries Kinesis did not take.
+// directEntry is one PutRecords entry: a record, or a KPL aggregate of items.
+type directEntry struct {
+	data  []byte
+	key   string
+	items []item
+}
+
+// putDirect writes records to the stream as a foreign producer would,
+// retrying the entries Kinesis did not take: malformed records, and valid
+// events under the random and kpl schemes (KPL aggregates of up to 10).
 func (g *Generator) putDirect(ctx context.Context, items []item) error {
 	if g.opts.Kinesis == nil {
 		return errors.New("no Kinesis client for the records that bypass ingest")
 	}
-	pending := make([]int, len(items))
-	for i := range pending {
-		pending[i] = i
-	}
-	for attempt := 0; len(pending) > 0; attempt++ {
-		entries := make([]types.PutRecordsRequestEntry, len(pending))
-		for k, i := range pending {
-			entries[k] = types.PutRecordsRequestEntry{Data: items[i].line, PartitionKey: aws.String(items[i].key)}
+	var entries []directEntry
+	var agg []item
+	flush := func() {
+		if len(agg) == 0 {
+			return
 		}
-		out, err := g.opts.Kinesis.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(g.opts.StreamName), Records: entries})
+		subs := make([]kpl.Record, len(agg))
+		for i, it := range agg {
+			subs[i] = kpl.Record{PartitionKey: []byte(it.key), Data: it.line}
+		}
+		key := agg[0].key
+		if len(agg)%2 == 0 { // half under a key that is no user's
+			key = fmt.Sprintf("agg-%x", len(entries))
+		}
+		entries = append(entries, directEntry{data: kpl.Aggregate(subs), key: key, items: agg})
+		agg = nil
+	}
+	for _, it := range items {
+		if it.aggregate {
+			if agg = append(agg, it); len(agg) == 10 {
+				flush()
+			}
+			continue
+		}
+		entries = append(entries, directEntry{data: it.line, key: it.key, items: []item{it}})
+	}
+	flush()
+	// PutRecords takes at most 500 entries and 5 MiB a call
+	// (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html).
+	for len(entries) > 0 {
+		n, size := 0, 0
+		for n < len(entries) && n < maxPutRecordsEntries && size+len(entries[n].data)+len(entries[n].key) <= maxPutRecordsBytes {
+			size += len(entries[n].data) + len(entries[n].key)
+			n++
+		}
+		n = max(n, 1)
+		if err := g.putEntries(ctx, entries[:n]); err != nil {
+			for _, e := range entries[n:] {
+				g.giveUp(e.items)
+			}
+			return err
+		}
+		entries = entries[n:]
+	}
+	return nil
+}
+
+// The PutRecords limits.
+const (
+	maxPutRecordsEntries = 500
+	maxPutRecordsBytes   = 5 << 20
+)
+
+// putEntries puts one PutRecords call's worth of entries, retrying those
+// Kinesis did not take.
+func (g *Generator) putEntries(ctx context.Context, entries []directEntry) error {
+	for attempt := 0; len(entries) > 0; attempt++ {
+		request := make([]types.PutRecordsRequestEntry, len(entries))
+		for k, e := range entries {
+			request[k] = types.PutRecordsRequestEntry{Data: e.data, PartitionKey: aws.String(e.key)}
+		}
+		out, err := g.opts.Kinesis.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(g.opts.StreamName), Records: request})
 		if err != nil {
 			if ctx.Err() != nil || attempt >= 10 {
-				return fmt.Errorf("putting %d malformed records to the stream: %w", len(pending), err)
+				for _, e := range entries {
+					g.giveUp(e.items)
+				}
+				return fmt.Errorf("putting %d records to the stream: %w", len(entries), err)
 			}
 			time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
 			continue
 		}
-		var failed []int
+		var failed []directEntry
 		for k, r := range out.Records {
-			i := pending[k]
+			e := entries[k]
 			if r.ErrorCode != nil {
-				failed = append(failed, i)
+				failed = append(failed, e)
 				continue
 			}
-			g.ledger.addDirect(DirectRecord{
-				Kind: items[i].kind, Payload: items[i].line, PartitionKey: items[i].key,
-				ShardID: aws.ToString(r.ShardId), SequenceNumber: aws.ToString(r.SequenceNumber),
-			})
+			for _, it := range e.items {
+				if it.valid {
+					g.streamed.Add(1)
+					g.acknowledged(it)
+					continue
+				}
+				g.direct.Add(1)
+				g.ledger.addDirect(DirectRecord{
+					Kind: it.kind, Payload: it.line, PartitionKey: it.key,
+					ShardID: aws.ToString(r.ShardId), SequenceNumber: aws.ToString(r.SequenceNumber),
+				})
+			}
 		}
-		pending = failed
+		entries = failed
+		if len(failed) > 0 {
+			time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
+		}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/streamfn/streamfn/infra/plan"
+	"github.com/streamfn/streamfn/internal/failure"
 	"github.com/streamfn/streamfn/internal/local/deploy"
 	"github.com/streamfn/streamfn/internal/local/endpoints"
 	"github.com/streamfn/streamfn/internal/local/esm"
@@ -35,6 +37,7 @@ import (
 	"github.com/streamfn/streamfn/internal/local/progress"
 	"github.com/streamfn/streamfn/internal/local/report"
 	"github.com/streamfn/streamfn/internal/local/verify"
+	"github.com/streamfn/streamfn/internal/processor"
 )
 
 // Options are the command's flags.
@@ -46,12 +49,15 @@ type Options struct {
 	Users    int
 	Bad      float64
 	Dup      float64
-	Batch    int // events per request
-	Clients  int // requests in flight at once
-	Seed     int64
-	Verify   bool
-	Chaos    float64
-	JSON     bool
+	// PartitionKeys and LateDup shape the producers: see loadgen.Options.
+	PartitionKeys string
+	LateDup       time.Duration
+	Batch         int // events per request
+	Clients       int // requests in flight at once
+	Seed          int64
+	Verify        bool
+	Chaos         float64
+	JSON          bool
 	// ReportFile, when set, receives the JSON report as well.
 	ReportFile string
 	// Name labels the verdict line that ends a run with -verify.
@@ -264,7 +270,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 		gen, err = loadgen.New(loadgen.Options{
 			URL: ingestURL, Rate: opts.Rate, Duration: opts.Duration, Users: opts.Users, Bad: opts.Bad, Dup: opts.Dup,
 			EventsPerRequest: opts.Batch, Clients: opts.Clients, Seed: opts.Seed,
-			StreamName: d.Stream.Name, Kinesis: c.kinesis,
+			StreamName: d.Stream.Name, Kinesis: c.kinesis, PartitionKeys: opts.PartitionKeys, LateDup: opts.LateDup,
 		}, ledger)
 		if err != nil {
 			return err
@@ -346,6 +352,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 		Stack: opts.Stack,
 		Settings: map[string]any{
 			"rate": opts.Rate, "duration": opts.Duration.String(), "users": opts.Users, "bad": opts.Bad, "dup": opts.Dup,
+			"pk": opts.PartitionKeys, "lateDup": opts.LateDup.String(),
 			"batch": opts.Batch, "clients": opts.Clients, "seed": opts.Seed, "chaos": opts.Chaos, "verify": opts.Verify,
 		},
 		LoadFor:   loadEnd.Sub(loadStart).Seconds(),
@@ -458,8 +465,12 @@ func mappingConfig(d *deploy.Deployment, c clients, failuresURL string) esm.Conf
 		TumblingWindow:             m.TumblingWindow,
 	}
 	if failuresURL != "" {
-		cfg.Destination = func(ctx context.Context, doc []byte) error {
-			_, err := c.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(failuresURL), MessageBody: aws.String(string(doc))})
+		cfg.Destination = func(ctx context.Context, record failure.Document) error {
+			doc, err := json.Marshal(record.Metadata())
+			if err != nil {
+				return err
+			}
+			_, err = c.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(failuresURL), MessageBody: aws.String(string(doc))})
 			return err
 		}
 	}
@@ -507,7 +518,7 @@ func urlID(planURL string) string {
 }
 
 func ttlDays(f deploy.Function) int {
-	n, _ := strconv.Atoi(f.Environment["FEATURE_TTL_DAYS"])
+	n, _ := strconv.Atoi(f.Environment[processor.EnvFeatureTTLDays])
 	return n
 }
 
