@@ -96,6 +96,7 @@ type Config struct {
 	IngestConcurrency            int    // streamfn:ingestConcurrency (-1 = unreserved)
 	IngestProvisionedConcurrency int    // streamfn:ingestProvisionedConcurrency (0 = none)
 	IngestAuth                   string // streamfn:ingestAuth
+	IngestThrottleRetryMs        int    // streamfn:ingestThrottleRetryMs
 
 	Architecture     string // streamfn:architecture
 	LogRetentionDays int    // streamfn:logRetentionDays
@@ -199,6 +200,7 @@ func (l *loader) load() *Config {
 	c.IngestConcurrency = l.int(Key("ingestConcurrency"))
 	c.IngestProvisionedConcurrency = l.int(Key("ingestProvisionedConcurrency"))
 	c.IngestAuth = l.str(Key("ingestAuth"))
+	c.IngestThrottleRetryMs = l.int(Key("ingestThrottleRetryMs"))
 
 	c.Architecture = l.str(Key("architecture"))
 	c.LogRetentionDays = l.int(Key("logRetentionDays"))

@@ -165,7 +165,12 @@ func TestValidationRules(t *testing.T) {
 		{"provisioned within reserved", map[string]string{"streamfn:ingestConcurrency": "10", "streamfn:ingestProvisionedConcurrency": "10"}, "", ""},
 		{"provisioned over reserved", map[string]string{"streamfn:ingestConcurrency": "10", "streamfn:ingestProvisionedConcurrency": "11"}, "streamfn:ingestProvisionedConcurrency", "must not exceed streamfn:ingestConcurrency"},
 		{"provisioned negative", map[string]string{"streamfn:ingestProvisionedConcurrency": "-1"}, "streamfn:ingestProvisionedConcurrency", "0 (none) or more"},
-		{"auth none", map[string]string{"streamfn:ingestAuth": "NONE"}, "", ""},
+		{"auth none reserved", map[string]string{"streamfn:ingestAuth": "NONE", "streamfn:ingestConcurrency": "50", "streamfn:processorConcurrency": "1"}, "", ""},
+		{"auth none unreserved ingest", map[string]string{"streamfn:ingestAuth": "NONE", "streamfn:processorConcurrency": "1"}, "streamfn:ingestConcurrency", "must be reserved (1 or more) when streamfn:ingestAuth is NONE"},
+		{"auth none unreserved processor", map[string]string{"streamfn:ingestAuth": "NONE", "streamfn:ingestConcurrency": "50", "streamfn:shardCount": "2"}, "streamfn:processorConcurrency", "must be reserved when streamfn:ingestAuth is NONE"},
+		{"throttle retry default", map[string]string{"streamfn:ingestThrottleRetryMs": "1000"}, "", ""},
+		{"throttle retry low", map[string]string{"streamfn:ingestThrottleRetryMs": "99"}, "streamfn:ingestThrottleRetryMs", "100..5000"},
+		{"throttle retry high", map[string]string{"streamfn:ingestThrottleRetryMs": "5001"}, "streamfn:ingestThrottleRetryMs", "100..5000"},
 		{"auth bad", map[string]string{"streamfn:ingestAuth": "IAM"}, "streamfn:ingestAuth", "AWS_IAM, NONE"},
 
 		{"architecture x86", map[string]string{"streamfn:architecture": "x86_64"}, "", ""},

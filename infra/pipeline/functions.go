@@ -166,6 +166,7 @@ func newIngest(ctx *pulumi.Context, cfg *config.Config, artifact build.Artifact,
 		env: pulumi.StringMap{
 			"STREAM_NAME":       p.Stream.Name,
 			"METRICS_NAMESPACE": pulumi.String(cfg.MetricsNamespace),
+			"THROTTLE_RETRY_MS": pulumi.String(strconv.Itoa(cfg.IngestThrottleRetryMs)),
 		},
 		policy: func(logGroupARN pulumi.StringOutput) pulumi.StringOutput {
 			return pulumi.All(p.Stream.Arn, logGroupARN).ApplyT(func(arns []any) (string, error) {

@@ -79,7 +79,7 @@ func TestPlanPublicURLWarns(t *testing.T) {
 	if len(p.Warnings()) != 0 {
 		t.Fatal("dev should not warn")
 	}
-	dir := buildableProject(t, "open", "config:\n  streamfn:shardCount: 1\n  streamfn:ingestAuth: NONE\n")
+	dir := buildableProject(t, "open", "config:\n  streamfn:shardCount: 1\n  streamfn:ingestAuth: NONE\n  streamfn:ingestConcurrency: 20\n  streamfn:processorConcurrency: 1\n")
 	open, err := plan.Run(plan.Options{Dir: dir, Stack: "open"})
 	if err != nil {
 		t.Fatal(err)

@@ -135,6 +135,7 @@ var knobValues = map[string]string{
 	"streamfn:ingestConcurrency":            "50",
 	"streamfn:ingestProvisionedConcurrency": "5",
 	"streamfn:ingestAuth":                   "NONE",
+	"streamfn:ingestThrottleRetryMs":        "1500",
 	"streamfn:architecture":                 "x86_64",
 	"streamfn:logRetentionDays":             "14",
 	"streamfn:logLevel":                     "WARN",
@@ -367,6 +368,7 @@ var knobChecks = map[string][]check{
 		{tPermission, pipeline.PublicURLPermission, "action", "lambda:InvokeFunctionUrl"},
 		{tPermission, pipeline.PublicURLPermission, "qualifier", "live"},
 	},
+	"streamfn:ingestThrottleRetryMs": {{tFunction, "ingest", "environment.variables.THROTTLE_RETRY_MS", "1500"}},
 	"streamfn:architecture": {
 		{tFunction, "ingest", "architectures.0", "x86_64"},
 		{tFunction, "processor", "architectures.0", "x86_64"},
