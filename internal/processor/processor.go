@@ -217,6 +217,16 @@ func (inv *invocation) fail(k int32) {
 	}
 }
 
+// sendContext is inv.ctx ending when timeLeft turns false, so that a
+// poison send of many batches starts none past the margin (poison.Queue
+// checks it before each SendMessageBatch).
+func (inv *invocation) sendContext() (context.Context, context.CancelFunc) {
+	if deadline, ok := inv.ctx.Deadline(); ok {
+		return context.WithDeadline(inv.ctx, deadline.Add(-inv.margin))
+	}
+	return context.WithCancel(inv.ctx)
+}
+
 // timeLeft reports whether there is time to start another call.
 func (inv *invocation) timeLeft() bool {
 	deadline, ok := inv.ctx.Deadline()
@@ -395,7 +405,7 @@ func (inv *invocation) reportRejected(rejected []features.Rejection, first int32
 		if plan.aggregated[k] {
 			sub = plan.byUser[at].Position.Sub
 		}
-		msgs = append(msgs, inv.message(poisonRecord{record: k, sub: sub, reason: r.Reason, payload: plan.textOf[at]}))
+		msgs = append(msgs, inv.message(poisonRecord{record: k, sub: sub, reason: r.Reason, payload: plan.textOf[at], pk: plan.subPKOf[at]}))
 		indexes = append(indexes, r.Index)
 	}
 	if len(msgs) == 0 {
@@ -404,7 +414,9 @@ func (inv *invocation) reportRejected(rejected []features.Rejection, first int32
 	if !inv.timeLeft() {
 		return errDeadline
 	}
-	errs := inv.p.poison.Send(inv.ctx, msgs) // nil when every message was sent
+	ctx, cancel := inv.sendContext()
+	defer cancel()
+	errs := inv.p.poison.Send(ctx, msgs) // nil when every message was sent
 	var failed error
 	for i := range msgs {
 		if errs != nil && errs[i] != nil {
@@ -458,11 +470,19 @@ func (inv *invocation) sendPoison() {
 	if len(msgs) == 0 {
 		return
 	}
-	errs := inv.p.poison.Send(inv.ctx, msgs)
-	inv.out.Poison += len(msgs)
+	ctx, cancel := inv.sendContext()
+	defer cancel()
+	errs := inv.p.poison.Send(ctx, msgs)
+	for i := range msgs {
+		if errs == nil || errs[i] == nil {
+			inv.out.Poison += max(1, len(msgs[i].BadSubRecords)) // user records, not messages
+		}
+	}
 	for i, err := range errs {
 		if err != nil {
-			inv.out.Poison--
+			if errors.Is(err, poison.ErrNotSent) {
+				inv.out.DeadlineStops++
+			}
 			inv.fail(sent[i])
 			inv.poisonNotSent(err, msgs[i].SequenceNumber)
 		}
@@ -479,9 +499,11 @@ func (inv *invocation) message(r poisonRecord) poison.Message {
 		ShardID:                     string(kr.ShardID()),
 		SequenceNumber:              string(kr.SequenceNumber),
 		SubSequenceNumber:           r.sub,
-		PartitionKey:                string(kr.PartitionKey),
+		PartitionKey:                cmp.Or(r.pk, string(kr.PartitionKey)),
 		ApproximateArrivalTimestamp: time.UnixMilli(int64(math.Round(kr.ApproximateArrivalTimestamp * 1000))),
 		Payload:                     r.payload,
+		SubRecords:                  r.subs,
+		BadSubRecords:               r.bad,
 	}
 }
 
