@@ -2,11 +2,15 @@ package processor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/streamfn/streamfn/internal/eventgen"
+	"github.com/streamfn/streamfn/internal/features"
 	"github.com/streamfn/streamfn/internal/kpl"
 	"github.com/streamfn/streamfn/internal/poison"
 	"github.com/streamfn/streamfn/internal/store"
@@ -127,5 +131,40 @@ func TestSubRecordPoisonCarriesItsOwnPartitionKey(t *testing.T) {
 		default:
 			t.Errorf("unexpected message %+v", m)
 		}
+	}
+}
+
+// unreadable is a store whose item of one user another tool wrote: Load
+// returns the other users with a *store.UnreadableError naming it.
+type unreadable struct {
+	store.Store
+	user string
+}
+
+func (u *unreadable) Load(ctx context.Context, ids []string) (map[string]*features.Item, error) {
+	items, err := u.Store.Load(ctx, ids)
+	if err != nil || !slices.Contains(ids, u.user) {
+		return items, err
+	}
+	delete(items, u.user)
+	return items, &store.UnreadableError{Table: "features", Users: map[string]error{u.user: errors.New("purchaseTotal: want a number (N)")}}
+}
+
+// One unreadable item fails its user alone: the other users of its
+// BatchGetItem chunk are written, and the response names the bad user's
+// first record.
+func TestUnreadableItemFailsOnlyItsUser(t *testing.T) {
+	b := batch(21, eventgen.BatchOptions{Records: 200})
+	bad := b.Records[0].Event.UserID
+	st := &store.Memory{}
+	out, err := newProcessor(&unreadable{Store: st, user: bad}, &queue{}).Process(context.Background(), b.JSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.UsersFailed != 1 || out.FailedSequenceNumber != b.Records[0].SequenceNumber {
+		t.Fatalf("%d users failed, failed sequence %q; want only %s, from its first record %s", out.UsersFailed, out.FailedSequenceNumber, bad, b.Records[0].SequenceNumber)
+	}
+	if st.Item(bad) != nil || st.Len() != out.Users-1 {
+		t.Fatalf("%d items stored for %d users; want every user but %s", st.Len(), out.Users, bad)
 	}
 }

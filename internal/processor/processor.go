@@ -279,8 +279,17 @@ func (inv *invocation) writeUsers() {
 	inv.parallel(users, func(u int, m *features.Merger) {
 		c := u / store.MaxLoadKeys
 		if err := loadErr[c]; err != nil {
-			inv.userFailed(u, "reading the user's item", err)
-			return
+			// An item that cannot be decoded fails its user alone; the
+			// others of its chunk were read.
+			var unreadable *store.UnreadableError
+			if !errors.As(err, &unreadable) {
+				inv.userFailed(u, "reading the user's item", err)
+				return
+			}
+			if err := unreadable.For(plan.userIDs[u]); err != nil {
+				inv.userFailed(u, "reading the user's item", err)
+				return
+			}
 		}
 		item := loaded[c][plan.userIDs[u]]
 		if item == nil {

@@ -100,6 +100,7 @@ func (d *DynamoDB) Load(ctx context.Context, userIDs []string) (map[string]*feat
 	}
 	request := map[string]types.KeysAndAttributes{d.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
 	wait := d.UnprocessedBackoff
+	var unreadable *UnreadableError
 	for attempt := 1; ; attempt++ {
 		res, err := d.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request})
 		if err != nil {
@@ -108,13 +109,25 @@ func (d *DynamoDB) Load(ctx context.Context, userIDs []string) (map[string]*feat
 		for _, raw := range res.Responses[d.table] {
 			item, err := unmarshalItem(raw, d.ttlAttribute)
 			if err != nil {
-				return nil, fmt.Errorf("table %s: %w", d.table, err)
+				id, isS := raw[AttrUserID].(*types.AttributeValueMemberS)
+				if !isS {
+					// BatchGetItem returns items by their key: cannot happen.
+					return nil, fmt.Errorf("table %s: an item without a string userId key: %w", d.table, err)
+				}
+				if unreadable == nil {
+					unreadable = &UnreadableError{Table: d.table, Users: map[string]error{}}
+				}
+				unreadable.Users[id.Value] = err
+				continue
 			}
 			item.Bytes = attributesBytes(raw)
 			out[item.UserID] = item
 		}
 		left, ok := res.UnprocessedKeys[d.table]
 		if !ok || len(left.Keys) == 0 {
+			if unreadable != nil {
+				return out, unreadable
+			}
 			return out, nil
 		}
 		if attempt >= d.UnprocessedAttempts {

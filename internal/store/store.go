@@ -6,6 +6,9 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/streamfn/streamfn/internal/features"
@@ -19,11 +22,43 @@ const MaxLoadKeys = 100
 // re-read it, re-apply and save again.
 var ErrConflict = errors.New("the item changed since it was read (version conflict)")
 
+// UnreadableError names the users whose stored items could not be decoded
+// (written by another tool, or by a release with another item format). Load
+// returns it with the other users' items, so that one bad item fails its
+// user alone, not the 99 others of its BatchGetItem call.
+type UnreadableError struct {
+	Table string
+	Users map[string]error // userId -> what is wrong with the item
+}
+
+func (e *UnreadableError) Error() string {
+	ids := make([]string, 0, len(e.Users))
+	for id := range e.Users {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return fmt.Sprintf("table %s: %d item(s) cannot be read (users %s): %v; the processor cannot apply these users' events "+
+		"until the item is fixed or deleted (aws dynamodb delete-item --table-name %s --key '{\"userId\":{\"S\":\"<userId>\"}}')",
+		e.Table, len(ids), strings.Join(ids, ", "), e.Users[ids[0]], e.Table)
+}
+
+// For is the error of one user's item, or nil when it was read.
+func (e *UnreadableError) For(userID string) error {
+	if err, ok := e.Users[userID]; ok {
+		return fmt.Errorf("table %s: the item of user %q cannot be read: %w; fix or delete the item "+
+			"(aws dynamodb delete-item --table-name %s --key '{\"userId\":{\"S\":%q}}'), and its events apply on the next retry",
+			e.Table, userID, err, e.Table, userID)
+	}
+	return nil
+}
+
 // Store reads and writes feature items.
 type Store interface {
 	// Load reads the items of up to MaxLoadKeys users with a strongly
 	// consistent read. Users without an item are absent from the result.
-	// An error means none of the users could be read.
+	// An *UnreadableError means the result holds every other user: only
+	// the users it names could not be read. Any other error means none
+	// could.
 	Load(ctx context.Context, userIDs []string) (map[string]*features.Item, error)
 	// Save writes item if the stored version still equals item.Version (0:
 	// no item stored), then increments item.Version. It returns
