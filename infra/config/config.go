@@ -77,6 +77,7 @@ type Config struct {
 	BisectOnError             bool   // streamfn:bisectOnError
 	FailureDestination        string // streamfn:failureDestination
 	FailureRetentionDays      int    // streamfn:failureRetentionDays
+	PoisonRetentionDays       int    // streamfn:poisonRetentionDays
 	TumblingWindowSeconds     int    // streamfn:tumblingWindowSeconds
 	MappingEnabled            bool   // streamfn:mappingEnabled
 	MappingMetrics            bool   // streamfn:mappingMetrics
@@ -182,6 +183,7 @@ func (l *loader) load() *Config {
 	c.BisectOnError = l.bool(Key("bisectOnError"))
 	c.FailureDestination = l.str(Key("failureDestination"))
 	c.FailureRetentionDays = l.int(Key("failureRetentionDays"))
+	c.PoisonRetentionDays = l.int(Key("poisonRetentionDays"))
 	c.TumblingWindowSeconds = l.int(Key("tumblingWindowSeconds"))
 	c.MappingEnabled = l.bool(Key("mappingEnabled"))
 	c.MappingMetrics = l.bool(Key("mappingMetrics"))

@@ -224,6 +224,8 @@ func (c *Config) Validate() error {
 	}
 	v.oneOf(Key("failureDestination"), c.FailureDestination, []string{FailureDestinationS3, FailureDestinationSQS})
 	v.between(Key("failureRetentionDays"), c.FailureRetentionDays, 1, maxFailureRetentionDays, "")
+	v.between(Key("poisonRetentionDays"), c.PoisonRetentionDays, 1, maxPoisonRetentionDays,
+		"SQS keeps a message at most 14 days; the poison queue holds personal data, so keep only what triage needs")
 	v.oneOf(Key("ingestAuth"), c.IngestAuth, []string{IngestAuthIAM, IngestAuthNone})
 	c.validatePublicURL(v)
 	v.between(Key("ingestThrottleRetryMs"), c.IngestThrottleRetryMs, minThrottleRetryMs, maxThrottleRetryMs,
@@ -394,3 +396,6 @@ func (c *Config) validatePublicURL(v *validator) {
 			fmt.Sprintf("pulumi config set streamfn:processorConcurrency %d   (shards x parallelizationFactor), or keep streamfn:ingestAuth AWS_IAM", max(need, 1)))
 	}
 }
+
+// maxPoisonRetentionDays is SQS's longest message retention, 14 days.
+const maxPoisonRetentionDays = 14

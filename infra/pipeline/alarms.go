@@ -129,6 +129,14 @@ func alarmSpecs(cfg *config.Config, p *StreamPipeline) []alarmSpec {
 			namespace:   cfg.MetricsNamespace, metric: "DedupUnverified", statistic: "Sum", dimensions: processor, period: 300,
 		},
 		{
+			// The processor's EMF metric of events that hit a per-user cap
+			// of the item (README, "Per-user caps"): a client filling one
+			// user's categories, or pushing purchaseTotal to its bound.
+			name:        "processor-user-caps",
+			description: "Events hit a per-user cap of the feature item: a new category beyond 256 (counted under _other) or a purchase beyond purchaseTotal's range (poison queue). The processor's log names the users; see the README's 'Per-user caps'.",
+			namespace:   cfg.MetricsNamespace, metric: "UserCapHits", statistic: "Sum", dimensions: processor, period: 300,
+		},
+		{
 			name:        "poison-queue-depth",
 			description: "Records the processor rejected are waiting in the poison queue, with their payloads and reasons.",
 			namespace:   "AWS/SQS", metric: "ApproximateNumberOfMessagesVisible", statistic: "Maximum",

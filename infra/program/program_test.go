@@ -123,6 +123,7 @@ var knobValues = map[string]string{
 	"streamfn:bisectOnError":                "false",
 	"streamfn:failureDestination":           "sqs",
 	"streamfn:failureRetentionDays":         "30",
+	"streamfn:poisonRetentionDays":          "2",
 	"streamfn:tumblingWindowSeconds":        "120",
 	"streamfn:mappingEnabled":               "false",
 	"streamfn:processorMemoryMb":            "2048",
@@ -167,6 +168,7 @@ const (
 	tRole        = "aws:iam/role:Role"
 	tRolePolicy  = "aws:iam/rolePolicy:RolePolicy"
 	tQueue       = "aws:sqs/queue:Queue"
+	tQueuePol    = "aws:sqs/queuePolicy:QueuePolicy"
 	tTable       = "aws:dynamodb/table:Table"
 	tLogGroup    = "aws:cloudwatch/logGroup:LogGroup"
 	tAlarm       = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -231,6 +233,7 @@ var baseResources = []string{
 	tStream + " stream",
 	tTable + " features",
 	tQueue + " poison",
+	tQueuePol + " poison-policy",
 	tBucket + " failures",
 	tBucketSSE + " failures-encryption",
 	tPublicBlock + " failures-public-access",
@@ -251,6 +254,7 @@ var baseResources = []string{
 	tTopic + " alarms",
 	tAlarm + " processor-iterator-age",
 	tAlarm + " processor-outside-exactly-once",
+	tAlarm + " processor-user-caps",
 	tAlarm + " processor-errors",
 	tAlarm + " processor-throttles",
 	tAlarm + " ingest-throttles",
@@ -345,6 +349,7 @@ var knobChecks = map[string][]check{
 	// sqs: the failures queue exists (and is the destination: TestFixedMappingSettings).
 	"streamfn:failureDestination":      {{tQueue, "failures", "messageRetentionSeconds", 1209600.0}},
 	"streamfn:failureRetentionDays":    {{tLifecycle, "failures-lifecycle", "rules.0.expiration.days", 30.0}},
+	"streamfn:poisonRetentionDays":     {{tQueue, "poison", "messageRetentionSeconds", 172800.0}},
 	"streamfn:tumblingWindowSeconds":   {{tMapping, "processor-stream", "tumblingWindowInSeconds", 120.0}},
 	"streamfn:mappingEnabled":          {{tMapping, "processor-stream", "enabled", false}},
 	"streamfn:processorMemoryMb":       {{tFunction, "processor", "memorySize", 2048.0}},
@@ -640,6 +645,14 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 	}
 	if got, _ := lookup(outside, "dimensions.FunctionName"); got != processorName {
 		t.Errorf("exactly-once alarm watches %v, want the processor %v", got, processorName)
+	}
+	// So does the per-user caps alarm (README, "Per-user caps").
+	caps := find(t, r, tAlarm, "processor-user-caps").Inputs
+	if caps["namespace"] != namespace || caps["metricName"] != "UserCapHits" {
+		t.Errorf("per-user caps alarm watches %v/%v, want %v/UserCapHits", caps["namespace"], caps["metricName"], namespace)
+	}
+	if got, _ := lookup(caps, "dimensions.FunctionName"); got != processorName {
+		t.Errorf("per-user caps alarm watches %v, want the processor %v", got, processorName)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/streamfn/streamfn/internal/kpl"
 	"github.com/streamfn/streamfn/internal/poison"
 	"github.com/streamfn/streamfn/internal/store"
+	"github.com/streamfn/streamfn/internal/telemetry"
 )
 
 // heapQueue is a poison.Sender that keeps what it is sent and the heap in
@@ -166,5 +167,37 @@ func TestUnreadableItemFailsOnlyItsUser(t *testing.T) {
 	}
 	if st.Item(bad) != nil || st.Len() != out.Users-1 {
 		t.Fatalf("%d items stored for %d users; want every user but %s", st.Len(), out.Users, bad)
+	}
+}
+
+// A user whose events hit a per-user cap is counted in UserCapHits (the
+// metric the processor-user-caps alarm watches) and logged with the
+// userId: categories beyond features.MaxCategories and a purchase beyond
+// purchaseTotal's range.
+func TestUserCapHitsAreCountedAndLogged(t *testing.T) {
+	var records [][]byte
+	for i := range features.MaxCategories + 3 {
+		records = append(records, fmt.Appendf(nil, `{"eventId":"c%d","userId":"junk","type":"view","productId":"p","category":"c%d","ts":"2026-11-26T12:00:00Z"}`, i, i))
+	}
+	for i := range 2 {
+		records = append(records, fmt.Appendf(nil, `{"eventId":"b%d","userId":"rich","type":"purchase","productId":"p","price":60000000000000000000000000000000,"ts":"2026-11-26T12:00:00Z"}`, i))
+	}
+	var logs, metrics strings.Builder
+	log := telemetry.NewLogger(&logs, func(string) string { return "" })
+	p := New(Config{TableName: "features", PoisonQueueURL: "poison"}, &store.Memory{}, &queue{}, log, &metrics)
+	out, err := p.Process(context.Background(), kinesisDoc(t, records))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.UserCapHits != 4 || out.Poison != 1 {
+		t.Fatalf("UserCapHits %d, Poison %d; want 3 categories and 1 purchase over the caps, the purchase poisoned", out.UserCapHits, out.Poison)
+	}
+	for _, user := range []string{"userId=junk", "userId=rich"} {
+		if !strings.Contains(logs.String(), UserCapMessage) || !strings.Contains(logs.String(), user) {
+			t.Errorf("no %q log line naming %s:\n%s", UserCapMessage, user, logs.String())
+		}
+	}
+	if !strings.Contains(metrics.String(), `"UserCapHits":4`) {
+		t.Errorf("EMF line lacks UserCapHits 4: %s", metrics.String())
 	}
 }

@@ -90,6 +90,10 @@ type Outcome struct {
 	Recovered         int // applied records below their mark: replays of records the mapping gave up on
 	Unverified        int // applied records outside the guarantee (package features)
 	SeenEvicted       int // Seen entries dropped before their horizon (features.MaxSeen)
+	// UserCapHits counts events that hit a per-user cap of the item: a new
+	// category beyond features.MaxCategories (counted under _other) or a
+	// purchase beyond purchaseTotal's range (poison). README, "Per-user caps".
+	UserCapHits int
 	// RedriveBeyondHorizon counts records a redrive replayed that the
 	// processor skipped without being able to vouch they were applied
 	// (features.Result.RedriveBeyondHorizon).
@@ -374,11 +378,21 @@ func (inv *invocation) counted(res features.Result, writes int) {
 	inv.out.Unverified += res.Unverified
 	inv.out.SeenEvicted += res.Evicted
 	inv.out.RedriveBeyondHorizon += res.RedriveBeyondHorizon
+	inv.out.UserCapHits += res.CategoryCapped + res.PurchaseTotalCapped
 }
+
+// UserCapMessage is the log message of a user whose events hit a per-user
+// cap; the UserCapHits metric counts them.
+const UserCapMessage = "user hit a per-user cap of the item (README, Per-user caps)"
 
 // outsideGuarantee logs a user whose records the merge handled outside the
 // exactly-once guarantee; the metrics count them.
 func (inv *invocation) outsideGuarantee(userID string, res features.Result, item *features.Item) {
+	if res.CategoryCapped > 0 || res.PurchaseTotalCapped > 0 {
+		inv.p.log.WarnContext(inv.ctx, UserCapMessage, "userId", userID,
+			"categoriesCapped", res.CategoryCapped, "purchasesCapped", res.PurchaseTotalCapped,
+			"categories", len(item.CategoryCounts), "itemBytes", item.Bytes)
+	}
 	if res.Unverified > 0 || res.Evicted > 0 || res.RedriveBeyondHorizon > 0 {
 		inv.p.log.WarnContext(inv.ctx, OutsideGuaranteeMessage,
 			"userId", userID, "unverified", res.Unverified, "seenEvicted", res.Evicted, "redriveBeyondHorizon", res.RedriveBeyondHorizon,
@@ -544,6 +558,7 @@ func (p *Processor) report(ctx context.Context, start time.Time, out Outcome) {
 		telemetry.Metric{Name: "UserRecords", Unit: telemetry.Count, Value: float64(out.UserRecords)},
 		telemetry.Metric{Name: "Valid", Unit: telemetry.Count, Value: float64(out.Valid)},
 		telemetry.Metric{Name: "Poison", Unit: telemetry.Count, Value: float64(out.Poison)},
+		telemetry.Metric{Name: "UserCapHits", Unit: telemetry.Count, Value: float64(out.UserCapHits)},
 		telemetry.Metric{Name: "DuplicatesSkipped", Unit: telemetry.Count, Value: float64(out.DuplicatesSkipped)},
 		telemetry.Metric{Name: "ReplaysSkipped", Unit: telemetry.Count, Value: float64(out.ReplaysSkipped)},
 		telemetry.Metric{Name: "Recovered", Unit: telemetry.Count, Value: float64(out.Recovered)},
