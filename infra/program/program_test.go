@@ -174,6 +174,7 @@ const (
 	tAlarm       = "aws:cloudwatch/metricAlarm:MetricAlarm"
 	tDashboard   = "aws:cloudwatch/dashboard:Dashboard"
 	tTopic       = "aws:sns/topic:Topic"
+	tTopicPol    = "aws:sns/topicPolicy:TopicPolicy"
 	tSubscribe   = "aws:sns/topicSubscription:TopicSubscription"
 	tKey         = "aws:kms/key:Key"
 	tBucket      = "aws:s3/bucketV2:BucketV2"
@@ -252,6 +253,7 @@ var baseResources = []string{
 	tURL + " ingest-url",
 	tKey + " alarms-key",
 	tTopic + " alarms",
+	tTopicPol + " alarms-policy",
 	tAlarm + " processor-iterator-age",
 	tAlarm + " processor-outside-exactly-once",
 	tAlarm + " processor-user-caps",
