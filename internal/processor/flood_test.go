@@ -201,3 +201,28 @@ func TestUserCapHitsAreCountedAndLogged(t *testing.T) {
 		t.Errorf("EMF line lacks UserCapHits 4: %s", metrics.String())
 	}
 }
+
+// Logs at INFO and above carry no value of an event beyond its userId: a
+// poison record's reason, which quotes the bad value, is logged at DEBUG
+// only (it is in the poison queue's message).
+func TestInfoLogsCarryNoEventValues(t *testing.T) {
+	const secret = "session-of-a-real-person"
+	bad := []byte(`{"eventId":"e1","userId":"u1","type":"` + secret + `","productId":"p","ts":"2026-11-26T12:00:00Z"}`)
+	for level, wantSecret := range map[string]bool{"INFO": false, "DEBUG": true} {
+		var logs strings.Builder
+		log := telemetry.NewLogger(&logs, func(name string) string {
+			return map[string]string{"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": level}[name]
+		})
+		q := &queue{}
+		p := New(Config{TableName: "features", PoisonQueueURL: "poison"}, &store.Memory{}, q, log, nil)
+		if _, err := p.Process(context.Background(), kinesisDoc(t, [][]byte{bad})); err != nil {
+			t.Fatal(err)
+		}
+		if len(q.sent) != 1 || !strings.Contains(q.sent[0].Reason, secret) {
+			t.Fatalf("poison messages %+v: want the reason, with the value, in the queue", q.sent)
+		}
+		if got := strings.Contains(logs.String(), secret); got != wantSecret {
+			t.Errorf("at %s the logs hold the event's value: %v, want %v\n%s", level, got, wantSecret, logs.String())
+		}
+	}
+}

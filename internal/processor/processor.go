@@ -515,8 +515,12 @@ func (inv *invocation) sendPoison() {
 // message is the poison queue's message for r, logged as it is made.
 func (inv *invocation) message(r poisonRecord) poison.Message {
 	kr := &inv.plan.records[r.record]
-	inv.p.log.WarnContext(inv.ctx, "poison record", "reason", r.reason, "shardId", string(kr.ShardID()),
-		"sequenceNumber", string(kr.SequenceNumber), "subSequenceNumber", r.sub)
+	// The reason may quote the record's values (personal data): it goes to
+	// the poison queue, whose retention is bounded, and to DEBUG logs only.
+	// Logs at INFO and above name records, never their contents.
+	inv.p.log.WarnContext(inv.ctx, "poison record", "shardId", string(kr.ShardID()),
+		"sequenceNumber", string(kr.SequenceNumber), "subSequenceNumber", r.sub, "badSubRecords", len(r.bad))
+	inv.p.log.DebugContext(inv.ctx, "poison record reason", "reason", r.reason, "sequenceNumber", string(kr.SequenceNumber))
 	return poison.Message{
 		Reason:                      r.reason,
 		ShardID:                     string(kr.ShardID()),
