@@ -290,7 +290,7 @@ func TestLoadIsolatesAnUnreadableItem(t *testing.T) {
 	d := NewDynamoDB(fake, "features", "expiresAt")
 	ids := make([]string, 100)
 	for i := range ids {
-		ids[i] = string(rune('a' + i%26)) + strconv.Itoa(i)
+		ids[i] = string(rune('a'+i%26)) + strconv.Itoa(i)
 	}
 	ids[2] = "c"
 	got, err := d.Load(context.Background(), ids)
