@@ -212,6 +212,11 @@ type Item struct {
 	Version int64
 	// ExpiresAt is the item's TTL in epoch seconds, 0 for none.
 	ExpiresAt int64
+	// ErasedAt is when the user's data was erased (Unix seconds; 0 = never):
+	// the suppression record. Records that arrived in the stream at or
+	// before it are dropped, so a replay of the stream or a redrive cannot
+	// bring the erased data back (README, Data protection).
+	ErasedAt int64
 	// Bytes is the item's size as DynamoDB bills it, set by the store
 	// when it reads or writes the item; 0 when unknown.
 	Bytes int

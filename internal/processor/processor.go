@@ -94,6 +94,9 @@ type Outcome struct {
 	// category beyond features.MaxCategories (counted under _other) or a
 	// purchase beyond purchaseTotal's range (poison). README, "Per-user caps".
 	UserCapHits int
+	// ErasureSuppressed counts records of erased users dropped because
+	// they arrived before the erasure (README, Data protection).
+	ErasureSuppressed int
 	// RedriveBeyondHorizon counts records a redrive replayed that the
 	// processor skipped without being able to vouch they were applied
 	// (features.Result.RedriveBeyondHorizon).
@@ -303,18 +306,51 @@ func (inv *invocation) writeUsers() {
 	})
 }
 
+// unerased returns the records that arrived after erasedAt, and their
+// indexes in records.
+func unerased(records []features.Record, erasedAt int64) ([]features.Record, []int) {
+	var kept []features.Record
+	var indexes []int
+	for i, r := range records {
+		if r.Arrival > erasedAt {
+			kept = append(kept, r)
+			indexes = append(indexes, i)
+		}
+	}
+	return kept, indexes
+}
+
 var errDeadline = errors.New("not started: the invocation's remaining time fell below DEADLINE_MARGIN_MS")
 
 func (inv *invocation) writeUser(u int, item *features.Item, m *features.Merger) {
-	records, first := inv.plan.userRecordsOf(u)
+	all, first := inv.plan.userRecordsOf(u)
 	userID := inv.plan.userIDs[u]
-	var reported map[int]bool // rejections already in the poison queue, by index in records
+	var reported map[int]bool // rejections already in the poison queue, by index in all
 	for attempt := 1; ; attempt++ {
 		if !inv.timeLeft() {
 			inv.userFailed(u, "writing the user's item", errDeadline)
 			return
 		}
+		records, kept := all, []int(nil)
+		if item.ErasedAt > 0 {
+			// The user was erased: records that were in the stream by
+			// then are suppressed, whatever replays them.
+			records, kept = unerased(all, item.ErasedAt)
+			if len(records) < len(all) && attempt == 1 {
+				inv.mu.Lock()
+				inv.out.ErasureSuppressed += len(all) - len(records)
+				inv.mu.Unlock()
+			}
+			if len(records) == 0 {
+				return
+			}
+		}
 		res := m.Apply(item, records)
+		for i := range res.Rejected {
+			if kept != nil {
+				res.Rejected[i].Index = kept[res.Rejected[i].Index]
+			}
+		}
 		// The records Apply rejected are behind the item's new mark: once
 		// it is saved, a redelivery skips them as replays. So they go to
 		// the poison queue first, and the item is not saved unless they
@@ -563,6 +599,7 @@ func (p *Processor) report(ctx context.Context, start time.Time, out Outcome) {
 		telemetry.Metric{Name: "Valid", Unit: telemetry.Count, Value: float64(out.Valid)},
 		telemetry.Metric{Name: "Poison", Unit: telemetry.Count, Value: float64(out.Poison)},
 		telemetry.Metric{Name: "UserCapHits", Unit: telemetry.Count, Value: float64(out.UserCapHits)},
+		telemetry.Metric{Name: "ErasureSuppressed", Unit: telemetry.Count, Value: float64(out.ErasureSuppressed)},
 		telemetry.Metric{Name: "DuplicatesSkipped", Unit: telemetry.Count, Value: float64(out.DuplicatesSkipped)},
 		telemetry.Metric{Name: "ReplaysSkipped", Unit: telemetry.Count, Value: float64(out.ReplaysSkipped)},
 		telemetry.Metric{Name: "Recovered", Unit: telemetry.Count, Value: float64(out.Recovered)},

@@ -32,6 +32,7 @@ const (
 	AttrSequenceMarks      = "sequenceMarks"      // M of S: shard id -> "<sequence number>/<sub-index>"
 	AttrSeenEvents         = "seenEvents"         // B: the Seen set and its floors (seenEventsHeader, then seenEntryBytes per entry)
 	AttrVersion            = "version"            // N, the optimistic lock
+	AttrErasedAt           = "erasedAt"           // N, Unix seconds: the suppression record of an erasure
 
 	// What items written before the binary attributes held instead. They
 	// are still read, and the item's next write replaces them.
@@ -177,6 +178,17 @@ func (d *DynamoDB) Save(ctx context.Context, item *features.Item) error {
 	return nil
 }
 
+// Overwrite writes item unconditionally, at version 1: for the erasure of
+// an item the processor cannot read (store.Erase).
+func (d *DynamoDB) Overwrite(ctx context.Context, item *features.Item) error {
+	_, err := d.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(d.table), Item: marshalItem(item, 1, d.ttlAttribute)})
+	if err != nil {
+		return fmt.Errorf("writing item of user %q to table %s: %w", item.UserID, d.table, err)
+	}
+	item.Version = 1
+	return nil
+}
+
 func number(n int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
@@ -239,6 +251,9 @@ func marshalItem(it *features.Item, version int64, ttlAttribute string) map[stri
 	}
 	if it.ExpiresAt > 0 && ttlAttribute != "" {
 		out[ttlAttribute] = number(it.ExpiresAt)
+	}
+	if it.ErasedAt > 0 {
+		out[AttrErasedAt] = number(it.ErasedAt)
 	}
 	return out
 }
@@ -390,6 +405,9 @@ func unmarshalItem(raw map[string]types.AttributeValue, ttlAttribute string) (*f
 	}
 	if v, ok := raw[ttlAttribute]; ok && ttlAttribute != "" {
 		it.ExpiresAt = r.n(ttlAttribute, v)
+	}
+	if v, ok := raw[AttrErasedAt]; ok {
+		it.ErasedAt = r.n(AttrErasedAt, v)
 	}
 	if r.err != nil {
 		return nil, r.err

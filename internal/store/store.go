@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/streamfn/streamfn/internal/features"
 )
@@ -64,6 +65,47 @@ type Store interface {
 	// no item stored), then increments item.Version. It returns
 	// ErrConflict if the stored version differs.
 	Save(ctx context.Context, item *features.Item) error
+}
+
+// Erase replaces a user's item with its suppression record: an empty item
+// whose ErasedAt is at, expiring at expiresAt (0: never), written over any
+// version, so that a processor holding the old item conflicts and re-reads
+// it. It returns whether an item with features existed.
+func Erase(ctx context.Context, st Store, userID string, at time.Time, expiresAt int64) (existed bool, err error) {
+	for attempt := 1; ; attempt++ {
+		items, err := st.Load(ctx, []string{userID})
+		var unreadable *UnreadableError
+		if err != nil && !errors.As(err, &unreadable) {
+			return false, fmt.Errorf("erasing user %q: reading the item: %w", userID, err)
+		}
+		tombstone := features.NewItem(userID)
+		tombstone.ErasedAt, tombstone.ExpiresAt = at.Unix(), expiresAt
+		if old := items[userID]; old != nil {
+			existed = old.EventCount > 0 || existed
+			tombstone.Version = old.Version
+		} else if unreadable != nil {
+			// An item another tool wrote: replace it whatever it holds.
+			return true, forceErase(ctx, st, tombstone)
+		}
+		err = st.Save(ctx, tombstone)
+		if err == nil {
+			return existed, nil
+		}
+		if !errors.Is(err, ErrConflict) || attempt >= 10 {
+			return existed, fmt.Errorf("erasing user %q: writing the suppression record: %w", userID, err)
+		}
+	}
+}
+
+// forceErase writes the suppression record over an item the processor
+// cannot read.
+func forceErase(ctx context.Context, st Store, tombstone *features.Item) error {
+	if f, ok := st.(interface {
+		Overwrite(context.Context, *features.Item) error
+	}); ok {
+		return f.Overwrite(ctx, tombstone)
+	}
+	return fmt.Errorf("erasing user %q: the item cannot be read and the store cannot overwrite it", tombstone.UserID)
 }
 
 // Memory is a Store in memory, for tests. It keeps deep copies, so callers
