@@ -283,6 +283,7 @@ func (c *cancelAfter) SendMessageBatch(ctx context.Context, in *sqs.SendMessageB
 	}
 	return c.fakeSQS.SendMessageBatch(ctx, in, opts...)
 }
+
 // fakeS3 keeps what PutObject stores, and can refuse.
 type fakeS3 struct {
 	objects map[string][]byte
