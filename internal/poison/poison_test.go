@@ -377,7 +377,7 @@ func TestDocumentReadsWhatAppendJSONWrites(t *testing.T) {
 		if m.SubRecords > 0 {
 			want.SubRecordCount, want.BadSubRecordCount = m.SubRecords, len(m.BadSubRecords)
 			for _, b := range m.BadSubRecords {
-				want.BadSubRecords = append(want.BadSubRecords, SubDocument{b.SubSequenceNumber, b.PartitionKey, b.Reason})
+				want.BadSubRecords = append(want.BadSubRecords, SubDocument(b))
 			}
 		}
 		if !utf8.ValidString(m.Payload) {
