@@ -7,7 +7,7 @@ LOCAL_FLAGS ?=
 # The processor benchmark's input; generated on first use.
 BENCH_EVENT ?= .build/bench/event-10000.json
 
-.PHONY: test unit e2e lint fmt-check vet staticcheck actionlint plan local bench bench-local fuzz deps clean erase
+.PHONY: test unit e2e lint fmt-check vet staticcheck actionlint plan local bench bench-local fuzz deps clean redrive erase
 
 ## test: what CI runs: formatting, vet, staticcheck, actionlint, all tests and a short end-to-end run.
 test: deps fmt-check vet staticcheck actionlint unit e2e
@@ -64,12 +64,13 @@ bench-local: deps
 	.build/bin/local -stack prod -rate 12000 -duration 30s -users 500 -batch 500 -port 0 -verify
 	.build/bin/local -stack prod -rate 5000 -duration 30s -users 500 -batch 500 -port 0 -verify
 
-## erase: erase one user's data (README, "Data protection"), e.g. make erase STACK=prod USER=user-00042 ERASE_FLAGS=-dry-run
+## erase: erase one user's data (README, "Data protection"): make erase USER=user-00042 (the local run),
+## or make erase USER=user-00042 ERASE_FLAGS="-stack prod -dry-run" (a deployed stack)
 # USER must come from the command line: the shell's own USER is the login name.
 ERASE_FLAGS ?=
 erase:
-	@if [ "$(origin USER)" != "command line" ]; then echo "usage: make erase STACK=<stack> USER=<userId> [ERASE_FLAGS=-dry-run]"; exit 2; fi
-	$(GO) run ./scripts/erase -stack $(STACK) -user '$(USER)' $(ERASE_FLAGS)
+	@if [ "$(origin USER)" != "command line" ]; then echo "usage: make erase USER=<userId> [ERASE_FLAGS=\"-stack prod -dry-run\"]"; exit 2; fi
+	$(GO) run ./scripts/erase -user '$(USER)' $(ERASE_FLAGS)
 
 ## fuzz: each fuzz target for a short while.
 fuzz:
@@ -77,3 +78,8 @@ fuzz:
 
 clean:
 	rm -rf .build out
+
+## redrive: failed batches back into the pipeline, e.g. make redrive ARGS="list", ARGS="-stack prod replay -dry-run"
+ARGS ?= list
+redrive:
+	$(GO) run ./scripts/redrive $(ARGS)

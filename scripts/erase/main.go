@@ -6,13 +6,15 @@
 // bucket's batches that hold the user's events are listed (they hold other
 // users' events too, and expire with failureRetentionDays).
 //
-//	go run ./scripts/erase -stack prod -user user-00042 -dry-run
-//	make erase STACK=prod USER=user-00042
+//	go run ./scripts/erase -stack prod -user user-00042 -dry-run   # a deployed stack
+//	go run ./scripts/erase -user user-00042                        # the running local run
+//	make erase USER=user-00042 ERASE_FLAGS="-stack prod"
 //
-// The stores' names come from the stack's outputs (`pulumi stack output
-// --json`, or -outputs FILE holding them), the stream's retention from the
-// stack's config, and the endpoints from the SDK's standard
-// AWS_ENDPOINT_URL_<SERVICE> variables: one code path for AWS and the
+// The stores' names come from the stack's outputs and the endpoints from
+// the SDK's standard AWS_ENDPOINT_URL_<SERVICE> variables, found as the
+// redrive tool finds them (stackoutputs.Locate: `pulumi stack output` for a
+// deployed stack, the endpoints file for the local run); the stream's
+// retention comes from the stack's config. One code path for AWS and the
 // local run.
 //
 // Exit codes: 0 erased (or, with -dry-run, nothing changed), 1 the erasure
@@ -26,7 +28,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"text/tabwriter"
 	"time"
@@ -39,7 +40,10 @@ import (
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/infra/stackconfig"
+	"github.com/streamfn/streamfn/internal/emulators"
 	"github.com/streamfn/streamfn/internal/erase"
+	"github.com/streamfn/streamfn/internal/local/endpoints"
+	"github.com/streamfn/streamfn/internal/stackoutputs"
 	"github.com/streamfn/streamfn/internal/store"
 )
 
@@ -49,12 +53,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("erase", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	user := flags.String("user", "", "the userId to erase (required)")
-	stack := flags.String("stack", "dev", "the stack")
-	outputsFile := flags.String("outputs", "", "a file holding `pulumi stack output --json` (default: run it)")
+	stack := flags.String("stack", "", "a deployed stack (its outputs from pulumi); empty = the local run")
+	endpointsPath := flags.String("endpoints", "", "the local run's endpoints file (default "+endpoints.CurrentDir+"/"+endpoints.FileName+")")
 	dryRun := flags.Bool("dry-run", false, "find what would be erased, change nothing")
 	asJSON := flags.Bool("json", false, "print the report as JSON")
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: erase -user ID [-stack dev] [-outputs FILE] [-dry-run] [-json]\n\nExit codes: 0 done, 1 the erasure failed part-way, 2 usage or set-up error.")
+		fmt.Fprintln(stderr, "usage: erase -user ID [-stack NAME | -endpoints FILE] [-dry-run] [-json]\n\nExit codes: 0 done, 1 the erasure failed part-way, 2 usage or set-up error.")
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {
@@ -64,17 +68,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "erase: -user is required: the userId whose data to erase")
 		return 2
 	}
-	target, err := setUp(*stack, *outputsFile)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	target, where, err := setUp(ctx, *stack, *endpointsPath)
 	if err != nil {
 		fmt.Fprintln(stderr, "erase:", err)
 		return 2
 	}
 	target.DryRun = *dryRun
 	if !*dryRun {
-		fmt.Fprintf(stderr, "erasing user %q from stack %s: the feature item becomes a suppression record, the user's poison messages are deleted\n", *user, *stack)
+		fmt.Fprintf(stderr, "erasing user %q (%s): the feature item becomes a suppression record, the user's poison messages are deleted\n", *user, where)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	report, err := erase.Erase(ctx, target, *user, time.Now())
 	print(stdout, report, *asJSON)
 	if err != nil {
@@ -84,61 +88,50 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func setUp(stack, outputsFile string) (erase.Target, error) {
-	values, err := stackconfig.Load(".", stack)
+// setUp finds the stack's stores and builds the clients from the SDK's
+// default configuration, which the local run's endpoints file fills.
+func setUp(ctx context.Context, stack, endpointsPath string) (erase.Target, string, error) {
+	root, err := emulators.ModuleRoot()
 	if err != nil {
-		return erase.Target{}, err
+		return erase.Target{}, "", err
+	}
+	found, err := stackoutputs.Locate(ctx, root, stack, endpointsPath)
+	if err != nil {
+		return erase.Target{}, "", err
+	}
+	where := fmt.Sprintf("stack %s, %s", found.Stack, found.Source)
+	values, err := stackconfig.Load(root, found.Stack)
+	if err != nil {
+		return erase.Target{}, where, err
 	}
 	cfg, err := config.Load(func(key string) (string, bool) { v, ok := values[key]; return v, ok })
 	if err != nil {
-		return erase.Target{}, err
+		return erase.Target{}, where, err
 	}
-	raw, err := readOutputs(stack, outputsFile)
+	table, err := found.Outputs.String(pipeline.OutputTableName)
 	if err != nil {
-		return erase.Target{}, err
+		return erase.Target{}, where, err
 	}
-	var outputs map[string]any
-	if err := json.Unmarshal(raw, &outputs); err != nil {
-		return erase.Target{}, fmt.Errorf("stack outputs are not JSON: %w", err)
-	}
-	name := func(key string) (string, error) {
-		if v, ok := outputs[key].(string); ok && v != "" {
-			return v, nil
-		}
-		return "", fmt.Errorf("the stack outputs have no %s: is stack %s deployed (pulumi up, or make local)?", key, stack)
-	}
-	table, err := name(pipeline.OutputTableName)
+	queueURL, err := found.Outputs.String(pipeline.OutputPoisonQueueURL)
 	if err != nil {
-		return erase.Target{}, err
+		return erase.Target{}, where, err
 	}
-	queueURL, err := name(pipeline.OutputPoisonQueueURL)
+	bucket, _ := found.Outputs.String(pipeline.OutputFailureBucketName)
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
-		return erase.Target{}, err
+		return erase.Target{}, where, fmt.Errorf("loading the AWS configuration: %w", err)
 	}
-	bucket, _ := name(pipeline.OutputFailureBucketName)
-	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRegion(cfg.Region))
-	if err != nil {
-		return erase.Target{}, fmt.Errorf("loading the AWS configuration: %w", err)
+	if awsCfg.Region == "" {
+		awsCfg.Region = cfg.Region
 	}
 	return erase.Target{
 		Store:          store.NewDynamoDB(dynamodb.NewFromConfig(awsCfg), table, "expiresAt"),
 		SQS:            sqs.NewFromConfig(awsCfg),
-		S3:             s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = true }),
+		S3:             s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true }),
 		PoisonQueueURL: queueURL,
 		Bucket:         bucket,
 		Retention:      time.Duration(cfg.RetentionHours) * time.Hour,
-	}, nil
-}
-
-func readOutputs(stack, file string) ([]byte, error) {
-	if file != "" {
-		return os.ReadFile(file)
-	}
-	out, err := exec.Command("pulumi", "stack", "output", "--json", "--stack", stack).Output()
-	if err != nil {
-		return nil, fmt.Errorf("reading the outputs of stack %s (pulumi stack output --json): %w; or pass -outputs FILE", stack, err)
-	}
-	return out, nil
+	}, where, nil
 }
 
 func print(w io.Writer, r erase.Report, asJSON bool) {

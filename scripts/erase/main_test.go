@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -15,12 +14,14 @@ import (
 	"github.com/streamfn/streamfn/internal/emulators/emutest"
 	"github.com/streamfn/streamfn/internal/erase"
 	"github.com/streamfn/streamfn/internal/features"
+	"github.com/streamfn/streamfn/internal/local/endpoints"
+	"github.com/streamfn/streamfn/internal/stackoutputs"
 	"github.com/streamfn/streamfn/internal/store"
 )
 
-// The command reaches the stores through the stack's outputs and the
-// standard AWS_ENDPOINT_URL_* variables, as it does against the local run:
-// no local mode in its logic.
+// The command finds a local run through its endpoints file and reaches the
+// stores through the stack's outputs and the standard AWS_ENDPOINT_URL_*
+// variables, as the redrive tool does: no local mode in its logic.
 func TestEraseThroughTheEndpointVariables(t *testing.T) {
 	ddbServer := emutest.Start(t, emulators.DynamoDB)
 	sqsServer := emutest.Start(t, emulators.SQS)
@@ -39,19 +40,27 @@ func TestEraseThroughTheEndpointVariables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outputs := filepath.Join(t.TempDir(), "outputs.json")
-	doc, _ := json.Marshal(map[string]string{"tableName": "features-1", "poisonQueueUrl": aws.ToString(q.QueueUrl)})
-	if err := os.WriteFile(outputs, doc, 0o644); err != nil {
+	// The endpoints file and stack outputs a local run writes.
+	dir := t.TempDir()
+	outputs := filepath.Join(dir, "outputs.json")
+	if err := (stackoutputs.Outputs{"tableName": "features-1", "poisonQueueUrl": aws.ToString(q.QueueUrl)}).Write(outputs); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", ddbServer.Endpoint)
-	t.Setenv("AWS_ENDPOINT_URL_SQS", sqsServer.Endpoint)
-	t.Setenv("AWS_ACCESS_KEY_ID", "local")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
-	t.Chdir("../..") // the stack's config is read from the repository root
+	file := filepath.Join(dir, endpoints.FileName)
+	if err := endpoints.New("dev", "us-east-1", outputs, map[string]string{
+		endpoints.DynamoDB: ddbServer.Endpoint, endpoints.SQS: sqsServer.Endpoint,
+	}).Write(file); err != nil {
+		t.Fatal(err)
+	}
+	// Locate puts the file's variables into this process's environment;
+	// t.Setenv restores them.
+	for _, k := range []string{endpoints.DynamoDB, endpoints.SQS, endpoints.Region, endpoints.DefaultRegion,
+		endpoints.AccessKeyID, endpoints.SecretAccessKey, endpoints.Stack, endpoints.Outputs} {
+		t.Setenv(k, "")
+	}
 
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-stack", "dev", "-user", "u1", "-outputs", outputs, "-json"}, &stdout, &stderr); code != 0 {
+	if code := run([]string{"-endpoints", file, "-user", "u1", "-json"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	var report erase.Report
@@ -62,7 +71,7 @@ func TestEraseThroughTheEndpointVariables(t *testing.T) {
 	if err != nil || items["u1"] == nil || items["u1"].ErasedAt == 0 || items["u1"].EventCount != 0 {
 		t.Fatalf("item after erase: %+v, %v; want the suppression record", items["u1"], err)
 	}
-	if code := run([]string{"-stack", "dev", "-outputs", outputs}, &stdout, &stderr); code != 2 {
+	if code := run([]string{"-endpoints", file}, &stdout, &stderr); code != 2 {
 		t.Errorf("without -user: exit %d, want 2", code)
 	}
 }

@@ -46,6 +46,8 @@ func main() {
 	flags.BoolVar(&opts.JSON, "json", false, "print the final report as JSON on stdout (progress goes to stderr)")
 	flags.IntVar(&opts.Port, "port", 9000, "port of the local ingest Function URL on 127.0.0.1; 0 = a free one")
 	flags.IntVar(&opts.IngestCap, "ingest-environments", 8, "execution environments of an unreserved ingest function")
+	flags.DurationVar(&opts.Outage, "outage", 0, "for this long after the load starts, the table refuses the processor's writes (InternalServerError), as in a DynamoDB outage: batches fail, expire and go to the on-failure destination; -verify counts their records as expected, not lost")
+	flags.BoolVar(&opts.Redrive, "redrive", false, "after draining, replay every on-failure record with the redrive tool's replay (as `make redrive ARGS=replay` would), then verify exactly, as if nothing had failed")
 	flags.Usage = func() {
 		fmt.Fprintf(flags.Output(), "Usage: go run ./scripts/local [flags]\n\n")
 		flags.PrintDefaults()
@@ -54,6 +56,14 @@ func main() {
 	_ = flags.Parse(os.Args[1:]) // ExitOnError: exits 2 on a bad flag
 	if flags.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "unexpected arguments %q: every setting is a flag (see -h)\n", flags.Args())
+		os.Exit(2)
+	}
+	if opts.Outage < 0 {
+		fmt.Fprintf(os.Stderr, "-outage %v: must be a duration of 0 or more, e.g. 20s\n", opts.Outage)
+		os.Exit(2)
+	}
+	if opts.Outage > 0 && opts.Rate == 0 {
+		fmt.Fprintln(os.Stderr, "-outage starts with the load: give -rate too, e.g. -rate 1000 -duration 40s -outage 20s")
 		os.Exit(2)
 	}
 	if opts.Chaos < 0 || opts.Chaos > 1 {
