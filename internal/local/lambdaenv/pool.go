@@ -3,12 +3,14 @@ package lambdaenv
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -16,7 +18,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,12 +34,15 @@ var ErrClosed = errors.New("the function's execution environments were stopped")
 
 // Spec is one function as the pool runs it.
 type Spec struct {
-	Name      string            // the function's name, as Lambda knows it
-	Bootstrap string            // the function's bootstrap binary, built for this machine
-	RIE       string            // the aws-lambda-rie binary
-	Env       map[string]string // the function's whole environment; nothing of this process leaks in
-	Timeout   time.Duration     // the function's timeout
-	MemoryMB  int
+	Name      string // the function's name, as Lambda knows it
+	Bootstrap string // the function's bootstrap binary, built for this machine
+	RIE       string // the aws-lambda-rie binary
+	// Supervisor is the supervisor binary (BuildSupervisor), which keeps
+	// an environment from outliving this process on every system.
+	Supervisor string
+	Env        map[string]string // the function's whole environment; nothing of this process leaks in
+	Timeout    time.Duration     // the function's timeout
+	MemoryMB   int
 	// Concurrency caps the execution environments: the function's reserved
 	// concurrency, or the local cap chosen for an unreserved function.
 	Concurrency int
@@ -105,7 +109,12 @@ type Pool struct {
 	maxBusy int
 	closed  bool
 	nextID  int
-	rng     *rand.Rand
+	// starting counts environments being started, which Close ends
+	// (closing) and waits for.
+	starting    sync.WaitGroup
+	closing     context.Context
+	closeStarts context.CancelFunc
+	rng         *rand.Rand
 	// freezesRolled counts the freezes chosen, against Chaos.MaxFreezes.
 	freezesRolled int
 
@@ -131,9 +140,11 @@ func NewPool(spec Spec) (*Pool, error) {
 	case spec.Chaos.Probability < 0 || spec.Chaos.Probability > 1:
 		return nil, fmt.Errorf("function %s: chaos probability %v: must be in 0..1", spec.Name, spec.Chaos.Probability)
 	}
-	for _, path := range []*string{&spec.Bootstrap, &spec.RIE} {
-		// Absolute and without symlinks: chaos recognises the bootstrap
-		// process by /proc/PID/exe.
+	if spec.Supervisor == "" {
+		return nil, fmt.Errorf("function %s: no supervisor binary (lambdaenv.BuildSupervisor)", spec.Name)
+	}
+	for _, path := range []*string{&spec.Bootstrap, &spec.RIE, &spec.Supervisor} {
+		// Absolute: the processes start in the bootstrap's folder.
 		abs, err := filepath.Abs(*path)
 		if err == nil {
 			abs, err = filepath.EvalSymlinks(abs)
@@ -150,11 +161,14 @@ func NewPool(spec Spec) (*Pool, error) {
 		spec.MemoryMB = 128
 	}
 	transport := &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute, DisableCompression: true}
+	closing, closeStarts := context.WithCancel(context.Background())
 	return &Pool{
-		spec:   spec,
-		client: &http.Client{Transport: transport},
-		all:    map[*environment]struct{}{},
-		rng:    rand.New(rand.NewPCG(spec.Chaos.Seed, 0x5eed)),
+		spec:        spec,
+		client:      &http.Client{Transport: transport},
+		all:         map[*environment]struct{}{},
+		rng:         rand.New(rand.NewPCG(spec.Chaos.Seed, 0x5eed)),
+		closing:     closing,
+		closeStarts: closeStarts,
 	}, nil
 }
 
@@ -168,7 +182,7 @@ func (p *Pool) Timeout() time.Duration { return p.spec.Timeout }
 // ErrThrottled at once when every allowed environment is busy; a function
 // failure is a Result with FunctionError set, not an error.
 func (p *Pool) Invoke(ctx context.Context, payload []byte) (Result, error) {
-	env, cold, err := p.acquire()
+	env, cold, err := p.acquire(ctx)
 	if err != nil {
 		return Result{}, err
 	}
@@ -197,7 +211,7 @@ func (p *Pool) Invoke(ctx context.Context, payload []byte) (Result, error) {
 	return res, nil
 }
 
-func (p *Pool) acquire() (*environment, bool, error) {
+func (p *Pool) acquire(ctx context.Context) (*environment, bool, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -219,11 +233,17 @@ func (p *Pool) acquire() (*environment, bool, error) {
 	p.nextID++
 	id := p.nextID
 	p.markBusy()
+	p.starting.Add(1) // Close waits for it
 	p.mu.Unlock()
 
-	env, err := startEnvironment(p.spec, id)
+	startCtx, cancel := context.WithCancel(ctx)
+	stopOnClose := context.AfterFunc(p.closing, cancel)
+	env, err := startEnvironment(startCtx, p.spec, id)
+	stopOnClose()
+	cancel()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer p.starting.Done()
 	if err != nil {
 		p.count--
 		p.busy--
@@ -265,9 +285,15 @@ func (p *Pool) release(env *environment, healthy bool) {
 
 // Close stops every environment (aws-lambda-rie and its bootstrap, even a
 // frozen one) and waits until they have exited, so their ports are free.
+// Environments still starting are waited for (their start ends with the
+// invocation's context, or stops them itself once it sees the pool closed).
 func (p *Pool) Close() {
 	p.mu.Lock()
 	p.closed = true
+	p.mu.Unlock()
+	p.closeStarts()
+	p.starting.Wait()
+	p.mu.Lock()
 	envs := make([]*environment, 0, len(p.all))
 	for env := range p.all {
 		envs = append(envs, env)
@@ -307,7 +333,16 @@ func (p *Pool) Pids() []int {
 	var pids []int
 	for env := range p.all {
 		pids = append(pids, env.cmd.Process.Pid)
-		pids = append(pids, childrenOf(env.cmd.Process.Pid)...)
+		if rie := readPid(env.pidFile + ".rie"); running(rie) {
+			pids = append(pids, rie)
+		}
+		if boot := env.bootstrap(); boot > 0 {
+			// The bootstrap role of the supervisor leads its group.
+			if shim := groupOf(boot); shim > 1 && shim != boot {
+				pids = append(pids, shim)
+			}
+			pids = append(pids, boot)
+		}
 	}
 	sort.Ints(pids)
 	return pids
@@ -342,8 +377,11 @@ func (p *Pool) rollChaos() chaosAction {
 // first invocation and again after a crash or timeout.
 type environment struct {
 	id       int
-	ports    []int // reserved until stop
-	cmd      *exec.Cmd
+	ports    []int     // reserved until stop
+	cmd      *exec.Cmd // the supervisor, leader of the group that holds aws-lambda-rie
+	stdin    *os.File  // the supervisor's pipe: closing it (or this process ending) ends the environment
+	stateDir string    // holds pidFile
+	pidFile  string    // the function bootstrap's pid, while one runs
 	url      string
 	waitDone chan struct{}
 	stopOnce sync.Once
@@ -365,51 +403,79 @@ func ClientContextOf(ctx context.Context) string {
 	return cc
 }
 
-func startEnvironment(spec Spec, id int) (*environment, error) {
+func startEnvironment(ctx context.Context, spec Spec, id int) (*environment, error) {
 	var lastErr error
 	// A port picked free can be taken by another process before
 	// aws-lambda-rie binds it; a new pair of ports fixes that.
 	for attempt := 0; attempt < 5; attempt++ {
-		env, err := tryStart(spec, id)
+		env, err := tryStart(ctx, spec, id)
 		if err == nil {
 			return env, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("function %s: starting aws-lambda-rie: %w", spec.Name, ctx.Err())
 		}
 		lastErr = err
 	}
 	return nil, fmt.Errorf("function %s: starting aws-lambda-rie: %w", spec.Name, lastErr)
 }
 
-func tryStart(spec Spec, id int) (*environment, error) {
+func tryStart(ctx context.Context, spec Spec, id int) (*environment, error) {
 	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
 	invokeAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 	runtimeAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
-	cmd := exec.Command(spec.RIE,
-		"--runtime-interface-emulator-address", invokeAddr,
-		"--runtime-api-address", runtimeAddr,
-		"--log-level", "warn",
-		spec.Bootstrap)
-	cmd.Dir = filepath.Dir(spec.Bootstrap)
-	cmd.Env = environ(spec)
-	cmd.Stdout = spec.Log
-	cmd.Stderr = spec.Log
-	// Its own process group, so a stop reaches everything it started;
-	// Pdeathsig, so nothing outlives this process even when it is killed.
-	cmd.SysProcAttr = childProcAttr()
-	if err := cmd.Start(); err != nil {
+	stateDir, err := os.MkdirTemp("", "streamfn-env-")
+	if err != nil {
 		releasePorts(ports)
 		return nil, err
 	}
-	env := &environment{id: id, ports: ports, cmd: cmd, url: "http://" + invokeAddr + invokePath, waitDone: make(chan struct{})}
+	pidFile := filepath.Join(stateDir, "bootstrap.pid")
+	// supervisor (env role) -> aws-lambda-rie -> supervisor (bootstrap
+	// role) -> the function's bootstrap; see the supervisor's doc.
+	cmd := exec.Command(spec.Supervisor, "env", pidFile, "--", spec.RIE,
+		"--runtime-interface-emulator-address", invokeAddr,
+		"--runtime-api-address", runtimeAddr,
+		"--log-level", "warn",
+		spec.Supervisor)
+	cmd.Dir = filepath.Dir(spec.Bootstrap)
+	cmd.Env = append(environ(spec), "STREAMFN_BOOTSTRAP="+spec.Bootstrap)
+	cmd.Stdout = spec.Log
+	cmd.Stderr = spec.Log
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		releasePorts(ports)
+		os.RemoveAll(stateDir)
+		return nil, err
+	}
+	cmd.Stdin = stdinR
+	// Its own process group, so a stop reaches everything it started. The
+	// pipe is the supervisor's tie to this process: the kernel closes it
+	// when this process ends, however it ends, and the supervisor then
+	// ends the environment.
+	cmd.SysProcAttr = childProcAttr()
+	if err := cmd.Start(); err != nil {
+		stdinR.Close()
+		stdinW.Close()
+		releasePorts(ports)
+		os.RemoveAll(stateDir)
+		return nil, err
+	}
+	stdinR.Close()
+	env := &environment{id: id, ports: ports, cmd: cmd, stdin: stdinW, stateDir: stateDir, pidFile: pidFile,
+		url: "http://" + invokeAddr + invokePath, waitDone: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		close(env.waitDone)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", invokeAddr, time.Second)
+		var d net.Dialer
+		dialCtx, cancel := context.WithTimeout(ctx, time.Second)
+		c, err := d.DialContext(dialCtx, "tcp", invokeAddr)
+		cancel()
 		if err == nil {
 			c.Close()
 			return env, nil
@@ -422,7 +488,12 @@ func tryStart(spec Spec, id int) (*environment, error) {
 			env.stop()
 			return nil, fmt.Errorf("aws-lambda-rie did not listen on %s within 10s", invokeAddr)
 		}
-		time.Sleep(5 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			env.stop() // Ctrl-C: stop waiting for it at once
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }
 
@@ -465,6 +536,16 @@ func environ(spec Spec) []string {
 	return out
 }
 
+// bootstrap is the pid of the function's bootstrap process, 0 while none
+// runs (before the first invocation, or after it ended and before
+// aws-lambda-rie starts the next).
+func (e *environment) bootstrap() int {
+	if pid := readPid(e.pidFile); running(pid) {
+		return pid
+	}
+	return 0
+}
+
 func (e *environment) exited() bool {
 	select {
 	case <-e.waitDone:
@@ -479,12 +560,14 @@ func (e *environment) exited() bool {
 func (e *environment) stop() {
 	e.stopOnce.Do(func() {
 		pid := e.cmd.Process.Pid
-		children := childrenOf(pid)
-		for _, child := range children {
-			_ = syscall.Kill(-child, syscall.SIGKILL)
-			_ = syscall.Kill(child, syscall.SIGKILL)
+		var children []int
+		if boot := readPid(e.pidFile); boot > 0 {
+			children = append(children, boot)
+			killGroup(groupOf(boot)) // the bootstrap and the supervisor's bootstrap role
+			killProcess(boot)
 		}
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		e.stdin.Close()
+		killGroup(pid)
 		<-e.waitDone
 		// A killed process takes a moment to end; the bootstraps are not
 		// this process's children, so there is nothing to wait on but
@@ -492,6 +575,7 @@ func (e *environment) stop() {
 		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && slices.ContainsFunc(children, running); {
 			time.Sleep(5 * time.Millisecond)
 		}
+		os.RemoveAll(e.stateDir)
 		releasePorts(e.ports)
 	})
 }
@@ -532,15 +616,12 @@ func (e *environment) invoke(ctx context.Context, p *Pool, payload []byte, actio
 					chaosMu.Unlock()
 					return
 				}
-				children := bootstrapsOf(e.cmd.Process.Pid, p.spec.Bootstrap)
-				if len(children) > 0 {
+				if child := e.bootstrap(); child > 0 {
 					hit = true
-					for _, child := range children {
-						if action == chaosKill {
-							_ = syscall.Kill(child, syscall.SIGKILL)
-						} else {
-							_ = syscall.Kill(child, syscall.SIGSTOP)
-						}
+					if action == chaosKill {
+						killProcess(child)
+					} else {
+						freezeProcess(child)
 					}
 					chaosMu.Unlock()
 					if action == chaosKill {
@@ -585,16 +666,45 @@ func (p *Pool) jitter(n int) int {
 	return p.rng.IntN(n)
 }
 
-func failure(errorType, message string, start time.Time) Result {
-	payload := []byte(`{"errorMessage":` + strconv.Quote(message) + `,"errorType":` + strconv.Quote(errorType) + `}`)
-	return Result{Payload: payload, FunctionError: "Unhandled", ErrorType: errorType, Duration: time.Since(start)}
+// errorDocument is the function error document Lambda returns:
+// {"errorMessage":...,"errorType":...}.
+type errorDocument struct {
+	ErrorMessage string `json:"errorMessage"`
+	ErrorType    string `json:"errorType"`
 }
 
-var (
-	timedOutPrefix   = []byte("Task timed out after")
-	errorObjectStart = []byte(`{"errorMessage":`)
-	errorTypeStart   = []byte(`{"errorType":`)
-)
+// errorPayload is the JSON of an error document. encoding/json writes valid
+// JSON for any message (strconv.Quote wrote Go escapes such as \xff).
+func errorPayload(errorType, message string) []byte {
+	b, _ := json.Marshal(errorDocument{ErrorMessage: message, ErrorType: errorType}) // strings only
+	return b
+}
+
+func failure(errorType, message string, start time.Time) Result {
+	return Result{Payload: errorPayload(errorType, message), FunctionError: "Unhandled", ErrorType: errorType, Duration: time.Since(start)}
+}
+
+var timedOutPrefix = []byte("Task timed out after")
+
+// isErrorDocument reports whether body is the runtime's error document: a
+// JSON object of errorMessage, errorType and the runtimes' other error
+// keys, with at least one of the first two.
+func isErrorDocument(body []byte) bool {
+	var doc map[string]json.RawMessage
+	if trimmed := bytes.TrimSpace(body); len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, &doc) != nil {
+		return false
+	}
+	for key := range doc {
+		switch key {
+		case "errorMessage", "errorType", "stackTrace", "cause", "requestId":
+		default:
+			return false
+		}
+	}
+	_, message := doc["errorMessage"]
+	_, typ := doc["errorType"]
+	return message || typ
+}
 
 // classify turns aws-lambda-rie's answer into Lambda's. aws-lambda-rie does
 // not send the X-Amz-Function-Error header, so failures are recognised by
@@ -607,40 +717,38 @@ func classify(status int, body []byte, timeout time.Duration) Result {
 	case status == http.StatusOK && bytes.HasPrefix(body, timedOutPrefix):
 		msg := fmt.Sprintf("Task timed out after %.2f seconds", timeout.Seconds())
 		return Result{
-			Payload:       []byte(`{"errorMessage":` + strconv.Quote(msg) + `,"errorType":"Sandbox.Timedout"}`),
+			Payload:       errorPayload("Sandbox.Timedout", msg),
 			FunctionError: "Unhandled",
 			ErrorType:     "Sandbox.Timedout",
 		}
-	case status == http.StatusOK && (bytes.HasPrefix(body, errorObjectStart) || bytes.HasPrefix(body, errorTypeStart)):
+	case status == http.StatusOK && isErrorDocument(body):
 		return Result{Payload: body, FunctionError: "Unhandled", ErrorType: errorTypeOf(body)}
 	case status == http.StatusOK:
 		return Result{Payload: body}
 	case status == http.StatusBadGateway:
 		// The runtime exited, during the invocation or during its init.
-		if !bytes.HasPrefix(body, errorTypeStart) && !bytes.HasPrefix(body, errorObjectStart) {
+		if !isErrorDocument(body) {
 			body = []byte(`{"errorMessage":"Runtime exited without providing a reason","errorType":"Runtime.ExitError"}`)
 		}
 		return Result{Payload: body, FunctionError: "Unhandled", ErrorType: "Runtime.ExitError"}
 	default:
 		msg := fmt.Sprintf("aws-lambda-rie answered HTTP %d: %s", status, bytes.TrimSpace(body))
 		return Result{
-			Payload:       []byte(`{"errorMessage":` + strconv.Quote(msg) + `,"errorType":"Runtime.Unknown"}`),
+			Payload:       errorPayload("Runtime.Unknown", msg),
 			FunctionError: "Unhandled",
 			ErrorType:     "Runtime.Unknown",
 		}
 	}
 }
 
+// errorTypeOf reads an error document's errorType, "Unhandled" when it has
+// none.
 func errorTypeOf(body []byte) string {
-	i := bytes.Index(body, []byte(`"errorType":"`))
-	if i < 0 {
+	var doc errorDocument
+	if json.Unmarshal(body, &doc) != nil || doc.ErrorType == "" {
 		return "Unhandled"
 	}
-	rest := body[i+len(`"errorType":"`):]
-	if j := bytes.IndexByte(rest, '"'); j >= 0 {
-		return string(rest[:j])
-	}
-	return "Unhandled"
+	return doc.ErrorType
 }
 
 // reservedPorts are the ports handed to live environments. aws-lambda-rie
