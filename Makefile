@@ -8,7 +8,7 @@ RIE_PACKAGE := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lamb
 # The processor benchmark's input; generated on first use.
 BENCH_EVENT ?= .build/bench/event-10000.json
 
-.PHONY: cross inspect test unit e2e lint fmt-check vet staticcheck actionlint plan local bench bench-local fuzz deps clean redrive
+.PHONY: cross inspect test unit e2e lint fmt-check vet staticcheck actionlint plan local bench bench-local fuzz deps clean redrive erase
 
 ## test: what CI runs: formatting, vet, staticcheck, actionlint, all tests and a short end-to-end run.
 test: deps fmt-check vet staticcheck actionlint cross unit e2e
@@ -84,6 +84,14 @@ bench-local: deps
 	$(GO) build -o .build/bin/local ./scripts/local
 	.build/bin/local -stack prod -rate 12000 -duration 30s -users 500 -batch 500 -port 0 -verify -shard-limits=false
 	.build/bin/local -stack prod -rate 5000 -duration 30s -users 500 -batch 500 -port 0 -verify
+
+## erase: erase one user's data (README, "Data protection"): make erase USER=user-00042 (the local run),
+## or make erase USER=user-00042 ERASE_FLAGS="-stack prod -dry-run" (a deployed stack)
+# USER must come from the command line: the shell's own USER is the login name.
+ERASE_FLAGS ?=
+erase:
+	@if [ "$(origin USER)" != "command line" ]; then echo "usage: make erase USER=<userId> [ERASE_FLAGS=\"-stack prod -dry-run\"]"; exit 2; fi
+	$(GO) run ./scripts/erase -user '$(USER)' $(ERASE_FLAGS)
 
 ## fuzz: each fuzz target for a short while.
 fuzz:

@@ -37,7 +37,7 @@ func main() {
 	// the SDK's own retries would stack on top of them.
 	client := kinesis.NewFromConfig(awsConfig, func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })
 	handler := ingest.NewHandler(ingest.Config{
-		Writer:           streamwriter.New(client, settings.StreamName, streamwriter.Options{}),
+		Writer:           streamwriter.New(client, settings.StreamName, streamwriter.Options{ThrottleBudget: settings.ThrottleRetry}),
 		Logger:           logger,
 		Metrics:          os.Stdout,
 		MetricsNamespace: settings.MetricsNamespace,

@@ -56,7 +56,9 @@ var Changes = map[string]Change{
 	Key("ingestTimeoutSeconds"):         {InPlace, "UpdateFunctionConfiguration"},
 	Key("ingestConcurrency"):            {InPlace, "PutFunctionConcurrency; the account must have the quota (the plan prints how much)"},
 	Key("ingestProvisionedConcurrency"): {Steps, "change it in an `up` of its own, not with new code: Lambda re-allocates the alias for a new version and answers 409 to a concurrent PutProvisionedConcurrencyConfig. Between 0 and more, the URL moves to or from the `live` alias and gets a new address"},
+	Key("poisonRetentionDays"):          {InPlace, "SetQueueAttributes (MessageRetentionPeriod); messages already in the queue follow the new period"},
 	Key("ingestAuth"):                   {InPlace, "UpdateFunctionUrlConfig; the public permission is added or removed"},
+	Key("ingestThrottleRetryMs"):        {InPlace, "UpdateFunctionConfiguration (ingest's environment)"},
 
 	Key("architecture"):     {InPlace, "both functions are rebuilt and their code and architecture updated"},
 	Key("logRetentionDays"): {InPlace, "PutRetentionPolicy"},

@@ -77,6 +77,7 @@ type Config struct {
 	BisectOnError             bool   // streamfn:bisectOnError
 	FailureDestination        string // streamfn:failureDestination
 	FailureRetentionDays      int    // streamfn:failureRetentionDays
+	PoisonRetentionDays       int    // streamfn:poisonRetentionDays
 	TumblingWindowSeconds     int    // streamfn:tumblingWindowSeconds
 	MappingEnabled            bool   // streamfn:mappingEnabled
 	MappingMetrics            bool   // streamfn:mappingMetrics
@@ -96,6 +97,7 @@ type Config struct {
 	IngestConcurrency            int    // streamfn:ingestConcurrency (-1 = unreserved)
 	IngestProvisionedConcurrency int    // streamfn:ingestProvisionedConcurrency (0 = none)
 	IngestAuth                   string // streamfn:ingestAuth
+	IngestThrottleRetryMs        int    // streamfn:ingestThrottleRetryMs
 
 	Architecture     string // streamfn:architecture
 	LogRetentionDays int    // streamfn:logRetentionDays
@@ -181,6 +183,7 @@ func (l *loader) load() *Config {
 	c.BisectOnError = l.bool(Key("bisectOnError"))
 	c.FailureDestination = l.str(Key("failureDestination"))
 	c.FailureRetentionDays = l.int(Key("failureRetentionDays"))
+	c.PoisonRetentionDays = l.int(Key("poisonRetentionDays"))
 	c.TumblingWindowSeconds = l.int(Key("tumblingWindowSeconds"))
 	c.MappingEnabled = l.bool(Key("mappingEnabled"))
 	c.MappingMetrics = l.bool(Key("mappingMetrics"))
@@ -199,6 +202,7 @@ func (l *loader) load() *Config {
 	c.IngestConcurrency = l.int(Key("ingestConcurrency"))
 	c.IngestProvisionedConcurrency = l.int(Key("ingestProvisionedConcurrency"))
 	c.IngestAuth = l.str(Key("ingestAuth"))
+	c.IngestThrottleRetryMs = l.int(Key("ingestThrottleRetryMs"))
 
 	c.Architecture = l.str(Key("architecture"))
 	c.LogRetentionDays = l.int(Key("logRetentionDays"))

@@ -257,7 +257,12 @@ func (c *Config) validate(v *validator) {
 	}
 	v.oneOf(Key("failureDestination"), c.FailureDestination, []string{FailureDestinationS3, FailureDestinationSQS})
 	v.between(Key("failureRetentionDays"), c.FailureRetentionDays, 1, maxFailureRetentionDays, "")
+	v.between(Key("poisonRetentionDays"), c.PoisonRetentionDays, 1, maxPoisonRetentionDays,
+		"SQS keeps a message at most 14 days; the poison queue holds personal data, so keep only what triage needs")
 	v.oneOf(Key("ingestAuth"), c.IngestAuth, []string{IngestAuthIAM, IngestAuthNone})
+	c.validatePublicURL(v)
+	v.between(Key("ingestThrottleRetryMs"), c.IngestThrottleRetryMs, minThrottleRetryMs, maxThrottleRetryMs,
+		"how long ingest retries a throttled write before it answers 503 with Retry-After")
 	v.oneOf(Key("architecture"), c.Architecture, []string{ArchitectureArm64, ArchitectureX8664})
 	if !slices.Contains(logRetentionValues, c.LogRetentionDays) && v.valid(Key("logRetentionDays")) {
 		v.add(Key("logRetentionDays"), strconv.Itoa(c.LogRetentionDays),
@@ -417,3 +422,39 @@ func joinInts(values []int) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// The range of streamfn:ingestThrottleRetryMs. Below 100 ms a throttled
+// write barely gets one retry; above 5 s a flood against a throttled stream
+// holds five times as many Lambda environments as its request rate.
+const (
+	minThrottleRetryMs = 100
+	maxThrottleRetryMs = 5000
+)
+
+// validatePublicURL holds a public Function URL (ingestAuth NONE) to a bound:
+// anyone may call it, so unreserved concurrency would let one caller use the
+// account's whole Lambda concurrency and starve every other function in the
+// region. The processor is reserved too: public writes fill the stream, and
+// its reads must not compete with ingest for the same unreserved pool.
+func (c *Config) validatePublicURL(v *validator) {
+	if c.IngestAuth != IngestAuthNone {
+		return
+	}
+	if c.IngestConcurrency == Unreserved {
+		v.add(Key("ingestConcurrency"), strconv.Itoa(c.IngestConcurrency),
+			"must be reserved (1 or more) when streamfn:ingestAuth is NONE: anyone may call a public URL, and unreserved ingest could take the account's whole Lambda concurrency",
+			"pulumi config set streamfn:ingestConcurrency 50   (requests in flight = rate x duration; README, Trust model), or keep streamfn:ingestAuth AWS_IAM")
+	}
+	if c.ProcessorConcurrency == Unreserved {
+		need := c.ShardCount * c.ParallelizationFactor
+		if c.StreamMode == StreamModeOnDemand {
+			need = OnDemandInitialShards * c.ParallelizationFactor
+		}
+		v.add(Key("processorConcurrency"), strconv.Itoa(c.ProcessorConcurrency),
+			"must be reserved when streamfn:ingestAuth is NONE: a public URL fills the stream, and the processor must not compete for the account's unreserved concurrency",
+			fmt.Sprintf("pulumi config set streamfn:processorConcurrency %d   (shards x parallelizationFactor), or keep streamfn:ingestAuth AWS_IAM", max(need, 1)))
+	}
+}
+
+// maxPoisonRetentionDays is SQS's longest message retention, 14 days.
+const maxPoisonRetentionDays = 14

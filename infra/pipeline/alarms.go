@@ -41,7 +41,7 @@ type alarmSpec struct {
 // cannot publish to a topic under the AWS-managed SNS key, whose policy no one can extend to
 // cloudwatch.amazonaws.com, and notifications would be dropped without any error.
 func newAlarms(ctx *pulumi.Context, cfg *config.Config, p *StreamPipeline, opts ...pulumi.ResourceOption) (*sns.Topic, []*cloudwatch.MetricAlarm, error) {
-	key, err := newAlarmKey(ctx, opts...)
+	key, err := newAlarmKey(ctx, cfg.Region, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -51,6 +51,13 @@ func newAlarms(ctx *pulumi.Context, cfg *config.Config, p *StreamPipeline, opts 
 	}, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the alarm topic: %w", err)
+	}
+	identity := aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{}, invokeOptions(opts)...)
+	topicPolicy := pulumi.All(identity.AccountId(), identity.Arn(), topic.Arn).ApplyT(func(v []any) (string, error) {
+		return alarmTopicPolicy(v[0].(string), partitionOf(v[1].(string)), cfg.Region, v[2].(string)).JSON()
+	}).(pulumi.StringOutput)
+	if _, err := sns.NewTopicPolicy(ctx, "alarms-policy", &sns.TopicPolicyArgs{Arn: topic.Arn, Policy: topicPolicy}, opts...); err != nil {
+		return nil, nil, fmt.Errorf("creating the alarm topic's policy: %w", err)
 	}
 	if cfg.AlarmEmail == "" && ctx.Stack() == ProdStack {
 		if err := ctx.Log.Warn(NoAlarmEmailWarning, nil); err != nil {
@@ -129,6 +136,14 @@ func alarmSpecs(cfg *config.Config, p *StreamPipeline) []alarmSpec {
 			namespace:   cfg.MetricsNamespace, metric: "DedupUnverified", statistic: "Sum", dimensions: processor, period: 300,
 		},
 		{
+			// The processor's EMF metric of events that hit a per-user cap
+			// of the item (README, "Per-user caps"): a client filling one
+			// user's categories, or pushing purchaseTotal to its bound.
+			name:        "processor-user-caps",
+			description: "Events hit a per-user cap of the feature item: a new category beyond 256 (counted under _other) or a purchase beyond purchaseTotal's range (poison queue). The processor's log names the users; see the README's 'Per-user caps'.",
+			namespace:   cfg.MetricsNamespace, metric: "UserCapHits", statistic: "Sum", dimensions: processor, period: 300,
+		},
+		{
 			name:        "poison-queue-depth",
 			description: "Records the processor rejected are waiting in the poison queue, with their payloads and reasons.",
 			namespace:   "AWS/SQS", metric: "ApproximateNumberOfMessagesVisible", statistic: "Maximum",
@@ -173,10 +188,10 @@ func alarmSpecs(cfg *config.Config, p *StreamPipeline) []alarmSpec {
 // newAlarmKey creates the customer key of the alarm topic. Its policy is AWS's default
 // statement (the account administers the key through IAM; without it the key could never be
 // managed again) plus use by CloudWatch on behalf of this account's alarms only.
-func newAlarmKey(ctx *pulumi.Context, opts ...pulumi.ResourceOption) (*kms.Key, error) {
+func newAlarmKey(ctx *pulumi.Context, region string, opts ...pulumi.ResourceOption) (*kms.Key, error) {
 	identity := aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{}, invokeOptions(opts)...)
 	policy := pulumi.All(identity.AccountId(), identity.Arn()).ApplyT(func(v []any) (string, error) {
-		return alarmKeyPolicy(v[0].(string), partitionOf(v[1].(string))).JSON()
+		return alarmKeyPolicy(v[0].(string), partitionOf(v[1].(string)), region).JSON()
 	}).(pulumi.StringOutput)
 	key, err := kms.NewKey(ctx, "alarms-key", &kms.KeyArgs{
 		Description:       pulumi.Sprintf("streamfn %s: encrypts the alarm topic", ctx.Stack()),
@@ -189,7 +204,15 @@ func newAlarmKey(ctx *pulumi.Context, opts ...pulumi.ResourceOption) (*kms.Key, 
 	return key, nil
 }
 
-func alarmKeyPolicy(account, partition string) PolicyDocument {
+// alarmsOf is the ARN pattern of this account's CloudWatch alarms in the region: the
+// aws:SourceArn CloudWatch presents when it publishes (or encrypts) for an alarm. Alarm
+// names are Pulumi's auto-names, and the key and topic exist before the alarms, so the
+// pattern cannot name them one by one.
+func alarmsOf(account, partition, region string) string {
+	return fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:*", partition, region, account)
+}
+
+func alarmKeyPolicy(account, partition, region string) PolicyDocument {
 	return PolicyDocument{Version: policyVersion, Statement: []Statement{
 		{
 			Sid:       "AccountAdministersKeyThroughIAM",
@@ -206,7 +229,41 @@ func alarmKeyPolicy(account, partition string) PolicyDocument {
 			Principal: map[string]any{"Service": "cloudwatch.amazonaws.com"},
 			Action:    []string{actionKMSDecrypt, actionKMSGenerateDataKey},
 			Resource:  []string{"*"},
-			Condition: map[string]map[string]any{"StringEquals": {"aws:SourceAccount": account}},
+			// Both, as AWS recommends against the confused deputy
+			// (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html).
+			Condition: map[string]map[string]any{
+				"StringEquals": {"aws:SourceAccount": account},
+				"ArnLike":      {"aws:SourceArn": alarmsOf(account, partition, region)},
+			},
+		},
+	}}
+}
+
+// alarmTopicPolicy replaces SNS's default topic policy, which lets every principal of the
+// account publish: the account still administers and subscribes to the topic, and from
+// outside IAM only CloudWatch alarms of this account and region may publish. (Principals of
+// the account whose own IAM policies grant sns:Publish still can: same-account access is
+// the union of both.)
+func alarmTopicPolicy(account, partition, region, topicARN string) PolicyDocument {
+	return PolicyDocument{Version: policyVersion, Statement: []Statement{
+		{
+			Sid:       "AccountManagesTopic",
+			Effect:    "Allow",
+			Principal: map[string]any{"AWS": fmt.Sprintf("arn:%s:iam::%s:root", partition, account)},
+			Action: []string{"sns:AddPermission", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic",
+				"sns:RemovePermission", "sns:SetTopicAttributes", "sns:Subscribe"},
+			Resource: []string{topicARN},
+		},
+		{
+			Sid:       "CloudWatchAlarmsPublish",
+			Effect:    "Allow",
+			Principal: map[string]any{"Service": "cloudwatch.amazonaws.com"},
+			Action:    []string{"sns:Publish"},
+			Resource:  []string{topicARN},
+			Condition: map[string]map[string]any{
+				"StringEquals": {"aws:SourceAccount": account},
+				"ArnLike":      {"aws:SourceArn": alarmsOf(account, partition, region)},
+			},
 		},
 	}}
 }

@@ -56,6 +56,15 @@ type functionSpec struct {
 	policy func(logGroupARN pulumi.StringOutput) pulumi.StringOutput
 }
 
+// DebugLogsOnProdWarning is logged on every run of the prod stack whose functions log at
+// DEBUG or TRACE: those levels echo rejected values, which may be personal data, into the
+// logs (README, Data protection).
+const DebugLogsOnProdWarning = "streamfn:logLevel is DEBUG or TRACE on the prod stack: the functions then log rejected values, which may hold personal data, " +
+	"for logRetentionDays. Run: pulumi config set streamfn:logLevel INFO"
+
+// LogsPersonalData reports whether an application log level writes values from events.
+func LogsPersonalData(level string) bool { return level == "DEBUG" || level == "TRACE" }
+
 func newFunction(ctx *pulumi.Context, cfg *config.Config, spec functionSpec, opts ...pulumi.ResourceOption) (*Function, error) {
 	// The log group exists before the function, under a name of our choosing, so the role's
 	// policy can name its exact ARN and Lambda never creates an unmanaged group.
@@ -167,6 +176,7 @@ func newIngest(ctx *pulumi.Context, cfg *config.Config, artifact build.Artifact,
 		env: pulumi.StringMap{
 			"STREAM_NAME":       p.Stream.Name,
 			"METRICS_NAMESPACE": pulumi.String(cfg.MetricsNamespace),
+			"THROTTLE_RETRY_MS": pulumi.String(strconv.Itoa(cfg.IngestThrottleRetryMs)),
 		},
 		policy: func(logGroupARN pulumi.StringOutput) pulumi.StringOutput {
 			return pulumi.All(p.Stream.Arn, logGroupARN).ApplyT(func(arns []any) (string, error) {

@@ -102,6 +102,10 @@ var KnownActions = map[string][]string{
 		"DeleteObject", "GetObject", "ListBucket", "PutObject",
 	},
 	"sts": {"AssumeRole"},
+	"sns": {
+		"AddPermission", "DeleteTopic", "GetTopicAttributes", "ListSubscriptionsByTopic", "Publish",
+		"RemovePermission", "SetTopicAttributes", "Subscribe",
+	},
 }
 
 // IsKnownAction reports whether action ("service:Name") is in KnownActions.
@@ -223,19 +227,21 @@ func processorPolicy(r processorResources) PolicyDocument {
 	keys = append(keys, r.RetiredKeyARNs...)
 	if len(keys) > 0 {
 		doc.Statement = append(doc.Statement, Statement{
-			Sid:      "DecryptStreamRecords",
-			Effect:   "Allow",
-			Action:   []string{actionKMSDecrypt},
-			Resource: keys,
+			Sid:       "DecryptStreamRecords",
+			Effect:    "Allow",
+			Action:    []string{actionKMSDecrypt},
+			Resource:  keys,
+			Condition: viaService(r.StreamARN, "kinesis", "s3"),
 		})
 	}
 	if r.StreamKeyARN != "" {
 		doc.Statement = append(doc.Statement, Statement{
 			// The bucket is encrypted with the stream's key: writing an object needs a data key.
-			Sid:      "EncryptFailureObjects",
-			Effect:   "Allow",
-			Action:   []string{actionKMSGenerateDataKey},
-			Resource: []string{r.StreamKeyARN},
+			Sid:       "EncryptFailureObjects",
+			Effect:    "Allow",
+			Action:    []string{actionKMSGenerateDataKey},
+			Resource:  []string{r.StreamKeyARN},
+			Condition: viaService(r.StreamARN, "s3"),
 		})
 	}
 	return doc
@@ -269,13 +275,34 @@ func ingestPolicy(r ingestResources) PolicyDocument {
 	}}
 	if r.StreamKeyARN != "" {
 		doc.Statement = append(doc.Statement, Statement{
-			Sid:      "EncryptStreamRecords",
-			Effect:   "Allow",
-			Action:   []string{actionKMSGenerateDataKey},
-			Resource: []string{r.StreamKeyARN},
+			Sid:       "EncryptStreamRecords",
+			Effect:    "Allow",
+			Action:    []string{actionKMSGenerateDataKey},
+			Resource:  []string{r.StreamKeyARN},
+			Condition: viaService(r.StreamARN, "kinesis"),
 		})
 	}
 	return doc
+}
+
+// viaService limits a KMS grant to requests that the named services (Kinesis, S3) make on
+// the role's behalf in the stream's region, so the role's credentials cannot use the key
+// directly (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service).
+// Kinesis encrypts records and S3 objects with the key while serving the function's own calls.
+func viaService(streamARN string, services ...string) map[string]map[string]any {
+	parts := strings.SplitN(streamARN, ":", 5) // arn:partition:kinesis:region:account...
+	region, suffix := "", ".amazonaws.com"
+	if len(parts) == 5 {
+		region = parts[3]
+		if parts[1] == "aws-cn" {
+			suffix = ".amazonaws.com.cn"
+		}
+	}
+	endpoints := make([]string, len(services))
+	for i, s := range services {
+		endpoints[i] = s + "." + region + suffix
+	}
+	return map[string]map[string]any{"StringEquals": {"kms:ViaService": endpoints}}
 }
 
 // JSON renders the document as IAM expects it.

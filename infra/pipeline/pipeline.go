@@ -94,6 +94,11 @@ func NewStreamPipeline(ctx *pulumi.Context, name string, args *StreamPipelineArg
 	if p.FailureBucket, err = newFailureBucket(ctx, cfg, child); err != nil {
 		return nil, err
 	}
+	if ctx.Stack() == ProdStack && LogsPersonalData(cfg.LogLevel) {
+		if err := ctx.Log.Warn(DebugLogsOnProdWarning, nil); err != nil {
+			return nil, fmt.Errorf("warning about DEBUG logs on prod: %w", err)
+		}
+	}
 	if p.Processor, err = newProcessor(ctx, cfg, args.Processor, p, child); err != nil {
 		return nil, err
 	}

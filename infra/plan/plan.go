@@ -171,5 +171,12 @@ func (p *Plan) Warnings() []string {
 	if _, subscribed := p.Find("aws:sns/topicSubscription:TopicSubscription", "alarms-email"); !subscribed && p.Stack == pipeline.ProdStack {
 		warnings = append(warnings, pipeline.NoAlarmEmailWarning)
 	}
+	if fn, ok := p.Find("aws:lambda/function:Function", "processor"); ok && p.Stack == pipeline.ProdStack {
+		if logging, _ := fn.Inputs["loggingConfig"].(map[string]any); logging != nil {
+			if level, _ := logging["applicationLogLevel"].(string); pipeline.LogsPersonalData(level) {
+				warnings = append(warnings, pipeline.DebugLogsOnProdWarning)
+			}
+		}
+	}
 	return warnings
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/names"
+	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/infra/plan"
 	"github.com/streamfn/streamfn/infra/stackconfig"
 )
@@ -79,7 +80,7 @@ func TestPlanPublicURLWarns(t *testing.T) {
 	if len(p.Warnings()) != 0 {
 		t.Fatal("dev should not warn")
 	}
-	dir := buildableProject(t, "open", "config:\n  streamfn:shardCount: 1\n  streamfn:ingestAuth: NONE\n")
+	dir := buildableProject(t, "open", "config:\n  streamfn:shardCount: 1\n  streamfn:ingestAuth: NONE\n  streamfn:ingestConcurrency: 20\n  streamfn:processorConcurrency: 1\n")
 	open, err := plan.Run(plan.Options{Dir: dir, Stack: "open"})
 	if err != nil {
 		t.Fatal(err)
@@ -151,6 +152,28 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return abs
+}
+
+// DEBUG logs echo rejected values, which may be personal data: a stack
+// named prod warns about them, with the fix; dev (DEBUG by design) does not.
+func TestPlanDebugLogsOnProdWarn(t *testing.T) {
+	dir := buildableProject(t, "prod", "config:\n  streamfn:shardCount: 1\n  streamfn:logLevel: DEBUG\n  streamfn:alarmEmail: oncall@example.com\n")
+	p, err := plan.Run(plan.Options{Dir: dir, Stack: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := p.Warnings(); len(w) != 1 || w[0] != pipeline.DebugLogsOnProdWarning || !strings.Contains(w[0], "pulumi config set streamfn:logLevel INFO") {
+		t.Errorf("warnings = %v, want the DEBUG-on-prod warning with its fix", w)
+	}
+	dev, err := plan.Run(plan.Options{Dir: "../..", Stack: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range dev.Warnings() {
+		if w == pipeline.DebugLogsOnProdWarning {
+			t.Error("dev warns about DEBUG logs; only a stack named prod should")
+		}
+	}
 }
 
 // Eight problems of three kinds (undeclared keys, values that do not parse,

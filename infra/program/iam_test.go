@@ -2,6 +2,8 @@ package program_test
 
 import (
 	"encoding/json"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,8 +76,11 @@ func TestRolePolicies(t *testing.T) {
 					t.Errorf("%s is attached to %v, want %s", policyName, reg.Inputs["role"], role)
 				}
 				for _, st := range policyOf(t, reg, "policy").Statement {
-					if st.Effect != "Allow" || st.Principal != nil || (st.Condition != nil && !isS3InThisAccount(st)) {
+					if st.Effect != "Allow" || st.Principal != nil || (st.Condition != nil && !isS3InThisAccount(st) && !isKMSViaService(st)) {
 						t.Errorf("%s %s: unexpected statement shape %+v", policyName, st.Sid, st)
+					}
+					if strings.HasPrefix(st.Action[0], "kms:") && !isKMSViaService(st) {
+						t.Errorf("%s %s: a KMS grant without a kms:ViaService condition: %+v", policyName, st.Sid, st)
 					}
 					for _, action := range st.Action {
 						if strings.Contains(action, "*") || !pipeline.IsKnownAction(action) {
@@ -241,8 +246,9 @@ func TestAlarmKeyPolicy(t *testing.T) {
 					t.Errorf("CloudWatch is granted %q", a)
 				}
 			}
-			if st.Condition["StringEquals"]["aws:SourceAccount"] != mocks.Account {
-				t.Errorf("CloudWatch grant is not limited to this account: %v", st.Condition)
+			if st.Condition["StringEquals"]["aws:SourceAccount"] != mocks.Account ||
+				st.Condition["ArnLike"]["aws:SourceArn"] != "arn:aws:cloudwatch:us-east-1:"+mocks.Account+":alarm:*" {
+				t.Errorf("CloudWatch grant is not limited to this account's alarms: %v", st.Condition)
 			}
 		default:
 			t.Errorf("unexpected key policy statement %+v", st)
@@ -257,6 +263,63 @@ func TestKnownActionsCatchTypos(t *testing.T) {
 	} {
 		if got := pipeline.IsKnownAction(action); got != want {
 			t.Errorf("IsKnownAction(%q) = %v, want %v", action, got, want)
+		}
+	}
+}
+
+// viaServiceEndpoint is a Kinesis or S3 endpoint of one region, as kms:ViaService names it.
+var viaServiceEndpoint = regexp.MustCompile(`^(kinesis|s3)\.[a-z]{2}(-[a-z]+)+-\d\.amazonaws\.com$`)
+
+// isKMSViaService reports whether st is a KMS statement usable only through Kinesis or S3
+// in the stack's region: its one condition is kms:ViaService on those endpoints.
+func isKMSViaService(st pipeline.Statement) bool {
+	if len(st.Condition) != 1 || len(st.Condition["StringEquals"]) != 1 {
+		return false
+	}
+	via, _ := st.Condition["StringEquals"]["kms:ViaService"].([]any)
+	for _, v := range via {
+		if s, _ := v.(string); !viaServiceEndpoint.MatchString(s) {
+			return false
+		}
+	}
+	return len(via) > 0 && strings.HasPrefix(st.Action[0], "kms:")
+}
+
+// The alarm topic's policy: the account administers it, and only CloudWatch alarms of this
+// account and region may publish; nobody else is named.
+func TestAlarmTopicPolicy(t *testing.T) {
+	r := devRun(t)
+	topic := find(t, r, tTopic, "alarms").Outputs["arn"]
+	reg := find(t, r, tTopicPol, "alarms-policy")
+	if reg.Inputs["arn"] != topic {
+		t.Fatalf("topic policy is on %v, want the alarm topic %v", reg.Inputs["arn"], topic)
+	}
+	doc := policyOf(t, reg, "policy")
+	if len(doc.Statement) != 2 {
+		t.Fatalf("topic policy %+v", doc)
+	}
+	for _, st := range doc.Statement {
+		if st.Effect != "Allow" || len(st.Resource) != 1 || st.Resource[0] != topic {
+			t.Errorf("%s: not an Allow on exactly the topic: %+v", st.Sid, st)
+		}
+		for _, a := range st.Action {
+			if !pipeline.IsKnownAction(a) {
+				t.Errorf("%s: unknown action %q", st.Sid, a)
+			}
+		}
+		switch st.Sid {
+		case "AccountManagesTopic":
+			if st.Principal["AWS"] != "arn:aws:iam::"+mocks.Account+":root" || slices.Contains(st.Action, "sns:Publish") {
+				t.Errorf("account statement %+v: want the account root, without sns:Publish", st)
+			}
+		case "CloudWatchAlarmsPublish":
+			if st.Principal["Service"] != "cloudwatch.amazonaws.com" || len(st.Action) != 1 || st.Action[0] != "sns:Publish" ||
+				st.Condition["StringEquals"]["aws:SourceAccount"] != mocks.Account ||
+				st.Condition["ArnLike"]["aws:SourceArn"] != "arn:aws:cloudwatch:us-east-1:"+mocks.Account+":alarm:*" {
+				t.Errorf("publish statement %+v: want CloudWatch, sns:Publish only, from this account's alarms", st)
+			}
+		default:
+			t.Errorf("unexpected statement %+v", st)
 		}
 	}
 }

@@ -123,6 +123,7 @@ var knobValues = map[string]string{
 	"streamfn:bisectOnError":                "false",
 	"streamfn:failureDestination":           "sqs",
 	"streamfn:failureRetentionDays":         "30",
+	"streamfn:poisonRetentionDays":          "2",
 	"streamfn:tumblingWindowSeconds":        "120",
 	"streamfn:mappingEnabled":               "false",
 	"streamfn:processorMemoryMb":            "2048",
@@ -135,6 +136,7 @@ var knobValues = map[string]string{
 	"streamfn:ingestConcurrency":            "50",
 	"streamfn:ingestProvisionedConcurrency": "5",
 	"streamfn:ingestAuth":                   "NONE",
+	"streamfn:ingestThrottleRetryMs":        "1500",
 	"streamfn:architecture":                 "x86_64",
 	"streamfn:logRetentionDays":             "14",
 	"streamfn:logLevel":                     "WARN",
@@ -166,11 +168,13 @@ const (
 	tRole        = "aws:iam/role:Role"
 	tRolePolicy  = "aws:iam/rolePolicy:RolePolicy"
 	tQueue       = "aws:sqs/queue:Queue"
+	tQueuePol    = "aws:sqs/queuePolicy:QueuePolicy"
 	tTable       = "aws:dynamodb/table:Table"
 	tLogGroup    = "aws:cloudwatch/logGroup:LogGroup"
 	tAlarm       = "aws:cloudwatch/metricAlarm:MetricAlarm"
 	tDashboard   = "aws:cloudwatch/dashboard:Dashboard"
 	tTopic       = "aws:sns/topic:Topic"
+	tTopicPol    = "aws:sns/topicPolicy:TopicPolicy"
 	tSubscribe   = "aws:sns/topicSubscription:TopicSubscription"
 	tKey         = "aws:kms/key:Key"
 	tBucket      = "aws:s3/bucketV2:BucketV2"
@@ -230,6 +234,7 @@ var baseResources = []string{
 	tStream + " stream",
 	tTable + " features",
 	tQueue + " poison",
+	tQueuePol + " poison-policy",
 	tBucket + " failures",
 	tBucketSSE + " failures-encryption",
 	tPublicBlock + " failures-public-access",
@@ -248,8 +253,10 @@ var baseResources = []string{
 	tURL + " ingest-url",
 	tKey + " alarms-key",
 	tTopic + " alarms",
+	tTopicPol + " alarms-policy",
 	tAlarm + " processor-iterator-age",
 	tAlarm + " processor-outside-exactly-once",
+	tAlarm + " processor-user-caps",
 	tAlarm + " processor-errors",
 	tAlarm + " processor-throttles",
 	tAlarm + " ingest-throttles",
@@ -344,6 +351,7 @@ var knobChecks = map[string][]check{
 	// sqs: the failures queue exists (and is the destination: TestFixedMappingSettings).
 	"streamfn:failureDestination":      {{tQueue, "failures", "messageRetentionSeconds", 1209600.0}},
 	"streamfn:failureRetentionDays":    {{tLifecycle, "failures-lifecycle", "rules.0.expiration.days", 30.0}},
+	"streamfn:poisonRetentionDays":     {{tQueue, "poison", "messageRetentionSeconds", 172800.0}},
 	"streamfn:tumblingWindowSeconds":   {{tMapping, "processor-stream", "tumblingWindowInSeconds", 120.0}},
 	"streamfn:mappingEnabled":          {{tMapping, "processor-stream", "enabled", false}},
 	"streamfn:processorMemoryMb":       {{tFunction, "processor", "memorySize", 2048.0}},
@@ -367,6 +375,7 @@ var knobChecks = map[string][]check{
 		{tPermission, pipeline.PublicURLPermission, "action", "lambda:InvokeFunctionUrl"},
 		{tPermission, pipeline.PublicURLPermission, "qualifier", "live"},
 	},
+	"streamfn:ingestThrottleRetryMs": {{tFunction, "ingest", "environment.variables.THROTTLE_RETRY_MS", "1500"}},
 	"streamfn:architecture": {
 		{tFunction, "ingest", "architectures.0", "x86_64"},
 		{tFunction, "processor", "architectures.0", "x86_64"},
@@ -638,6 +647,14 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 	}
 	if got, _ := lookup(outside, "dimensions.FunctionName"); got != processorName {
 		t.Errorf("exactly-once alarm watches %v, want the processor %v", got, processorName)
+	}
+	// So does the per-user caps alarm (README, "Per-user caps").
+	caps := find(t, r, tAlarm, "processor-user-caps").Inputs
+	if caps["namespace"] != namespace || caps["metricName"] != "UserCapHits" {
+		t.Errorf("per-user caps alarm watches %v/%v, want %v/UserCapHits", caps["namespace"], caps["metricName"], namespace)
+	}
+	if got, _ := lookup(caps, "dimensions.FunctionName"); got != processorName {
+		t.Errorf("per-user caps alarm watches %v, want the processor %v", got, processorName)
 	}
 }
 

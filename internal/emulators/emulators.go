@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -128,6 +129,7 @@ func Start(kind Kind, opts Options) (*Server, error) {
 	}
 	cmd := exec.Command(node, script, string(kind), strconv.Itoa(opts.ShardLimit), throughput)
 	cmd.Dir = root
+	cmd.Env = childEnv(os.Environ())
 	cmd.Stdin = stdinR
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr
@@ -284,6 +286,28 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// childEnv is the environment a stand-in gets: only what Node.js needs to
+// run, never the caller's credentials, tokens or endpoints. The stand-ins and
+// their ~140 npm dependencies are third-party code that needs no secret to
+// emulate AWS (issue 16).
+func childEnv(environ []string) []string {
+	var env []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if childEnvNames[name] || strings.HasPrefix(name, "LC_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// childEnvNames are the variables a stand-in keeps: where programs and
+// temporary files are, the locale and time zone, and Node.js's own options.
+var childEnvNames = map[string]bool{
+	"PATH": true, "HOME": true, "TMPDIR": true, "LANG": true, "TZ": true,
+	"NODE_OPTIONS": true,
 }
 
 // ThroughputStats are the counts of a kinesalite started with

@@ -212,6 +212,11 @@ type Item struct {
 	Version int64
 	// ExpiresAt is the item's TTL in epoch seconds, 0 for none.
 	ExpiresAt int64
+	// ErasedAt is when the user's data was erased (Unix seconds; 0 = never):
+	// the suppression record. Records that arrived in the stream at or
+	// before it are dropped, so a replay of the stream or a redrive cannot
+	// bring the erased data back (README, Data protection).
+	ErasedAt int64
 	// Bytes is the item's size as DynamoDB bills it, set by the store
 	// when it reads or writes the item; 0 when unknown.
 	Bytes int
@@ -312,6 +317,12 @@ type Result struct {
 	// Rejected are records that cannot be applied without breaking a limit
 	// of the item (purchaseTotal's range); the caller treats them as poison.
 	Rejected []Rejection
+	// CategoryCapped counts applied events of a new category that were
+	// counted under OtherCategory because the item holds MaxCategories.
+	CategoryCapped int
+	// PurchaseTotalCapped counts purchases rejected (in Rejected) because
+	// the user's purchaseTotal would leave its range.
+	PurchaseTotalCapped int
 }
 
 // Rejection names a record of the Apply call and why it was not applied.
@@ -416,6 +427,7 @@ func (m *Merger) Apply(item *Item, records []Record) Result {
 				// Remembered all the same: the caller sends it to the
 				// poison queue, and a redelivery must not send it again.
 				res.Rejected = append(res.Rejected, Rejection{Index: i, Reason: "purchaseTotal " + err.Error()})
+				res.PurchaseTotalCapped++
 				continue
 			}
 			item.PurchaseTotal = total
@@ -423,7 +435,9 @@ func (m *Merger) Apply(item *Item, records []Record) Result {
 		item.EventCount++
 		item.TypeCounts[ev.Type-1]++
 		if ev.Category != "" {
-			countCategory(item.CategoryCounts, ev.Category)
+			if !countCategory(item.CategoryCounts, ev.Category) {
+				res.CategoryCapped++
+			}
 		}
 		if ev.TS.After(item.LastEventAt) {
 			item.LastEventAt = ev.TS
@@ -576,11 +590,16 @@ func (m *Merger) forget(item *Item) int {
 	return over
 }
 
-func countCategory(counts map[string]int64, category string) {
+// countCategory counts an event of category, under OtherCategory when the
+// item already holds MaxCategories others; it reports whether the category
+// was counted under its own name.
+func countCategory(counts map[string]int64, category string) bool {
 	if _, known := counts[category]; !known && len(counts) >= MaxCategories {
-		category = OtherCategory
+		counts[OtherCategory]++
+		return false
 	}
 	counts[category]++
+	return true
 }
 
 // addRecentProduct keeps products newest first by ts, each product once at

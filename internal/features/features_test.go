@@ -476,9 +476,13 @@ func TestCategoryBound(t *testing.T) {
 		specs = append(specs, fmt.Sprintf("view:p:cat%d", i))
 	}
 	specs = append(specs, "view:p:cat0")
-	NewMerger(Horizons{}).Apply(item, stream("u", specs...))
+	res := NewMerger(Horizons{}).Apply(item, stream("u", specs...))
 	if len(item.CategoryCounts) != MaxCategories+1 || item.CategoryCounts[OtherCategory] != 5 || item.CategoryCounts["cat0"] != 2 {
 		t.Fatalf("%d categories, other = %d, cat0 = %d", len(item.CategoryCounts), item.CategoryCounts[OtherCategory], item.CategoryCounts["cat0"])
+	}
+	// The cap is counted, for the UserCapHits metric and its alarm.
+	if res.CategoryCapped != 5 || res.Applied != MaxCategories+6 {
+		t.Fatalf("CategoryCapped %d, Applied %d; want the 5 events beyond the cap counted, and every event applied", res.CategoryCapped, res.Applied)
 	}
 }
 
@@ -487,7 +491,7 @@ func TestApplyRejectsOverflowingTotal(t *testing.T) {
 	records := stream("u", "purchase:p::1", "purchase:q::2")
 	records[0].Amount = Amount{hi: maxAmount.hi, lo: maxAmount.lo - 1} // 10^38 - 1 micro-units
 	res := NewMerger(Horizons{}).Apply(item, records)
-	if res.Applied != 1 || len(res.Rejected) != 1 || res.Rejected[0].Index != 1 {
+	if res.Applied != 1 || len(res.Rejected) != 1 || res.Rejected[0].Index != 1 || res.PurchaseTotalCapped != 1 {
 		t.Fatalf("%+v: the purchase that would overflow purchaseTotal must be rejected", res)
 	}
 	if item.EventCount != 1 {

@@ -24,6 +24,9 @@ import (
 type Settings struct {
 	StreamName       string // STREAM_NAME, required
 	MetricsNamespace string // METRICS_NAMESPACE, default "streamfn"
+	// ThrottleRetry bounds the retries of throttled writes before the
+	// answer is 503 with Retry-After (streamwriter.Options.ThrottleBudget).
+	ThrottleRetry time.Duration // THROTTLE_RETRY_MS, default 1000
 }
 
 // LoadSettings reads Settings and reports every problem at once.
@@ -32,6 +35,8 @@ func LoadSettings(getenv func(string) string) (Settings, error) {
 	s := Settings{
 		StreamName:       r.String("STREAM_NAME", "the name of the Kinesis data stream that ingest writes events to"),
 		MetricsNamespace: r.Optional("METRICS_NAMESPACE", "streamfn"),
+		ThrottleRetry: time.Duration(r.Int("THROTTLE_RETRY_MS",
+			int(streamwriter.DefaultThrottleBudget/time.Millisecond), 1, 900_000)) * time.Millisecond,
 	}
 	return s, r.Err()
 }

@@ -525,9 +525,11 @@ func TestLoadSettings(t *testing.T) {
 		want    Settings
 		wantErr string
 	}{
-		{"all set", map[string]string{"STREAM_NAME": "streamfn-dev", "METRICS_NAMESPACE": "shop"}, Settings{"streamfn-dev", "shop"}, ""},
-		{"default namespace", map[string]string{"STREAM_NAME": "streamfn-dev"}, Settings{"streamfn-dev", "streamfn"}, ""},
-		{"no stream", map[string]string{"METRICS_NAMESPACE": "shop"}, Settings{"", "shop"},
+		{"all set", map[string]string{"STREAM_NAME": "streamfn-dev", "METRICS_NAMESPACE": "shop", "THROTTLE_RETRY_MS": "1500"}, Settings{"streamfn-dev", "shop", 1500 * time.Millisecond}, ""},
+		{"defaults", map[string]string{"STREAM_NAME": "streamfn-dev"}, Settings{"streamfn-dev", "streamfn", time.Second}, ""},
+		{"bad throttle retry", map[string]string{"STREAM_NAME": "streamfn-dev", "THROTTLE_RETRY_MS": "1s"}, Settings{"streamfn-dev", "streamfn", time.Second},
+			"configuration error:\n  THROTTLE_RETRY_MS = \"1s\": must be an integer in 1..900000 (unset means 1000)"},
+		{"no stream", map[string]string{"METRICS_NAMESPACE": "shop"}, Settings{"", "shop", time.Second},
 			"configuration error:\n  STREAM_NAME is not set: it must hold the name of the Kinesis data stream that ingest writes events to"},
 	}
 	for _, tt := range tests {

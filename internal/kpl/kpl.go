@@ -33,6 +33,13 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
+// MaxRecords bounds the user records read from one aggregate. The smallest
+// valid activity event is about 85 bytes, so a Kinesis record (at most
+// 1 MiB) of valid events holds at most ~12,000; more can only be a flood of
+// tiny or empty sub-records, which would cost the processor memory and time
+// per sub-record. Such an aggregate is refused whole.
+const MaxRecords = 16384
+
 // Magic starts every aggregated record.
 var Magic = [4]byte{0xF3, 0x89, 0x9A, 0xC2}
 
@@ -103,6 +110,7 @@ func (u *Unpacker) Unpack(data []byte) ([]Record, error) {
 
 	// Pass 1: the tables may come after the records on the wire, so collect
 	// everything before resolving any index.
+	extra := 0 // records beyond MaxRecords, counted only
 	for b := message; len(b) > 0; {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -115,6 +123,10 @@ func (u *Unpacker) Unpack(data []byte) ([]Record, error) {
 				return nil, errorf("AggregatedRecord field %d: %v", num, protowire.ParseError(n))
 			}
 			b = b[n:]
+			if num == aggRecords && len(u.rawRecords) == MaxRecords {
+				extra++ // counted, not kept: the error names how many
+				continue
+			}
 			switch num {
 			case aggPartitionKeyTable:
 				u.partitionKeys = append(u.partitionKeys, v)
@@ -134,8 +146,12 @@ func (u *Unpacker) Unpack(data []byte) ([]Record, error) {
 		}
 		b = b[n:]
 	}
-	if len(u.rawRecords) == 0 {
-		return nil, errorf("holds no records")
+	// An aggregate with no records is well formed (records is a repeated
+	// field of the proto2 schema): zero user records, as awslabs'
+	// aws-kinesis-agg deaggregators and the KCL read it, not an error.
+	if extra > 0 {
+		return nil, errorf("holds %d records; at most %d are read from one aggregate (a 1 MiB aggregate of the smallest valid events holds fewer)",
+			MaxRecords+extra, MaxRecords)
 	}
 
 	// Pass 2: decode each record and resolve its keys.

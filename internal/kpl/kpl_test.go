@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -97,10 +98,6 @@ func TestUnpackRejects(t *testing.T) {
 	good := handBuilt()
 	flip := append([]byte{}, good...)
 	flip[len(Magic)+3] ^= 0x01 // a byte of the protobuf: the MD5 no longer matches
-	withChecksum := func(msg []byte) []byte {
-		sum := md5.Sum(msg)
-		return append(append(append([]byte{}, Magic[:]...), msg...), sum[:]...)
-	}
 	var badIndex, noData, wrongType, truncated []byte
 	{
 		var r []byte
@@ -129,7 +126,6 @@ func TestUnpackRejects(t *testing.T) {
 		{"no magic", "magic", []byte(`{"eventId":"e"}`)},
 		{"too short", "shorter than", append(append([]byte{}, Magic[:]...), 1, 2, 3)},
 		{"checksum mismatch", "MD5", flip},
-		{"no records", "no records", withChecksum(nil)},
 		{"key index out of range", "outside the table", withChecksum(badIndex)},
 		{"missing data", "data is missing", withChecksum(noData)},
 		{"wrong wire type", "wire type", withChecksum(wrongType)},
@@ -195,4 +191,43 @@ func FuzzUnpackMessage(f *testing.F) {
 			t.Fatal("an aggregate without records was accepted")
 		}
 	})
+}
+
+// An aggregate with no records is well formed in the KPL's proto2 schema
+// (records is repeated): zero user records, no error, as awslabs'
+// aws-kinesis-agg deaggregators and the KCL read it.
+func TestAggregateWithoutRecordsIsZeroRecords(t *testing.T) {
+	withKeys := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte("k"))
+	for name, message := range map[string][]byte{"empty": nil, "keys only": withKeys} {
+		records, err := Unpack(withChecksum(message))
+		if err != nil || len(records) != 0 {
+			t.Errorf("%s: %d records, error %v; want none and no error", name, len(records), err)
+		}
+	}
+}
+
+// An aggregate with more than MaxRecords records is refused whole, naming
+// the count and the limit; MaxRecords records still unpack.
+func TestAggregateRecordCap(t *testing.T) {
+	tiny := func(n int) []byte {
+		records := make([]Record, n)
+		for i := range records {
+			records[i] = Record{PartitionKey: []byte("k"), Data: []byte{}}
+		}
+		return Aggregate(records)
+	}
+	if records, err := Unpack(tiny(MaxRecords)); err != nil || len(records) != MaxRecords {
+		t.Fatalf("%d records: got %d, error %v", MaxRecords, len(records), err)
+	}
+	_, err := Unpack(tiny(MaxRecords + 5))
+	var kplErr *Error
+	if !errors.As(err, &kplErr) || !strings.Contains(err.Error(), fmt.Sprintf("holds %d records; at most %d", MaxRecords+5, MaxRecords)) {
+		t.Fatalf("error = %v, want the count and the cap named", err)
+	}
+}
+
+// withChecksum frames a protobuf message as an aggregate: magic, message, MD5.
+func withChecksum(msg []byte) []byte {
+	sum := md5.Sum(msg)
+	return append(append(append([]byte{}, Magic[:]...), msg...), sum[:]...)
 }

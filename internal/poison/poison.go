@@ -16,6 +16,16 @@
 //	 "payload":"{\"eventId\":...}",
 //	 "payloadEncoding":"utf8"}                   // or "base64"
 //
+// A KPL aggregate whose sub-records are poison is one message, however many
+// of them are bad: its payload is the whole Kinesis record (base64), and
+//
+//	"subRecordCount":250,"badSubRecordCount":3,
+//	"badSubRecords":[{"subSequenceNumber":0,"partitionKey":"user-1","reason":"..."},...]
+//
+// lists the bad ones (at most MaxListedSubRecords), each with its own
+// partition key. One message per Kinesis record bounds the queue's traffic
+// and the processor's memory by the batch, not by what an aggregate claims.
+//
 // payload holds the record's (or the KPL sub-record's) bytes: as text when
 // they are valid UTF-8, otherwise base64.
 //
@@ -61,7 +71,23 @@ type Message struct {
 	PartitionKey                string
 	ApproximateArrivalTimestamp time.Time
 	Payload                     string
+	// SubRecords is the number of sub-records of an aggregate whose bad
+	// sub-records BadSubRecords lists; 0 for other messages.
+	SubRecords    int
+	BadSubRecords []SubRecord
 }
+
+// SubRecord is one bad sub-record of a KPL aggregate.
+type SubRecord struct {
+	SubSequenceNumber int
+	PartitionKey      string // the sub-record's own, not the aggregate's
+	Reason            string
+}
+
+// MaxListedSubRecords bounds badSubRecords in one message, so that the
+// list never crowds the payload out of SQS's 256 KiB; badSubRecordCount
+// still counts them all.
+const MaxListedSubRecords = 100
 
 // Document is a message body as JSON reads it: the contract for the tools
 // that read the poison queue (the redrive tool, the local run's verify).
@@ -72,6 +98,11 @@ type Document struct {
 	SequenceNumber    string `json:"sequenceNumber"`
 	SubSequenceNumber *int   `json:"subSequenceNumber,omitempty"`
 	PartitionKey      string `json:"partitionKey"`
+	// The bad sub-records of a KPL aggregate reported whole (at most
+	// MaxListedSubRecords listed; badSubRecordCount counts them all).
+	SubRecordCount    int           `json:"subRecordCount,omitempty"`
+	BadSubRecordCount int           `json:"badSubRecordCount,omitempty"`
+	BadSubRecords     []SubDocument `json:"badSubRecords,omitempty"`
 	// ApproximateArrivalTimestamp is RFC 3339 UTC with milliseconds.
 	ApproximateArrivalTimestamp string          `json:"approximateArrivalTimestamp"`
 	Payload                     string          `json:"payload,omitempty"`
@@ -80,6 +111,13 @@ type Document struct {
 	PayloadBytes                int             `json:"payloadBytes,omitempty"`
 	PayloadSHA256               string          `json:"payloadSha256,omitempty"`
 	PayloadS3                   *PayloadPointer `json:"payloadS3,omitempty"`
+}
+
+// SubDocument is one entry of a Document's badSubRecords.
+type SubDocument struct {
+	SubSequenceNumber int    `json:"subSequenceNumber"`
+	PartitionKey      string `json:"partitionKey"`
+	Reason            string `json:"reason"`
 }
 
 // PayloadPointer locates a claim-checked payload.
@@ -165,6 +203,26 @@ func (m *Message) appendBody(dst []byte, payload string, truncated bool, claimBu
 	}
 	dst = append(dst, `,"partitionKey":`...)
 	dst = activity.AppendString(dst, m.PartitionKey)
+	if m.SubRecords > 0 {
+		dst = append(dst, `,"subRecordCount":`...)
+		dst = strconv.AppendInt(dst, int64(m.SubRecords), 10)
+		dst = append(dst, `,"badSubRecordCount":`...)
+		dst = strconv.AppendInt(dst, int64(len(m.BadSubRecords)), 10)
+		dst = append(dst, `,"badSubRecords":[`...)
+		for i, s := range m.BadSubRecords[:min(len(m.BadSubRecords), MaxListedSubRecords)] {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"subSequenceNumber":`...)
+			dst = strconv.AppendInt(dst, int64(s.SubSequenceNumber), 10)
+			dst = append(dst, `,"partitionKey":`...)
+			dst = activity.AppendString(dst, s.PartitionKey)
+			dst = append(dst, `,"reason":`...)
+			dst = activity.AppendString(dst, s.Reason)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	}
 	dst = append(dst, `,"approximateArrivalTimestamp":`...)
 	dst = activity.AppendString(dst, m.ApproximateArrivalTimestamp.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 	if claimBucket != "" {
@@ -234,9 +292,15 @@ func NewQueue(client SQSAPI, url string) *Queue { return &Queue{client: client, 
 
 const maxBatchEntries = 10
 
+// ErrNotSent is the error of messages Send did not try because the
+// context ended first (its deadline, which callers set a margin before the
+// invocation's): they were not sent, and the caller fails their records.
+var ErrNotSent = errors.New("poison message not sent: the context ended before its turn")
+
 // Send implements Sender. Messages go in batches of up to ten whose bodies
 // add up to at most MaxBodyBytes; entries SQS fails are retried up to
-// Attempts times in all.
+// Attempts times in all. No call starts after ctx has ended: the messages
+// still pending fail with ErrNotSent.
 func (q *Queue) Send(ctx context.Context, msgs []Message) []error {
 	var errs []error
 	fail := func(i int, err error) {
@@ -280,6 +344,12 @@ func (q *Queue) Send(ctx context.Context, msgs []Message) []error {
 			}
 			batch := pending[:n]
 			pending = pending[n:]
+			if err := ctx.Err(); err != nil {
+				for _, i := range batch {
+					fail(i, fmt.Errorf("%w: %w", ErrNotSent, context.Cause(ctx)))
+				}
+				continue
+			}
 			entries := make([]types.SendMessageBatchRequestEntry, len(batch))
 			for j, i := range batch {
 				entries[j] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(j)), MessageBody: aws.String(bodies[i])}

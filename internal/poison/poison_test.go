@@ -224,6 +224,66 @@ func TestQueueFauxqs(t *testing.T) {
 	}
 }
 
+// A KPL aggregate's message lists its bad sub-records, each with its own
+// partition key, and carries the whole record as its payload.
+func TestAggregateMessageListsBadSubRecords(t *testing.T) {
+	aggregate := "\xf3\x89\x9a\xc2binary aggregate"
+	m := Message{Reason: "2 of 5 sub-records are poison", ShardID: "shardId-000000000000", SequenceNumber: "4959", SubSequenceNumber: -1,
+		PartitionKey: "user-1", ApproximateArrivalTimestamp: arrived, Payload: aggregate, SubRecords: 5,
+		BadSubRecords: []SubRecord{{1, "user-7", "not a JSON object"}, {4, "user-9", "type: required"}}}
+	got := string(m.AppendJSON(nil, MaxBodyBytes))
+	want := `"partitionKey":"user-1","subRecordCount":5,"badSubRecordCount":2,"badSubRecords":[` +
+		`{"subSequenceNumber":1,"partitionKey":"user-7","reason":"not a JSON object"},` +
+		`{"subSequenceNumber":4,"partitionKey":"user-9","reason":"type: required"}],"approximateArrivalTimestamp"`
+	if !strings.Contains(got, want) {
+		t.Fatalf("body\n got  %s\n want it to contain %s", got, want)
+	}
+	doc := decodeBody(t, []byte(got))
+	if raw, _ := base64.StdEncoding.DecodeString(doc["payload"].(string)); string(raw) != aggregate {
+		t.Errorf("payload %q, want the whole aggregate", raw)
+	}
+
+	m.BadSubRecords = make([]SubRecord, 5000)
+	m.SubRecords = 5000
+	doc = decodeBody(t, m.AppendJSON(nil, MaxBodyBytes))
+	if listed := doc["badSubRecords"].([]any); len(listed) != MaxListedSubRecords || doc["badSubRecordCount"] != 5000.0 {
+		t.Errorf("%d listed, count %v; want %d listed and all 5000 counted", len(listed), doc["badSubRecordCount"], MaxListedSubRecords)
+	}
+}
+
+// No SendMessageBatch call starts once the context has ended: the messages
+// not yet sent fail with ErrNotSent, so their records are retried.
+func TestQueueStopsAtTheDeadline(t *testing.T) {
+	fake := &cancelAfter{after: 2}
+	ctx, cancel := context.WithCancel(context.Background())
+	fake.cancel = cancel
+	errs := NewQueue(fake, "url").Send(ctx, messages(45, 10))
+	if fake.calls != 2 {
+		t.Fatalf("%d calls, want 2: none after the context ended", fake.calls)
+	}
+	for i, err := range errs {
+		if sent := i < 20; sent != (err == nil) || (!sent && !errors.Is(err, ErrNotSent)) {
+			t.Fatalf("message %d: error %v; want the first 20 sent and the rest ErrNotSent", i, err)
+		}
+	}
+}
+
+// cancelAfter is an SQS that takes every message and ends the context
+// after its after-th call.
+type cancelAfter struct {
+	fakeSQS
+	calls, after int
+	cancel       context.CancelFunc
+}
+
+func (c *cancelAfter) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	c.calls++
+	if c.calls == c.after {
+		c.cancel()
+	}
+	return c.fakeSQS.SendMessageBatch(ctx, in, opts...)
+}
+
 // fakeS3 keeps what PutObject stores, and can refuse.
 type fakeS3 struct {
 	objects map[string][]byte
@@ -301,6 +361,8 @@ func TestDocumentReadsWhatAppendJSONWrites(t *testing.T) {
 		{Reason: `userId: "x" is < 1`, ShardID: "shardId-000000000000", SequenceNumber: "4959", SubSequenceNumber: -1, PartitionKey: "user-1", ApproximateArrivalTimestamp: at, Payload: `{"eventId":"\u2028"}`},
 		{Reason: "not UTF-8", ShardID: "shardId-000000000001", SequenceNumber: "4960", SubSequenceNumber: sub, PartitionKey: "k\x00", ApproximateArrivalTimestamp: at, Payload: "\xff\xfe\x00"},
 		{Reason: "empty", ShardID: "s", SequenceNumber: "1", SubSequenceNumber: -1, ApproximateArrivalTimestamp: at},
+		{Reason: "2 of 3 sub-records", ShardID: "s", SequenceNumber: "2", SubSequenceNumber: -1, PartitionKey: "agg", ApproximateArrivalTimestamp: at,
+			Payload: "\xf3\x89", SubRecords: 3, BadSubRecords: []SubRecord{{0, "a", "x"}, {2, "c\"", "y"}}},
 	} {
 		var got Document
 		body := m.AppendJSON(nil, MaxBodyBytes)
@@ -311,6 +373,12 @@ func TestDocumentReadsWhatAppendJSONWrites(t *testing.T) {
 			ApproximateArrivalTimestamp: "2026-11-26T12:00:00.150Z", PayloadEncoding: "utf8", Payload: m.Payload}
 		if m.SubSequenceNumber >= 0 {
 			want.SubSequenceNumber = &sub
+		}
+		if m.SubRecords > 0 {
+			want.SubRecordCount, want.BadSubRecordCount = m.SubRecords, len(m.BadSubRecords)
+			for _, b := range m.BadSubRecords {
+				want.BadSubRecords = append(want.BadSubRecords, SubDocument(b))
+			}
 		}
 		if !utf8.ValidString(m.Payload) {
 			want.PayloadEncoding, want.Payload = "base64", base64.StdEncoding.EncodeToString([]byte(m.Payload))

@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/streamfn/streamfn/internal/features"
 	"github.com/streamfn/streamfn/internal/kinesisevent"
 	"github.com/streamfn/streamfn/internal/kpl"
+	"github.com/streamfn/streamfn/internal/poison"
 )
 
 // plan is one invocation decoded and checked: the valid events grouped by
@@ -33,6 +35,9 @@ type plan struct {
 	// rejects (only purchases can be; "" for the others).
 	recordOf []int32
 	textOf   []string
+	// subPKOf is the partition key of a KPL sub-record, for the poison
+	// reports of the ones the merge rejects; "" for plain records.
+	subPKOf []string
 	// aggregated[k] tells whether Kinesis record k was a KPL aggregate.
 	aggregated []bool
 
@@ -53,6 +58,7 @@ type validRecord struct {
 	user    int32
 	shard   string
 	pk      string // the Kinesis record's partition key
+	subPK   string // a KPL sub-record's own partition key, kept only with text
 	pos     features.Position
 	arrival int64 // ApproximateArrivalTimestamp, Unix seconds
 	amount  features.Amount
@@ -64,9 +70,14 @@ type validRecord struct {
 // poisonRecord is a record that can never be applied.
 type poisonRecord struct {
 	record  int32
-	sub     int // KPL sub-index, -1 for a plain record
+	sub     int // KPL sub-index, -1 for a plain record or a whole aggregate
 	reason  string
 	payload string
+	pk      string // a sub-record's own partition key; "" = the Kinesis record's
+	// subs and bad describe an aggregate with bad sub-records, reported as
+	// one message with the whole record as its payload.
+	subs int
+	bad  []poison.SubRecord
 }
 
 // planner builds plans, keeping its memory from one invocation to the
@@ -171,7 +182,7 @@ func (pl *planner) Visit(k int, r *kinesisevent.Record) {
 		p.userRecords++
 		p.poison = append(p.poison, poisonRecord{record: int32(k), sub: -1, reason: r.DataErr.Error(), payload: invocationString(r.Data)})
 	case !aggregated:
-		pl.addUserRecord(int32(k), -1, pl.shard, seq, r.Data)
+		pl.addUserRecord(int32(k), -1, pl.shard, seq, r.Data, nil)
 	default:
 		subs, err := pl.unpacker.Unpack(r.Data)
 		if err != nil {
@@ -179,20 +190,45 @@ func (pl *planner) Visit(k int, r *kinesisevent.Record) {
 			p.poison = append(p.poison, poisonRecord{record: int32(k), sub: -1, reason: err.Error(), payload: pl.keep(invocationString(r.Data))})
 			return
 		}
+		firstPoison := len(p.poison)
 		for i := range subs {
-			pl.addUserRecord(int32(k), i, pl.shard, seq, subs[i].Data)
+			pl.addUserRecord(int32(k), i, pl.shard, seq, subs[i].Data, subs[i].PartitionKey)
+		}
+		if len(p.poison) > firstPoison {
+			pl.foldAggregate(int32(k), len(subs), firstPoison, r.Data)
 		}
 	}
 }
 
+// foldAggregate replaces the poison records of aggregate k's bad
+// sub-records, from p.poison[first] on, with one for the whole record:
+// one message per bad Kinesis record, however many sub-records it holds,
+// with its bytes as the payload and the bad sub-records listed.
+func (pl *planner) foldAggregate(k int32, subs, first int, data []byte) {
+	p := &pl.plan
+	bad := make([]poison.SubRecord, 0, len(p.poison)-first)
+	for _, r := range p.poison[first:] {
+		bad = append(bad, poison.SubRecord{SubSequenceNumber: r.sub, PartitionKey: r.pk, Reason: r.reason})
+	}
+	reason := fmt.Sprintf("%d of %d sub-records of this KPL aggregate are poison (listed in badSubRecords); the first, %d: %s",
+		len(bad), subs, bad[0].SubSequenceNumber, bad[0].Reason)
+	p.poison = append(p.poison[:first], poisonRecord{record: k, sub: -1, reason: reason,
+		payload: pl.keep(invocationString(data)), subs: subs, bad: bad})
+}
+
 // addUserRecord validates one user record and files it as valid or poison.
 // data is only valid during the call: what the plan keeps is copied.
-func (pl *planner) addUserRecord(record int32, sub int, shard, seq string, data []byte) {
+// subPK is a KPL sub-record's partition key (nil for a plain record).
+func (pl *planner) addUserRecord(record int32, sub int, shard, seq string, data, subPK []byte) {
 	p := &pl.plan
 	p.userRecords++
 	text := invocationString(data)
 	ev, err := activity.ParseValidString(text)
 	if err != nil {
+		if sub >= 0 { // folded into its aggregate's report, which carries the bytes
+			p.poison = append(p.poison, poisonRecord{record: record, sub: sub, reason: err.Error(), pk: string(subPK)})
+			return
+		}
 		p.poison = append(p.poison, poisonRecord{record: record, sub: sub, reason: err.Error(), payload: pl.keep(text)})
 		return
 	}
@@ -200,10 +236,18 @@ func (pl *planner) addUserRecord(record int32, sub int, shard, seq string, data 
 	kept := "" // the record's JSON, kept for the only records the merge may reject
 	if ev.Type == activity.Purchase && ev.HasPrice {
 		if amount, err = features.PurchaseAmount(ev.Price, ev.Quantity); err != nil {
+			if sub >= 0 {
+				p.poison = append(p.poison, poisonRecord{record: record, sub: sub, reason: "price × quantity: " + err.Error(), pk: string(subPK)})
+				return
+			}
 			p.poison = append(p.poison, poisonRecord{record: record, sub: sub, reason: "price × quantity: " + err.Error(), payload: pl.keep(text)})
 			return
 		}
 		kept = pl.keep(text)
+	}
+	keptPK := ""
+	if kept != "" && sub >= 0 {
+		keptPK = pl.keep(invocationString(subPK))
 	}
 	user, ok := p.userOf[ev.UserID]
 	if ok {
@@ -228,7 +272,7 @@ func (pl *planner) addUserRecord(record int32, sub int, shard, seq string, data 
 	// The merge never reads these; dropping them saves copying ~200 bytes.
 	ev.SessionID, ev.UserAgent = "", ""
 	p.events = append(p.events, ev)
-	p.valid = append(p.valid, validRecord{text: kept, record: record, user: user, shard: shard, pk: pl.pk,
+	p.valid = append(p.valid, validRecord{text: kept, subPK: keptPK, record: record, user: user, shard: shard, pk: pl.pk,
 		pos: features.Position{Sequence: seq, Sub: max(sub, 0)}, arrival: pl.arrival, amount: amount, eventKey: key})
 }
 
@@ -248,6 +292,7 @@ func (pl *planner) groupByUser() {
 	p.byUser = resize(p.byUser, len(p.valid))
 	p.recordOf = resize(p.recordOf, len(p.valid))
 	p.textOf = resize(p.textOf, len(p.valid))
+	p.subPKOf = resize(p.subPKOf, len(p.valid))
 	p.userEnd = append(p.userEnd[:0], p.userStart[1:]...)
 	next := append([]int32(nil), p.userStart[:users]...)
 	for i := range p.valid {
@@ -257,6 +302,7 @@ func (pl *planner) groupByUser() {
 		p.byUser[at] = features.Record{Shard: v.shard, PartitionKey: v.pk, Position: v.pos, Arrival: v.arrival, Event: p.events[i], Amount: v.amount, EventKey: v.eventKey}
 		p.recordOf[at] = v.record
 		p.textOf[at] = v.text
+		p.subPKOf[at] = v.subPK
 	}
 	if !p.ordered {
 		p.restoreOrder()
@@ -271,12 +317,13 @@ func (p *plan) restoreOrder() {
 		record  features.Record
 		kinesis int32
 		text    string
+		subPK   string
 	}
 	for u := range len(p.userIDs) {
 		from, to := p.userStart[u], p.userStart[u+1]
 		entries := make([]entry, 0, to-from)
 		for i := from; i < to; i++ {
-			entries = append(entries, entry{p.byUser[i], p.recordOf[i], p.textOf[i]})
+			entries = append(entries, entry{p.byUser[i], p.recordOf[i], p.textOf[i], p.subPKOf[i]})
 		}
 		slices.SortStableFunc(entries, func(a, b entry) int {
 			if c := strings.Compare(a.record.Shard, b.record.Shard); c != 0 {
@@ -291,7 +338,7 @@ func (p *plan) restoreOrder() {
 				p.droppedRepeats++
 				continue
 			}
-			p.byUser[at], p.recordOf[at], p.textOf[at] = e.record, e.kinesis, e.text
+			p.byUser[at], p.recordOf[at], p.textOf[at], p.subPKOf[at] = e.record, e.kinesis, e.text, e.subPK
 			at++
 		}
 		p.userEnd[u] = at

@@ -90,6 +90,13 @@ type Outcome struct {
 	Recovered         int // applied records below their mark: replays of records the mapping gave up on
 	Unverified        int // applied records outside the guarantee (package features)
 	SeenEvicted       int // Seen entries dropped before their horizon (features.MaxSeen)
+	// UserCapHits counts events that hit a per-user cap of the item: a new
+	// category beyond features.MaxCategories (counted under _other) or a
+	// purchase beyond purchaseTotal's range (poison). README, "Per-user caps".
+	UserCapHits int
+	// ErasureSuppressed counts records of erased users dropped because
+	// they arrived before the erasure (README, Data protection).
+	ErasureSuppressed int
 	// RedriveBeyondHorizon counts records a redrive replayed that the
 	// processor skipped without being able to vouch they were applied
 	// (features.Result.RedriveBeyondHorizon).
@@ -217,6 +224,16 @@ func (inv *invocation) fail(k int32) {
 	}
 }
 
+// sendContext is inv.ctx ending when timeLeft turns false, so that a
+// poison send of many batches starts none past the margin (poison.Queue
+// checks it before each SendMessageBatch).
+func (inv *invocation) sendContext() (context.Context, context.CancelFunc) {
+	if deadline, ok := inv.ctx.Deadline(); ok {
+		return context.WithDeadline(inv.ctx, deadline.Add(-inv.margin))
+	}
+	return context.WithCancel(inv.ctx)
+}
+
 // timeLeft reports whether there is time to start another call.
 func (inv *invocation) timeLeft() bool {
 	deadline, ok := inv.ctx.Deadline()
@@ -269,8 +286,17 @@ func (inv *invocation) writeUsers() {
 	inv.parallel(users, func(u int, m *features.Merger) {
 		c := u / store.MaxLoadKeys
 		if err := loadErr[c]; err != nil {
-			inv.userFailed(u, "reading the user's item", err)
-			return
+			// An item that cannot be decoded fails its user alone; the
+			// others of its chunk were read.
+			var unreadable *store.UnreadableError
+			if !errors.As(err, &unreadable) {
+				inv.userFailed(u, "reading the user's item", err)
+				return
+			}
+			if err := unreadable.For(plan.userIDs[u]); err != nil {
+				inv.userFailed(u, "reading the user's item", err)
+				return
+			}
 		}
 		item := loaded[c][plan.userIDs[u]]
 		if item == nil {
@@ -280,18 +306,51 @@ func (inv *invocation) writeUsers() {
 	})
 }
 
+// unerased returns the records that arrived after erasedAt, and their
+// indexes in records.
+func unerased(records []features.Record, erasedAt int64) ([]features.Record, []int) {
+	var kept []features.Record
+	var indexes []int
+	for i, r := range records {
+		if r.Arrival > erasedAt {
+			kept = append(kept, r)
+			indexes = append(indexes, i)
+		}
+	}
+	return kept, indexes
+}
+
 var errDeadline = errors.New("not started: the invocation's remaining time fell below DEADLINE_MARGIN_MS")
 
 func (inv *invocation) writeUser(u int, item *features.Item, m *features.Merger) {
-	records, first := inv.plan.userRecordsOf(u)
+	all, first := inv.plan.userRecordsOf(u)
 	userID := inv.plan.userIDs[u]
-	var reported map[int]bool // rejections already in the poison queue, by index in records
+	var reported map[int]bool // rejections already in the poison queue, by index in all
 	for attempt := 1; ; attempt++ {
 		if !inv.timeLeft() {
 			inv.userFailed(u, "writing the user's item", errDeadline)
 			return
 		}
+		records, kept := all, []int(nil)
+		if item.ErasedAt > 0 {
+			// The user was erased: records that were in the stream by
+			// then are suppressed, whatever replays them.
+			records, kept = unerased(all, item.ErasedAt)
+			if len(records) < len(all) && attempt == 1 {
+				inv.mu.Lock()
+				inv.out.ErasureSuppressed += len(all) - len(records)
+				inv.mu.Unlock()
+			}
+			if len(records) == 0 {
+				return
+			}
+		}
 		res := m.Apply(item, records)
+		for i := range res.Rejected {
+			if kept != nil {
+				res.Rejected[i].Index = kept[res.Rejected[i].Index]
+			}
+		}
 		// The records Apply rejected are behind the item's new mark: once
 		// it is saved, a redelivery skips them as replays. So they go to
 		// the poison queue first, and the item is not saved unless they
@@ -355,11 +414,21 @@ func (inv *invocation) counted(res features.Result, writes int) {
 	inv.out.Unverified += res.Unverified
 	inv.out.SeenEvicted += res.Evicted
 	inv.out.RedriveBeyondHorizon += res.RedriveBeyondHorizon
+	inv.out.UserCapHits += res.CategoryCapped + res.PurchaseTotalCapped
 }
+
+// UserCapMessage is the log message of a user whose events hit a per-user
+// cap; the UserCapHits metric counts them.
+const UserCapMessage = "user hit a per-user cap of the item (README, Per-user caps)"
 
 // outsideGuarantee logs a user whose records the merge handled outside the
 // exactly-once guarantee; the metrics count them.
 func (inv *invocation) outsideGuarantee(userID string, res features.Result, item *features.Item) {
+	if res.CategoryCapped > 0 || res.PurchaseTotalCapped > 0 {
+		inv.p.log.WarnContext(inv.ctx, UserCapMessage, "userId", userID,
+			"categoriesCapped", res.CategoryCapped, "purchasesCapped", res.PurchaseTotalCapped,
+			"categories", len(item.CategoryCounts), "itemBytes", item.Bytes)
+	}
 	if res.Unverified > 0 || res.Evicted > 0 || res.RedriveBeyondHorizon > 0 {
 		inv.p.log.WarnContext(inv.ctx, OutsideGuaranteeMessage,
 			"userId", userID, "unverified", res.Unverified, "seenEvicted", res.Evicted, "redriveBeyondHorizon", res.RedriveBeyondHorizon,
@@ -395,7 +464,7 @@ func (inv *invocation) reportRejected(rejected []features.Rejection, first int32
 		if plan.aggregated[k] {
 			sub = plan.byUser[at].Position.Sub
 		}
-		msgs = append(msgs, inv.message(poisonRecord{record: k, sub: sub, reason: r.Reason, payload: plan.textOf[at]}))
+		msgs = append(msgs, inv.message(poisonRecord{record: k, sub: sub, reason: r.Reason, payload: plan.textOf[at], pk: plan.subPKOf[at]}))
 		indexes = append(indexes, r.Index)
 	}
 	if len(msgs) == 0 {
@@ -404,7 +473,9 @@ func (inv *invocation) reportRejected(rejected []features.Rejection, first int32
 	if !inv.timeLeft() {
 		return errDeadline
 	}
-	errs := inv.p.poison.Send(inv.ctx, msgs) // nil when every message was sent
+	ctx, cancel := inv.sendContext()
+	defer cancel()
+	errs := inv.p.poison.Send(ctx, msgs) // nil when every message was sent
 	var failed error
 	for i := range msgs {
 		if errs != nil && errs[i] != nil {
@@ -458,11 +529,19 @@ func (inv *invocation) sendPoison() {
 	if len(msgs) == 0 {
 		return
 	}
-	errs := inv.p.poison.Send(inv.ctx, msgs)
-	inv.out.Poison += len(msgs)
+	ctx, cancel := inv.sendContext()
+	defer cancel()
+	errs := inv.p.poison.Send(ctx, msgs)
+	for i := range msgs {
+		if errs == nil || errs[i] == nil {
+			inv.out.Poison += max(1, len(msgs[i].BadSubRecords)) // user records, not messages
+		}
+	}
 	for i, err := range errs {
 		if err != nil {
-			inv.out.Poison--
+			if errors.Is(err, poison.ErrNotSent) {
+				inv.out.DeadlineStops++
+			}
 			inv.fail(sent[i])
 			inv.poisonNotSent(err, msgs[i].SequenceNumber)
 		}
@@ -472,16 +551,22 @@ func (inv *invocation) sendPoison() {
 // message is the poison queue's message for r, logged as it is made.
 func (inv *invocation) message(r poisonRecord) poison.Message {
 	kr := &inv.plan.records[r.record]
-	inv.p.log.WarnContext(inv.ctx, "poison record", "reason", r.reason, "shardId", string(kr.ShardID()),
-		"sequenceNumber", string(kr.SequenceNumber), "subSequenceNumber", r.sub)
+	// The reason may quote the record's values (personal data): it goes to
+	// the poison queue, whose retention is bounded, and to DEBUG logs only.
+	// Logs at INFO and above name records, never their contents.
+	inv.p.log.WarnContext(inv.ctx, "poison record", "shardId", string(kr.ShardID()),
+		"sequenceNumber", string(kr.SequenceNumber), "subSequenceNumber", r.sub, "badSubRecords", len(r.bad))
+	inv.p.log.DebugContext(inv.ctx, "poison record reason", "reason", r.reason, "sequenceNumber", string(kr.SequenceNumber))
 	return poison.Message{
 		Reason:                      r.reason,
 		ShardID:                     string(kr.ShardID()),
 		SequenceNumber:              string(kr.SequenceNumber),
 		SubSequenceNumber:           r.sub,
-		PartitionKey:                string(kr.PartitionKey),
+		PartitionKey:                cmp.Or(r.pk, string(kr.PartitionKey)),
 		ApproximateArrivalTimestamp: time.UnixMilli(int64(math.Round(kr.ApproximateArrivalTimestamp * 1000))),
 		Payload:                     r.payload,
+		SubRecords:                  r.subs,
+		BadSubRecords:               r.bad,
 	}
 }
 
@@ -513,6 +598,8 @@ func (p *Processor) report(ctx context.Context, start time.Time, out Outcome) {
 		telemetry.Metric{Name: "UserRecords", Unit: telemetry.Count, Value: float64(out.UserRecords)},
 		telemetry.Metric{Name: "Valid", Unit: telemetry.Count, Value: float64(out.Valid)},
 		telemetry.Metric{Name: "Poison", Unit: telemetry.Count, Value: float64(out.Poison)},
+		telemetry.Metric{Name: "UserCapHits", Unit: telemetry.Count, Value: float64(out.UserCapHits)},
+		telemetry.Metric{Name: "ErasureSuppressed", Unit: telemetry.Count, Value: float64(out.ErasureSuppressed)},
 		telemetry.Metric{Name: "DuplicatesSkipped", Unit: telemetry.Count, Value: float64(out.DuplicatesSkipped)},
 		telemetry.Metric{Name: "ReplaysSkipped", Unit: telemetry.Count, Value: float64(out.ReplaysSkipped)},
 		telemetry.Metric{Name: "Recovered", Unit: telemetry.Count, Value: float64(out.Recovered)},

@@ -506,12 +506,31 @@ func TestKPLAggregates(t *testing.T) {
 			bad = append(bad, r)
 		}
 	}
-	if len(q.sent) != len(bad) || len(bad) == 0 {
-		t.Fatalf("%d poison messages for %d bad sub-records", len(q.sent), len(bad))
+	// One message per Kinesis record with bad sub-records, listing them
+	// in order, each with its own partition key.
+	badOf := map[string][]eventgen.BatchRecord{}
+	var order []string
+	for _, r := range bad {
+		if badOf[r.SequenceNumber] == nil {
+			order = append(order, r.SequenceNumber)
+		}
+		badOf[r.SequenceNumber] = append(badOf[r.SequenceNumber], r)
+	}
+	if len(q.sent) != len(order) || len(bad) == 0 || out.Poison != len(bad) {
+		t.Fatalf("%d poison messages (Poison %d) for %d bad sub-records in %d Kinesis records", len(q.sent), out.Poison, len(bad), len(order))
 	}
 	for i, m := range q.sent {
-		if m.SequenceNumber != bad[i].SequenceNumber || m.SubSequenceNumber != bad[i].SubIndex || m.Payload != string(bad[i].Payload) {
-			t.Fatalf("message %d = %+v, want sub-record %d of %s", i, m, bad[i].SubIndex, bad[i].SequenceNumber)
+		want := badOf[order[i]]
+		if m.SequenceNumber != order[i] || m.SubSequenceNumber != -1 || m.SubRecords != 5 || len(m.BadSubRecords) != len(want) {
+			t.Fatalf("message %d = %+v, want the aggregate %s with %d bad sub-records", i, m, order[i], len(want))
+		}
+		if !kpl.IsAggregated([]byte(m.Payload)) {
+			t.Fatalf("message %d: payload is not the whole aggregate", i)
+		}
+		for j, s := range m.BadSubRecords {
+			if s.SubSequenceNumber != want[j].SubIndex || s.PartitionKey != want[j].PartitionKey || s.Reason == "" {
+				t.Fatalf("message %d, bad sub-record %d = %+v, want sub-record %d under partition key %q", i, j, s, want[j].SubIndex, want[j].PartitionKey)
+			}
 		}
 	}
 	// Redelivery of aggregates: the (sequence number, sub-index) marks

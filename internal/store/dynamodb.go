@@ -32,6 +32,7 @@ const (
 	AttrSequenceMarks      = "sequenceMarks"      // M of S: shard id -> "<sequence number>/<sub-index>"
 	AttrSeenEvents         = "seenEvents"         // B: the Seen set and its floors (seenEventsHeader, then seenEntryBytes per entry)
 	AttrVersion            = "version"            // N, the optimistic lock
+	AttrErasedAt           = "erasedAt"           // N, Unix seconds: the suppression record of an erasure
 
 	// What items written before the binary attributes held instead. They
 	// are still read, and the item's next write replaces them.
@@ -100,6 +101,7 @@ func (d *DynamoDB) Load(ctx context.Context, userIDs []string) (map[string]*feat
 	}
 	request := map[string]types.KeysAndAttributes{d.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
 	wait := d.UnprocessedBackoff
+	var unreadable *UnreadableError
 	for attempt := 1; ; attempt++ {
 		res, err := d.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request})
 		if err != nil {
@@ -108,13 +110,25 @@ func (d *DynamoDB) Load(ctx context.Context, userIDs []string) (map[string]*feat
 		for _, raw := range res.Responses[d.table] {
 			item, err := unmarshalItem(raw, d.ttlAttribute)
 			if err != nil {
-				return nil, fmt.Errorf("table %s: %w", d.table, err)
+				id, isS := raw[AttrUserID].(*types.AttributeValueMemberS)
+				if !isS {
+					// BatchGetItem returns items by their key: cannot happen.
+					return nil, fmt.Errorf("table %s: an item without a string userId key: %w", d.table, err)
+				}
+				if unreadable == nil {
+					unreadable = &UnreadableError{Table: d.table, Users: map[string]error{}}
+				}
+				unreadable.Users[id.Value] = err
+				continue
 			}
 			item.Bytes = attributesBytes(raw)
 			out[item.UserID] = item
 		}
 		left, ok := res.UnprocessedKeys[d.table]
 		if !ok || len(left.Keys) == 0 {
+			if unreadable != nil {
+				return out, unreadable
+			}
 			return out, nil
 		}
 		if attempt >= d.UnprocessedAttempts {
@@ -161,6 +175,17 @@ func (d *DynamoDB) Save(ctx context.Context, item *features.Item) error {
 		return fmt.Errorf("writing item of user %q to table %s: %w", item.UserID, d.table, err)
 	}
 	item.Version++
+	return nil
+}
+
+// Overwrite writes item unconditionally, at version 1: for the erasure of
+// an item the processor cannot read (store.Erase).
+func (d *DynamoDB) Overwrite(ctx context.Context, item *features.Item) error {
+	_, err := d.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(d.table), Item: marshalItem(item, 1, d.ttlAttribute)})
+	if err != nil {
+		return fmt.Errorf("writing item of user %q to table %s: %w", item.UserID, d.table, err)
+	}
+	item.Version = 1
 	return nil
 }
 
@@ -226,6 +251,9 @@ func marshalItem(it *features.Item, version int64, ttlAttribute string) map[stri
 	}
 	if it.ExpiresAt > 0 && ttlAttribute != "" {
 		out[ttlAttribute] = number(it.ExpiresAt)
+	}
+	if it.ErasedAt > 0 {
+		out[AttrErasedAt] = number(it.ErasedAt)
 	}
 	return out
 }
@@ -377,6 +405,9 @@ func unmarshalItem(raw map[string]types.AttributeValue, ttlAttribute string) (*f
 	}
 	if v, ok := raw[ttlAttribute]; ok && ttlAttribute != "" {
 		it.ExpiresAt = r.n(ttlAttribute, v)
+	}
+	if v, ok := raw[AttrErasedAt]; ok {
+		it.ErasedAt = r.n(AttrErasedAt, v)
 	}
 	if r.err != nil {
 		return nil, r.err

@@ -6,7 +6,11 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/streamfn/streamfn/internal/features"
 )
@@ -19,16 +23,89 @@ const MaxLoadKeys = 100
 // re-read it, re-apply and save again.
 var ErrConflict = errors.New("the item changed since it was read (version conflict)")
 
+// UnreadableError names the users whose stored items could not be decoded
+// (written by another tool, or by a release with another item format). Load
+// returns it with the other users' items, so that one bad item fails its
+// user alone, not the 99 others of its BatchGetItem call.
+type UnreadableError struct {
+	Table string
+	Users map[string]error // userId -> what is wrong with the item
+}
+
+func (e *UnreadableError) Error() string {
+	ids := make([]string, 0, len(e.Users))
+	for id := range e.Users {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return fmt.Sprintf("table %s: %d item(s) cannot be read (users %s): %v; the processor cannot apply these users' events "+
+		"until the item is fixed or deleted (aws dynamodb delete-item --table-name %s --key '{\"userId\":{\"S\":\"<userId>\"}}')",
+		e.Table, len(ids), strings.Join(ids, ", "), e.Users[ids[0]], e.Table)
+}
+
+// For is the error of one user's item, or nil when it was read.
+func (e *UnreadableError) For(userID string) error {
+	if err, ok := e.Users[userID]; ok {
+		return fmt.Errorf("table %s: the item of user %q cannot be read: %w; fix or delete the item "+
+			"(aws dynamodb delete-item --table-name %s --key '{\"userId\":{\"S\":%q}}'), and its events apply on the next retry",
+			e.Table, userID, err, e.Table, userID)
+	}
+	return nil
+}
+
 // Store reads and writes feature items.
 type Store interface {
 	// Load reads the items of up to MaxLoadKeys users with a strongly
 	// consistent read. Users without an item are absent from the result.
-	// An error means none of the users could be read.
+	// An *UnreadableError means the result holds every other user: only
+	// the users it names could not be read. Any other error means none
+	// could.
 	Load(ctx context.Context, userIDs []string) (map[string]*features.Item, error)
 	// Save writes item if the stored version still equals item.Version (0:
 	// no item stored), then increments item.Version. It returns
 	// ErrConflict if the stored version differs.
 	Save(ctx context.Context, item *features.Item) error
+}
+
+// Erase replaces a user's item with its suppression record: an empty item
+// whose ErasedAt is at, expiring at expiresAt (0: never), written over any
+// version, so that a processor holding the old item conflicts and re-reads
+// it. It returns whether an item with features existed.
+func Erase(ctx context.Context, st Store, userID string, at time.Time, expiresAt int64) (existed bool, err error) {
+	for attempt := 1; ; attempt++ {
+		items, err := st.Load(ctx, []string{userID})
+		var unreadable *UnreadableError
+		if err != nil && !errors.As(err, &unreadable) {
+			return false, fmt.Errorf("erasing user %q: reading the item: %w", userID, err)
+		}
+		tombstone := features.NewItem(userID)
+		tombstone.ErasedAt, tombstone.ExpiresAt = at.Unix(), expiresAt
+		if old := items[userID]; old != nil {
+			existed = old.EventCount > 0 || existed
+			tombstone.Version = old.Version
+		} else if unreadable != nil {
+			// An item another tool wrote: replace it whatever it holds.
+			return true, forceErase(ctx, st, tombstone)
+		}
+		err = st.Save(ctx, tombstone)
+		if err == nil {
+			return existed, nil
+		}
+		if !errors.Is(err, ErrConflict) || attempt >= 10 {
+			return existed, fmt.Errorf("erasing user %q: writing the suppression record: %w", userID, err)
+		}
+	}
+}
+
+// forceErase writes the suppression record over an item the processor
+// cannot read.
+func forceErase(ctx context.Context, st Store, tombstone *features.Item) error {
+	if f, ok := st.(interface {
+		Overwrite(context.Context, *features.Item) error
+	}); ok {
+		return f.Overwrite(ctx, tombstone)
+	}
+	return fmt.Errorf("erasing user %q: the item cannot be read and the store cannot overwrite it", tombstone.UserID)
 }
 
 // Memory is a Store in memory, for tests. It keeps deep copies, so callers

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -174,6 +175,7 @@ type fakeDynamoDB struct {
 	DynamoDBAPI
 	unprocessedRounds int
 	calls             int
+	corrupt           string // a user whose stored item another tool wrote
 }
 
 func (f *fakeDynamoDB) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
@@ -189,8 +191,12 @@ func (f *fakeDynamoDB) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItem
 			}
 		}
 		for _, k := range ka.Keys {
-			out.Responses = map[string][]map[string]types.AttributeValue{table: append(out.Responses[table],
-				marshalItem(sampleItem(k[AttrUserID].(*types.AttributeValueMemberS).Value), 1, "expiresAt"))}
+			id := k[AttrUserID].(*types.AttributeValueMemberS).Value
+			item := marshalItem(sampleItem(id), 1, "expiresAt")
+			if id == f.corrupt {
+				item[AttrPurchaseTotal] = &types.AttributeValueMemberS{Value: "12.50"}
+			}
+			out.Responses = map[string][]map[string]types.AttributeValue{table: append(out.Responses[table], item)}
 		}
 	}
 	return out, nil
@@ -274,5 +280,28 @@ func TestDynamoDB(t *testing.T) {
 	}
 	if ttl, ok := raw.Item["expiresAt"].(*types.AttributeValueMemberN); !ok || ttl.Value != "1795694400" {
 		t.Fatalf("expiresAt = %#v", raw.Item["expiresAt"])
+	}
+}
+
+// An item that cannot be decoded fails its user alone: Load returns the
+// other users' items with an *UnreadableError naming only that user.
+func TestLoadIsolatesAnUnreadableItem(t *testing.T) {
+	fake := &fakeDynamoDB{corrupt: "c"}
+	d := NewDynamoDB(fake, "features", "expiresAt")
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = string(rune('a'+i%26)) + strconv.Itoa(i)
+	}
+	ids[2] = "c"
+	got, err := d.Load(context.Background(), ids)
+	var unreadable *UnreadableError
+	if !errors.As(err, &unreadable) || len(unreadable.Users) != 1 || unreadable.For("c") == nil || unreadable.For(ids[0]) != nil {
+		t.Fatalf("error = %v; want an *UnreadableError naming user c only", err)
+	}
+	if len(got) != 99 || got["c"] != nil {
+		t.Fatalf("Load returned %d items; want the 99 readable ones", len(got))
+	}
+	if msg := unreadable.For("c").Error(); !strings.Contains(msg, `user "c"`) || !strings.Contains(msg, AttrPurchaseTotal) || !strings.Contains(msg, "delete-item") {
+		t.Errorf("error %q should name the user, the attribute and the fix", msg)
 	}
 }

@@ -59,6 +59,12 @@ type Options struct {
 	Margin time.Duration // default 500ms
 	// Budget bounds the whole write when the context has no deadline.
 	Budget time.Duration // default 10s
+	// ThrottleBudget bounds the retries once Kinesis (or KMS) throttled an
+	// entry: no call starts later than ThrottleBudget after Write began.
+	// Without it a throttled caller would hold its Lambda environment until
+	// the deadline margin, and a flood of requests against a throttled
+	// stream would keep that many environments busy (issue 16).
+	ThrottleBudget time.Duration // default 1s
 }
 
 func (o Options) withDefaults() Options {
@@ -77,8 +83,15 @@ func (o Options) withDefaults() Options {
 	if o.Budget <= 0 {
 		o.Budget = 10 * time.Second
 	}
+	if o.ThrottleBudget <= 0 {
+		o.ThrottleBudget = DefaultThrottleBudget
+	}
 	return o
 }
+
+// DefaultThrottleBudget is Options.ThrottleBudget's default, and the
+// default of the stack key streamfn:ingestThrottleRetryMs.
+const DefaultThrottleBudget = time.Second
 
 // Writer writes records to one stream. It is safe for concurrent use.
 type Writer struct {
@@ -118,6 +131,7 @@ func (w *Writer) Write(ctx context.Context, records []Record) Result {
 	var res Result
 	var state attemptState
 	stop := w.stopAt(ctx)
+	throttleStop := time.Now().Add(w.opts.ThrottleBudget)
 	pending := make([]int, 0, len(records))
 	var refused []int
 	for i, r := range records {
@@ -129,6 +143,9 @@ func (w *Writer) Write(ctx context.Context, records []Record) Result {
 		pending = append(pending, i)
 	}
 	for attempt := 0; len(pending) > 0; attempt++ {
+		if res.Throttled > 0 && throttleStop.Before(stop) {
+			stop, state.throttleCapped = throttleStop, true
+		}
 		if attempt > 0 {
 			delay := w.backoff(attempt)
 			if !time.Now().Add(delay).Before(stop) {
@@ -159,6 +176,8 @@ func (w *Writer) Write(ctx context.Context, records []Record) Result {
 	switch {
 	case state.permanent != nil && len(refused) > 0:
 		res.Cause, res.Permanent = state.permanent, true
+	case len(pending) > 0 && state.transient != nil && state.throttleCapped:
+		res.Cause = fmt.Errorf("%d records still throttled after retrying for %v: %w", len(pending), w.opts.ThrottleBudget, state.transient)
 	case len(pending) > 0 && state.transient != nil:
 		res.Cause = fmt.Errorf("%d records still failing %v before the deadline: %w", len(pending), w.opts.Margin, state.transient)
 	case len(pending) > 0:
@@ -175,6 +194,9 @@ func (w *Writer) Write(ctx context.Context, records []Record) Result {
 type attemptState struct {
 	transient error // retrying may help
 	permanent error // retrying will not help
+	// throttleCapped is set once throttling moved the stop time to the
+	// throttle budget.
+	throttleCapped bool
 }
 
 // put makes one call for chunk and sorts its records: failed may succeed

@@ -367,3 +367,61 @@ func (c *callDeadlines) PutRecords(ctx context.Context, in *kinesis.PutRecordsIn
 	c.deadlines = append(c.deadlines, d)
 	return c.Stream.PutRecords(ctx, in, opts...)
 }
+
+// callStarts records when each PutRecords call began.
+type callStarts struct {
+	*streamtest.Stream
+	starts []time.Time
+}
+
+func (c *callStarts) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, opts ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	c.starts = append(c.starts, time.Now())
+	return c.Stream.PutRecords(ctx, in, opts...)
+}
+
+// A stream that keeps throttling is retried for ThrottleBudget, not until
+// the deadline: no call starts later than the budget after Write began, and
+// the cause says the budget ran out. (The time to the answer is measured by
+// ingest's BenchmarkTimeTo503UnderThrottling.)
+func TestWriteStopsRetryingThrottlingAfterTheThrottleBudget(t *testing.T) {
+	for _, code := range []string{"ProvisionedThroughputExceededException", "KMSThrottlingException"} {
+		t.Run(code, func(t *testing.T) {
+			stream := &callStarts{Stream: newFakeStream()}
+			stream.FailEntry = func(call, sent int, data []byte) string { return code }
+			opts := fast
+			opts.ThrottleBudget = 50 * time.Millisecond
+			begin := time.Now()
+			res := New(stream, "events", opts).Write(deadline(t, 30*time.Second), records(3))
+			if len(res.Unwritten) != 3 {
+				t.Fatalf("unwritten %v, want all 3", res.Unwritten)
+			}
+			if res.Permanent || res.Cause == nil || !strings.Contains(res.Cause.Error(), "throttled after retrying for 50ms") {
+				t.Errorf("cause %v (permanent %v), want the throttle budget named", res.Cause, res.Permanent)
+			}
+			if len(stream.starts) < 2 {
+				t.Fatalf("%d calls, want retries within the budget", len(stream.starts))
+			}
+			if last := stream.starts[len(stream.starts)-1]; last.Sub(begin) > opts.ThrottleBudget {
+				t.Errorf("a call started %v after Write began, past the %v throttle budget", last.Sub(begin), opts.ThrottleBudget)
+			}
+		})
+	}
+}
+
+// Errors other than throttling keep being retried until the deadline margin:
+// the throttle budget is about throttling only.
+func TestWriteRetriesInternalFailuresPastTheThrottleBudget(t *testing.T) {
+	stream := newFakeStream()
+	stream.FailEntry = func(call, sent int, data []byte) string {
+		if sent <= 3 {
+			return "InternalFailure"
+		}
+		return ""
+	}
+	opts := fast
+	opts.BaseDelay, opts.MaxDelay, opts.ThrottleBudget = 20*time.Millisecond, 20*time.Millisecond, time.Nanosecond
+	res := New(stream, "events", opts).Write(deadline(t, 30*time.Second), records(2))
+	if len(res.Unwritten) != 0 || res.Throttled != 0 {
+		t.Fatalf("unwritten %v throttled %d, want every record written after its InternalFailures", res.Unwritten, res.Throttled)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -74,6 +75,11 @@ func NewHandler(opts Options, invoker Invoker) *Handler {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !LoopbackHost(r.Host) {
+		writeMessage(w, http.StatusForbidden, "Host "+strconv.Quote(r.Host)+" is not a loopback name: the local Function URL answers only "+
+			"localhost, 127.0.0.1 and [::1] (with any port), so that a web page cannot reach it through DNS rebinding")
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
 	if err != nil {
 		writeMessage(w, http.StatusBadRequest, "could not read the request body: "+err.Error())
@@ -280,4 +286,25 @@ func writeMessage(w http.ResponseWriter, status int, message string) {
 	w.WriteHeader(status)
 	b, _ := json.Marshal(map[string]string{"Message": message})
 	_, _ = w.Write(b)
+}
+
+// LoopbackHost says whether a request's Host names this machine's loopback
+// interface: localhost (or a name under .localhost, RFC 6761), 127.0.0.0/8
+// or ::1, with or without a port. The server listens on loopback only, but a
+// web page can still reach it by resolving its own name to 127.0.0.1 (DNS
+// rebinding); such a request carries the page's name in Host.
+func LoopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if host == "" {
+		return false
+	}
+	lower := strings.ToLower(strings.TrimSuffix(host, "."))
+	if lower == "localhost" || strings.HasSuffix(lower, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

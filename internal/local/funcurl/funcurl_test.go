@@ -256,3 +256,45 @@ func TestTooLargePayloadIsLambdasAnswer(t *testing.T) {
 		t.Errorf("just under: %d, payload %d bytes", resp.StatusCode, len(inv.got))
 	}
 }
+
+func TestLoopbackHost(t *testing.T) {
+	for host, want := range map[string]bool{
+		"localhost": true, "localhost:8080": true, "LOCALHOST.:1": true, "api.localhost:9000": true,
+		"127.0.0.1": true, "127.0.0.1:4000": true, "127.1.2.3:80": true, "[::1]:8080": true, "::1": true,
+		"": false, "example.com": false, "attacker.example:8080": false, "localhost.example.com": false,
+		"10.0.0.1:80": false, "0.0.0.0:80": false, "[::]:80": false, "127.0.0.1.nip.io": false,
+	} {
+		if got := LoopbackHost(host); got != want {
+			t.Errorf("LoopbackHost(%q) = %v, want %v", host, got, want)
+		}
+	}
+}
+
+// A request naming another host (DNS rebinding: a page whose name resolves
+// to 127.0.0.1) is refused with 403 and never reaches the function.
+func TestOnlyLoopbackHostsReachTheFunction(t *testing.T) {
+	inv := &fakeInvoker{result: ok(`{"statusCode":202,"body":"{}"}`)}
+	srv := serve(t, inv, "NONE")
+	for _, tt := range []struct {
+		host   string
+		status int
+	}{{"rebound.attacker.example", 403}, {"localhost", 202}, {"", 202}} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(`{}`))
+		if tt.host != "" {
+			req.Host = tt.host
+		}
+		inv.got = nil
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("Host %q: %d %s, want %d", tt.host, resp.StatusCode, body, tt.status)
+		}
+		if tt.status == 403 && (inv.got != nil || !strings.Contains(string(body), "not a loopback name")) {
+			t.Errorf("Host %q: the function was invoked or the answer does not say why: %s", tt.host, body)
+		}
+	}
+}

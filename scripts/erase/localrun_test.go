@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/streamfn/streamfn/internal/emulators"
+	"github.com/streamfn/streamfn/internal/erase"
+	"github.com/streamfn/streamfn/internal/local/endpoints"
+	"github.com/streamfn/streamfn/internal/local/lambdaenv"
+	localrun "github.com/streamfn/streamfn/internal/local/run"
+	"github.com/streamfn/streamfn/internal/redrive"
+	"github.com/streamfn/streamfn/internal/stackoutputs"
+	"github.com/streamfn/streamfn/internal/store"
+)
+
+// Against a live local run of the outage stack: while the table refuses
+// writes, the mapping gives the users' batches up to the failures bucket.
+// One user is erased (the command finds the batches that hold its events);
+// then `make redrive` replays the batches, and every other user's events
+// apply while the erased user is not recreated: its item stays the
+// suppression record.
+func TestReplayAfterEraseInALiveLocalRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a whole local run")
+	}
+	if err := lambdaenv.CheckPlatform(); err != nil {
+		t.Skip(err)
+	}
+	root, err := emulators.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	for _, k := range []string{"AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+		endpoints.Kinesis, endpoints.DynamoDB, endpoints.SQS, endpoints.S3, endpoints.Lambda, endpoints.Outputs, endpoints.Stack} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	published := make(chan string, 1)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var log bytes.Buffer
+	go func() {
+		done <- localrun.Run(ctx, localrun.Options{
+			Root: root, Stack: "outage", Port: 0, IngestCap: 2, Users: 1, Batch: 1, Clients: 1,
+			Outage: 20 * time.Second, Stdout: &log, Stderr: &log,
+			Published: func(path string) { published <- path },
+		})
+	}()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("the local run: %v\n%s", err, log.String())
+		}
+	})
+	var envFile string
+	select {
+	case envFile = <-published:
+	case err := <-done:
+		t.Fatalf("the local run ended before it ran: %v\n%s", err, log.String())
+	case <-time.After(5 * time.Minute):
+		t.Fatalf("the local run did not start:\n%s", log.String())
+	}
+	outageEnds := time.Now().Add(20 * time.Second)
+	f, err := endpoints.Read(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Setenv(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs, err := stackoutputs.Read(f.Values[endpoints.Outputs])
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := redrive.TargetFromOutputs("outage", envFile, outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := map[string]int{}
+	var entries []ktypes.PutRecordsRequestEntry
+	for i := range 40 {
+		user := fmt.Sprintf("user-%d", i%4)
+		sent[user]++
+		data := fmt.Sprintf(`{"eventId":"e-%d","userId":%q,"type":"view","productId":"sku-%d","ts":"2026-11-26T12:00:%02dZ"}`, i, user, i%7, i%60)
+		entries = append(entries, ktypes.PutRecordsRequestEntry{PartitionKey: aws.String(user), Data: []byte(data)})
+	}
+	out, err := kinesis.NewFromConfig(cfg).PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String(target.StreamName), Records: entries})
+	if err != nil || aws.ToInt32(out.FailedRecordCount) > 0 {
+		t.Fatalf("PutRecords: %v", err)
+	}
+	redriveCLI := func(args ...string) (int, string) {
+		cmd := exec.Command("go", append([]string{"run", "./scripts/redrive", "-endpoints", envFile, "-json"}, args...)...)
+		cmd.Dir = root
+		var stdout bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &log
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode(), stdout.String()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, stdout.String()
+	}
+	// The mapping gives up on them during the outage.
+	for deadline, records := time.Now().Add(2*time.Minute), 0; records < 40; {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 2 minutes, %d of 40 records in on-failure records:\n%s", records, log.String())
+		}
+		time.Sleep(time.Second)
+		code, stdout := redriveCLI("list")
+		var list redrive.ListReport
+		if code != 0 || json.Unmarshal([]byte(stdout), &list) != nil {
+			t.Fatalf("redrive list: exit %d: %s", code, stdout)
+		}
+		records = 0
+		for _, fl := range list.Failures {
+			records += fl.Records
+		}
+	}
+	time.Sleep(time.Until(outageEnds))
+
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-endpoints", envFile, "-user", "user-1", "-json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("erase: exit %d: %s", code, stderr.String())
+	}
+	var report erase.Report
+	if err := json.Unmarshal(stdout.Bytes(), &report); err != nil || len(report.FailureObjects) == 0 {
+		t.Fatalf("erase report %s (%v): want the failure batches holding user-1 listed", stdout.String(), err)
+	}
+	if code, out := redriveCLI("replay"); code != 0 {
+		t.Fatalf("redrive replay: exit %d: %s\n%s", code, out, log.String())
+	}
+	st := store.NewDynamoDB(dynamodb.NewFromConfig(cfg), outputs["tableName"].(string), "expiresAt")
+	items, err := st.Load(context.Background(), []string{"user-0", "user-1", "user-2", "user-3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for user, n := range sent {
+		it := items[user]
+		switch {
+		case user == "user-1" && (it == nil || it.ErasedAt == 0 || it.EventCount != 0):
+			t.Errorf("after the replay user-1 is %+v: want only its suppression record", it)
+		case user != "user-1" && (it == nil || it.EventCount != int64(n)):
+			t.Errorf("after the replay %s is %+v: want %d events", user, it, n)
+		}
+	}
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/streamfn/streamfn/internal/emulators"
+	"github.com/streamfn/streamfn/internal/emulators/emutest"
+	"github.com/streamfn/streamfn/internal/erase"
+	"github.com/streamfn/streamfn/internal/features"
+	"github.com/streamfn/streamfn/internal/local/endpoints"
+	"github.com/streamfn/streamfn/internal/stackoutputs"
+	"github.com/streamfn/streamfn/internal/store"
+)
+
+// The command finds a local run through its endpoints file and reaches the
+// stores through the stack's outputs and the standard AWS_ENDPOINT_URL_*
+// variables, as the redrive tool does: no local mode in its logic.
+func TestEraseThroughTheEndpointVariables(t *testing.T) {
+	ddbServer := emutest.Start(t, emulators.DynamoDB)
+	sqsServer := emutest.Start(t, emulators.SQS)
+	ctx := emutest.Context(t)
+	ddb := dynamodb.NewFromConfig(emutest.Config(ddbServer))
+	if err := store.CreateTable(ctx, ddb, "features-1"); err != nil {
+		t.Fatal(err)
+	}
+	st := store.NewDynamoDB(ddb, "features-1", "expiresAt")
+	item := features.NewItem("u1")
+	item.EventCount = 3
+	if err := st.Save(ctx, item); err != nil {
+		t.Fatal(err)
+	}
+	q, err := sqs.NewFromConfig(emutest.Config(sqsServer)).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("poison-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The endpoints file and stack outputs a local run writes.
+	dir := t.TempDir()
+	outputs := filepath.Join(dir, "outputs.json")
+	if err := (stackoutputs.Outputs{"tableName": "features-1", "poisonQueueUrl": aws.ToString(q.QueueUrl)}).Write(outputs); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, endpoints.FileName)
+	if err := endpoints.New("dev", "us-east-1", outputs, map[string]string{
+		endpoints.DynamoDB: ddbServer.Endpoint, endpoints.SQS: sqsServer.Endpoint,
+	}).Write(file); err != nil {
+		t.Fatal(err)
+	}
+	// Locate puts the file's variables into this process's environment;
+	// t.Setenv restores them.
+	for _, k := range []string{endpoints.DynamoDB, endpoints.SQS, endpoints.Region, endpoints.DefaultRegion,
+		endpoints.AccessKeyID, endpoints.SecretAccessKey, endpoints.Stack, endpoints.Outputs} {
+		t.Setenv(k, "")
+	}
+
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-endpoints", file, "-user", "u1", "-json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var report erase.Report
+	if err := json.Unmarshal(stdout.Bytes(), &report); err != nil || !report.Item || report.UserID != "u1" {
+		t.Fatalf("report %s (%v): want u1's item erased", stdout.String(), err)
+	}
+	items, err := st.Load(ctx, []string{"u1"})
+	if err != nil || items["u1"] == nil || items["u1"].ErasedAt == 0 || items["u1"].EventCount != 0 {
+		t.Fatalf("item after erase: %+v, %v; want the suppression record", items["u1"], err)
+	}
+	if code := run([]string{"-endpoints", file}, &stdout, &stderr); code != 2 {
+		t.Errorf("without -user: exit %d, want 2", code)
+	}
+}
