@@ -134,7 +134,7 @@ func Check(cfg *config.Config, l Load) []Warning {
 				need)
 		}
 		if need > onDemandMaxShards {
-			add(WarnOnDemandMax, config.Key("streamMode"), "the peak needs %.0f MiB/s or records/1,000 of writes, over an ON_DEMAND stream's default 200 MiB/s and 200,000 records/s; ask AWS to raise it or use PROVISIONED", need)
+			add(WarnOnDemandMax, config.Key("streamMode"), "the peak needs %.0f shards' worth of writes (MiB/s, or thousands of records/s), over an ON_DEMAND stream's default 200 MiB/s and 200,000 records/s; ask AWS to raise it or use PROVISIONED", need)
 		}
 	}
 
