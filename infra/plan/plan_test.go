@@ -11,6 +11,7 @@ import (
 	"github.com/streamfn/streamfn/infra/names"
 	"github.com/streamfn/streamfn/infra/plan"
 	"github.com/streamfn/streamfn/infra/stackconfig"
+	"github.com/streamfn/streamfn/internal/capacity"
 )
 
 func TestPlanDev(t *testing.T) {
@@ -151,4 +152,30 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return abs
+}
+
+// The capacity planner bills the stack's alarms and dashboards; it counts what the program
+// creates.
+func TestCapacityCountsThePlansAlarms(t *testing.T) {
+	for _, stack := range []string{"dev", "prod"} {
+		p, err := plan.Run(plan.Options{Dir: "../..", Stack: stack})
+		if err != nil {
+			t.Fatal(err)
+		}
+		alarms, dashboards := 0, 0
+		for _, r := range p.Resources {
+			switch r.Type {
+			case "aws:cloudwatch/metricAlarm:MetricAlarm":
+				alarms++
+			case "aws:cloudwatch/dashboard:Dashboard":
+				dashboards++
+			}
+		}
+		if alarms != capacity.StackAlarms || dashboards != capacity.StackDashboards {
+			t.Errorf("%s: %d alarms and %d dashboards; internal/capacity bills %d and %d", stack, alarms, dashboards, capacity.StackAlarms, capacity.StackDashboards)
+		}
+		if p.Config == nil || p.Config.Region == "" {
+			t.Errorf("%s: the plan carries no config", stack)
+		}
+	}
 }

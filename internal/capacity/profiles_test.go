@@ -125,7 +125,13 @@ func TestCheckConfiguredStack(t *testing.T) {
 			load(900, func(l *Load) { l.Users = 100000 }), []string{WarnThrottleProcessor}},
 		{"reserved processor below the lanes", func(c *config.Config) { c.ProcessorConcurrency = 10 }, DefaultLoad(), []string{WarnThrottleProcessor}},
 		{"provisioned ingest without a reservation", func(c *config.Config) { c.IngestConcurrency = config.Unreserved }, DefaultLoad(), []string{WarnProvisionedQuota}},
-		{"ON_DEMAND over its default limit", func(c *config.Config) { c.StreamMode = config.StreamModeOnDemand; c.ShardCount = 0; c.ProcessorConcurrency = config.Unreserved; c.IngestConcurrency = config.Unreserved; c.IngestProvisionedConcurrency = 0 },
+		{"ON_DEMAND over its default limit", func(c *config.Config) {
+			c.StreamMode = config.StreamModeOnDemand
+			c.ShardCount = 0
+			c.ProcessorConcurrency = config.Unreserved
+			c.IngestConcurrency = config.Unreserved
+			c.IngestProvisionedConcurrency = 0
+		},
 			load(300000, func(l *Load) { l.Users = 1000000 }), []string{WarnShardQuota, WarnOnDemandStart, WarnOnDemandMax}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
