@@ -42,11 +42,12 @@ const (
 	StackDashboards = 1
 	// EMF metrics per function (the processor's report line and ingest's), one dimension set.
 	processorMetrics = 18
-	ingestMetrics    = 6
-	// Log bytes: the processor's "batch processed" line and EMF line, the platform's REPORT
-	// line; ingest's request line and REPORT line.
-	processorLogBytesPerInvocation = 2600
-	ingestLogBytesPerRequest       = 700
+	ingestMetrics    = 7
+	// Log bytes per invocation, estimated from the lines' shapes: the processor's "batch
+	// processed" line (~800) and EMF line (~1,500), ingest's "request done" line (~300) and EMF
+	// line (~600), each with the platform's JSON start and report lines (~500).
+	processorLogBytesPerInvocation = 2800
+	ingestLogBytesPerRequest       = 1300
 	// Poison records are rare in a healthy month; the bill counts one in 10,000 events sent
 	// to the poison queue (one SendMessage each).
 	poisonShare = 0.0001
