@@ -45,18 +45,24 @@ func DefaultLoad() Load {
 
 // Flags registers the load's flags on fs, writing into l (which holds the defaults).
 func (l *Load) Flags(fs *flag.FlagSet) {
-	fs.Float64Var(&l.Rate, "rate", l.Rate, "mean events/s")
+	l.TrafficFlags(fs, "mean events/s")
+	fs.DurationVar(&l.Latency, "latency", l.Latency, "target end-to-end latency, event accepted to item written")
+	fs.StringVar(&l.Region, "region", l.Region, "AWS region; prices ship for us-east-1 only, others need -prices FILE")
+	fs.StringVar(&l.Arch, "arch", l.Arch, "Lambda architecture: arm64 or x86_64")
+}
+
+// TrafficFlags registers the flags that describe traffic alone; a configured stack (the offline
+// plan's cost flags) has its own region, architecture and batching.
+func (l *Load) TrafficFlags(fs *flag.FlagSet, rateUsage string) {
+	fs.Float64Var(&l.Rate, "rate", l.Rate, rateUsage)
 	fs.Float64Var(&l.PeakRate, "peak-rate", l.PeakRate, "peak events/s the stream must take without throttling (0: the mean)")
 	fs.IntVar(&l.EventBytes, "event-bytes", l.EventBytes, "mean event size in bytes, as written to the stream")
 	fs.IntVar(&l.MaxEventBytes, "max-event-bytes", l.MaxEventBytes, "largest event in bytes (0: 4 x -event-bytes)")
 	fs.IntVar(&l.Users, "users", l.Users, "distinct active users (userIds)")
 	fs.Float64Var(&l.HotUserShare, "hot-user-share", l.HotUserShare, "share of all events from the heaviest single user, 0..1")
-	fs.DurationVar(&l.Latency, "latency", l.Latency, "target end-to-end latency, event accepted to item written")
 	fs.Float64Var(&l.RecordsPerS, "records-per-s", l.RecordsPerS,
 		"processor records/s per invocation on one vCPU, CPU only (default: `make bench`'s median, README \"Speed\"); DynamoDB's wait is modelled on top")
 	fs.IntVar(&l.Batch, "batch", l.Batch, "events per ingest request")
-	fs.StringVar(&l.Region, "region", l.Region, "AWS region; prices ship for us-east-1 only, others need -prices FILE")
-	fs.StringVar(&l.Arch, "arch", l.Arch, "Lambda architecture: arm64 or x86_64")
 	fs.IntVar(&l.CurrentShards, "current-shards", l.CurrentShards, "the deployed stream's open shards, to plan UpdateShardCount's steps (0: a new stream)")
 }
 
