@@ -41,7 +41,7 @@ const (
 	StackAlarms     = 8 // aws:cloudwatch/metricAlarm:MetricAlarm resources
 	StackDashboards = 1
 	// EMF metrics per function (the processor's report line and ingest's), one dimension set.
-	processorMetrics = 18
+	processorMetrics = 19
 	ingestMetrics    = 7
 	// Log bytes per invocation, estimated from the lines' shapes: the processor's "batch
 	// processed" line (~800) and EMF line (~1,500), ingest's "request done" line (~300) and EMF
