@@ -38,7 +38,8 @@ func ProcessorWrites(logPath string) (Writes, error) {
 		var m struct {
 			Valid, Writes, WriteUnits, ItemBytes int
 		}
-		if json.Unmarshal(line[bytes.IndexByte(line, '{'):], &m) != nil {
+		start := bytes.IndexByte(line, '{')
+		if start < 0 || json.Unmarshal(line[start:], &m) != nil {
 			continue
 		}
 		w.Invocations++
