@@ -137,8 +137,11 @@ func IngestDuration(events int) time.Duration {
 // duplicate horizon and features.LagAllowance.
 func ItemSize(userRate float64, dedupHorizonSeconds int) (entries, bytes int) {
 	entries = min(features.MaxSeen, int(math.Ceil(userRate*float64(dedupHorizonSeconds+features.LagAllowance))))
-	return entries, store.ItemBytes(typicalItem(entries, 5), ttlAttribute)
+	return entries, ItemBytesWith(entries)
 }
+
+// ItemBytesWith is the size of a typical item holding entries Seen entries.
+func ItemBytesWith(entries int) int { return store.ItemBytes(typicalItem(entries, 5), ttlAttribute) }
 
 // featuresOnlyBytes is the item without a Seen set: what the Powertools pattern's item holds.
 func featuresOnlyBytes() int { return store.ItemBytes(typicalItem(0, 5), ttlAttribute) }
