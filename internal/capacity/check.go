@@ -44,6 +44,7 @@ const (
 	WarnThrottleProcessor = "throttle-processor"
 	WarnThrottleIngest    = "throttle-ingest"
 	WarnProvisionedQuota  = "provisioned-concurrency"
+	WarnSeenSetCost       = "seen-set-write-cost"
 )
 
 // Warning is one limit or risk the load meets with a configuration.
@@ -104,6 +105,12 @@ func Check(cfg *config.Config, l Load) []Warning {
 			add(WarnHotUserSeen, config.Key("dedupHorizonSeconds"), "the heaviest user sends %.1f events/s, more than the %d Seen entries an item keeps over the duplicate horizon (%d s + %d s); its oldest entries are evicted early (DedupEvicted) and late duplicates of it may count twice",
 				hot, features.MaxSeen, cfg.DedupHorizonSeconds, features.LagAllowance)
 		}
+	}
+
+	// The Seen set's cost: each write carries the user's events within the horizon.
+	if wu := e.WritesPerEvent * float64(e.WriteUnitsPerWrite); wu > 2 {
+		add(WarnSeenSetCost, config.Key("batchWindowSeconds"), "each user sends %.2f events/s, so an item holds %d Seen entries (%d bytes, %d write units) and an event costs %.1f write units, more than the 2 of one idempotency write plus one update per record; a longer streamfn:batchWindowSeconds merges more of a user's events into one write, a shorter streamfn:dedupHorizonSeconds (%d s) makes items smaller but catches fewer late duplicates",
+			l.Rate*(1-l.HotUserShare)/float64(l.Users), e.SeenEntries, e.ItemBytes, e.WriteUnitsPerWrite, wu, cfg.DedupHorizonSeconds)
 	}
 
 	// Lambda's 6 MB invocation payload.

@@ -46,6 +46,7 @@ func TestLoadProfiles(t *testing.T) {
 		{"spiky: 2,000/s, peaks of 20,000/s", load(2000, func(l *Load) { l.PeakRate = 20000 }), config.StreamModeOnDemand, []string{WarnLambdaQuota, WarnOnDemandStart}},
 		{"a hot user at 60% of a shard", load(5000, func(l *Load) { l.HotUserShare = 0.12 }), config.StreamModeProvisioned, []string{WarnHotUserShard, WarnHotUserSeen}},
 		{"resharding a 1-shard stream to prod", load(5000, func(l *Load) { l.Users = 100000; l.CurrentShards = 1 }), config.StreamModeProvisioned, []string{WarnShardSteps}},
+		{"active users: 1 event/s each", load(5000, func(l *Load) { l.Users = 5000 }), config.StreamModeProvisioned, []string{WarnSeenSetCost}},
 		{"100,000/s", load(100000), config.StreamModeProvisioned, []string{WarnLambdaQuota}},
 		{"1,000,000/s", load(1000000), config.StreamModeProvisioned, []string{WarnShardQuota, WarnLambdaQuota}},
 	} {
@@ -117,7 +118,7 @@ func TestCheckConfiguredStack(t *testing.T) {
 		want []string
 	}{
 		{"prod at its load", nil, DefaultLoad(), nil},
-		{"prod at 4x its load", nil, load(20000, func(l *Load) { l.Users = 100000 }), []string{WarnThrottleShards, WarnThrottleProcessor, WarnThrottleIngest}},
+		{"prod at 4x its load", nil, load(20000, func(l *Load) { l.Users = 100000 }), []string{WarnSeenSetCost, WarnThrottleShards, WarnThrottleProcessor, WarnThrottleIngest}},
 		{"batches of 10,000 large events", func(c *config.Config) { c.BatchSize = 10000 }, load(5000, func(l *Load) { l.Users = 100000; l.MaxEventBytes = 10000 }), []string{WarnPayload}},
 		{"a hot user written in every small batch", func(c *config.Config) { c.BatchSize = 10; c.BatchWindowSeconds = 0 },
 			load(5000, func(l *Load) { l.Users = 100000; l.HotUserShare = 0.02 }), []string{WarnHotUserItem, WarnHotUserSeen, WarnThrottleProcessor}},
@@ -132,7 +133,7 @@ func TestCheckConfiguredStack(t *testing.T) {
 			c.IngestConcurrency = config.Unreserved
 			c.IngestProvisionedConcurrency = 0
 		},
-			load(300000, func(l *Load) { l.Users = 1000000 }), []string{WarnShardQuota, WarnOnDemandStart, WarnOnDemandMax}},
+			load(300000, func(l *Load) { l.Users = 1000000 }), []string{WarnShardQuota, WarnSeenSetCost, WarnOnDemandStart, WarnOnDemandMax}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := prodConfig(t)

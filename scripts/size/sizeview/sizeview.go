@@ -14,12 +14,12 @@ import (
 // PrintBill writes the cost table.
 func PrintBill(w io.Writer, b capacity.Bill) {
 	fmt.Fprintf(w, "Monthly cost (%s list prices of %s, 730 hours):\n", b.Region, b.PricesDated)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "service\titem\tquantity\tunit\tunit price USD\tUSD\t")
 	items := append([]capacity.Item(nil), b.Items...)
 	sort.SliceStable(items, func(i, j int) bool { return items[i].Service < items[j].Service })
 	for _, it := range items {
-		fmt.Fprintf(tw, "%s\t%s\t%.3f\t%s\t%.10g\t%.2f\t\n", it.Service, it.Item, it.Quantity, it.Unit, it.UnitPriceUSD, it.USD)
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%.10g\t%.2f\t\n", it.Service, it.Item, it.Quantity, it.Unit, it.UnitPriceUSD, it.USD)
 	}
 	fmt.Fprintf(tw, "total\t\t\t\t\t%.2f\t\n", b.Total)
 	tw.Flush()
