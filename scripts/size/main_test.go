@@ -148,3 +148,33 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// Another region is priced from a price file of the same shape, and only from one for it.
+func TestPricesFileForAnotherRegion(t *testing.T) {
+	dir := project(t)
+	data, err := os.ReadFile("../../internal/capacity/prices-us-east-1.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eu := strings.Replace(string(data), "region: us-east-1", "region: eu-west-1", 1)
+	eu = strings.Replace(eu, "kinesis/shard-hour: {usd: 0.015,", "kinesis/shard-hour: {usd: 0.0165,", 1)
+	path := filepath.Join(dir, "eu.yaml")
+	if err := os.WriteFile(path, []byte(eu), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runSize(t, "-dir", dir, "-region", "eu-west-1", "-prices", path, "-json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, `"unitPriceUsd": 0.0165`) || !strings.Contains(out, `"aws:region": "eu-west-1"`) {
+		t.Errorf("the eu-west-1 file's price or region is not used:\n%.2000s", out)
+	}
+	if code, _, errOut := runSize(t, "-dir", dir, "-region", "us-west-2", "-prices", path); code != 2 || !strings.Contains(errOut, "is for eu-west-1") {
+		t.Errorf("a file for another region: exit %d, %s", code, errOut)
+	}
+	broken := filepath.Join(dir, "broken.yaml")
+	_ = os.WriteFile(broken, []byte("region: eu-west-1\ndate: x\nprices: {}\n"), 0o644)
+	if code, _, errOut := runSize(t, "-dir", dir, "-region", "eu-west-1", "-prices", broken); code != 2 || !strings.Contains(errOut, "lacks a price") {
+		t.Errorf("a file without prices: exit %d, %s", code, errOut)
+	}
+}
