@@ -13,6 +13,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/streamfn/streamfn/internal/gctune"
@@ -46,5 +47,13 @@ func main() {
 	}
 	features := store.NewDynamoDB(dynamodb.NewFromConfig(awsConfig), cfg.TableName, cfg.TTLAttribute)
 	poisonQueue := poison.NewQueue(sqs.NewFromConfig(awsConfig), cfg.PoisonQueueURL)
+	if cfg.PoisonPayloadBucket != "" {
+		poisonQueue.PayloadBucket = cfg.PoisonPayloadBucket
+		poisonQueue.Payloads = s3.NewFromConfig(awsConfig, func(o *s3.Options) {
+			// An endpoint of its own (AWS_ENDPOINT_URL_S3: an S3-compatible
+			// store) takes path-style requests; AWS takes both.
+			o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL_S3") != ""
+		})
+	}
 	lambda.Start(processor.New(cfg, features, poisonQueue, logger, os.Stdout))
 }

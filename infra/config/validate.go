@@ -76,7 +76,7 @@ const (
 
 	// An ON_DEMAND stream starts with 4 MB/s of write capacity, i.e. 4 shards, and grows
 	// from there; fewer concurrent invocations than 4 x parallelization throttle it at once.
-	onDemandInitialShards = 4
+	OnDemandInitialShards = 4
 
 	maxTags = 48 // AWS allows 50 per resource; the program adds project and stack
 
@@ -199,7 +199,7 @@ func (c *Config) Validate() error {
 	if c.ProcessorConcurrency != Unreserved {
 		shards, shardSource := c.ShardCount, fmt.Sprintf("streamfn:shardCount %d", c.ShardCount)
 		if c.StreamMode == StreamModeOnDemand {
-			shards, shardSource = onDemandInitialShards, fmt.Sprintf("an ON_DEMAND stream's initial %d shards", onDemandInitialShards)
+			shards, shardSource = OnDemandInitialShards, fmt.Sprintf("an ON_DEMAND stream's initial %d shards", OnDemandInitialShards)
 		}
 		need := shards * c.ParallelizationFactor
 		if c.ProcessorConcurrency < 1 || c.ProcessorConcurrency < need {

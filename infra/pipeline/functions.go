@@ -13,6 +13,7 @@ import (
 	"github.com/streamfn/streamfn/infra/build"
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/names"
+	"github.com/streamfn/streamfn/internal/processor"
 )
 
 // Function is one Lambda function with everything it owns.
@@ -112,10 +113,10 @@ func newProcessor(ctx *pulumi.Context, cfg *config.Config, artifact build.Artifa
 			"TABLE_NAME":       p.Table.Name,
 			"POISON_QUEUE_URL": p.PoisonQueue.Url,
 			// Poison payloads too large for an SQS message go here (claim check).
-			"POISON_PAYLOAD_BUCKET": p.FailureBucket.Bucket,
-			"TTL_ATTRIBUTE":         pulumi.String(featuresTTLAttr),
-			"FEATURE_TTL_DAYS":      pulumi.String(strconv.Itoa(cfg.FeatureTTLDays)),
-			"METRICS_NAMESPACE":     pulumi.String(cfg.MetricsNamespace),
+			"POISON_PAYLOAD_BUCKET":     p.FailureBucket.Bucket,
+			"TTL_ATTRIBUTE":             pulumi.String(featuresTTLAttr),
+			processor.EnvFeatureTTLDays: pulumi.String(strconv.Itoa(cfg.FeatureTTLDays)),
+			"METRICS_NAMESPACE":         pulumi.String(cfg.MetricsNamespace),
 			// The Seen set's horizons (package features).
 			"DEDUP_HORIZON_SECONDS":      pulumi.String(strconv.Itoa(cfg.DedupHorizonSeconds)),
 			"REDELIVERY_HORIZON_SECONDS": pulumi.String(strconv.Itoa(cfg.RedeliveryHorizonSeconds())),

@@ -24,6 +24,9 @@ func TestFailureBucket(t *testing.T) {
 				}
 			}
 		}
+		if got, _ := lookup(find(t, r, tFunction, "processor").Inputs, "environment.variables.POISON_PAYLOAD_BUCKET"); got != bucket.Outputs["bucket"] {
+			t.Errorf("%s: the processor's poison payloads go to %v, want the failures bucket %v", name, got, bucket.Outputs["bucket"])
+		}
 		if bucket.Inputs["forceDestroy"] == true {
 			t.Errorf("%s: forceDestroy would delete failed batches with the stack", name)
 		}

@@ -351,25 +351,18 @@ func (m *Merger) Apply(item *Item, records []Record) Result {
 	var res Result
 	m.prepare(item, records)
 
-	shard, loaded := "", false
-	var mark Position
-	hasMark, markChanged := false, false
+	var lane shardMark
 	for i := range records {
 		r := &records[i]
 		own := r.PartitionKey == item.UserID
-		if own && (!loaded || r.Shard != shard) {
-			if markChanged {
-				item.Marks[shard] = mark
-			}
-			shard, loaded = r.Shard, true
-			mark, hasMark = item.Marks[shard]
-			markChanged = false
+		if own {
+			lane.load(item, r.Shard)
 		}
 		key := r.EventKey
 		if key == (EventKey{}) {
 			key = EventKeyOf(r.Event.EventID)
 		}
-		belowMark := own && hasMark && ComparePositions(r.Position, mark) <= 0
+		belowMark := own && lane.covers(r.Position)
 		if at, ok := m.seen[key]; ok {
 			if belowMark {
 				res.Replays++
@@ -385,7 +378,7 @@ func (m *Merger) Apply(item *Item, records []Record) Result {
 				res.Refreshed = true
 			}
 			if own && !belowMark {
-				mark, hasMark, markChanged = r.Position, true, true
+				lane.advance(r.Position)
 				res.Refreshed = true
 			}
 			continue
@@ -413,7 +406,7 @@ func (m *Merger) Apply(item *Item, records []Record) Result {
 			res.Unverified++
 		}
 		if own && !belowMark {
-			mark, hasMark, markChanged = r.Position, true, true
+			lane.advance(r.Position)
 		}
 		m.remember(item, key, r.Arrival, !own)
 		ev := &r.Event
@@ -440,12 +433,47 @@ func (m *Merger) Apply(item *Item, records []Record) Result {
 		}
 		res.Applied++
 	}
-	if markChanged {
-		item.Marks[shard] = mark
-	}
+	lane.save(item)
 	trimMarks(item.Marks)
 	res.Evicted = m.forget(item)
 	return res
+}
+
+// shardMark is the userId lane's high-water mark of the shard whose records
+// Apply is reading, kept out of the item's map until the shard changes.
+type shardMark struct {
+	shard   string
+	loaded  bool
+	mark    Position
+	has     bool // the item has a mark for the shard
+	changed bool // mark moved since it was loaded
+}
+
+// load makes the mark that of shard, saving the previous shard's first.
+func (l *shardMark) load(item *Item, shard string) {
+	if l.loaded && l.shard == shard {
+		return
+	}
+	l.save(item)
+	l.shard, l.loaded = shard, true
+	l.mark, l.has = item.Marks[shard]
+	l.changed = false
+}
+
+// covers reports whether pos is at or below the mark.
+func (l *shardMark) covers(pos Position) bool {
+	return l.has && ComparePositions(pos, l.mark) <= 0
+}
+
+func (l *shardMark) advance(pos Position) {
+	l.mark, l.has, l.changed = pos, true, true
+}
+
+func (l *shardMark) save(item *Item) {
+	if l.changed {
+		item.Marks[l.shard] = l.mark
+		l.changed = false
+	}
 }
 
 // prepare readies the item and the merger's lookup for records.

@@ -207,6 +207,24 @@ func (d *Decoder) scan(s []byte, v Visitor) (records []Record, ok bool) {
 	return d.records, ok && sawRecords && jsonscan.SkipSpace(s, end) == len(s)
 }
 
+// The fields of a record and of its kinesis object, one bit each: scanRecord
+// requires each once.
+const (
+	fieldEventID uint = 1 << iota
+	fieldEventSourceARN
+	fieldAWSRegion
+	fieldKinesis
+	allRecordFields = fieldEventID | fieldEventSourceARN | fieldAWSRegion | fieldKinesis
+)
+
+const (
+	fieldSequenceNumber uint = 1 << iota
+	fieldPartitionKey
+	fieldData
+	fieldArrival
+	allKinesisFields = fieldSequenceNumber | fieldPartitionKey | fieldData | fieldArrival
+)
+
 // scanRecord reads one element of Records. Every field Record keeps must
 // be present: Lambda always sends them all.
 func (d *Decoder) scanRecord(s []byte, i int, r *Record) (int, bool) {
@@ -216,35 +234,35 @@ func (d *Decoder) scanRecord(s []byte, i int, r *Record) (int, bool) {
 		var bit uint
 		switch string(key) {
 		case keyEventID:
-			dst, bit = &r.EventID, 1
+			dst, bit = &r.EventID, fieldEventID
 		case keyEventSourceARN:
-			dst, bit = &r.EventSourceARN, 2
+			dst, bit = &r.EventSourceARN, fieldEventSourceARN
 		case keyAWSRegion:
-			dst, bit = &r.AWSRegion, 4
+			dst, bit = &r.AWSRegion, fieldAWSRegion
 		case keyKinesis:
-			if seen&8 != 0 || s[i] != '{' {
+			if seen&fieldKinesis != 0 || s[i] != '{' {
 				return i, false
 			}
-			seen |= 8
+			seen |= fieldKinesis
 			return walkObject(s, i, func(key []byte, i int) (int, bool) {
 				var dst *[]byte
 				var bit uint
 				switch string(key) {
 				case keySequenceNumber:
-					dst, bit = &r.SequenceNumber, 1
+					dst, bit = &r.SequenceNumber, fieldSequenceNumber
 				case keyPartitionKey:
-					dst, bit = &r.PartitionKey, 2
+					dst, bit = &r.PartitionKey, fieldPartitionKey
 				case keyData:
-					if seenKinesis&4 != 0 {
+					if seenKinesis&fieldData != 0 {
 						return i, false
 					}
-					seenKinesis |= 4
+					seenKinesis |= fieldData
 					return d.scanData(s, i, r)
 				case keyArrival:
-					if seenKinesis&8 != 0 {
+					if seenKinesis&fieldArrival != 0 {
 						return i, false
 					}
-					seenKinesis |= 8
+					seenKinesis |= fieldArrival
 					end := jsonscan.Number(s, i)
 					if end == i {
 						return i, false
@@ -276,7 +294,7 @@ func (d *Decoder) scanRecord(s []byte, i int, r *Record) (int, bool) {
 		seen |= bit
 		return plainString(s, i, dst)
 	})
-	return end, ok && seen == 15 && seenKinesis == 15
+	return end, ok && seen == allRecordFields && seenKinesis == allKinesisFields
 }
 
 // scanData reads and decodes the data string at s[i]. Base64 text has no

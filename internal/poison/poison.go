@@ -17,11 +17,18 @@
 //	 "payloadEncoding":"utf8"}                   // or "base64"
 //
 // payload holds the record's (or the KPL sub-record's) bytes: as text when
-// they are valid UTF-8, otherwise base64. A payload too large for one SQS
-// message (256 KiB) is cut short, and then the message also carries
-// "payloadTruncated":true, "payloadBytes" (the full size) and
-// "payloadSha256" (hex, of the full payload), so it can still be matched
-// to its source.
+// they are valid UTF-8, otherwise base64.
+//
+// A payload too large for one SQS message (256 KiB) is never cut: it is
+// stored whole in the failures bucket (the claim-check pattern), and the
+// message carries a pointer instead of "payload":
+//
+//	"payloadS3":{"bucket":"failures-1a2b3c4","key":"poison/shardId-000000000000/4959...-3",
+//	             "bytes":1048576,"sha256":"<hex of the payload>"}
+//
+// Only a Queue without a bucket (PayloadBucket empty) cuts the payload, and
+// then marks the message "payloadTruncated":true with "payloadBytes" and
+// "payloadSha256".
 package poison
 
 import (
@@ -32,10 +39,12 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -52,6 +61,44 @@ type Message struct {
 	PartitionKey                string
 	ApproximateArrivalTimestamp time.Time
 	Payload                     string
+}
+
+// Document is a message body as JSON reads it: the contract for the tools
+// that read the poison queue (the redrive tool, the local run's verify).
+// AppendJSON writes it by hand, for speed; a test holds the two equal.
+type Document struct {
+	Reason            string `json:"reason"`
+	ShardID           string `json:"shardId"`
+	SequenceNumber    string `json:"sequenceNumber"`
+	SubSequenceNumber *int   `json:"subSequenceNumber,omitempty"`
+	PartitionKey      string `json:"partitionKey"`
+	// ApproximateArrivalTimestamp is RFC 3339 UTC with milliseconds.
+	ApproximateArrivalTimestamp string          `json:"approximateArrivalTimestamp"`
+	Payload                     string          `json:"payload,omitempty"`
+	PayloadEncoding             string          `json:"payloadEncoding,omitempty"` // utf8 or base64
+	PayloadTruncated            bool            `json:"payloadTruncated,omitempty"`
+	PayloadBytes                int             `json:"payloadBytes,omitempty"`
+	PayloadSHA256               string          `json:"payloadSha256,omitempty"`
+	PayloadS3                   *PayloadPointer `json:"payloadS3,omitempty"`
+}
+
+// PayloadPointer locates a claim-checked payload.
+type PayloadPointer struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	Bytes  int    `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// DecodedPayload is the record's bytes, when the message holds them.
+func (d *Document) DecodedPayload() ([]byte, error) {
+	switch d.PayloadEncoding {
+	case "base64":
+		return base64.StdEncoding.DecodeString(d.Payload)
+	case "utf8", "":
+		return []byte(d.Payload), nil
+	}
+	return nil, fmt.Errorf("poison message: payloadEncoding %q is neither utf8 nor base64", d.PayloadEncoding)
 }
 
 // MaxBodyBytes keeps each message, and each SendMessageBatch call of up to
@@ -83,7 +130,29 @@ func (m *Message) AppendJSON(dst []byte, maxBody int) []byte {
 	return m.appendJSON(dst[:start], "", true)
 }
 
+// PayloadKey is where a claim-checked payload goes in the bucket: one key
+// per record (and KPL sub-record), so a retry overwrites, never adds.
+func (m *Message) PayloadKey() string {
+	key := "poison/" + m.ShardID + "/" + m.SequenceNumber
+	if m.SubSequenceNumber >= 0 {
+		key += "-" + strconv.Itoa(m.SubSequenceNumber)
+	}
+	return key
+}
+
+// AppendClaimCheckJSON appends the message body with a pointer to the
+// payload stored at bucket/PayloadKey() instead of the payload.
+func (m *Message) AppendClaimCheckJSON(dst []byte, bucket string) []byte {
+	return m.appendBody(dst, "", false, bucket)
+}
+
 func (m *Message) appendJSON(dst []byte, payload string, truncated bool) []byte {
+	return m.appendBody(dst, payload, truncated, "")
+}
+
+// appendBody writes the message: with the payload (cut when truncated), or,
+// with a claimBucket, with a pointer to it.
+func (m *Message) appendBody(dst []byte, payload string, truncated bool, claimBucket string) []byte {
 	dst = append(dst, `{"reason":`...)
 	dst = activity.AppendString(dst, m.Reason)
 	dst = append(dst, `,"shardId":`...)
@@ -98,6 +167,18 @@ func (m *Message) appendJSON(dst []byte, payload string, truncated bool) []byte 
 	dst = activity.AppendString(dst, m.PartitionKey)
 	dst = append(dst, `,"approximateArrivalTimestamp":`...)
 	dst = activity.AppendString(dst, m.ApproximateArrivalTimestamp.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+	if claimBucket != "" {
+		sum := sha256.Sum256([]byte(m.Payload))
+		dst = append(dst, `,"payloadS3":{"bucket":`...)
+		dst = activity.AppendString(dst, claimBucket)
+		dst = append(dst, `,"key":`...)
+		dst = activity.AppendString(dst, m.PayloadKey())
+		dst = append(dst, `,"bytes":`...)
+		dst = strconv.AppendInt(dst, int64(len(m.Payload)), 10)
+		dst = append(dst, `,"sha256":"`...)
+		dst = hex.AppendEncode(dst, sum[:])
+		return append(dst, `"}}`...)
+	}
 	dst = append(dst, `,"payload":`...)
 	// The encoding follows the whole payload, so a cut never changes it.
 	if utf8.ValidString(m.Payload) {
@@ -131,12 +212,21 @@ type SQSAPI interface {
 	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 }
 
+// S3API is the part of the S3 client the claim check uses.
+type S3API interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
 // Queue sends poison messages to an SQS queue with SendMessageBatch.
 type Queue struct {
 	client SQSAPI
 	url    string
 	// Attempts bounds how often an entry SQS failed is sent again.
 	Attempts int
+	// Payloads and PayloadBucket store the payloads too large for a
+	// message (claim check); without them such payloads are cut.
+	Payloads      S3API
+	PayloadBucket string
 }
 
 // NewQueue returns a Sender for the queue at url.
@@ -156,12 +246,29 @@ func (q *Queue) Send(ctx context.Context, msgs []Message) []error {
 		errs[i] = err
 	}
 	bodies := make([]string, len(msgs))
+	var pending []int
 	for i := range msgs {
-		bodies[i] = string(msgs[i].AppendJSON(nil, MaxBodyBytes))
-	}
-	pending := make([]int, len(msgs))
-	for i := range pending {
-		pending[i] = i
+		body := msgs[i].appendJSON(nil, msgs[i].Payload, false)
+		switch {
+		case len(body) <= MaxBodyBytes:
+		case q.Payloads == nil || q.PayloadBucket == "":
+			body = msgs[i].AppendJSON(body[:0], MaxBodyBytes) // cut, and marked as cut
+		default:
+			// Too big for a message: the whole payload to the bucket, a
+			// pointer in the message. A failed put fails the message, so
+			// Lambda redelivers the record: nothing is cut or lost.
+			_, err := q.Payloads.PutObject(ctx, &s3.PutObjectInput{
+				Bucket: aws.String(q.PayloadBucket), Key: aws.String(msgs[i].PayloadKey()),
+				Body: strings.NewReader(msgs[i].Payload), ContentLength: aws.Int64(int64(len(msgs[i].Payload))),
+			})
+			if err != nil {
+				fail(i, fmt.Errorf("storing the %d-byte poison payload in s3://%s/%s: %w", len(msgs[i].Payload), q.PayloadBucket, msgs[i].PayloadKey(), err))
+				continue
+			}
+			body = msgs[i].AppendClaimCheckJSON(body[:0], q.PayloadBucket)
+		}
+		bodies[i] = string(body)
+		pending = append(pending, i)
 	}
 	for attempt := 1; len(pending) > 0; attempt++ {
 		var retry []int

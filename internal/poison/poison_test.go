@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -218,5 +221,111 @@ func TestQueueFauxqs(t *testing.T) {
 	}
 	if got["4"]["payloadEncoding"] != "base64" || got["5"]["payloadTruncated"] != true || got["0"]["payload"] != strings.Repeat("x", 50) {
 		t.Fatalf("messages: 4 %v, 5 truncated %v, 0 %v", got["4"]["payloadEncoding"], got["5"]["payloadTruncated"], got["0"]["payload"])
+	}
+}
+
+// fakeS3 keeps what PutObject stores, and can refuse.
+type fakeS3 struct {
+	objects map[string][]byte
+	err     error
+}
+
+func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	body, err := io.ReadAll(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	if f.objects == nil {
+		f.objects = map[string][]byte{}
+	}
+	f.objects[aws.ToString(in.Bucket)+"/"+aws.ToString(in.Key)] = body
+	return &s3.PutObjectOutput{}, nil
+}
+
+// A payload too big for a message is stored whole in the bucket, and the
+// message points at it: nothing a producer sent is cut.
+func TestHugePayloadIsClaimChecked(t *testing.T) {
+	sqsFake, s3Fake := &fakeSQS{}, &fakeS3{}
+	q := NewQueue(sqsFake, "poison")
+	q.Payloads, q.PayloadBucket = s3Fake, "failures-1a2b3c4"
+	huge := Message{Reason: "not JSON", ShardID: "shardId-000000000001", SequenceNumber: "4959", SubSequenceNumber: 3,
+		PartitionKey: "u", Payload: strings.Repeat("é", 300<<10)} // 600 KiB of text
+	small := Message{Reason: "r", ShardID: "shardId-000000000001", SequenceNumber: "4960", SubSequenceNumber: -1, Payload: "{}"}
+	if errs := q.Send(context.Background(), []Message{huge, small}); errs != nil {
+		t.Fatalf("send: %v", errs)
+	}
+	stored := s3Fake.objects["failures-1a2b3c4/poison/shardId-000000000001/4959-3"]
+	if string(stored) != huge.Payload {
+		t.Fatalf("stored %d bytes, want the whole %d-byte payload", len(stored), len(huge.Payload))
+	}
+	var body struct {
+		Reason    string  `json:"reason"`
+		Payload   *string `json:"payload"`
+		Truncated bool    `json:"payloadTruncated"`
+		PayloadS3 struct {
+			Bucket, Key, SHA256 string
+			Bytes               int
+		} `json:"payloadS3"`
+	}
+	if len(sqsFake.batches) != 1 || len(sqsFake.batches[0]) != 2 {
+		t.Fatalf("batches %d", len(sqsFake.batches))
+	}
+	if err := json.Unmarshal([]byte(sqsFake.batches[0][0]), &body); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(huge.Payload))
+	if body.Payload != nil || body.Truncated || body.PayloadS3.Bucket != "failures-1a2b3c4" || body.PayloadS3.Key != "poison/shardId-000000000001/4959-3" ||
+		body.PayloadS3.Bytes != len(huge.Payload) || body.PayloadS3.SHA256 != hex.EncodeToString(sum[:]) || body.Reason != "not JSON" {
+		t.Fatalf("message %s", sqsFake.batches[0][0])
+	}
+	if !strings.Contains(sqsFake.batches[0][1], `"payload":"{}"`) {
+		t.Fatalf("a small payload stays in its message: %s", sqsFake.batches[0][1])
+	}
+	// If the bucket refuses, the message fails: the record is redelivered.
+	s3Fake.err = errors.New("AccessDenied")
+	errs := q.Send(context.Background(), []Message{huge, small})
+	if errs == nil || errs[0] == nil || errs[1] != nil || !strings.Contains(errs[0].Error(), "s3://failures-1a2b3c4/poison/shardId-000000000001/4959-3") {
+		t.Fatalf("errors %v", errs)
+	}
+}
+
+// The hand-written encoder and Document agree: every message reads back
+// as the document of its fields, whatever its payload.
+func TestDocumentReadsWhatAppendJSONWrites(t *testing.T) {
+	at := time.Date(2026, 11, 26, 12, 0, 0, 150e6, time.UTC)
+	sub := 3
+	for _, m := range []Message{
+		{Reason: `userId: "x" is < 1`, ShardID: "shardId-000000000000", SequenceNumber: "4959", SubSequenceNumber: -1, PartitionKey: "user-1", ApproximateArrivalTimestamp: at, Payload: `{"eventId":"\u2028"}`},
+		{Reason: "not UTF-8", ShardID: "shardId-000000000001", SequenceNumber: "4960", SubSequenceNumber: sub, PartitionKey: "k\x00", ApproximateArrivalTimestamp: at, Payload: "\xff\xfe\x00"},
+		{Reason: "empty", ShardID: "s", SequenceNumber: "1", SubSequenceNumber: -1, ApproximateArrivalTimestamp: at},
+	} {
+		var got Document
+		body := m.AppendJSON(nil, MaxBodyBytes)
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		want := Document{Reason: m.Reason, ShardID: m.ShardID, SequenceNumber: m.SequenceNumber, PartitionKey: m.PartitionKey,
+			ApproximateArrivalTimestamp: "2026-11-26T12:00:00.150Z", PayloadEncoding: "utf8", Payload: m.Payload}
+		if m.SubSequenceNumber >= 0 {
+			want.SubSequenceNumber = &sub
+		}
+		if !utf8.ValidString(m.Payload) {
+			want.PayloadEncoding, want.Payload = "base64", base64.StdEncoding.EncodeToString([]byte(m.Payload))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s\n got  %+v\n want %+v", body, got, want)
+		}
+		if payload, err := got.DecodedPayload(); err != nil || string(payload) != m.Payload {
+			t.Errorf("payload %q, %v; want %q", payload, err, m.Payload)
+		}
+		// The claim-check form points at the payload instead.
+		var claim Document
+		if err := json.Unmarshal(m.AppendClaimCheckJSON(nil, "b"), &claim); err != nil || claim.PayloadS3 == nil ||
+			claim.PayloadS3.Key != m.PayloadKey() || claim.PayloadS3.Bytes != len(m.Payload) || claim.Payload != "" {
+			t.Errorf("claim check %+v, %v", claim, err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/streamfn/streamfn/internal/env"
@@ -15,6 +16,10 @@ type Config struct {
 	// PoisonQueueURL is the SQS queue for rejected records (POISON_QUEUE_URL,
 	// required).
 	PoisonQueueURL string
+	// PoisonPayloadBucket holds poison payloads too large for an SQS
+	// message (POISON_PAYLOAD_BUCKET, the stack's failures bucket; optional:
+	// without it such payloads are cut, and marked so).
+	PoisonPayloadBucket string
 	// TTLAttribute is the table's TTL attribute (TTL_ATTRIBUTE, default
 	// expiresAt).
 	TTLAttribute string
@@ -44,48 +49,58 @@ type Config struct {
 	WriteAttempts int
 }
 
+// defaults are the settings a deployment need not give: ConfigFromEnv's
+// defaults, and what withDefaults fills in.
+var defaults = Config{
+	TTLAttribute:     "expiresAt",
+	MetricsNamespace: "streamfn",
+	FunctionName:     "processor",
+	WriteConcurrency: 16,
+	DeadlineMargin:   3 * time.Second,
+	WriteAttempts:    5,
+}
+
 // ConfigFromEnv reads the settings, reporting every missing or malformed
 // one at once.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	r := env.New(getenv)
 	cfg := Config{
-		TableName:        r.String("TABLE_NAME", "the DynamoDB table of user features (the stack's tableName output)"),
-		PoisonQueueURL:   r.String("POISON_QUEUE_URL", "the URL of the SQS queue for rejected records (the stack's poisonQueueUrl output)"),
-		TTLAttribute:     r.Optional("TTL_ATTRIBUTE", "expiresAt"),
-		FeatureTTLDays:   r.Int("FEATURE_TTL_DAYS", 0, 0, 3650),
-		MetricsNamespace: r.Optional("METRICS_NAMESPACE", "streamfn"),
-		FunctionName:     r.Optional("AWS_LAMBDA_FUNCTION_NAME", "processor"),
-		WriteConcurrency: r.Int("WRITE_CONCURRENCY", 16, 1, 256),
-		DeadlineMargin:   time.Duration(r.Int("DEADLINE_MARGIN_MS", 3000, 100, 60000)) * time.Millisecond,
+		TableName:           r.String("TABLE_NAME", "the DynamoDB table of user features (the stack's tableName output)"),
+		PoisonQueueURL:      r.String("POISON_QUEUE_URL", "the URL of the SQS queue for rejected records (the stack's poisonQueueUrl output)"),
+		TTLAttribute:        r.Optional("TTL_ATTRIBUTE", defaults.TTLAttribute),
+		PoisonPayloadBucket: r.Optional("POISON_PAYLOAD_BUCKET", ""),
+		FeatureTTLDays:      r.Int(EnvFeatureTTLDays, 0, 0, 3650),
+		MetricsNamespace:    r.Optional("METRICS_NAMESPACE", defaults.MetricsNamespace),
+		FunctionName:        r.Optional("AWS_LAMBDA_FUNCTION_NAME", defaults.FunctionName),
+		WriteConcurrency:    r.Int("WRITE_CONCURRENCY", defaults.WriteConcurrency, 1, 256),
+		DeadlineMargin:      time.Duration(r.Int("DEADLINE_MARGIN_MS", int(defaults.DeadlineMargin/time.Millisecond), 100, 60000)) * time.Millisecond,
 		Horizons: features.Horizons{
 			Duplicate:  int64(r.Int("DEDUP_HORIZON_SECONDS", features.DefaultDuplicateHorizon, features.MinDuplicateHorizon, features.MaxDuplicateHorizon)),
 			Redelivery: int64(r.Int("REDELIVERY_HORIZON_SECONDS", features.DefaultRedeliveryHorizon, 60, 365*24*3600)),
 		},
-		WriteAttempts: r.Int("WRITE_ATTEMPTS", 5, 1, 20),
+		WriteAttempts: r.Int("WRITE_ATTEMPTS", defaults.WriteAttempts, 1, 20),
 	}
 	return cfg, r.Err()
 }
 
+// EnvFeatureTTLDays is the variable of FeatureTTLDays, which the local run
+// reads back from the function's environment.
+const EnvFeatureTTLDays = "FEATURE_TTL_DAYS"
+
 // withDefaults fills the zero fields of a Config built in code (tests, the
 // benchmark) with ConfigFromEnv's defaults.
 func (c Config) withDefaults() Config {
-	if c.TTLAttribute == "" {
-		c.TTLAttribute = "expiresAt"
-	}
-	if c.MetricsNamespace == "" {
-		c.MetricsNamespace = "streamfn"
-	}
-	if c.FunctionName == "" {
-		c.FunctionName = "processor"
-	}
+	c.TTLAttribute = cmp.Or(c.TTLAttribute, defaults.TTLAttribute)
+	c.MetricsNamespace = cmp.Or(c.MetricsNamespace, defaults.MetricsNamespace)
+	c.FunctionName = cmp.Or(c.FunctionName, defaults.FunctionName)
 	if c.WriteConcurrency <= 0 {
-		c.WriteConcurrency = 16
+		c.WriteConcurrency = defaults.WriteConcurrency
 	}
 	if c.DeadlineMargin <= 0 {
-		c.DeadlineMargin = 3 * time.Second
+		c.DeadlineMargin = defaults.DeadlineMargin
 	}
 	if c.WriteAttempts <= 0 {
-		c.WriteAttempts = 5
+		c.WriteAttempts = defaults.WriteAttempts
 	}
 	return c
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/infra/plan"
 	"github.com/streamfn/streamfn/internal/rfc3339"
@@ -40,9 +41,9 @@ const (
 )
 
 // OnDemandShards is the shard count kinesalite gets for an ON_DEMAND
-// stream, whose shards AWS manages: 4, what a new on-demand stream starts
-// with (4 MB/s, 4,000 records/s of writes).
-const OnDemandShards = 4
+// stream: the shards AWS starts one with, the same number validation
+// sizes reserved concurrency by.
+const OnDemandShards = config.OnDemandInitialShards
 
 // Deployment is everything the local run creates and runs.
 type Deployment struct {

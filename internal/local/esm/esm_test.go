@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,11 +28,16 @@ import (
 // One kinesalite serves every test; each test has its own stream.
 var kinesalite *emulators.Server
 
+// noKinesalite says why the tests that need kinesalite skip ("" when it runs).
+var noKinesalite string
+
 func TestMain(m *testing.M) {
 	s, err := emulators.Start(emulators.Kinesis, emulators.Options{})
 	if errors.Is(err, emulators.ErrNodeMissing) {
-		fmt.Println("skipping the mapping tests:", err)
-		os.Exit(0)
+		// Every test still runs; those that need kinesalite skip one by one,
+		// with the reason, as emutest.Start does.
+		noKinesalite = err.Error()
+		os.Exit(m.Run())
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -52,6 +59,9 @@ var streamCounter atomic.Int64
 // client and its name.
 func newStream(t *testing.T, shards int) (*kinesis.Client, string) {
 	t.Helper()
+	if noKinesalite != "" {
+		t.Skip(noKinesalite)
+	}
 	client := kinesis.NewFromConfig(emutest.Config(kinesalite))
 	name := fmt.Sprintf("esm-test-%d", streamCounter.Add(1))
 	ctx := emutest.Context(t)
@@ -692,5 +702,33 @@ func TestAppendJSONString(t *testing.T) {
 		if got := appendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
 			t.Errorf("appendJSONString(%q) = %s, want %s", s, got[1:], want)
 		}
+	}
+}
+
+// Without Node.js the package must not pass having run nothing: the tests
+// that need no stand-in run, the others skip each with its reason.
+func TestWithoutNodeTestsSkipOneByOne(t *testing.T) {
+	if os.Getenv("STREAMFN_ESM_NO_NODE") != "" || testing.Short() {
+		t.Skip("the child run, or -short")
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	dir := t.TempDir() // a PATH with go and nothing else: no node
+	if err := os.Symlink(gobin, filepath.Join(dir, "go")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), gobin, "test", "-count=1", "-v", "-run", "TestCheckpointRules$|TestBatchSizeAndTheEventLambdaSends$", ".")
+	cmd.Env = append(os.Environ(), "PATH="+dir, "STREAMFN_ESM_NO_NODE=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go test without node: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestCheckpointRules") {
+		t.Errorf("without node, the tests that need no stand-in did not run:\n%s", out)
+	}
+	if !strings.Contains(string(out), "--- SKIP: TestBatchSizeAndTheEventLambdaSends") || !strings.Contains(string(out), "node (Node.js") {
+		t.Errorf("without node, a kinesalite test did not skip with the reason:\n%s", out)
 	}
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/streamfn/streamfn/internal/local/loadgen"
 	"github.com/streamfn/streamfn/internal/local/report"
 	"github.com/streamfn/streamfn/internal/local/verify"
+	"github.com/streamfn/streamfn/internal/processor"
 )
 
 // Options are the command's flags.
@@ -436,7 +437,7 @@ func urlID(planURL string) string {
 }
 
 func ttlDays(f deploy.Function) int {
-	n, _ := strconv.Atoi(f.Environment["FEATURE_TTL_DAYS"])
+	n, _ := strconv.Atoi(f.Environment[processor.EnvFeatureTTLDays])
 	return n
 }
 

@@ -14,7 +14,6 @@ package verify
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -32,6 +31,7 @@ import (
 	"github.com/streamfn/streamfn/internal/activity"
 	"github.com/streamfn/streamfn/internal/failure"
 	"github.com/streamfn/streamfn/internal/local/loadgen"
+	"github.com/streamfn/streamfn/internal/poison"
 )
 
 // RecentProducts is how many distinct products an item keeps.
@@ -358,18 +358,6 @@ func queueSize(ctx context.Context, client QueueAPI, queueURL string) (int, erro
 	return n, nil
 }
 
-// PoisonMessage is the processor's poison-queue document.
-type PoisonMessage struct {
-	Reason             string `json:"reason"`
-	ShardID            string `json:"shardId"`
-	SequenceNumber     string `json:"sequenceNumber"`
-	SubSequenceNumber  *int   `json:"subSequenceNumber,omitempty"`
-	PartitionKey       string `json:"partitionKey"`
-	ApproximateArrival string `json:"approximateArrivalTimestamp"`
-	Payload            string `json:"payload"`
-	PayloadEncoding    string `json:"payloadEncoding"`
-}
-
 // CheckPoison matches the poison queue against the malformed records put
 // straight to the stream: each must be there (at least once: a retried
 // batch may report it again) with its exact payload, and nothing else may.
@@ -382,7 +370,7 @@ func CheckPoison(direct []loadgen.DirectRecord, bodies []string) (found int, dif
 	}
 	matched := map[string]bool{}
 	for _, body := range bodies {
-		var m PoisonMessage
+		var m poison.Document
 		if err := json.Unmarshal([]byte(body), &m); err != nil {
 			diffs = append(diffs, Difference{Field: "poison message", Want: "the processor's JSON document", Got: truncate(body)})
 			continue
@@ -390,7 +378,7 @@ func CheckPoison(direct []loadgen.DirectRecord, bodies []string) (found int, dif
 		key := m.ShardID + "/" + m.SequenceNumber
 		r, ok := bySeq[key]
 		if !ok {
-			if payload, err := decodePayload(m); err == nil && byPayload[string(payload)] {
+			if payload, err := m.DecodedPayload(); err == nil && byPayload[string(payload)] {
 				// The same malformed bytes under another sequence number: a
 				// PutRecords the SDK retried after its answer was lost put
 				// them twice, as Kinesis may for any producer.
@@ -399,7 +387,7 @@ func CheckPoison(direct []loadgen.DirectRecord, bodies []string) (found int, dif
 			diffs = append(diffs, Difference{Field: "poison message " + key, Want: "only malformed records", Got: fmt.Sprintf("a record the load did not send malformed (reason %q, payload %s)", m.Reason, truncate(m.Payload))})
 			continue
 		}
-		payload, err := decodePayload(m)
+		payload, err := m.DecodedPayload()
 		if err != nil || !bytes.Equal(payload, r.Payload) {
 			diffs = append(diffs, Difference{Field: "poison payload " + key + " (" + r.Kind + ")", Want: truncate(string(r.Payload)), Got: truncate(m.Payload) + " (" + m.PayloadEncoding + ")"})
 			continue
@@ -416,16 +404,6 @@ func CheckPoison(direct []loadgen.DirectRecord, bodies []string) (found int, dif
 		}
 	}
 	return len(matched), diffs
-}
-
-func decodePayload(m PoisonMessage) ([]byte, error) {
-	switch m.PayloadEncoding {
-	case "base64":
-		return base64.StdEncoding.DecodeString(m.Payload)
-	case "utf8", "":
-		return []byte(m.Payload), nil
-	}
-	return nil, fmt.Errorf("payloadEncoding %q", m.PayloadEncoding)
 }
 
 // CheckFailures turns every on-failure document into a difference.

@@ -2,8 +2,6 @@ package verify
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/streamfn/streamfn/internal/activity"
 	"github.com/streamfn/streamfn/internal/local/loadgen"
+	"github.com/streamfn/streamfn/internal/poison"
 )
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -143,14 +142,15 @@ func TestCheckPoison(t *testing.T) {
 		{Kind: "not UTF-8", Payload: []byte{0xff, 0xfe}, PartitionKey: "user-2", ShardID: "shardId-000000000000", SequenceNumber: "2"},
 		{Kind: "type not allowed", Payload: []byte(`{"type":"click"}`), PartitionKey: "user-3", ShardID: "shardId-000000000001", SequenceNumber: "3"},
 	}
-	msg := func(seq, shard, key, payload, enc string) string {
-		b, _ := json.Marshal(PoisonMessage{Reason: "bad", ShardID: shard, SequenceNumber: seq, PartitionKey: key, Payload: payload, PayloadEncoding: enc})
-		return string(b)
+	// What the processor sends, from its own encoder.
+	msg := func(seq, shard, key, payload, _ string) string {
+		m := poison.Message{Reason: "bad", ShardID: shard, SequenceNumber: seq, SubSequenceNumber: -1, PartitionKey: key, Payload: payload}
+		return string(m.AppendJSON(nil, poison.MaxBodyBytes))
 	}
 	bodies := []string{
 		msg("1", "shardId-000000000000", "user-1", `{"half`, "utf8"),
 		msg("1", "shardId-000000000000", "user-1", `{"half`, "utf8"), // reported again after a retry
-		msg("2", "shardId-000000000000", "user-2", base64.StdEncoding.EncodeToString([]byte{0xff, 0xfe}), "base64"),
+		msg("2", "shardId-000000000000", "user-2", string([]byte{0xff, 0xfe}), "base64"),
 		msg("9", "shardId-000000000000", "user-9", `{"valid":true}`, "utf8"), // a record that was not malformed
 		msg("7", "shardId-000000000000", "user-1", `{"half`, "utf8"),         // record 1 put twice by a producer retry
 	}
