@@ -22,8 +22,7 @@ const (
 	// An ON_DEMAND stream starts at 4 MiB/s and 4,000 records/s of writes, and takes at most
 	// 200 MiB/s and 200,000 records/s by default
 	// (https://docs.aws.amazon.com/streams/latest/dev/how-do-i-size-a-stream.html).
-	onDemandInitialShards = 4
-	onDemandMaxShards     = 200
+	onDemandMaxShards = 200
 	// DynamoDB: one partition takes 1,000 write units/s, so one item can take at most that
 	// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html).
 	itemWriteUnitsPerS = 1000
@@ -136,7 +135,7 @@ func Check(cfg *config.Config, l Load) []Warning {
 				cfg.ShardCount, cfg.ShardCount*shardRecordsPerS, cfg.ShardCount, l.PeakRate, l.EventBytes, need)
 		}
 	} else {
-		if need > onDemandInitialShards {
+		if need > config.OnDemandInitialShards {
 			add(WarnOnDemandStart, config.Key("streamMode"), "a new ON_DEMAND stream starts at 4 MiB/s and 4,000 records/s of writes and doubles from its previous peak over minutes; the peak needs %.1f shards' worth, so writes throttle until it has grown (or create it PROVISIONED and switch)",
 				need)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/internal/features"
+	"github.com/streamfn/streamfn/internal/processor"
 	"github.com/streamfn/streamfn/internal/store"
 )
 
@@ -20,8 +21,6 @@ const (
 	// (DynamoDB's single-digit-millisecond medians, with a batch waiting for its slowest user).
 	batchGetLatency = 20 * time.Millisecond
 	putItemLatency  = 15 * time.Millisecond
-	// The processor's WRITE_CONCURRENCY default: users read and written at once.
-	writeConcurrency = 16
 	// Lambda's per-invocation overhead for a warm environment.
 	invokeOverhead = 5 * time.Millisecond
 	// An ingest request of one event: validate, one PutRecords call; prod's comment assumes
@@ -34,8 +33,13 @@ const (
 	recordEnvelopeBytes = 300
 	// Hours in a billing month, as AWS's pricing examples count them.
 	hoursPerMonth = 730
-	// The ttl attribute the table uses; its name's bytes count in the item size.
-	ttlAttribute = "expiresAt"
+)
+
+// The processor's defaults: WRITE_CONCURRENCY (users read and written at once) and the TTL
+// attribute, whose name's bytes count in the item size.
+var (
+	writeConcurrency = processor.Defaults().WriteConcurrency
+	ttlAttribute     = processor.Defaults().TTLAttribute
 )
 
 // Estimate is what the model predicts for one stack configuration under one load.
@@ -67,7 +71,7 @@ func EstimateFor(cfg *config.Config, l Load) Estimate {
 	if cfg.StreamMode == config.StreamModeOnDemand {
 		// ON_DEMAND keeps write capacity at twice the peak of the last 30 days, at least 4 shards
 		// (https://docs.aws.amazon.com/streams/latest/dev/how-do-i-size-a-stream.html).
-		e.Shards = max(4, int(math.Ceil(2*shardsFor(l.PeakRate, l.EventBytes))))
+		e.Shards = max(config.OnDemandInitialShards, int(math.Ceil(2*shardsFor(l.PeakRate, l.EventBytes))))
 	}
 	e.Lanes = max(1, min(e.Shards*cfg.ParallelizationFactor, l.Users))
 	e.LaneRecordsPerS = l.Rate / float64(e.Lanes)
@@ -122,7 +126,7 @@ func ProcessorDuration(records, users float64, memoryMB int, recordsPerS float64
 	vcpu := min(1, float64(memoryMB)/mbPerVCPU)
 	cpu := time.Duration(records / (recordsPerS * vcpu) * float64(time.Second))
 	reads := time.Duration(math.Ceil(users/100)) * batchGetLatency
-	writes := time.Duration(math.Ceil(users/writeConcurrency)) * putItemLatency
+	writes := time.Duration(math.Ceil(users/float64(writeConcurrency))) * putItemLatency
 	return invokeOverhead + cpu + reads + writes
 }
 

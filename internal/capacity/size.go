@@ -115,7 +115,7 @@ func Size(l Load, projectDir string, prices *Prices) (*Sizing, error) {
 			l.PeakRate, l.EventBytes, mbps, l.PeakRate, need, shardHeadroom, shards)
 	} else {
 		set("shardCount", 0, "Unset with ON_DEMAND: AWS keeps write capacity at twice the last 30 days' peak (about %d shards for %.2f MB/s and %.0f records/s).",
-			max(onDemandInitialShards, int(math.Ceil(2*need))), mbps, l.PeakRate)
+			max(config.OnDemandInitialShards, int(math.Ceil(2*need))), mbps, l.PeakRate)
 	}
 	set("retentionHours", 24, "The 24 h included in the shard price; each hour more costs extended retention (about $%.0f a month per shard up to 7 days). Raise it to replay after longer outages.",
 		prices.get("kinesis/extended-retention-shard-hour").USD*hoursPerMonth)
