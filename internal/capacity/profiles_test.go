@@ -1,6 +1,8 @@
 package capacity
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -52,6 +54,21 @@ func TestLoadProfiles(t *testing.T) {
 	} {
 		t.Run(p.name, func(t *testing.T) {
 			s := size(t, p.load)
+			// The stack file the tool writes loads and validates as the program loads it.
+			dir := t.TempDir()
+			project, err := os.ReadFile(filepath.Join(projectDir, "Pulumi.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), project, 0o644)
+			_ = os.WriteFile(filepath.Join(dir, "Pulumi.profile.yaml"), []byte(s.StackFile("profile", "us-east-1")), 0o644)
+			values, err := stackconfig.Load(dir, "profile")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := config.Load(func(k string) (string, bool) { v, ok := values[k]; return v, ok }); err != nil {
+				t.Fatalf("the written stack fails validation: %v", err)
+			}
 			if s.Config.StreamMode != p.mode {
 				t.Errorf("streamMode %s, want %s", s.Config.StreamMode, p.mode)
 			}

@@ -112,6 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if cost != nil {
 			fmt.Fprintln(stdout)
 			sizeview.PrintBill(stdout, cost.Bill)
+			sizeview.PrintComparison(stdout, cost.Comparison)
 			sizeview.PrintWarnings(stdout, cost.Warnings)
 		}
 	}

@@ -139,9 +139,6 @@ func printSizing(w io.Writer, s *capacity.Sizing) {
 		e.InvocationsPerS, e.BatchRecords, e.WritesPerEvent, e.ItemBytes, e.SeenEntries, e.WriteUnitsPerWrite)
 	fmt.Fprintln(w)
 	sizeview.PrintBill(w, s.Bill)
-	c := s.Comparison
-	fmt.Fprintf(w, "\nCompared with %s:\n", c.Pattern)
-	fmt.Fprintf(w, "  DynamoDB write units per event %.3f against %.0f; DynamoDB $%.2f against $%.2f a month; total $%.2f against $%.2f\n",
-		c.WriteUnitsPerEvent, c.PowertoolsWriteUnitsPerEvent, c.DynamoDBUSD, c.PowertoolsDynamoDBUSD, c.TotalUSD, c.PowertoolsTotalUSD)
+	sizeview.PrintComparison(w, s.Comparison)
 	sizeview.PrintWarnings(w, s.Warnings)
 }

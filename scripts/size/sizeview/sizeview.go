@@ -36,3 +36,10 @@ func PrintWarnings(w io.Writer, ws []capacity.Warning) {
 		fmt.Fprintf(w, "  - %s\n", x)
 	}
 }
+
+// PrintComparison writes the Powertools comparison.
+func PrintComparison(w io.Writer, c capacity.Comparison) {
+	fmt.Fprintf(w, "\nCompared with %s:\n", c.Pattern)
+	fmt.Fprintf(w, "  DynamoDB write units per event %.3f against %.0f; DynamoDB $%.2f against $%.2f a month; total $%.2f against $%.2f\n",
+		c.WriteUnitsPerEvent, c.PowertoolsWriteUnitsPerEvent, c.DynamoDBUSD, c.PowertoolsDynamoDBUSD, c.TotalUSD, c.PowertoolsTotalUSD)
+}
