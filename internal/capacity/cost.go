@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/streamfn/streamfn/infra/config"
+	"github.com/streamfn/streamfn/internal/store"
 )
 
 // Item is one line of the monthly bill.
@@ -140,10 +141,9 @@ func Compare(cfg *config.Config, l Load, p *Prices, b Bill) Comparison {
 	c := Comparison{
 		Pattern:                      "Powertools idempotency: one conditional PutItem of an idempotency record plus one UpdateItem of the user's item, per record",
 		WriteUnitsPerEvent:           round(e.WritesPerEvent*float64(e.WriteUnitsPerWrite), 4),
-		PowertoolsWriteUnitsPerEvent: float64(1 + 1*ceilKB(featuresOnlyBytes())),
+		PowertoolsWriteUnitsPerEvent: float64(store.WriteUnits(powertoolsIdempotencyBytes) + store.WriteUnits(featuresOnlyBytes())),
 		TotalUSD:                     b.Total,
 	}
-	_ = powertoolsIdempotencyBytes // one write unit: under 1 KB
 	for _, it := range b.Items {
 		if it.Service == "dynamodb" && it.Item != "storage" {
 			c.DynamoDBUSD += it.USD
@@ -154,8 +154,6 @@ func Compare(cfg *config.Config, l Load, p *Prices, b Bill) Comparison {
 	c.PowertoolsTotalUSD = round(b.Total-c.DynamoDBUSD+c.PowertoolsDynamoDBUSD, 2)
 	return c
 }
-
-func ceilKB(n int) int { return (n + 1023) / 1024 }
 
 func round(f float64, places int) float64 {
 	s := math.Pow(10, float64(places))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -66,7 +67,7 @@ func (l *Load) TrafficFlags(fs *flag.FlagSet, rateUsage string) {
 	fs.IntVar(&l.CurrentShards, "current-shards", l.CurrentShards, "the deployed stream's open shards, to plan UpdateShardCount's steps (0: a new stream)")
 }
 
-// ReadLoad reads a YAML load file over l: keys are the flag names.
+// ReadFile reads a YAML load file over l: keys are the flag names.
 func (l *Load) ReadFile(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -157,8 +158,9 @@ func (l Load) Check() error {
 			add("-batch %d x -max-event-bytes %d = %d bytes: an ingest request over Lambda's 6 MB payload; send at most %d events per request",
 				n.Batch, n.MaxEventBytes, req, max(1, maxPayloadBytes/n.MaxEventBytes))
 		}
-		if n.PeakRate/float64(n.Users) > 0 && n.Users == 1 && n.PeakRate > shardRecordsPerS {
-			add("-users 1 at %.0f events/s: one user is one partition key, over one shard's %d records/s", n.PeakRate, shardRecordsPerS)
+		if each := n.PeakRate * (1 - n.HotUserShare) / float64(n.Users); each > shardRecordsPerS {
+			add("-users %d at %.0f events/s: each user sends %.0f events/s, over one shard's %d records/s, and a user's events share one partition key; describe at least %.0f users",
+				n.Users, n.PeakRate, each, shardRecordsPerS, math.Ceil(n.PeakRate/shardRecordsPerS))
 		}
 	}
 	if len(p) > 0 {

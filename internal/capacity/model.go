@@ -63,7 +63,7 @@ type Estimate struct {
 	BatchPayloadBytes     int     `json:"batchPayloadBytes"`     // the largest batch's invocation payload
 }
 
-// Estimate predicts how a stack configured as cfg behaves under load l.
+// EstimateFor predicts how a stack configured as cfg behaves under load l.
 func EstimateFor(cfg *config.Config, l Load) Estimate {
 	l = l.Normalized()
 	var e Estimate

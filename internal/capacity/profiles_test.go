@@ -101,6 +101,7 @@ func TestImpossibleLoads(t *testing.T) {
 		{"an ingest request over 6 MB", load(5000, func(l *Load) { l.Batch = 500; l.MaxEventBytes = 100000 }), "over Lambda's 6 MB payload"},
 		{"an event over Kinesis's record", load(5000, func(l *Load) { l.MaxEventBytes = 2 << 20 }), "1 MiB record"},
 		{"no rate", load(0), "-rate 0"},
+		{"two users at 5,000/s", load(5000, func(l *Load) { l.Users = 2 }), "each user sends 2500 events/s"},
 		{"a peak below the mean", load(5000, func(l *Load) { l.PeakRate = 100 }), "-peak-rate"},
 		{"an unknown architecture", load(5000, func(l *Load) { l.Arch = "ppc" }), "-arch"},
 	} {
