@@ -103,6 +103,7 @@ func TestImpossibleLoads(t *testing.T) {
 		{"no rate", load(0), "-rate 0"},
 		{"two users at 5,000/s", load(5000, func(l *Load) { l.Users = 2 }), "each user sends 2500 events/s"},
 		{"a peak below the mean", load(5000, func(l *Load) { l.PeakRate = 100 }), "-peak-rate"},
+		{"a processor too slow for any number of lanes", load(50, func(l *Load) { l.Users = 20; l.RecordsPerS = 1 }), "more shards cannot help"},
 		{"an unknown architecture", load(5000, func(l *Load) { l.Arch = "ppc" }), "-arch"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

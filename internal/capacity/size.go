@@ -37,6 +37,8 @@ const (
 	shardHeadroom = 1.6
 	// A lane should be busy at most half the time at the peak.
 	targetLaneUtilization = 0.5
+	// The most shards the planner proposes: infra/config's bound for a stream.
+	maxPlannedShards = 10000
 )
 
 // Size turns a load into stack settings, validates them with infra/config over the project's
@@ -76,7 +78,13 @@ func Size(l Load, projectDir string, prices *Prices) (*Sizing, error) {
 		if pf <= 10 {
 			break
 		}
-		shards = int(math.Ceil(float64(shards) * 1.25))
+		// More shards only help while they split the users further.
+		if shards*10 >= l.Users || shards >= maxPlannedShards {
+			p := peakEstimate(cfg, l)
+			return nil, fmt.Errorf("impossible load: %d shards x parallelization 10 still leave each lane busy %.0f%% of the time (batches of %.0f records take %.0f ms at -records-per-s %g); a lane holds whole users, so more shards cannot help. Raise -records-per-s (measure it with make bench) or describe more -users",
+				shards, 100*p.LaneUtilization, p.BatchRecords, p.ProcessorDurationMs, l.RecordsPerS)
+		}
+		shards = min(maxPlannedShards, int(math.Ceil(float64(shards)*1.25)))
 	}
 	peak := peakEstimate(cfg, l)
 
