@@ -139,7 +139,7 @@ func Compare(cfg *config.Config, l Load, p *Prices, b Bill) Comparison {
 	e := EstimateFor(cfg, l)
 	events := l.Rate * hoursPerMonth * 3600
 	c := Comparison{
-		Pattern:                      "Powertools idempotency: one conditional PutItem of an idempotency record plus one UpdateItem of the user's item, per record",
+		Pattern:                      "Powertools idempotency: one conditional PutItem of an idempotency record plus one UpdateItem of the user's item, per record (the utility also marks the record COMPLETED, a third write not counted here)",
 		WriteUnitsPerEvent:           round(e.WritesPerEvent*float64(e.WriteUnitsPerWrite), 4),
 		PowertoolsWriteUnitsPerEvent: float64(store.WriteUnits(powertoolsIdempotencyBytes) + store.WriteUnits(featuresOnlyBytes())),
 		TotalUSD:                     b.Total,
