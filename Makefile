@@ -7,7 +7,7 @@ LOCAL_FLAGS ?=
 # The processor benchmark's input; generated on first use.
 BENCH_EVENT ?= .build/bench/event-10000.json
 
-.PHONY: test unit e2e lint fmt-check vet staticcheck actionlint plan size local bench bench-local fuzz deps clean
+.PHONY: test unit e2e lint fmt-check vet staticcheck actionlint plan size local bench bench-local fuzz deps clean redrive
 
 ## test: what CI runs: formatting, vet, staticcheck, actionlint, all tests and a short end-to-end run.
 test: deps fmt-check vet staticcheck actionlint unit e2e
@@ -31,8 +31,12 @@ staticcheck:
 actionlint:
 	$(GO) tool actionlint
 
+# The race detector on everything concurrent (the mapping, the pool, the load
+# generator, the stream writer, the processor's parallel writes); the Pulumi
+# program and the command wrappers run without it, which keeps CI fast.
 unit: deps
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race ./internal/... ./functions/...
+	$(GO) test -count=1 ./infra/... ./scripts/...
 
 e2e: deps
 	$(GO) run ./scripts/local -stack $(STACK) -rate 1000 -duration 20s -users 200 -bad 0.02 -dup 0.05 -late-dup 10s -pk mixed -verify -chaos 0.05 -json -port 0
@@ -74,3 +78,8 @@ fuzz:
 
 clean:
 	rm -rf .build out
+
+## redrive: failed batches back into the pipeline, e.g. make redrive ARGS="list", ARGS="-stack prod replay -dry-run"
+ARGS ?= list
+redrive:
+	$(GO) run ./scripts/redrive $(ARGS)

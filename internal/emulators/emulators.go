@@ -1,6 +1,6 @@
 // Package emulators starts and stops the local AWS stand-ins that the tests
 // and the local run use: kinesalite (Kinesis), dynalite (DynamoDB) and fauxqs
-// (SQS and SNS). They are npm packages pinned in the repository's
+// (SQS, SNS and S3). They are npm packages pinned in the repository's
 // package-lock.json; `npm ci` (which `make test` and `make local` run)
 // installs them.
 //
@@ -32,7 +32,7 @@ type Kind string
 const (
 	Kinesis  Kind = "kinesis"  // kinesalite
 	DynamoDB Kind = "dynamodb" // dynalite
-	SQS      Kind = "sqs"      // fauxqs, which also speaks SNS
+	SQS      Kind = "sqs"      // fauxqs, which also speaks SNS and S3 (path-style)
 )
 
 // packages maps each kind to the npm package that provides it.

@@ -46,9 +46,24 @@ func main() {
 	flags.BoolVar(&opts.JSON, "json", false, "print the final report as JSON on stdout (progress goes to stderr)")
 	flags.IntVar(&opts.Port, "port", 9000, "port of the local ingest Function URL on 127.0.0.1; 0 = a free one")
 	flags.IntVar(&opts.IngestCap, "ingest-environments", 8, "execution environments of an unreserved ingest function")
-	_ = flags.Parse(os.Args[1:]) // ExitOnError: exits on a bad flag
+	flags.DurationVar(&opts.Outage, "outage", 0, "for this long after the load starts, the table refuses the processor's writes (InternalServerError), as in a DynamoDB outage: batches fail, expire and go to the on-failure destination; -verify counts their records as expected, not lost")
+	flags.BoolVar(&opts.Redrive, "redrive", false, "after draining, replay every on-failure record with the redrive tool's replay (as `make redrive ARGS=replay` would), then verify exactly, as if nothing had failed")
+	flags.Usage = func() {
+		fmt.Fprintf(flags.Output(), "Usage: go run ./scripts/local [flags]\n\n")
+		flags.PrintDefaults()
+		fmt.Fprintf(flags.Output(), "\n%s", exitCodes)
+	}
+	_ = flags.Parse(os.Args[1:]) // ExitOnError: exits 2 on a bad flag
 	if flags.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "unexpected arguments %q: every setting is a flag (see -h)\n", flags.Args())
+		os.Exit(2)
+	}
+	if opts.Outage < 0 {
+		fmt.Fprintf(os.Stderr, "-outage %v: must be a duration of 0 or more, e.g. 20s\n", opts.Outage)
+		os.Exit(2)
+	}
+	if opts.Outage > 0 && opts.Rate == 0 {
+		fmt.Fprintln(os.Stderr, "-outage starts with the load: give -rate too, e.g. -rate 1000 -duration 40s -outage 20s")
 		os.Exit(2)
 	}
 	if opts.Chaos < 0 || opts.Chaos > 1 {
@@ -77,20 +92,40 @@ func main() {
 	}()
 
 	err = run.Run(ctx, opts)
-	switch {
-	case errors.Is(err, run.ErrVerifyFailed):
-		os.Exit(1)
-	case err != nil:
-		fail(err)
+	if err != nil && !errors.Is(err, run.ErrVerifyFailed) {
+		report(err)
 	}
+	os.Exit(exitCode(err))
+}
+
+// exitCodes is what -h says of them.
+const exitCodes = `Exit codes:
+  0  done (with -verify: the table and queues match what was sent)
+  1  a finding: -verify found differences
+  2  a usage or set-up error: a bad flag, an invalid stack config, a stand-in or function that would not start
+`
+
+// exitCode maps how the run ended to its exit code (exitCodes).
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, run.ErrVerifyFailed):
+		return 1
+	}
+	return 2
 }
 
 func fail(err error) {
+	report(err)
+	os.Exit(exitCode(err))
+}
+
+func report(err error) {
 	var invalid *config.ValidationError
 	if errors.As(err, &invalid) {
 		fmt.Fprintln(os.Stderr, invalid)
-		os.Exit(1)
+		return
 	}
 	fmt.Fprintln(os.Stderr, "local run:", err)
-	os.Exit(1)
 }

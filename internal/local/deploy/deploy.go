@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/infra/plan"
@@ -303,6 +305,14 @@ func (r *reader) mapping(d *Deployment, in inputs) Mapping {
 		}
 	}
 	return m
+}
+
+// MappingUUID is the local mapping's UUID: stable for a stack's stream and
+// processor, as an event-source mapping's UUID is for its lifetime. It
+// names the mapping's folder in the failure bucket
+// (aws/lambda/<ESM-UUID>/...).
+func (d *Deployment) MappingUUID() string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("streamfn-local:"+d.Stack+":"+d.Stream.ARN+":"+d.Processor.ARN)).String()
 }
 
 // Queue returns the queue with the logical name.

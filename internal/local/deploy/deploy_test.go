@@ -166,3 +166,45 @@ func TestFromTheDevStack(t *testing.T) {
 		t.Error("dev sends failed batches to the bucket; it has no failures queue")
 	}
 }
+
+// With streamfn:failureDestination s3 the mapping's on-failure destination
+// is the failure bucket and there is no failures queue.
+func TestFromReadsTheFailureBucketDestination(t *testing.T) {
+	p := handMadePlan()
+	var resources []plan.Resource
+	for _, r := range p.Resources {
+		switch {
+		case r.Type == TypeQueue && r.Name == FailuresName:
+			continue
+		case r.Type == TypeMapping:
+			r.Inputs["destinationConfig"] = map[string]any{"onFailure": map[string]any{"destinationArn": "arn:aws:s3:::failures-7a"}}
+		}
+		resources = append(resources, r)
+	}
+	p.Resources = resources
+	delete(p.Outputs, "failuresQueueUrl")
+	d, err := From(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.FailureBucket != (Bucket{Name: "failures-7a", ARN: "arn:aws:s3:::failures-7a"}) || d.Mapping.OnFailureType != TypeBucket {
+		t.Fatalf("bucket %+v, mapping on failure %q (%s)", d.FailureBucket, d.Mapping.OnFailure, d.Mapping.OnFailureType)
+	}
+	if len(d.Queues) != 1 || d.Queues[0].Logical != PoisonName {
+		t.Fatalf("queues %+v, want only poison", d.Queues)
+	}
+	// The local mapping's UUID is stable for the stack, and a UUID.
+	if u := d.MappingUUID(); u != d.MappingUUID() || len(u) != 36 {
+		t.Fatalf("MappingUUID %q", u)
+	}
+
+	// A bucket that is not the stack's is refused.
+	for i, r := range p.Resources {
+		if r.Type == TypeMapping {
+			p.Resources[i].Inputs["destinationConfig"] = map[string]any{"onFailure": map[string]any{"destinationArn": "arn:aws:s3:::someone-elses"}}
+		}
+	}
+	if _, err := From(p); err == nil || !strings.Contains(err.Error(), "someone-elses") {
+		t.Fatalf("another bucket as destination: %v", err)
+	}
+}

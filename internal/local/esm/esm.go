@@ -25,6 +25,7 @@
 package esm
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,6 +33,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -129,7 +131,7 @@ func (c *Config) validate() error {
 		problems = append(problems, "no stream name")
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("event-source mapping: %s", joinLines(problems))
+		return fmt.Errorf("event-source mapping: %s", strings.Join(problems, "; "))
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 250 * time.Millisecond
@@ -144,14 +146,6 @@ func (c *Config) validate() error {
 		c.ShardBuffer = c.BatchSize * c.ParallelizationFactor
 	}
 	return nil
-}
-
-func joinLines(lines []string) string {
-	out := lines[0]
-	for _, l := range lines[1:] {
-		out += "; " + l
-	}
-	return out
 }
 
 // Mapping is a running event-source mapping.
@@ -171,6 +165,9 @@ type Mapping struct {
 
 	samplesMu sync.Mutex
 	samples   []Sample
+	// lastDestinationError is the error of the last on-failure record the
+	// destination refused five times (guarded by samplesMu).
+	lastDestinationError error
 }
 
 // Sample is one invocation's iterator age, as Lambda's IteratorAge metric
@@ -263,6 +260,16 @@ type shard struct {
 	behind       bool      // the last read returned records: more may wait unread
 	emptyReadAt  time.Time // the last read that found nothing new
 	closed       bool      // the shard ended (no next iterator)
+	readErrors   int64     // reads (GetRecords or GetShardIterator) that failed
+	lastError    error     // the last of them
+}
+
+// readFailed counts a failed read and keeps its error.
+func (sh *shard) readFailed(err error) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.readErrors++
+	sh.lastError = err
 }
 
 // lane is one of a shard's parallelizationFactor ordered sub-streams.
@@ -276,7 +283,14 @@ type lane struct {
 	inFlight []record  // the batch being invoked or retried
 }
 
+// The backoff after a failed read: it doubles per failure in a row.
+const (
+	minReadBackoff = 100 * time.Millisecond
+	maxReadBackoff = 5 * time.Second
+)
+
 func (m *Mapping) poll(ctx context.Context, sh *shard, iterator string) {
+	backoff := minReadBackoff
 	for ctx.Err() == nil {
 		if !m.waitForSpace(ctx, sh) {
 			return
@@ -291,16 +305,22 @@ func (m *Mapping) poll(ctx context.Context, sh *shard, iterator string) {
 			}
 			var expired *types.ExpiredIteratorException
 			if errors.As(err, &expired) {
-				if it, err := m.resumeIterator(ctx, sh); err == nil {
+				it, resumeErr := m.resumeIterator(ctx, sh)
+				if resumeErr == nil {
 					iterator = it
+					continue
 				}
-				continue
+				err = resumeErr
 			}
-			// Throughput exceeded or a passing fault: Lambda backs off and
-			// polls again.
-			sleep(ctx, time.Second)
+			// Throughput exceeded, a passing fault or one that lasts: Lambda
+			// backs off and polls again. Every error is counted and kept, so
+			// a shard that fails for good does not look idle.
+			sh.readFailed(fmt.Errorf("reading shard %s of %s: %w", sh.id, m.cfg.StreamName, err))
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, maxReadBackoff)
 			continue
 		}
+		backoff = minReadBackoff
 		if len(out.Records) == 0 {
 			sh.mu.Lock()
 			sh.emptyReadAt = started
@@ -347,7 +367,7 @@ func (m *Mapping) resumeIterator(ctx context.Context, sh *shard) (string, error)
 		StartingSequenceNumber: aws.String(last),
 	})
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("resuming after sequence number %s: %w", last, err)
 	}
 	return aws.ToString(out.ShardIterator), nil
 }
@@ -607,7 +627,7 @@ func (m *Mapping) outcome(res lambdaenv.Result, batch []record) (failedFrom int,
 // record of the batch. Otherwise the batch resumes at the lowest reported
 // sequence number.
 func Checkpoint(payload []byte, batch []string) (failedFrom int, wholeBatch bool) {
-	trimmed := trimSpace(payload)
+	trimmed := bytes.TrimSpace(payload) // JSON white space is a subset
 	if len(trimmed) == 0 || string(trimmed) == "null" {
 		return -1, false
 	}
@@ -634,16 +654,6 @@ func Checkpoint(payload []byte, batch []string) (failedFrom int, wholeBatch bool
 		lowest = min(lowest, i)
 	}
 	return lowest, false
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\r' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // expired counts the leading records older than the maximum record age.
@@ -705,14 +715,19 @@ func (m *Mapping) discard(ctx context.Context, sh *shard, records []record, cond
 		doc.ResponseContext = &failure.ResponseContext{StatusCode: 200, ExecutedVersion: "$LATEST", FunctionError: last.FunctionError}
 	}
 	doc.Payload = string(encodeEvent(records))
+	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		if err := m.cfg.Destination(ctx, doc); err == nil {
+		if err = m.cfg.Destination(ctx, doc); err == nil {
 			m.destinationSent.Add(1)
 			return
 		}
 		sleep(ctx, time.Duration(attempt+1)*200*time.Millisecond)
 	}
 	m.destinationErrors.Add(1)
+	m.samplesMu.Lock()
+	m.lastDestinationError = fmt.Errorf("sending the on-failure record of %d records of %s (%s..%s): %w",
+		len(records), sh.id, records[0].sequenceNumber, records[len(records)-1].sequenceNumber, err)
+	m.samplesMu.Unlock()
 }
 
 // Stats are the mapping's counters and each shard's state.
@@ -726,12 +741,14 @@ type Stats struct {
 	Bisections        int64
 	RecordsRead       int64
 	RecordsSucceeded  int64
-	RecordsDiscarded  int64         // sent to the on-failure destination
-	DestinationSent   int64         // documents sent
-	DestinationErrors int64         // documents the destination refused five times
-	ReadCalls         int64         // GetRecords calls
-	ReadTime          time.Duration // spent waiting for them, all shards together
-	Shards            []ShardStats
+	RecordsDiscarded  int64 // sent to the on-failure destination
+	DestinationSent   int64 // documents sent
+	DestinationErrors int64 // documents the destination refused five times
+	// LastDestinationError says why the last of them was refused.
+	LastDestinationError string
+	ReadCalls            int64         // GetRecords calls
+	ReadTime             time.Duration // spent waiting for them, all shards together
+	Shards               []ShardStats
 }
 
 // ShardStats is one shard's state.
@@ -746,6 +763,10 @@ type ShardStats struct {
 	Pending     int // records read and not yet finished
 	EmptyReadAt time.Time
 	Closed      bool
+	// ReadErrors counts failed reads of the shard, and LastError says why
+	// the last one failed ("" when none did).
+	ReadErrors int64
+	LastError  string
 }
 
 // Stats returns the counters.
@@ -766,6 +787,11 @@ func (m *Mapping) Stats() Stats {
 		ReadCalls:         m.readCalls.Load(),
 		ReadTime:          time.Duration(m.readNanos.Load()),
 	}
+	m.samplesMu.Lock()
+	if m.lastDestinationError != nil {
+		s.LastDestinationError = m.lastDestinationError.Error()
+	}
+	m.samplesMu.Unlock()
 	now := time.Now()
 	for _, sh := range m.shards {
 		st := ShardStats{ShardID: sh.id}
@@ -773,6 +799,10 @@ func (m *Mapping) Stats() Stats {
 		st.Pending = sh.buffered
 		st.EmptyReadAt = sh.emptyReadAt
 		st.Closed = sh.closed
+		st.ReadErrors = sh.readErrors
+		if sh.lastError != nil {
+			st.LastError = sh.lastError.Error()
+		}
 		var oldest time.Time
 		if sh.behind {
 			oldest = sh.lastArrival

@@ -705,6 +705,58 @@ func TestAppendJSONString(t *testing.T) {
 	}
 }
 
+// Events rebuilds, from the records GetRecords returns, exactly the
+// invocation the mapping sent (the on-failure record's payload), byte for
+// byte; and it cuts larger sets of records at the size limit.
+func TestEventsRebuildsTheInvocationTheMappingSent(t *testing.T) {
+	client, stream := newStream(t, 1)
+	put(t, client, stream, "a", `b "quoted"`, "c\u00e9")
+	fn := &fakeFunction{respond: func(int, events.KinesisEvent) (lambdaenv.Result, error) { return unhandled() }}
+	dest := &destination{}
+	cfg := baseConfig(stream)
+	cfg.MaximumRetryAttempts = 0
+	cfg.Destination = dest.send
+	run(t, cfg, client, fn)
+	eventually(t, "the discard", func() bool { return len(dest.all()) == 1 })
+	doc := dest.all()[0]
+
+	ctx := context.Background()
+	it, err := client.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(stream), ShardId: aws.String(doc.KinesisBatchInfo.ShardID),
+		ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber, StartingSequenceNumber: aws.String(doc.KinesisBatchInfo.StartSequenceNumber)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: it.ShardIterator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := EventSource{ShardID: doc.KinesisBatchInfo.ShardID, StreamARN: cfg.StreamARN, Region: cfg.Region, InvokeIdentityARN: cfg.InvokeIdentityARN}
+	got := Events(src, out.Records, 0)
+	if len(got) != 1 || string(got[0]) != doc.Payload {
+		t.Fatalf("rebuilt %d events:\n%s\nthe mapping sent:\n%s", len(got), got, doc.Payload)
+	}
+
+	// Cut at the limit: every record once, in order, each event within it.
+	one := len(Events(src, out.Records[:1], 0)[0])
+	cut := Events(src, out.Records, one+10)
+	var seqs []string
+	for _, ev := range cut {
+		var k events.KinesisEvent
+		if err := json.Unmarshal(ev, &k); err != nil {
+			t.Fatal(err)
+		}
+		if len(ev) > one+10 && len(k.Records) > 1 {
+			t.Errorf("an event of %d records, %d bytes, passes the limit %d", len(k.Records), len(ev), one+10)
+		}
+		for _, r := range k.Records {
+			seqs = append(seqs, r.Kinesis.SequenceNumber)
+		}
+	}
+	if len(cut) < 2 || len(seqs) != 3 || seqs[0] != doc.KinesisBatchInfo.StartSequenceNumber || seqs[2] != doc.KinesisBatchInfo.EndSequenceNumber {
+		t.Fatalf("cut into %d events holding %v", len(cut), seqs)
+	}
+}
+
 // Without Node.js the package must not pass having run nothing: the tests
 // that need no stand-in run, the others skip each with its reason.
 func TestWithoutNodeTestsSkipOneByOne(t *testing.T) {

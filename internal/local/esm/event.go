@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
 // record is one Kinesis record as the mapping holds it: its identity, its
@@ -79,4 +82,47 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// EventSource is what every record of one shard's invocations carries
+// besides the record itself: the shard, the stream, the region and the
+// function's execution role (invokeIdentityArn).
+type EventSource struct {
+	ShardID           string
+	StreamARN         string
+	Region            string
+	InvokeIdentityARN string
+}
+
+// Events renders Kinesis records, as GetRecords returns them, as the
+// invocations the mapping would send: the exact event Lambda builds, cut
+// so that no invocation passes maxBytes (Lambda's 6 MB payload limit when
+// maxBytes is 0 or more). A record too large for maxBytes goes alone. The
+// redrive tool rebuilds discarded batches with it, so that one encoder
+// serves the local mapping and the replay.
+func Events(src EventSource, records []types.Record, maxBytes int) [][]byte {
+	if maxBytes <= 0 || maxBytes > maxPayloadBytes {
+		maxBytes = maxPayloadBytes
+	}
+	s := eventSource{shardID: src.ShardID, streamARN: src.StreamARN, region: src.Region, invokeIdentityARN: src.InvokeIdentityARN}
+	var (
+		events [][]byte
+		batch  []record
+		size   = len(`{"Records":[]}`)
+	)
+	for _, r := range records {
+		seq, key := aws.ToString(r.SequenceNumber), aws.ToString(r.PartitionKey)
+		rec := record{sequenceNumber: seq, partitionKey: key, arrival: aws.ToTime(r.ApproximateArrivalTimestamp)}
+		rec.element = s.encodeRecord(seq, key, r.Data, rec.arrival)
+		if len(batch) > 0 && size+len(rec.element)+1 > maxBytes {
+			events = append(events, encodeEvent(batch))
+			batch, size = nil, len(`{"Records":[]}`)
+		}
+		batch = append(batch, rec)
+		size += len(rec.element) + 1
+	}
+	if len(batch) > 0 {
+		events = append(events, encodeEvent(batch))
+	}
+	return events
 }

@@ -351,6 +351,20 @@ type environment struct {
 
 const invokePath = "/2015-03-31/functions/function/invocations"
 
+type clientContextKey struct{}
+
+// WithClientContext carries an Invoke's ClientContext (base64 JSON, as the
+// X-Amz-Client-Context header holds it) to the function.
+func WithClientContext(ctx context.Context, clientContext string) context.Context {
+	return context.WithValue(ctx, clientContextKey{}, clientContext)
+}
+
+// ClientContextOf is the ClientContext WithClientContext carries, or "".
+func ClientContextOf(ctx context.Context) string {
+	cc, _ := ctx.Value(clientContextKey{}).(string)
+	return cc
+}
+
 func startEnvironment(spec Spec, id int) (*environment, error) {
 	var lastErr error
 	// A port picked free can be taken by another process before
@@ -497,6 +511,10 @@ func (e *environment) invoke(ctx context.Context, p *Pool, payload []byte, actio
 	requestID := uuid.NewString()
 	req.Header.Set("X-Amzn-RequestId", requestID)
 	req.Header.Set("Content-Type", "application/json")
+	if cc := ClientContextOf(ctx); cc != "" {
+		// aws-lambda-rie hands it to the function as Lambda does.
+		req.Header.Set("X-Amz-Client-Context", cc)
+	}
 
 	var chaosWG sync.WaitGroup
 	var chaosMu sync.Mutex

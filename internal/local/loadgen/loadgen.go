@@ -38,6 +38,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -115,7 +116,7 @@ func (o *Options) check() error {
 		problems = append(problems, fmt.Sprintf("-clients %d: must be at least 1", o.Clients))
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("load options:\n  %s", joinLines(problems))
+		return fmt.Errorf("load options:\n  %s", strings.Join(problems, "\n  "))
 	}
 	if o.MaxAttempts == 0 {
 		o.MaxAttempts = 40
@@ -133,17 +134,6 @@ const (
 	KeysKPL    = "kpl"
 	KeysMixed  = "mixed"
 )
-
-func joinLines(lines []string) string {
-	var b bytes.Buffer
-	for i, l := range lines {
-		if i > 0 {
-			b.WriteString("\n  ")
-		}
-		b.WriteString(l)
-	}
-	return b.String()
-}
 
 // Stats are the load's counters.
 type Stats struct {
@@ -353,7 +343,14 @@ func (g *Generator) generate(genCtx, ctx context.Context, requests chan<- []item
 			return
 		case <-ticker.C:
 		}
-		due := int64(g.opts.Rate*time.Since(start).Seconds()) - produced
+		if genCtx.Err() != nil {
+			return // the tick and the end came together: the end wins
+		}
+		elapsed := time.Since(start)
+		if g.opts.Duration > 0 {
+			elapsed = min(elapsed, g.opts.Duration) // a late tick makes no events past the end
+		}
+		due := int64(g.opts.Rate*elapsed.Seconds()) - produced
 		// Never burst more than a second's worth after a stall.
 		due = min(due, int64(g.opts.Rate)+1)
 		var direct []item

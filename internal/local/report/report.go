@@ -17,6 +17,7 @@ import (
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 	"github.com/streamfn/streamfn/internal/local/loadgen"
 	"github.com/streamfn/streamfn/internal/local/verify"
+	"github.com/streamfn/streamfn/internal/redrive"
 )
 
 // Point is one second of the run.
@@ -77,9 +78,18 @@ type Summary struct {
 	Writes   Writes         `json:"processorWrites"`
 	Failures int            `json:"failureDocuments"`
 	Verify   *verify.Result `json:"verify,omitempty"`
-	LogsDir  string         `json:"logsDir"`
-	Chart    string         `json:"chart"`
-	Series   []Point        `json:"series"`
+	// Outage is the table outage of -outage; Redrive the replay of -redrive.
+	Outage  *Outage               `json:"outage,omitempty"`
+	Redrive *redrive.ReplayReport `json:"redrive,omitempty"`
+	LogsDir string                `json:"logsDir"`
+	Chart   string                `json:"chart"`
+	Series  []Point               `json:"series"`
+}
+
+// Outage is what -outage did.
+type Outage struct {
+	Seconds       float64 `json:"seconds"`
+	WritesRefused int64   `json:"writesRefused"`
 }
 
 // JSON writes the summary as one JSON document.
@@ -131,9 +141,23 @@ func (s *Summary) Text(w io.Writer) {
 			w.WritesPerEvent, w.Writes, w.Events, w.MeanItemBytes, w.WriteUnits, w.InvocationsPerS)
 	}
 	p("  queues     poison %d, failures %d", s.Poison, s.Failures)
+	if o := s.Outage; o != nil {
+		p("  outage     the table refused %d writes during the first %.0fs of load", o.WritesRefused, o.Seconds)
+	}
+	if r := s.Redrive; r != nil {
+		p("  redrive    %d records replayed from %d on-failure records; %d failed, %d ranges lost", r.RecordsReplayed, len(r.Results), r.Failed, len(r.Lost))
+		for _, res := range r.Results {
+			if res.Error != "" {
+				p("    - %s: %s", res.Where(), res.Error)
+			}
+		}
+	}
 	if v := s.Verify; v != nil {
-		if v.OK {
-			p("  verify     OK: %d users, %d events; %d malformed rejected by ingest; %d/%d poison records found; failures queue empty",
+		if v.OK && v.RecordsInFailures > 0 {
+			p("  verify     OK: %d users, %d events; %d records (%d acknowledged events) in %d on-failure records, expected after the outage, not lost; %d users checked within bounds, the rest exactly; %d/%d poison records found",
+				v.Users, v.Events, v.RecordsInFailures, v.EventsInFailures, v.FailureDocuments, v.UsersWithDiscards, v.PoisonFound, v.PoisonExpected)
+		} else if v.OK {
+			p("  verify     OK: %d users, %d events; %d malformed rejected by ingest; %d/%d poison records found; no on-failure record",
 				v.Users, v.Events, v.IngestRejected, v.PoisonFound, v.PoisonExpected)
 		} else {
 			p("  verify     FAILED: %d differences (first %d):", v.DifferenceCount, len(v.Differences))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamfn/streamfn/internal/local/esm"
 	"github.com/streamfn/streamfn/internal/local/verify"
+	"github.com/streamfn/streamfn/internal/redrive"
 )
 
 func TestIteratorAgesPercentiles(t *testing.T) {
@@ -97,5 +98,40 @@ func TestAxesUseRoundNumbers(t *testing.T) {
 		if got := clock(in); got != want {
 			t.Errorf("clock(%v) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// An outage run says what the table refused, how many records the
+// redrive replayed, and, without a redrive, that the discarded records
+// were expected; the JSON carries the same.
+func TestSummaryOfAnOutageAndARedrive(t *testing.T) {
+	s := &Summary{
+		Stack:   "outage",
+		Outage:  &Outage{Seconds: 20, WritesRefused: 12617},
+		Redrive: &redrive.ReplayReport{RecordsReplayed: 4600, Results: make([]redrive.Replayed, 46)},
+		Verify:  &verify.Result{OK: true, Users: 500, Events: 40008, RecordsInFailures: 4600, EventsInFailures: 4600, FailureDocuments: 46, UsersWithDiscards: 500},
+	}
+	var text bytes.Buffer
+	s.Text(&text)
+	for _, want := range []string{"refused 12617 writes during the first 20s", "4600 records replayed from 46 on-failure records; 0 failed, 0 ranges lost", "4600 records (4600 acknowledged events) in 46 on-failure records, expected after the outage, not lost"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the text lacks %q:\n%s", want, text.String())
+		}
+	}
+	var js bytes.Buffer
+	if err := s.JSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Outage  Outage `json:"outage"`
+		Redrive struct {
+			RecordsReplayed int `json:"recordsReplayed"`
+		} `json:"redrive"`
+		Verify struct {
+			RecordsInFailures int `json:"recordsInFailures"`
+		} `json:"verify"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil || doc.Outage.WritesRefused != 12617 || doc.Redrive.RecordsReplayed != 4600 || doc.Verify.RecordsInFailures != 4600 {
+		t.Fatalf("JSON: %v %+v", err, doc)
 	}
 }

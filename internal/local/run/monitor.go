@@ -137,6 +137,9 @@ func (m *monitor) countQueues(ctx context.Context) (poison, failures int) {
 	}
 	if m.failsURL != "" {
 		failures = queueDepth(ctx, m.sqs, m.failsURL)
+	} else if m.mapping != nil {
+		// The failure bucket: the records the mapping wrote there.
+		failures = int(m.mapping.Stats().DestinationSent)
 	}
 	return poison, failures
 }

@@ -8,6 +8,7 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,18 +25,24 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/google/uuid"
 
 	"github.com/streamfn/streamfn/infra/plan"
 	"github.com/streamfn/streamfn/internal/failure"
 	"github.com/streamfn/streamfn/internal/local/deploy"
+	"github.com/streamfn/streamfn/internal/local/endpoints"
 	"github.com/streamfn/streamfn/internal/local/esm"
 	"github.com/streamfn/streamfn/internal/local/funcurl"
+	"github.com/streamfn/streamfn/internal/local/lambdaapi"
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 	"github.com/streamfn/streamfn/internal/local/loadgen"
+	"github.com/streamfn/streamfn/internal/local/outage"
 	"github.com/streamfn/streamfn/internal/local/report"
 	"github.com/streamfn/streamfn/internal/local/verify"
 	"github.com/streamfn/streamfn/internal/processor"
+	"github.com/streamfn/streamfn/internal/redrive"
 )
 
 // Options are the command's flags.
@@ -59,6 +66,15 @@ type Options struct {
 	Port          int // the Function URL's port; 0: a free one
 	// IngestCap is the environments an unreserved ingest gets.
 	IngestCap int
+	// Outage makes the table refuse the processor's writes for this long
+	// after the load starts, as in a DynamoDB outage.
+	Outage time.Duration
+	// Redrive replays every on-failure record after draining, with the
+	// redrive tool's replay, before verifying.
+	Redrive bool
+	// Published, when set, is called with the endpoints file's path once
+	// the pipeline runs (a test drives tools against the run with it).
+	Published func(endpointsFile string)
 
 	Stdout, Stderr io.Writer
 }
@@ -129,6 +145,14 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer set.stop()
+	var tableOutage *outage.Proxy
+	if opts.Outage > 0 {
+		if tableOutage, err = outage.Start(set.dynamodb.Endpoint); err != nil {
+			return err
+		}
+		defer tableOutage.Close()
+		set.tableEndpoint = tableOutage.Endpoint()
+	}
 	c := newClients(d.Region, set)
 	localURLs, err := createResources(ctx, d, c)
 	if err != nil {
@@ -160,6 +184,20 @@ func Run(ctx context.Context, opts Options) error {
 	go func() { _ = server.Serve(listener) }()
 	defer server.Close()
 
+	// The Lambda Invoke API of both functions, for the SDK's lambda client
+	// (the redrive tool) through AWS_ENDPOINT_URL_LAMBDA.
+	lambdaListener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("serving the Lambda API: %w", err)
+	}
+	lambdaURL := "http://" + lambdaListener.Addr().String()
+	lambdaServer := &http.Server{Handler: lambdaapi.NewHandler(
+		lambdaapi.Function{Name: d.Ingest.Name, ARN: d.Ingest.ARN, Role: d.Ingest.RoleARN, Timeout: d.Ingest.Timeout, MemoryMB: d.Ingest.MemoryMB, Environment: d.Ingest.Environment, Invoker: ingestPool},
+		lambdaapi.Function{Name: d.Processor.Name, ARN: d.Processor.ARN, Role: d.Processor.RoleARN, Timeout: d.Processor.Timeout, MemoryMB: d.Processor.MemoryMB, Environment: d.Processor.Environment, Invoker: processorPool},
+	), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = lambdaServer.Serve(lambdaListener) }()
+	defer lambdaServer.Close()
+
 	// 5. The event-source mapping.
 	failuresURL := ""
 	if q, ok := d.Queue(d.Mapping.OnFailure); ok {
@@ -174,6 +212,9 @@ func Run(ctx context.Context, opts Options) error {
 	mappingDone := make(chan error, 1)
 	if d.Mapping.Enabled {
 		cfg := mappingConfig(d, c, failuresURL)
+		if d.Mapping.OnFailureType == deploy.TypeBucket {
+			cfg.Destination = bucketDestination(c.s3, d.FailureBucket.Name, d.MappingUUID())
+		}
 		mapping, err = esm.New(cfg, c.kinesis, processorPool)
 		if err != nil {
 			stopMapping()
@@ -195,7 +236,16 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	defer stopMappingAndWait()
 
-	banner(progressOut, d, ingestURL, logsDir, opts, lanes)
+	endpointsPath, err := publishEndpoints(opts, runDir, p, d, set, localURLs, ingestURL, lambdaURL)
+	if err != nil {
+		return err
+	}
+	defer endpoints.Withdraw(endpointsPath)
+	if opts.Published != nil {
+		opts.Published(endpointsPath)
+	}
+
+	banner(progressOut, d, ingestURL, logsDir, endpointsPath, opts, lanes)
 
 	// 6. Load, live progress, drain.
 	ledger := loadgen.NewLedger()
@@ -218,6 +268,9 @@ func Run(ctx context.Context, opts Options) error {
 	defer stopMonitorAndWait()
 
 	loadStart := time.Now()
+	if tableOutage != nil {
+		tableOutage.Set(loadStart, opts.Outage)
+	}
 	if gen != nil {
 		mon.setPhase(fmt.Sprintf("load: %.0f events/s for %s", opts.Rate, durationText(opts.Duration)))
 		if err := gen.Run(ctx); err != nil && ctx.Err() == nil {
@@ -250,13 +303,57 @@ func Run(ctx context.Context, opts Options) error {
 		drainedAt = time.Now()
 		interrupted = ctx.Err() != nil // Ctrl-C while draining
 	}
+	tool := &redrive.Tool{
+		Target: redrive.Target{
+			Stack: opts.Stack, Source: "the local run", Bucket: d.FailureBucket.Name, FailuresQueueURL: failuresURL,
+			PoisonQueueURL: poisonURL, StreamName: d.Stream.Name, StreamARN: d.Stream.ARN, Processor: d.Processor.Name,
+		},
+		S3: c.s3, SQS: c.sqs, Kinesis: c.kinesis, Lambda: newLambdaClient(d.Region, lambdaURL),
+	}
+	if tool.Target.Bucket != "" {
+		tool.Target.FailuresQueueURL = "" // the mapping's destination is the bucket
+	}
+	var replayed *redrive.ReplayReport
+	if opts.Redrive && !interrupted && mapping != nil {
+		mon.setPhase("redrive: replaying every on-failure record")
+		rep, err := tool.Replay(ctx, redrive.ReplayOptions{})
+		switch {
+		case err != nil && ctx.Err() != nil:
+			interrupted = true
+		case err != nil:
+			return fmt.Errorf("redrive: %w", err)
+		default:
+			replayed = rep
+		}
+	}
 	if opts.Verify && !interrupted {
 		mon.setPhase("verifying")
-		res, err := verify.Run(ctx, verify.Input{
+		in := verify.Input{
 			Ledger: ledger, DynamoDB: c.dynamodb, Table: d.Table.Name, TTLAttribute: d.Table.TTLAttribute,
 			CheckTTL: d.Table.TTLAttribute != "" && ttlDays(d.Processor) > 0,
-			SQS:      c.sqs, PoisonQueueURL: poisonURL, FailuresQueueURL: failuresURL,
-		})
+			SQS:      c.sqs, PoisonQueueURL: poisonURL,
+			ReadRange: tool.ReadRange,
+			// After a redrive, verify is exact, as if there had been no
+			// outage: any on-failure record left is a difference.
+			ExpectFailures: opts.Outage > 0 && !opts.Redrive,
+		}
+		if tool.Target.Bucket != "" || tool.Target.FailuresQueueURL != "" {
+			in.Failures = func(ctx context.Context) ([]failure.Document, error) {
+				found, problems, err := tool.Find(ctx, 0, false)
+				if err != nil {
+					return nil, err
+				}
+				if len(problems) > 0 {
+					return nil, fmt.Errorf("unreadable on-failure records: %s", strings.Join(problems, "; "))
+				}
+				docs := make([]failure.Document, len(found))
+				for i, f := range found {
+					docs[i] = f.Doc
+				}
+				return docs, nil
+			}
+		}
+		res, err := verify.Run(ctx, in)
 		switch {
 		case err != nil && ctx.Err() != nil: // Ctrl-C while verifying: a stop, not a failure
 			interrupted = true
@@ -275,14 +372,17 @@ func Run(ctx context.Context, opts Options) error {
 	ingestPool.Close()
 	processorPool.Close()
 	poison, failures := mon.queueCounts()
+	_ = endpoints.Withdraw(endpointsPath) // before the stand-ins it names go
 	set.stop()
 
 	sum := &report.Summary{
-		Stack: opts.Stack,
+		Redrive: replayed,
+		Stack:   opts.Stack,
 		Settings: map[string]any{
 			"rate": opts.Rate, "duration": opts.Duration.String(), "users": opts.Users, "bad": opts.Bad, "dup": opts.Dup,
 			"pk": opts.PartitionKeys, "lateDup": opts.LateDup.String(),
 			"batch": opts.Batch, "clients": opts.Clients, "seed": opts.Seed, "chaos": opts.Chaos, "verify": opts.Verify,
+			"outage": opts.Outage.String(), "redrive": opts.Redrive,
 		},
 		LoadFor:   loadEnd.Sub(loadStart).Seconds(),
 		RanFor:    time.Since(start).Seconds(),
@@ -296,6 +396,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if gen != nil {
 		sum.Load = gen.Stats()
+	}
+	if tableOutage != nil {
+		sum.Outage = &report.Outage{Seconds: opts.Outage.Seconds(), WritesRefused: tableOutage.Refused()}
 	}
 	if mapping != nil {
 		sum.Mapping = mapping.Stats()
@@ -399,6 +502,23 @@ func mappingConfig(d *deploy.Deployment, c clients, failuresURL string) esm.Conf
 // drain waits until the mapping has read every shard to its end after the
 // load stopped and finished every record. A function timeout can hold a
 // batch for that long, twice over (a retry), so the wait allows for it.
+// bucketDestination writes each on-failure record as Lambda writes it to an
+// S3 destination: the whole document, payload included, under
+// aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<UUID>.
+func bucketDestination(client *s3.Client, bucket, mappingUUID string) func(context.Context, failure.Document) error {
+	return func(ctx context.Context, record failure.Document) error {
+		body, err := json.Marshal(record)
+		if err != nil {
+			return err
+		}
+		key := failure.ObjectKey(mappingUUID, record.KinesisBatchInfo.ShardID, time.Now(), uuid.New())
+		_, err = client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body), ContentType: aws.String("application/json"),
+		})
+		return err
+	}
+}
+
 func drain(ctx context.Context, mapping *esm.Mapping, since time.Time, functionTimeout time.Duration) error {
 	limit := max(2*time.Minute, 3*functionTimeout+30*time.Second)
 	deadline := time.Now().Add(limit)
@@ -448,7 +568,7 @@ func durationText(d time.Duration) string {
 	return d.String()
 }
 
-func banner(w io.Writer, d *deploy.Deployment, ingestURL, logsDir string, opts Options, lanes int) {
+func banner(w io.Writer, d *deploy.Deployment, ingestURL, logsDir, endpointsPath string, opts Options, lanes int) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	p("")
 	p("streamfn, stack %s, running locally (region %s, account %s):", d.Stack, d.Region, d.AccountID)
@@ -468,6 +588,10 @@ func banner(w io.Writer, d *deploy.Deployment, ingestURL, logsDir string, opts O
 	p("  try: curl -s -X POST %s -H 'Content-Type: application/json' \\", ingestURL)
 	p(`        -d '{"eventId":"e-1","userId":"user-1","type":"view","productId":"sku-1","category":"shoes","price":59.9,"ts":"%s"}'`, time.Now().UTC().Format(time.RFC3339))
 	p("function logs: %s", logsDir)
+	p("endpoints of the AWS stand-ins (AWS_ENDPOINT_URL_*, region, dummy credentials): %s", displayPath(opts.Root, endpointsPath))
+	p("  try: (set -a; . %s; aws dynamodb get-item --table-name %s --key '{\"%s\":{\"S\":\"user-1\"}}')",
+		displayPath(opts.Root, endpoints.DefaultPath(opts.Root)), d.Table.Name, d.Table.HashKey)
+	p("  or:  make inspect   (the table's top users, the queues, per-shard iterator age)")
 	if opts.Chaos > 0 {
 		p("chaos: %.0f%% of invocations have their bootstrap killed mid-invocation, or (1 in 4, at most once per function) frozen past the function's timeout", opts.Chaos*100)
 	}

@@ -40,6 +40,7 @@ func TestFunctionEnvPointsTheSDKAtTheStandIns(t *testing.T) {
 		"AWS_ENDPOINT_URL_KINESIS":  "http://127.0.0.1:1",
 		"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:2",
 		"AWS_ENDPOINT_URL_SQS":      "http://127.0.0.1:3",
+		"AWS_ENDPOINT_URL_S3":       "http://127.0.0.1:3", // fauxqs serves S3 too
 	}
 	for k, v := range want {
 		if env[k] != v {
@@ -48,6 +49,11 @@ func TestFunctionEnvPointsTheSDKAtTheStandIns(t *testing.T) {
 	}
 	if env["AWS_ACCESS_KEY_ID"] == "" || env["AWS_SECRET_ACCESS_KEY"] == "" {
 		t.Error("no dummy credentials: the SDK would look for real ones")
+	}
+	// With -outage the functions reach the table through the proxy.
+	set.tableEndpoint = "http://127.0.0.1:4"
+	if env := functionEnv(f, "eu-west-1", nil, set); env["AWS_ENDPOINT_URL_DYNAMODB"] != "http://127.0.0.1:4" {
+		t.Errorf("with an outage, AWS_ENDPOINT_URL_DYNAMODB = %q, want the proxy", env["AWS_ENDPOINT_URL_DYNAMODB"])
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -57,7 +59,13 @@ func ensureNodeModules(ctx context.Context, root string, log *os.File) error {
 // emulatorSet is the three running stand-ins.
 type emulatorSet struct {
 	kinesis, dynamodb, sqs *emulators.Server
+	// tableEndpoint is where the functions reach DynamoDB: dynalite, or the
+	// outage proxy in front of it (-outage).
+	tableEndpoint string
 }
+
+// s3Endpoint is fauxqs's: it serves S3 beside SQS.
+func (s *emulatorSet) s3Endpoint() string { return s.sqs.Endpoint }
 
 func startEmulators(shards int) (*emulatorSet, error) {
 	// A larger young generation saves kinesalite and dynalite much of
@@ -83,6 +91,7 @@ func startEmulators(shards int) (*emulatorSet, error) {
 		set.stop()
 		return nil, err
 	}
+	set.tableEndpoint = set.dynamodb.Endpoint
 	return set, nil
 }
 
@@ -104,6 +113,7 @@ type clients struct {
 	kinesis  *kinesis.Client
 	dynamodb *dynamodb.Client
 	sqs      *sqs.Client
+	s3       *s3.Client
 }
 
 func newClients(region string, set *emulatorSet) clients {
@@ -120,7 +130,20 @@ func newClients(region string, set *emulatorSet) clients {
 		kinesis:  kinesis.NewFromConfig(cfg(set.kinesis.Endpoint)),
 		dynamodb: dynamodb.NewFromConfig(cfg(set.dynamodb.Endpoint)),
 		sqs:      sqs.NewFromConfig(cfg(set.sqs.Endpoint)),
+		s3: s3.NewFromConfig(cfg(set.s3Endpoint()), func(o *s3.Options) {
+			o.UsePathStyle = true
+			o.DisableLogOutputChecksumValidationSkipped = true // fauxqs sends no checksums
+		}),
 	}
+}
+
+// newLambdaClient reaches the local run's Lambda API.
+func newLambdaClient(region, endpoint string) *lambda.Client {
+	return lambda.NewFromConfig(aws.Config{
+		Region:       region,
+		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+		BaseEndpoint: aws.String(endpoint),
+	})
 }
 
 // createResources creates the stream, table and queues the plan declares
@@ -168,6 +191,12 @@ func createResources(ctx context.Context, d *deploy.Deployment, c clients) (map[
 		return nil, fmt.Errorf("waiting for table %s: %w", d.Table.Name, err)
 	}
 
+	if b := d.FailureBucket.Name; b != "" {
+		if _, err := c.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			return nil, fmt.Errorf("creating bucket %s in fauxqs: %w", b, err)
+		}
+	}
+
 	localURLs := map[string]string{}
 	for _, q := range d.Queues {
 		out, err := c.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(q.Name)})
@@ -190,7 +219,11 @@ func functionEnv(f deploy.Function, region string, localURLs map[string]string, 
 	env["AWS_SECRET_ACCESS_KEY"] = secretKey
 	env["AWS_ENDPOINT_URL_KINESIS"] = set.kinesis.Endpoint
 	env["AWS_ENDPOINT_URL_DYNAMODB"] = set.dynamodb.Endpoint
+	if set.tableEndpoint != "" {
+		env["AWS_ENDPOINT_URL_DYNAMODB"] = set.tableEndpoint // the outage proxy
+	}
 	env["AWS_ENDPOINT_URL_SQS"] = set.sqs.Endpoint
+	env["AWS_ENDPOINT_URL_S3"] = set.s3Endpoint()
 	return env
 }
 

@@ -406,6 +406,20 @@ func CheckPoison(direct []loadgen.DirectRecord, bodies []string) (found int, dif
 	return len(matched), diffs
 }
 
+// failureDifferences makes each on-failure record a difference.
+func failureDifferences(docs []failure.Document) []Difference {
+	var diffs []Difference
+	for _, doc := range docs {
+		info := doc.KinesisBatchInfo
+		diffs = append(diffs, Difference{
+			Field: "on-failure records",
+			Want:  "no discarded batch",
+			Got:   fmt.Sprintf("%d records of %s (%s..%s) discarded: %s", info.BatchSize, info.ShardID, info.StartSequenceNumber, info.EndSequenceNumber, doc.RequestContext.Condition),
+		})
+	}
+	return diffs
+}
+
 // CheckFailures turns every on-failure document into a difference.
 func CheckFailures(bodies []string) []Difference {
 	var diffs []Difference
@@ -442,20 +456,37 @@ type Input struct {
 	SQS              QueueAPI
 	PoisonQueueURL   string
 	FailuresQueueURL string // "" when the mapping has no destination
+	// Failures, when set, reads the on-failure records (the failure
+	// bucket's objects or the failures queue's messages) instead of
+	// draining FailuresQueueURL.
+	Failures func(ctx context.Context) ([]failure.Document, error)
+	// ReadRange reads the records of an on-failure record without payload.
+	ReadRange RangeReader
+	// ExpectFailures is set for a run with an outage (-outage): records in
+	// on-failure records are expected, not lost. Their users' counts must
+	// lie between the bounds CompareWithDiscards states; everyone else's
+	// must be exact. Without it, every on-failure record is a difference.
+	ExpectFailures bool
 }
 
 // Result is verify's verdict.
 type Result struct {
-	OK               bool         `json:"ok"`
-	Users            int          `json:"users"`
-	Events           int          `json:"events"` // distinct valid events acknowledged
-	IngestRejected   int          `json:"ingestRejected"`
-	PoisonExpected   int          `json:"poisonExpected"`
-	PoisonFound      int          `json:"poisonFound"`
-	FailureDocuments int          `json:"failureDocuments"`
-	Unacknowledged   int          `json:"unacknowledged"`
-	DifferenceCount  int          `json:"differenceCount"`
-	Differences      []Difference `json:"differences,omitempty"` // the first MaxListed
+	OK               bool `json:"ok"`
+	Users            int  `json:"users"`
+	Events           int  `json:"events"` // distinct valid events acknowledged
+	IngestRejected   int  `json:"ingestRejected"`
+	PoisonExpected   int  `json:"poisonExpected"`
+	PoisonFound      int  `json:"poisonFound"`
+	FailureDocuments int  `json:"failureDocuments"`
+	// RecordsInFailures and EventsInFailures count what the on-failure
+	// records hold when they are expected (-outage); UsersWithDiscards are
+	// the users checked against bounds.
+	RecordsInFailures int          `json:"recordsInFailures,omitempty"`
+	EventsInFailures  int          `json:"eventsInFailures,omitempty"`
+	UsersWithDiscards int          `json:"usersWithDiscards,omitempty"`
+	Unacknowledged    int          `json:"unacknowledged"`
+	DifferenceCount   int          `json:"differenceCount"`
+	Differences       []Difference `json:"differences,omitempty"` // the first MaxListed
 }
 
 // MaxListed is how many differences a Result lists.
@@ -465,25 +496,69 @@ const MaxListed = 20
 // must have drained first.
 func Run(ctx context.Context, in Input) (Result, error) {
 	accepted := in.Ledger.Accepted()
-	want := Expected(accepted)
 	got, diffs, err := ScanTable(ctx, in.DynamoDB, in.Table, in.TTLAttribute)
 	if err != nil {
 		return Result{}, err
 	}
-	diffs = append(diffs, Compare(want, got, in.CheckTTL, time.Now())...)
-	for _, p := range in.Ledger.Problems() {
-		diffs = append(diffs, Difference{Field: "ingest answer", Want: "each valid event accepted and each malformed one rejected", Got: p})
+	var docs []failure.Document
+	switch {
+	case in.Failures != nil:
+		if docs, err = in.Failures(ctx); err != nil {
+			return Result{}, err
+		}
+	case in.FailuresQueueURL != "":
+		bodies, err := DrainQueue(ctx, in.SQS, in.FailuresQueueURL)
+		if err != nil {
+			return Result{}, err
+		}
+		for _, body := range bodies {
+			doc, err := failure.Parse([]byte(body))
+			if err != nil {
+				diffs = append(diffs, Difference{Field: "failures queue", Want: "an on-failure record", Got: fmt.Sprintf("%v: %s", err, truncate(body))})
+				continue
+			}
+			docs = append(docs, doc)
+		}
 	}
 	res := Result{
-		Users:          len(want),
-		Events:         len(accepted),
-		IngestRejected: in.Ledger.RejectedAsExpected(),
-		Unacknowledged: in.Ledger.Unacknowledged(),
+		Users:            len(Expected(accepted)),
+		Events:           len(accepted),
+		IngestRejected:   in.Ledger.RejectedAsExpected(),
+		Unacknowledged:   in.Ledger.Unacknowledged(),
+		FailureDocuments: len(docs),
+	}
+	discarded := Discarded{EventIDs: map[string]bool{}, Sequences: map[string]bool{}}
+	if in.ExpectFailures {
+		if discarded, err = ReadDiscarded(ctx, docs, in.ReadRange); err != nil {
+			return Result{}, err
+		}
+		var tableDiffs []Difference
+		tableDiffs, res.UsersWithDiscards = CompareWithDiscards(accepted, discarded, got, in.CheckTTL, time.Now())
+		diffs = append(diffs, tableDiffs...)
+		res.RecordsInFailures = discarded.Records
+		for _, ev := range accepted {
+			if discarded.EventIDs[ev.EventID] {
+				res.EventsInFailures++
+			}
+		}
+	} else {
+		diffs = append(diffs, Compare(Expected(accepted), got, in.CheckTTL, time.Now())...)
+		diffs = append(diffs, failureDifferences(docs)...)
+	}
+	for _, p := range in.Ledger.Problems() {
+		diffs = append(diffs, Difference{Field: "ingest answer", Want: "each valid event accepted and each malformed one rejected", Got: p})
 	}
 	if res.Unacknowledged > 0 {
 		diffs = append(diffs, Difference{Field: "load", Want: "every request answered", Got: fmt.Sprintf("%d valid events never acknowledged after every retry, so the expected items are unknown", res.Unacknowledged)})
 	}
-	direct := in.Ledger.Direct()
+	// A malformed record the mapping discarded never reached the
+	// processor: it is in an on-failure record, not in the poison queue.
+	var direct []loadgen.DirectRecord
+	for _, r := range in.Ledger.Direct() {
+		if !discarded.Sequences[r.ShardID+"/"+r.SequenceNumber] {
+			direct = append(direct, r)
+		}
+	}
 	res.PoisonExpected = len(direct)
 	poison, err := DrainQueue(ctx, in.SQS, in.PoisonQueueURL)
 	if err != nil {
@@ -492,14 +567,6 @@ func Run(ctx context.Context, in Input) (Result, error) {
 	found, poisonDiffs := CheckPoison(direct, poison)
 	res.PoisonFound = found
 	diffs = append(diffs, poisonDiffs...)
-	if in.FailuresQueueURL != "" {
-		failures, err := DrainQueue(ctx, in.SQS, in.FailuresQueueURL)
-		if err != nil {
-			return Result{}, err
-		}
-		res.FailureDocuments = len(failures)
-		diffs = append(diffs, CheckFailures(failures)...)
-	}
 	res.DifferenceCount = len(diffs)
 	res.Differences = diffs[:min(len(diffs), MaxListed)]
 	res.OK = len(diffs) == 0

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/google/uuid"
+
+	"github.com/streamfn/streamfn/internal/emulators"
+	"github.com/streamfn/streamfn/internal/failure"
+	"github.com/streamfn/streamfn/internal/local/endpoints"
+	"github.com/streamfn/streamfn/internal/local/lambdaenv"
+	localrun "github.com/streamfn/streamfn/internal/local/run"
+	"github.com/streamfn/streamfn/internal/redrive"
+	"github.com/streamfn/streamfn/internal/stackoutputs"
+)
+
+// cli runs the command in this process, as `go run ./scripts/redrive
+// args...` would, and returns its exit code and output.
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	for _, args := range [][]string{{}, {"fix"}, {"list", "extra"}, {"-concurrency", "0", "replay"}, {"replay", "-reason", "x"}, {"-stack", "s", "-endpoints", "e", "list"}} {
+		if code, _, stderr := cli(t, args...); code != exitUsage || stderr == "" {
+			t.Errorf("redrive %q: exit %d, stderr %q; want 2 and a message", args, code, stderr)
+		}
+	}
+	if code, _, stderr := cli(t, "-h"); code != exitOK || !strings.Contains(stderr, "exit codes:") || !strings.Contains(stderr, "0  done") {
+		t.Errorf("-h: exit %d, %q", code, stderr)
+	}
+	// No local run: a set-up error that says how to start one.
+	code, _, stderr := cli(t, "-endpoints", filepath.Join(t.TempDir(), "endpoints.env"), "list")
+	if code != exitUsage || !strings.Contains(stderr, "make local") {
+		t.Errorf("without a local run: exit %d, %q", code, stderr)
+	}
+}
+
+// The CLI against a live local run of the outage stack (two retries, a
+// 60 s record age): while the table refuses writes, batches fail and land
+// in the on-failure destination. list shows them, replay -dry-run changes
+// nothing, replay applies every event exactly once and deletes the
+// records, and a second replay changes nothing.
+//
+// A range that has left the stream: kinesalite keeps records for 24 h at
+// least (its retention cannot be shorter, as in Kinesis), so the test
+// writes an on-failure record without payload whose range lies below the
+// shard's trim horizon, as a queue record of records older than the
+// retention would. It must be reported lost, with its range, exit 1, and
+// stay where it is.
+func TestCLIAgainstALiveLocalRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a whole local run")
+	}
+	if err := lambdaenv.CheckPlatform(); err != nil {
+		t.Skip(err)
+	}
+	root, err := emulators.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The SDK's default configuration must see only the endpoints file.
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	for _, k := range []string{"AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+		endpoints.Kinesis, endpoints.DynamoDB, endpoints.SQS, endpoints.S3, endpoints.Lambda, endpoints.Outputs, endpoints.Stack} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+
+	published := make(chan string, 1)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var log bytes.Buffer
+	go func() {
+		done <- localrun.Run(ctx, localrun.Options{
+			Root: root, Stack: "outage", Port: 0, IngestCap: 2, Users: 1, Batch: 1, Clients: 1,
+			Outage: 20 * time.Second, Stdout: &log, Stderr: &log,
+			Published: func(path string) { published <- path },
+		})
+	}()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("the local run: %v\n%s", err, log.String())
+		}
+	})
+	var envFile string
+	select {
+	case envFile = <-published:
+	case err := <-done:
+		t.Fatalf("the local run ended before it ran: %v\n%s", err, log.String())
+	case <-time.After(5 * time.Minute):
+		t.Fatalf("the local run did not start:\n%s", log.String())
+	}
+	outageEnds := time.Now().Add(20 * time.Second)
+
+	// The run's own clients, from its endpoints file.
+	f, err := endpoints.Read(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Setenv(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs, err := stackoutputs.Read(f.Values[endpoints.Outputs])
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := redrive.TargetFromOutputs("outage", envFile, outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kin := kinesis.NewFromConfig(cfg)
+
+	// Valid events for 5 users, keyed by userId as ingest keys them.
+	sent := map[string]int{}
+	var entries []ktypes.PutRecordsRequestEntry
+	for i := range 60 {
+		user := fmt.Sprintf("user-%d", i%5)
+		sent[user]++
+		data := fmt.Sprintf(`{"eventId":"e-%d","userId":%q,"type":"view","productId":"sku-%d","category":"shoes","price":1,"ts":"2026-11-26T12:00:%02dZ"}`, i, user, i%7, i%60)
+		entries = append(entries, ktypes.PutRecordsRequestEntry{PartitionKey: aws.String(user), Data: []byte(data)})
+	}
+	out, err := kin.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String(target.StreamName), Records: entries})
+	if err != nil || aws.ToInt32(out.FailedRecordCount) > 0 {
+		t.Fatalf("PutRecords: %v", err)
+	}
+	firstSeq := aws.ToString(out.Records[0].SequenceNumber)
+	shard := aws.ToString(out.Records[0].ShardId)
+
+	// The mapping gives up on them during the outage.
+	var list redrive.ListReport
+	deadline := time.Now().Add(2 * time.Minute)
+	for records := 0; records < 60; {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 2 minutes, %d of 60 records in on-failure records:\n%s", records, log.String())
+		}
+		time.Sleep(time.Second)
+		code, stdout, stderr := cli(t, "-endpoints", envFile, "-json", "list")
+		if code != exitOK {
+			t.Fatalf("list: exit %d: %s", code, stderr)
+		}
+		list = redrive.ListReport{}
+		if err := json.Unmarshal([]byte(stdout), &list); err != nil {
+			t.Fatalf("list -json: %v\n%s", err, stdout)
+		}
+		records = 0
+		for _, fl := range list.Failures {
+			records += fl.Records
+		}
+	}
+	for _, fl := range list.Failures {
+		if !fl.InStream || fl.Lost || fl.ShardID != shard || fl.Condition == "" {
+			t.Errorf("failure %+v", fl)
+		}
+	}
+	time.Sleep(time.Until(outageEnds))
+
+	// A range below the trim horizon, in a record without payload.
+	oldest, _ := new(big.Int).SetString(firstSeq, 10)
+	gone := failure.Document{
+		RequestContext: failure.RequestContext{RequestID: uuid.NewString(), Condition: failure.RecordAgeExceeded},
+		Version:        "1.0", Timestamp: time.Now().UTC().Format(failure.TimeLayout),
+		KinesisBatchInfo: failure.KinesisBatchInfo{
+			ShardID: shard, StartSequenceNumber: new(big.Int).Sub(oldest, big.NewInt(5000)).String(), EndSequenceNumber: new(big.Int).Sub(oldest, big.NewInt(1000)).String(),
+			ApproximateArrivalOfFirstRecord: time.Now().Add(-25 * time.Hour).UTC().Format(failure.TimeLayout), BatchSize: 3, StreamARN: target.StreamARN,
+		},
+	}
+	body, _ := json.Marshal(gone)
+	if target.Bucket != "" {
+		key := failure.ObjectKey("00000000-0000-4000-8000-000000000000", shard, time.Now(), uuid.New())
+		if _, err := s3.NewFromConfig(cfg).PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(target.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	} else if _, err := sqs.NewFromConfig(cfg).SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(target.FailuresQueueURL), MessageBody: aws.String(string(body))}); err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, _ := cli(t, "-endpoints", envFile, "list")
+	if code != exitFinding || !strings.Contains(stdout, "LOST: "+shard+" "+gone.KinesisBatchInfo.StartSequenceNumber+".."+gone.KinesisBatchInfo.EndSequenceNumber) {
+		t.Fatalf("list with a lost range: exit %d, want 1 and the range:\n%s", code, stdout)
+	}
+
+	count := func() map[string]int {
+		items := map[string]int{}
+		out, err := dynamodb.NewFromConfig(cfg).Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(outputs["tableName"].(string))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range out.Items {
+			user := it["userId"].(*ddbtypes.AttributeValueMemberS).Value
+			var n int
+			fmt.Sscan(it["eventCount"].(*ddbtypes.AttributeValueMemberN).Value, &n)
+			items[user] = n
+		}
+		return items
+	}
+	before := count()
+
+	code, stdout, _ = cli(t, "-endpoints", envFile, "-json", "replay", "-dry-run")
+	var dry redrive.ReplayReport
+	if err := json.Unmarshal([]byte(stdout), &dry); err != nil || code != exitFinding || !dry.DryRun || dry.RecordsReplayed < 60 || len(dry.Lost) != 1 {
+		t.Fatalf("replay -dry-run: exit %d, %v, %+v", code, err, dry)
+	}
+	if got := count(); fmt.Sprint(got) != fmt.Sprint(before) {
+		t.Fatalf("a dry run changed the table: %v, then %v", before, got)
+	}
+
+	code, stdout, stderr := cli(t, "-endpoints", envFile, "-json", "replay")
+	var rep redrive.ReplayReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != exitFinding || rep.Failed != 0 || len(rep.Lost) != 1 ||
+		rep.Lost[0].StartSequenceNumber != gone.KinesisBatchInfo.StartSequenceNumber || rep.RecordsReplayed != dry.RecordsReplayed {
+		t.Fatalf("replay: exit %d (want 1: a lost range), %v, %+v\n%s", code, err, rep, stderr)
+	}
+	got := count()
+	for user, n := range sent {
+		if got[user] != n {
+			t.Errorf("after replay %s has eventCount %d, want %d (every event once)", user, got[user], n)
+		}
+	}
+
+	// Only the lost record is left; replaying again changes nothing.
+	code, stdout, _ = cli(t, "-endpoints", envFile, "-json", "replay")
+	var again redrive.ReplayReport
+	if err := json.Unmarshal([]byte(stdout), &again); err != nil || code != exitFinding || again.RecordsReplayed != 0 || len(again.Results) != 1 || again.Results[0].Status != redrive.StatusLost {
+		t.Fatalf("a second replay: exit %d, %v, %+v", code, err, again)
+	}
+	if got2 := count(); fmt.Sprint(got2) != fmt.Sprint(got) {
+		t.Fatalf("a second replay changed the table: %v, then %v", got, got2)
+	}
+}
