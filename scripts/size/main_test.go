@@ -130,6 +130,10 @@ func TestWriteStack(t *testing.T) {
 
 func TestExitCodes(t *testing.T) {
 	dir := project(t)
+	typo := filepath.Join(dir, "typo.yaml")
+	if err := os.WriteFile(typo, []byte("rate: 5000\nevent_bytes: 1000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		code int
@@ -141,6 +145,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"-nope"}, 2, "flag provided but not defined"},
 		{[]string{"-load", filepath.Join(dir, "missing.yaml")}, 2, "reading the load file"},
 		{[]string{"-h"}, 2, "Exit status: 0"},
+		{[]string{"-load", typo}, 2, "keys are the flag names"},
 	} {
 		code, _, errOut := runSize(t, append([]string{"-dir", dir}, c.args...)...)
 		if code != c.code || !strings.Contains(errOut, c.want) {
