@@ -61,8 +61,14 @@ const (
 
 const gib = 1 << 30
 
-// Cost prices a month of cfg under load l.
+// Cost prices a month of cfg under load l, with the stack's alarms and dashboards.
 func Cost(cfg *config.Config, l Load, p *Prices) Bill {
+	return CostWith(cfg, l, p, StackAlarms, StackDashboards)
+}
+
+// CostWith is Cost with the alarms and dashboards counted elsewhere (the offline plan counts
+// the program's resources).
+func CostWith(cfg *config.Config, l Load, p *Prices, alarms, dashboards int) Bill {
 	l = l.Normalized()
 	e := EstimateFor(cfg, l)
 	seconds := float64(hoursPerMonth * 3600)
@@ -117,8 +123,8 @@ func Cost(cfg *config.Config, l Load, p *Prices) Bill {
 	// Queues, bucket, CloudWatch, KMS.
 	add("sqs", "requests (poison messages)", events*poisonShare, "sqs/request")
 	add("s3", "PUT requests (failed batches; none in a healthy month)", 0, "s3/put-request")
-	add("cloudwatch", "alarms", StackAlarms, "cloudwatch/alarm-month")
-	add("cloudwatch", "dashboard", StackDashboards, "cloudwatch/dashboard-month")
+	add("cloudwatch", "alarms", float64(alarms), "cloudwatch/alarm-month")
+	add("cloudwatch", "dashboard", float64(dashboards), "cloudwatch/dashboard-month")
 	add("cloudwatch", "custom metrics (EMF)", processorMetrics+ingestMetrics, "cloudwatch/custom-metric-month")
 	logGB := (invocations*processorLogBytesPerInvocation + requests*ingestLogBytesPerRequest) / gib
 	add("cloudwatch", "logs ingestion", logGB, "cloudwatch/logs-ingestion-gb")

@@ -231,7 +231,16 @@ func priceStack(p *plan.Plan, load capacity.Load, pricesFile string) (*costRepor
 		return nil, 2, err
 	}
 	load = load.Normalized()
-	bill := capacity.Cost(p.Config, load, prices)
+	alarms, dashboards := 0, 0
+	for _, r := range p.Resources {
+		switch r.Type {
+		case "aws:cloudwatch/metricAlarm:MetricAlarm":
+			alarms++
+		case "aws:cloudwatch/dashboard:Dashboard":
+			dashboards++
+		}
+	}
+	bill := capacity.CostWith(p.Config, load, prices, alarms, dashboards)
 	ws := capacity.Check(p.Config, load)
 	if ws == nil {
 		ws = []capacity.Warning{}
