@@ -117,11 +117,11 @@ type Lookup func(key string) (string, bool)
 func Load(lookup Lookup) (*Config, error) {
 	l := loader{lookup: lookup}
 	c := l.load()
-	if len(l.problems) > 0 {
-		// Values that did not parse would only cause follow-on noise in the rules.
-		return nil, &ValidationError{Problems: l.problems}
-	}
-	if err := c.Validate(); err != nil {
+	// One pass: the rules run on every value that parsed; a key whose value did not parse
+	// is reported once, and no rule reads it.
+	v := newValidator(l.problems)
+	c.validate(v)
+	if err := v.err(); err != nil {
 		return nil, err
 	}
 	c.normalize()

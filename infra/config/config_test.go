@@ -296,6 +296,34 @@ func TestMissingKeyIsAProblemNotAPanic(t *testing.T) {
 	}
 }
 
+// A value that does not parse is reported with the rules of every other
+// key, and no cross-key rule reads it or another invalid value.
+func TestParseErrorsAndRulesInOnePass(t *testing.T) {
+	_, err := load(t, map[string]string{
+		"streamfn:shardCount":            "two",
+		"streamfn:batchSize":             "0",
+		"streamfn:parallelizationFactor": "12",
+		"streamfn:processorConcurrency":  "3",
+	})
+	var invalid *config.ValidationError
+	if !errors.As(err, &invalid) {
+		t.Fatalf("got %v, want *config.ValidationError", err)
+	}
+	var got []string
+	for _, p := range invalid.Problems {
+		got = append(got, p.Key)
+	}
+	slices.Sort(got)
+	want := []string{"streamfn:batchSize", "streamfn:parallelizationFactor", "streamfn:shardCount"}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems for %v, want exactly %v (processorConcurrency cannot be judged against an invalid parallelizationFactor):\n%v", got, want, invalid)
+	}
+	invalid.Stack = "dev"
+	if !strings.Contains(invalid.Error(), "fix: pulumi config set --stack dev streamfn:batchSize 1") {
+		t.Errorf("fixes do not name the stack:\n%v", invalid)
+	}
+}
+
 // startingPositionTimestamp follows RFC 3339's grammar, as ts does, and
 // reaches the provider in the UTC form every RFC 3339 reader takes.
 func TestStartingPositionTimestampIsNormalized(t *testing.T) {

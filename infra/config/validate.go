@@ -35,15 +35,30 @@ func displayValue(v string) string {
 
 // ValidationError holds every problem of a configuration. Its message has one line per problem.
 type ValidationError struct {
+	// Stack, when set, is named in every fix: pulumi config set --stack <Stack> ...
+	Stack    string
 	Problems []Problem
 }
 
 func (e *ValidationError) Error() string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
+		p.Fix = WithStack(p.Fix, e.Stack)
 		lines[i] = p.String()
 	}
 	return strings.Join(lines, "\n")
+}
+
+// WithStack names the stack in every pulumi config command of a fix, so that it can be
+// pasted whichever stack is selected.
+func WithStack(fix, stack string) string {
+	if stack == "" {
+		return fix
+	}
+	return strings.NewReplacer(
+		"pulumi config set ", "pulumi config set --stack "+stack+" ",
+		"pulumi config rm ", "pulumi config rm --stack "+stack+" ",
+	).Replace(fix)
 }
 
 // Hard limits from the AWS documentation of each service.
@@ -108,21 +123,30 @@ var (
 // Validate checks every value against AWS's limits and the cross-key rules, and returns all
 // problems at once as a *ValidationError (nil when the configuration is good).
 func (c *Config) Validate() error {
-	v := &validator{}
+	v := newValidator(nil)
+	c.validate(v)
+	return v.err()
+}
+
+// validate adds every problem to v. A key v already holds a problem for is not checked again,
+// and a cross-key rule runs only when the keys it reads are valid: a fix is never computed
+// from a value that is itself wrong.
+func (c *Config) validate(v *validator) {
 
 	// Region and stream.
-	if !regionPattern.MatchString(c.Region) {
+	if !regionPattern.MatchString(c.Region) && v.valid(RegionKey) {
 		v.add(RegionKey, c.Region, "must be an AWS region such as us-east-1", "pulumi config set aws:region us-east-1")
 	}
 	v.oneOf(Key("streamMode"), c.StreamMode, []string{StreamModeProvisioned, StreamModeOnDemand})
-	switch c.StreamMode {
-	case StreamModeProvisioned:
+	switch {
+	case !v.valid(Key("shardCount")):
+	case c.StreamMode == StreamModeProvisioned:
 		if c.ShardCount < 1 || c.ShardCount > maxShards {
 			v.add(Key("shardCount"), strconv.Itoa(c.ShardCount),
 				fmt.Sprintf("a PROVISIONED stream needs 1..%d shards (0 means unset)", maxShards),
 				"pulumi config set streamfn:shardCount 1 (one shard per 1 MB/s or 1,000 records/s of writes), or set streamfn:streamMode ON_DEMAND")
 		}
-	case StreamModeOnDemand:
+	case c.StreamMode == StreamModeOnDemand:
 		if c.ShardCount != 0 {
 			v.add(Key("shardCount"), strconv.Itoa(c.ShardCount),
 				"has no meaning with ON_DEMAND, where AWS manages the shards; it must stay 0 (unset)",
@@ -130,14 +154,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.between(Key("retentionHours"), c.RetentionHours, minRetentionHours, maxRetentionHours, "")
-	if c.KMSKeyID != "" {
+	if c.KMSKeyID != "" && v.valid(Key("kmsKeyId")) {
 		m := kmsKeyARNPattern.FindStringSubmatch(c.KMSKeyID)
 		switch {
 		case m == nil:
 			v.add(Key("kmsKeyId"), c.KMSKeyID,
 				"must be empty (AWS-managed alias/aws/kinesis) or a KMS key ARN arn:aws:kms:<region>:<account>:key/<id>; aliases cannot be scoped in IAM",
 				"aws kms describe-key --key-id <alias> --query KeyMetadata.Arn, then pulumi config set streamfn:kmsKeyId <that ARN>")
-		case m[2] != c.Region:
+		case m[2] != c.Region && v.valid(RegionKey):
 			v.add(Key("kmsKeyId"), c.KMSKeyID,
 				fmt.Sprintf("the key is in %s but the stream is in %s; Kinesis needs a key in the stream's region", m[2], c.Region),
 				"use a key from "+c.Region)
@@ -155,7 +179,7 @@ func (c *Config) Validate() error {
 			v.add(Key("startingPositionTimestamp"), c.StartingPositionTimestamp, err.Error(),
 				"pulumi config set streamfn:startingPositionTimestamp "+timestampFix(c.StartingPositionTimestamp))
 		}
-	} else if c.StartingPositionTimestamp != "" {
+	} else if c.StartingPositionTimestamp != "" && v.valid(Key("startingPosition")) {
 		v.add(Key("startingPositionTimestamp"), c.StartingPositionTimestamp,
 			"is only used with streamfn:startingPosition AT_TIMESTAMP",
 			"pulumi config rm streamfn:startingPositionTimestamp, or set streamfn:startingPosition AT_TIMESTAMP")
@@ -165,13 +189,13 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxRecordAgeSeconds != Unbounded {
 		v.between(Key("maxRecordAgeSeconds"), c.MaxRecordAgeSeconds, minRecordAgeSeconds, maxRecordAgeSeconds, "or -1 for unbounded")
-		if retention := c.RetentionHours * 3600; c.RetentionHours >= minRetentionHours && c.MaxRecordAgeSeconds > retention {
+		if retention := c.RetentionHours * 3600; v.valid(Key("retentionHours"), Key("maxRecordAgeSeconds")) && c.MaxRecordAgeSeconds > retention {
 			v.add(Key("maxRecordAgeSeconds"), strconv.Itoa(c.MaxRecordAgeSeconds),
 				fmt.Sprintf("must not exceed the stream retention (streamfn:retentionHours %d = %d s): records expire from the stream first", c.RetentionHours, retention),
 				fmt.Sprintf("pulumi config set streamfn:maxRecordAgeSeconds %d, or raise streamfn:retentionHours", retention))
 		}
 	}
-	if c.MaxRetryAttempts == Unbounded && c.MaxRecordAgeSeconds == Unbounded {
+	if c.MaxRetryAttempts == Unbounded && c.MaxRecordAgeSeconds == Unbounded && v.valid(Key("maxRetryAttempts"), Key("maxRecordAgeSeconds")) {
 		v.add(Key("maxRetryAttempts"), "-1",
 			"cannot be -1 while streamfn:maxRecordAgeSeconds is also -1: one poison batch would then be retried until it expires, stalling its shard for the whole retention period",
 			"bound one of them, e.g. pulumi config set streamfn:maxRetryAttempts 5")
@@ -196,7 +220,14 @@ func (c *Config) Validate() error {
 			fmt.Sprintf("pulumi config set streamfn:dedupHorizonSeconds %d", max(900, 4*c.IngestTimeoutSeconds)))
 	}
 
-	if c.ProcessorConcurrency != Unreserved {
+	inputsValid := v.valid(Key("streamMode"), Key("shardCount"), Key("parallelizationFactor"))
+	switch {
+	case c.ProcessorConcurrency == Unreserved || !v.valid(Key("processorConcurrency")):
+	case !inputsValid && c.ProcessorConcurrency < 1:
+		v.add(Key("processorConcurrency"), strconv.Itoa(c.ProcessorConcurrency),
+			"must be -1 (unreserved) or at least shards x parallelizationFactor",
+			"pulumi config set streamfn:processorConcurrency -1")
+	case inputsValid:
 		shards, shardSource := c.ShardCount, fmt.Sprintf("streamfn:shardCount %d", c.ShardCount)
 		if c.StreamMode == StreamModeOnDemand {
 			shards, shardSource = OnDemandInitialShards, fmt.Sprintf("an ON_DEMAND stream's initial %d shards", OnDemandInitialShards)
@@ -209,15 +240,17 @@ func (c *Config) Validate() error {
 				fmt.Sprintf("pulumi config set streamfn:processorConcurrency %d (or -1)", max(need, 1)))
 		}
 	}
-	if c.IngestConcurrency != Unreserved && c.IngestConcurrency < 1 {
+	if c.IngestConcurrency != Unreserved && c.IngestConcurrency < 1 && v.valid(Key("ingestConcurrency")) {
 		v.add(Key("ingestConcurrency"), strconv.Itoa(c.IngestConcurrency),
 			"must be -1 (unreserved) or at least 1; 0 would reject every request",
 			"pulumi config set streamfn:ingestConcurrency -1")
 	}
-	if c.IngestProvisionedConcurrency < 0 {
+	switch {
+	case !v.valid(Key("ingestProvisionedConcurrency")):
+	case c.IngestProvisionedConcurrency < 0:
 		v.add(Key("ingestProvisionedConcurrency"), strconv.Itoa(c.IngestProvisionedConcurrency),
 			"must be 0 (none) or more", "pulumi config set streamfn:ingestProvisionedConcurrency 0")
-	} else if c.IngestConcurrency >= 1 && c.IngestProvisionedConcurrency > c.IngestConcurrency {
+	case c.IngestConcurrency >= 1 && v.valid(Key("ingestConcurrency")) && c.IngestProvisionedConcurrency > c.IngestConcurrency:
 		v.add(Key("ingestProvisionedConcurrency"), strconv.Itoa(c.IngestProvisionedConcurrency),
 			fmt.Sprintf("must not exceed streamfn:ingestConcurrency (%d): Lambda keeps provisioned environments inside the reserved ones", c.IngestConcurrency),
 			fmt.Sprintf("lower it to %d or raise streamfn:ingestConcurrency", c.IngestConcurrency))
@@ -226,7 +259,7 @@ func (c *Config) Validate() error {
 	v.between(Key("failureRetentionDays"), c.FailureRetentionDays, 1, maxFailureRetentionDays, "")
 	v.oneOf(Key("ingestAuth"), c.IngestAuth, []string{IngestAuthIAM, IngestAuthNone})
 	v.oneOf(Key("architecture"), c.Architecture, []string{ArchitectureArm64, ArchitectureX8664})
-	if !slices.Contains(logRetentionValues, c.LogRetentionDays) {
+	if !slices.Contains(logRetentionValues, c.LogRetentionDays) && v.valid(Key("logRetentionDays")) {
 		v.add(Key("logRetentionDays"), strconv.Itoa(c.LogRetentionDays),
 			"must be one of CloudWatch Logs' retention periods: "+joinInts(logRetentionValues),
 			fmt.Sprintf("pulumi config set streamfn:logRetentionDays %d", nearest(logRetentionValues, c.LogRetentionDays)))
@@ -234,6 +267,7 @@ func (c *Config) Validate() error {
 	v.oneOf(Key("logLevel"), c.LogLevel, applicationLogLevels)
 	v.oneOf(Key("systemLogLevel"), c.SystemLogLevel, systemLogLevels)
 	switch {
+	case !v.valid(Key("metricsNamespace")):
 	case c.MetricsNamespace == "" || len(c.MetricsNamespace) > 255:
 		v.add(Key("metricsNamespace"), c.MetricsNamespace, "must be 1..255 characters",
 			"pulumi config set streamfn:metricsNamespace streamfn")
@@ -243,25 +277,28 @@ func (c *Config) Validate() error {
 	}
 
 	// Alarms and tags.
-	if c.IteratorAgeAlarmSeconds < 1 {
+	switch {
+	case !v.valid(Key("iteratorAgeAlarmSeconds")):
+	case c.IteratorAgeAlarmSeconds < 1:
 		v.add(Key("iteratorAgeAlarmSeconds"), strconv.Itoa(c.IteratorAgeAlarmSeconds), "must be at least 1",
 			"pulumi config set streamfn:iteratorAgeAlarmSeconds 300")
-	} else if c.MaxRecordAgeSeconds != Unbounded && c.MaxRecordAgeSeconds >= minRecordAgeSeconds &&
-		c.IteratorAgeAlarmSeconds >= c.MaxRecordAgeSeconds {
+	case c.MaxRecordAgeSeconds != Unbounded && v.valid(Key("maxRecordAgeSeconds")) &&
+		c.IteratorAgeAlarmSeconds >= c.MaxRecordAgeSeconds:
 		v.add(Key("iteratorAgeAlarmSeconds"), strconv.Itoa(c.IteratorAgeAlarmSeconds),
 			fmt.Sprintf("must be below streamfn:maxRecordAgeSeconds (%d), or the alarm fires only after records were already discarded", c.MaxRecordAgeSeconds),
 			fmt.Sprintf("pulumi config set streamfn:iteratorAgeAlarmSeconds %d", c.MaxRecordAgeSeconds/2))
 	}
-	if c.AlarmEmail != "" && !emailPattern.MatchString(c.AlarmEmail) {
+	if c.AlarmEmail != "" && v.valid(Key("alarmEmail")) && !emailPattern.MatchString(c.AlarmEmail) {
 		v.add(Key("alarmEmail"), c.AlarmEmail, "must be an e-mail address such as oncall@example.com, or empty for none",
 			"pulumi config set streamfn:alarmEmail oncall@example.com")
 	}
 	c.validateTags(v)
-
-	return v.err()
 }
 
 func (c *Config) validateTags(v *validator) {
+	if !v.valid(Key("tags")) {
+		return
+	}
 	if len(c.Tags) > maxTags {
 		v.add(Key("tags"), fmt.Sprintf("(%d tags)", len(c.Tags)),
 			fmt.Sprintf("at most %d tags: AWS allows 50 per resource and the program adds project and stack", maxTags),
@@ -294,14 +331,36 @@ func (c *Config) validateTags(v *validator) {
 
 type validator struct {
 	problems []Problem
+	invalid  map[string]bool // keys with a problem
+}
+
+// newValidator starts from the problems loading found (values that did not parse).
+func newValidator(problems []Problem) *validator {
+	v := &validator{invalid: map[string]bool{}}
+	for _, p := range problems {
+		v.problems = append(v.problems, p)
+		v.invalid[p.Key] = true
+	}
+	return v
 }
 
 func (v *validator) add(key, value, rule, fix string) {
 	v.problems = append(v.problems, Problem{Key: key, Value: value, Rule: rule, Fix: fix})
+	v.invalid[key] = true
+}
+
+// valid reports whether none of keys has a problem so far.
+func (v *validator) valid(keys ...string) bool {
+	for _, k := range keys {
+		if v.invalid[k] {
+			return false
+		}
+	}
+	return true
 }
 
 func (v *validator) between(key string, value, lo, hi int, note string) {
-	if value >= lo && value <= hi {
+	if (value >= lo && value <= hi) || !v.valid(key) {
 		return
 	}
 	rule := fmt.Sprintf("must be %d..%d", lo, hi)
@@ -313,7 +372,7 @@ func (v *validator) between(key string, value, lo, hi int, note string) {
 }
 
 func (v *validator) oneOf(key, value string, allowed []string) {
-	if slices.Contains(allowed, value) {
+	if slices.Contains(allowed, value) || !v.valid(key) {
 		return
 	}
 	rule := "must be one of " + strings.Join(allowed, ", ") + " (exactly as AWS spells them)"

@@ -4,6 +4,7 @@
 package plan
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -73,9 +74,21 @@ func Run(opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	values, err := stackconfig.Load(dir, opts.Stack)
+	values, problems, err := stackconfig.LoadAll(dir, opts.Stack)
 	if err != nil {
 		return nil, err
+	}
+	// Every problem in one pass: the stack file's keys, then every value the program's
+	// config.Load reads and its rules, before the program runs.
+	if _, err := config.Load(func(key string) (string, bool) { v, ok := values[key]; return v, ok }); err != nil || len(problems) > 0 {
+		var invalid *config.ValidationError
+		switch {
+		case errors.As(err, &invalid):
+			problems = append(problems, invalid.Problems...)
+		case err != nil:
+			return nil, err
+		}
+		return nil, &config.ValidationError{Stack: opts.Stack, Problems: problems}
 	}
 	monitor := mocks.New(mocks.Options{Project: project.Name, Stack: opts.Stack, Region: values[config.RegionKey]})
 

@@ -179,3 +179,51 @@ func TestCapacityCountsThePlansAlarms(t *testing.T) {
 		}
 	}
 }
+
+// Eight problems of three kinds (undeclared keys, values that do not parse,
+// ranges and rules) come back in one pass, each once, with fixes that name
+// the stack and are never computed from a value that is itself invalid.
+func TestPlanReportsEveryProblemInOnePass(t *testing.T) {
+	dir := tempProject(t, "bad", `config:
+  streamfn:batchsize: 50
+  streamfn:paralelizationFactor: 2
+  streamfn:shardCount: two
+  streamfn:bisectOnError: maybe
+  streamfn:parallelizationFactor: 12
+  streamfn:logLevel: info
+  streamfn:retentionHours: 10
+  streamfn:processorConcurrency: 0
+`)
+	_, err := plan.Run(plan.Options{Dir: dir, Stack: "bad"})
+	var invalid *config.ValidationError
+	if !errors.As(err, &invalid) {
+		t.Fatalf("got %v, want a ValidationError", err)
+	}
+	msg := invalid.Error()
+	lines := strings.Split(msg, "\n")
+	if len(lines) != 8 || len(invalid.Problems) != 8 {
+		t.Fatalf("%d problems, want 8, one line each:\n%s", len(invalid.Problems), msg)
+	}
+	for _, want := range []string{
+		"streamfn:batchsize = 50: is set in Pulumi.bad.yaml but Pulumi.yaml declares no such key; did you mean streamfn:batchSize?; fix: pulumi config rm --stack bad streamfn:batchsize && pulumi config set --stack bad streamfn:batchSize 50",
+		"streamfn:paralelizationFactor = 2: is set in Pulumi.bad.yaml but Pulumi.yaml declares no such key; did you mean streamfn:parallelizationFactor?",
+		"streamfn:shardCount = two: must be a whole number; fix: pulumi config set --stack bad streamfn:shardCount <integer>",
+		"streamfn:bisectOnError = maybe: must be true or false",
+		"streamfn:parallelizationFactor = 12: must be 1..10; fix: pulumi config set --stack bad streamfn:parallelizationFactor 10",
+		"streamfn:logLevel = info: must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (exactly as AWS spells them); fix: pulumi config set --stack bad streamfn:logLevel INFO",
+		"streamfn:retentionHours = 10: must be 24..8760",
+		"streamfn:processorConcurrency = 0: must be -1 (unreserved) or at least shards x parallelizationFactor; fix: pulumi config set --stack bad streamfn:processorConcurrency -1",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the report lacks %q:\n%s", want, msg)
+		}
+	}
+	for _, p := range invalid.Problems {
+		if p.Fix != "" && strings.Contains(config.WithStack(p.Fix, "bad"), "pulumi config") && !strings.Contains(config.WithStack(p.Fix, "bad"), "--stack bad") {
+			t.Errorf("fix %q does not name the stack", p.Fix)
+		}
+	}
+	if strings.Contains(msg, "120") || strings.Contains(msg, "x 12") {
+		t.Errorf("a fix was computed from parallelizationFactor 12, which is invalid:\n%s", msg)
+	}
+}

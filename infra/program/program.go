@@ -3,6 +3,7 @@
 package program
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
@@ -21,6 +22,10 @@ var Functions = []string{"ingest", "processor"}
 func Run(ctx *pulumi.Context) error {
 	cfg, err := config.Load(ctx.GetConfig)
 	if err != nil {
+		var invalid *config.ValidationError
+		if errors.As(err, &invalid) {
+			invalid.Stack = ctx.Stack() // fixes then say pulumi config set --stack <stack>
+		}
 		return err
 	}
 

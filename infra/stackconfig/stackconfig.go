@@ -13,7 +13,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/agext/levenshtein"
 	"gopkg.in/yaml.v3"
+
+	"github.com/streamfn/streamfn/infra/config"
 )
 
 // ProjectFile is the name of the Pulumi project file.
@@ -138,59 +141,121 @@ func (p *Project) Defaults() (map[string]string, error) {
 
 // Load merges dir/Pulumi.<stack>.yaml over dir/Pulumi.yaml's defaults and returns the values as
 // Pulumi passes them to a program: strings as they are, numbers and booleans in their plain
-// text form, objects and arrays as JSON.
+// text form, objects and arrays as JSON. Problems with keys of the stack file come back as one
+// *config.ValidationError.
 func Load(dir, stack string) (map[string]string, error) {
-	project, err := ReadProject(dir)
+	values, problems, err := LoadAll(dir, stack)
 	if err != nil {
 		return nil, err
+	}
+	if len(problems) > 0 {
+		return nil, &config.ValidationError{Stack: stack, Problems: problems}
+	}
+	return values, nil
+}
+
+// LoadAll is Load that keeps going past problems with single keys: it returns the values of
+// every other key with the problems, so that the caller can validate those values too and
+// report everything in one pass. An error is a file that cannot be read at all.
+func LoadAll(dir, stack string) (map[string]string, []config.Problem, error) {
+	project, err := ReadProject(dir)
+	if err != nil {
+		return nil, nil, err
 	}
 	stackPath := filepath.Join(dir, "Pulumi."+stack+".yaml")
 	data, err := os.ReadFile(stackPath)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("stack %q has no settings file %s; create it (pulumi stack init %s) or pick another stack", stack, stackPath, stack)
+		return nil, nil, fmt.Errorf("stack %q has no settings file %s; create it (pulumi stack init %s) or pick another stack", stack, stackPath, stack)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the stack settings: %w", err)
+		return nil, nil, fmt.Errorf("reading the stack settings: %w", err)
 	}
 	var sf stackFile
 	if err := yaml.Unmarshal(data, &sf); err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", stackPath, err)
+		return nil, nil, fmt.Errorf("parsing %s: %w", stackPath, err)
 	}
 
 	merged, err := project.Defaults()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var problems []string
-	for key, v := range sf.Config {
+	file := filepath.Base(stackPath)
+	var problems []config.Problem
+	for _, key := range sortedKeys(sf.Config) {
+		v := sf.Config[key]
 		full := project.qualify(key)
+		shown, _ := render(v)
 		if _, declared := project.Config[full]; project.ownsKey(full) && !declared {
-			problems = append(problems, fmt.Sprintf("%s sets %s, which %s does not declare (a typo?)", stackPath, full, ProjectFile))
+			p := config.Problem{Key: full, Value: shown,
+				Rule: fmt.Sprintf("is set in %s but %s declares no such key", file, ProjectFile),
+				Fix:  "pulumi config rm " + full}
+			if guess := project.closest(full); guess != "" {
+				p.Rule += fmt.Sprintf("; did you mean %s?", guess)
+				p.Fix = fmt.Sprintf("pulumi config rm %s && pulumi config set %s %s", full, guess, shellWord(shown))
+			}
+			problems = append(problems, p)
 			continue
 		}
 		if m, ok := v.(map[string]any); ok {
 			if _, secure := m["secure"]; secure && len(m) == 1 {
-				problems = append(problems, fmt.Sprintf("%s: %s is a secret, which the offline tools cannot decrypt; keep secrets out of the keys they read", stackPath, full))
+				problems = append(problems, config.Problem{Key: full, Value: "(secret)",
+					Rule: "is a secret, which the offline tools cannot decrypt",
+					Fix:  "keep secrets out of the keys the program reads offline"})
 				continue
 			}
 		}
 		s, err := render(v)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %s: %v", stackPath, full, err))
+			problems = append(problems, config.Problem{Key: full, Value: fmt.Sprint(v), Rule: err.Error(), Fix: "write it as a string, number, boolean, list or map"})
 			continue
 		}
 		merged[full] = s
 	}
-	for key, decl := range project.Config {
+	for _, key := range project.Keys() {
+		decl := project.Config[key]
 		if _, ok := merged[key]; !ok && decl.Default == nil && decl.Value == nil {
-			problems = append(problems, fmt.Sprintf("%s declares %s without a default and %s does not set it", ProjectFile, key, stackPath))
+			problems = append(problems, config.Problem{Key: key, Value: "(not set)",
+				Rule: fmt.Sprintf("%s declares it without a default and %s does not set it", ProjectFile, file),
+				Fix:  "pulumi config set " + key + " <value>"})
 		}
 	}
-	if len(problems) > 0 {
-		sort.Strings(problems)
-		return nil, errors.New(strings.Join(problems, "\n"))
+	return merged, problems, nil
+}
+
+// closest is the declared key nearest to an undeclared one by edit distance (case-blind), ""
+// when none is near enough to be a likely typo.
+func (p *Project) closest(key string) string {
+	best, bestDistance := "", 0
+	for _, k := range p.Keys() {
+		d := levenshtein.Distance(strings.ToLower(key), strings.ToLower(k), nil)
+		if best == "" || d < bestDistance {
+			best, bestDistance = k, d
+		}
 	}
-	return merged, nil
+	name := key[strings.Index(key, ":")+1:]
+	if best == "" || bestDistance > max(2, len(name)/3) {
+		return ""
+	}
+	return best
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// shellWord is a value as one shell word, quoted when it needs to be.
+func shellWord(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:/@+=,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func render(v any) (string, error) {

@@ -90,7 +90,7 @@ func TestStackFileProblems(t *testing.T) {
 	tests := []struct {
 		name, stackFile, want string
 	}{
-		{"undeclared project key", "config:\n  demo:cuont: 3\n", "demo:cuont, which Pulumi.yaml does not declare"},
+		{"undeclared project key", "config:\n  demo:cuont: 3\n", "demo:cuont = 3: is set in Pulumi.x.yaml but Pulumi.yaml declares no such key; did you mean demo:count?; fix: pulumi config rm --stack x demo:cuont && pulumi config set --stack x demo:count 3"},
 		{"secret", "config:\n  demo:label:\n    secure: AAABAC==\n", "secret, which the offline tools cannot decrypt"},
 		{"broken yaml", "config: [\n", "parsing"},
 	}
@@ -131,5 +131,30 @@ func TestRepositoryStacksLoad(t *testing.T) {
 		if values["streamfn:metricsNamespace"] != "streamfn" {
 			t.Errorf("stack %s: metricsNamespace = %q, want Pulumi.yaml's default streamfn", stack, values["streamfn:metricsNamespace"])
 		}
+	}
+}
+
+// Every bad key of the stack file comes back, and the other keys' values
+// with them, so that the caller can validate those too in the same pass.
+// Only a near key is suggested.
+func TestLoadAllKeepsGoingAndSuggestsOnlyNearKeys(t *testing.T) {
+	dir := writeProject(t, map[string]string{"x": "config:\n  demo:Count: 5\n  demo:somethingElse: 1\n  demo:flag: false\n  demo:label:\n    secure: AAAB\n"})
+	values, problems, err := stackconfig.LoadAll(dir, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if values["demo:flag"] != "false" || values["demo:count"] != "2" {
+		t.Errorf("values %v: the valid key's value and the defaults must stay", values)
+	}
+	var got []string
+	for _, p := range problems {
+		got = append(got, p.String())
+	}
+	text := strings.Join(got, "\n")
+	if len(problems) != 3 ||
+		!strings.Contains(text, "demo:Count = 5: is set in Pulumi.x.yaml but Pulumi.yaml declares no such key; did you mean demo:count?") ||
+		!strings.Contains(text, "demo:somethingElse = 1: is set in Pulumi.x.yaml but Pulumi.yaml declares no such key; fix: pulumi config rm demo:somethingElse") ||
+		!strings.Contains(text, "demo:label = (secret)") {
+		t.Errorf("problems:\n%s", text)
 	}
 }

@@ -6,17 +6,19 @@
 //
 // Each server runs as its own Node.js process on a port the OS picks, so
 // parallel tests never collide. The process dies when Stop is called, when
-// its stdin closes (the parent exited) or when the parent dies (Pdeathsig).
+// its stdin closes: the parent stopped it, exited or was killed.
 package emulators
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,9 +46,12 @@ var launcher []byte
 //go:embed kinesalite-fast.cjs
 var kinesaliteFast []byte
 
+//go:embed kinesis-limits.cjs
+var kinesisLimits []byte
+
 // ErrNodeMissing means Node.js is not on PATH. Tests skip on it; nothing else
 // may be skipped.
-var ErrNodeMissing = errors.New("node (Node.js 20 or newer) is not on PATH: install Node.js to run the local AWS stand-ins")
+var ErrNodeMissing = errors.New("node (Node.js 22 or newer) is not on PATH: install Node.js to run the local AWS stand-ins")
 
 // Options tune a server. The zero value is fine.
 type Options struct {
@@ -55,6 +60,11 @@ type Options struct {
 	ShardLimit int
 	// StartTimeout bounds the wait for the server to listen (default 30s).
 	StartTimeout time.Duration
+	// ShardThroughputLimits makes kinesalite apply Kinesis's per-shard
+	// limits: 1 MiB/s or 1,000 records/s of writes, 5 GetRecords calls/s
+	// and 2 MiB/s of reads (see kinesis-limits.cjs). Off, it takes any
+	// rate, as kinesalite does.
+	ShardThroughputLimits bool
 }
 
 // Server is one running stand-in.
@@ -104,12 +114,19 @@ func Start(kind Kind, opts Options) (*Server, error) {
 	if err := writeIfChanged(filepath.Join(root, "node_modules", ".streamfn-kinesalite-fast.cjs"), kinesaliteFast); err != nil {
 		return nil, fmt.Errorf("writing emulator launcher: %w", err)
 	}
+	if err := writeIfChanged(filepath.Join(root, "node_modules", ".streamfn-kinesis-limits.cjs"), kinesisLimits); err != nil {
+		return nil, fmt.Errorf("writing emulator launcher: %w", err)
+	}
+	throughput := "unlimited"
+	if opts.ShardThroughputLimits {
+		throughput = "limits"
+	}
 
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(node, script, string(kind), strconv.Itoa(opts.ShardLimit))
+	cmd := exec.Command(node, script, string(kind), strconv.Itoa(opts.ShardLimit), throughput)
 	cmd.Dir = root
 	cmd.Stdin = stdinR
 	stderr := &lockedBuffer{}
@@ -267,4 +284,44 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// ThroughputStats are the counts of a kinesalite started with
+// ShardThroughputLimits: what it refused with
+// ProvisionedThroughputExceededException.
+type ThroughputStats struct {
+	PutRecordsEntriesThrottled int64 `json:"putRecordsEntriesThrottled"`
+	PutRecordCallsThrottled    int64 `json:"putRecordCallsThrottled"`
+	GetRecordsCallsThrottled   int64 `json:"getRecordsCallsThrottled"`
+	// Shards is keyed by "<stream>/<shard id>".
+	Shards map[string]ShardThrottles `json:"shards"`
+}
+
+// ShardThrottles are one shard's refusals.
+type ShardThrottles struct {
+	WritesThrottled int64 `json:"writesThrottled"` // PutRecords entries and PutRecord calls
+	ReadsThrottled  int64 `json:"readsThrottled"`  // GetRecords calls
+}
+
+// ThroughputStats reads the counts of a Kinesis stand-in started with
+// ShardThroughputLimits.
+func (s *Server) ThroughputStats(ctx context.Context) (ThroughputStats, error) {
+	var st ThroughputStats
+	if s.Kind != Kinesis {
+		return st, fmt.Errorf("%s is not the Kinesis stand-in", s.Kind)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/streamfn/limits", nil)
+	if err != nil {
+		return st, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("kinesalite answered %s to /streamfn/limits: was it started with ShardThroughputLimits?", resp.Status)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	return st, err
 }

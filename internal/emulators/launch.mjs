@@ -4,7 +4,7 @@
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
-const [kind, shardLimit] = process.argv.slice(2);
+const [kind, shardLimit, throughput] = process.argv.slice(2);
 
 function ready(port) {
   process.stdout.write(JSON.stringify({ port }) + "\n");
@@ -44,6 +44,10 @@ switch (kind) {
     // shard lookup and PutRecords validation, most of its CPU under load;
     // see the file for why and how each stays exact.
     require("./.streamfn-kinesalite-fast.cjs").install(require);
+    // Per-shard write and read limits, as Kinesis applies them; see the
+    // file. Installed before kinesalite loads its actions.
+    const limits = throughput === "limits" ? require("./.streamfn-kinesis-limits.cjs") : null;
+    if (limits) limits.install(require);
     const kinesalite = require("kinesalite");
     const server = kinesalite({
       createStreamMs: 0,
@@ -51,6 +55,7 @@ switch (kind) {
       updateStreamMs: 0,
       shardLimit: Number(shardLimit || 100),
     });
+    if (limits) limits.serveStats(server);
     server.listen(0, "127.0.0.1", () => ready(server.address().port));
     break;
   }

@@ -41,7 +41,7 @@ func TestMeasure(t *testing.T) {
 // line shape as the Go side.
 func TestPeer(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("skipping: node (Node.js 20) is not on PATH")
+		t.Skip("skipping: node (Node.js 22 or newer) is not on PATH")
 	}
 	res, err := runPeer("../../bench/peer.mjs", smallEventFile(t), 50*time.Millisecond)
 	if err != nil {

@@ -44,7 +44,10 @@ func main() {
 	flags.BoolVar(&opts.Verify, "verify", false, "after the load, wait for the pipeline to drain and check the table and queues; exit 1 on any difference")
 	flags.Float64Var(&opts.Chaos, "chaos", 0, "probability that an invocation's bootstrap is killed or frozen past its timeout")
 	flags.BoolVar(&opts.JSON, "json", false, "print the final report as JSON on stdout (progress goes to stderr)")
+	flags.StringVar(&opts.ReportFile, "report", "", "also write the JSON report to this file")
+	flags.StringVar(&opts.Name, "name", "local", "the run's name on its last line, the verdict of -verify")
 	flags.IntVar(&opts.Port, "port", 9000, "port of the local ingest Function URL on 127.0.0.1; 0 = a free one")
+	shardLimits := flags.Bool("shard-limits", true, "apply Kinesis's per-shard limits (1 MiB/s or 1,000 records/s of writes, 5 reads/s and 2 MiB/s); false lets kinesalite take any rate")
 	flags.IntVar(&opts.IngestCap, "ingest-environments", 8, "execution environments of an unreserved ingest function")
 	flags.DurationVar(&opts.Outage, "outage", 0, "for this long after the load starts, the table refuses the processor's writes (InternalServerError), as in a DynamoDB outage: batches fail, expire and go to the on-failure destination; -verify counts their records as expected, not lost")
 	flags.BoolVar(&opts.Redrive, "redrive", false, "after draining, replay every on-failure record with the redrive tool's replay (as `make redrive ARGS=replay` would), then verify exactly, as if nothing had failed")
@@ -54,6 +57,7 @@ func main() {
 		fmt.Fprintf(flags.Output(), "\n%s", exitCodes)
 	}
 	_ = flags.Parse(os.Args[1:]) // ExitOnError: exits 2 on a bad flag
+	opts.NoShardLimits = !*shardLimits
 	if flags.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "unexpected arguments %q: every setting is a flag (see -h)\n", flags.Args())
 		os.Exit(2)
@@ -88,7 +92,7 @@ func main() {
 	defer stop()
 	go func() {
 		<-ctx.Done()
-		stop() // a second Ctrl-C ends the process at once; Pdeathsig ends the children
+		stop() // a second Ctrl-C ends the process at once; the children's supervisors see their pipes close and end them
 	}()
 
 	err = run.Run(ctx, opts)

@@ -30,6 +30,20 @@ func BuildRIE(ctx context.Context, root, dir string) (string, error) {
 	return out, nil
 }
 
+// SupervisorPackage is the supervisor every execution environment runs
+// under (see its doc).
+const SupervisorPackage = "./internal/local/lambdaenv/supervisor"
+
+// BuildSupervisor builds the supervisor into dir and returns the binary's
+// path.
+func BuildSupervisor(ctx context.Context, root, dir string) (string, error) {
+	out := filepath.Join(dir, "streamfn-supervisor")
+	if err := goBuild(ctx, root, out, SupervisorPackage, nil); err != nil {
+		return "", fmt.Errorf("building the environment supervisor: %w", err)
+	}
+	return out, nil
+}
+
 // BuildFunction builds functions/<name> for this machine into
 // dir/<name>/bootstrap with the flags the stack program uses for Lambda
 // (CGO off, -trimpath, the lambda.norpc tag), so that the same code runs.

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -16,7 +17,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,12 +33,15 @@ var ErrClosed = errors.New("the function's execution environments were stopped")
 
 // Spec is one function as the pool runs it.
 type Spec struct {
-	Name      string            // the function's name, as Lambda knows it
-	Bootstrap string            // the function's bootstrap binary, built for this machine
-	RIE       string            // the aws-lambda-rie binary
-	Env       map[string]string // the function's whole environment; nothing of this process leaks in
-	Timeout   time.Duration     // the function's timeout
-	MemoryMB  int
+	Name      string // the function's name, as Lambda knows it
+	Bootstrap string // the function's bootstrap binary, built for this machine
+	RIE       string // the aws-lambda-rie binary
+	// Supervisor is the supervisor binary (BuildSupervisor), which keeps
+	// an environment from outliving this process on every system.
+	Supervisor string
+	Env        map[string]string // the function's whole environment; nothing of this process leaks in
+	Timeout    time.Duration     // the function's timeout
+	MemoryMB   int
 	// Concurrency caps the execution environments: the function's reserved
 	// concurrency, or the local cap chosen for an unreserved function.
 	Concurrency int
@@ -131,9 +134,11 @@ func NewPool(spec Spec) (*Pool, error) {
 	case spec.Chaos.Probability < 0 || spec.Chaos.Probability > 1:
 		return nil, fmt.Errorf("function %s: chaos probability %v: must be in 0..1", spec.Name, spec.Chaos.Probability)
 	}
-	for _, path := range []*string{&spec.Bootstrap, &spec.RIE} {
-		// Absolute and without symlinks: chaos recognises the bootstrap
-		// process by /proc/PID/exe.
+	if spec.Supervisor == "" {
+		return nil, fmt.Errorf("function %s: no supervisor binary (lambdaenv.BuildSupervisor)", spec.Name)
+	}
+	for _, path := range []*string{&spec.Bootstrap, &spec.RIE, &spec.Supervisor} {
+		// Absolute: the processes start in the bootstrap's folder.
 		abs, err := filepath.Abs(*path)
 		if err == nil {
 			abs, err = filepath.EvalSymlinks(abs)
@@ -307,7 +312,16 @@ func (p *Pool) Pids() []int {
 	var pids []int
 	for env := range p.all {
 		pids = append(pids, env.cmd.Process.Pid)
-		pids = append(pids, childrenOf(env.cmd.Process.Pid)...)
+		if rie := readPid(env.pidFile + ".rie"); running(rie) {
+			pids = append(pids, rie)
+		}
+		if boot := env.bootstrap(); boot > 0 {
+			// The bootstrap role of the supervisor leads its group.
+			if shim := groupOf(boot); shim > 1 && shim != boot {
+				pids = append(pids, shim)
+			}
+			pids = append(pids, boot)
+		}
 	}
 	sort.Ints(pids)
 	return pids
@@ -342,8 +356,11 @@ func (p *Pool) rollChaos() chaosAction {
 // first invocation and again after a crash or timeout.
 type environment struct {
 	id       int
-	ports    []int // reserved until stop
-	cmd      *exec.Cmd
+	ports    []int     // reserved until stop
+	cmd      *exec.Cmd // the supervisor, leader of the group that holds aws-lambda-rie
+	stdin    *os.File  // the supervisor's pipe: closing it (or this process ending) ends the environment
+	stateDir string    // holds pidFile
+	pidFile  string    // the function bootstrap's pid, while one runs
 	url      string
 	waitDone chan struct{}
 	stopOnce sync.Once
@@ -386,23 +403,45 @@ func tryStart(spec Spec, id int) (*environment, error) {
 	}
 	invokeAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 	runtimeAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
-	cmd := exec.Command(spec.RIE,
-		"--runtime-interface-emulator-address", invokeAddr,
-		"--runtime-api-address", runtimeAddr,
-		"--log-level", "warn",
-		spec.Bootstrap)
-	cmd.Dir = filepath.Dir(spec.Bootstrap)
-	cmd.Env = environ(spec)
-	cmd.Stdout = spec.Log
-	cmd.Stderr = spec.Log
-	// Its own process group, so a stop reaches everything it started;
-	// Pdeathsig, so nothing outlives this process even when it is killed.
-	cmd.SysProcAttr = childProcAttr()
-	if err := cmd.Start(); err != nil {
+	stateDir, err := os.MkdirTemp("", "streamfn-env-")
+	if err != nil {
 		releasePorts(ports)
 		return nil, err
 	}
-	env := &environment{id: id, ports: ports, cmd: cmd, url: "http://" + invokeAddr + invokePath, waitDone: make(chan struct{})}
+	pidFile := filepath.Join(stateDir, "bootstrap.pid")
+	// supervisor (env role) -> aws-lambda-rie -> supervisor (bootstrap
+	// role) -> the function's bootstrap; see the supervisor's doc.
+	cmd := exec.Command(spec.Supervisor, "env", pidFile, "--", spec.RIE,
+		"--runtime-interface-emulator-address", invokeAddr,
+		"--runtime-api-address", runtimeAddr,
+		"--log-level", "warn",
+		spec.Supervisor)
+	cmd.Dir = filepath.Dir(spec.Bootstrap)
+	cmd.Env = append(environ(spec), "STREAMFN_BOOTSTRAP="+spec.Bootstrap)
+	cmd.Stdout = spec.Log
+	cmd.Stderr = spec.Log
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		releasePorts(ports)
+		os.RemoveAll(stateDir)
+		return nil, err
+	}
+	cmd.Stdin = stdinR
+	// Its own process group, so a stop reaches everything it started. The
+	// pipe is the supervisor's tie to this process: the kernel closes it
+	// when this process ends, however it ends, and the supervisor then
+	// ends the environment.
+	cmd.SysProcAttr = childProcAttr()
+	if err := cmd.Start(); err != nil {
+		stdinR.Close()
+		stdinW.Close()
+		releasePorts(ports)
+		os.RemoveAll(stateDir)
+		return nil, err
+	}
+	stdinR.Close()
+	env := &environment{id: id, ports: ports, cmd: cmd, stdin: stdinW, stateDir: stateDir, pidFile: pidFile,
+		url: "http://" + invokeAddr + invokePath, waitDone: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		close(env.waitDone)
@@ -465,6 +504,16 @@ func environ(spec Spec) []string {
 	return out
 }
 
+// bootstrap is the pid of the function's bootstrap process, 0 while none
+// runs (before the first invocation, or after it ended and before
+// aws-lambda-rie starts the next).
+func (e *environment) bootstrap() int {
+	if pid := readPid(e.pidFile); running(pid) {
+		return pid
+	}
+	return 0
+}
+
 func (e *environment) exited() bool {
 	select {
 	case <-e.waitDone:
@@ -479,12 +528,14 @@ func (e *environment) exited() bool {
 func (e *environment) stop() {
 	e.stopOnce.Do(func() {
 		pid := e.cmd.Process.Pid
-		children := childrenOf(pid)
-		for _, child := range children {
-			_ = syscall.Kill(-child, syscall.SIGKILL)
-			_ = syscall.Kill(child, syscall.SIGKILL)
+		var children []int
+		if boot := readPid(e.pidFile); boot > 0 {
+			children = append(children, boot)
+			killGroup(groupOf(boot)) // the bootstrap and the supervisor's bootstrap role
+			killProcess(boot)
 		}
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		e.stdin.Close()
+		killGroup(pid)
 		<-e.waitDone
 		// A killed process takes a moment to end; the bootstraps are not
 		// this process's children, so there is nothing to wait on but
@@ -492,6 +543,7 @@ func (e *environment) stop() {
 		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && slices.ContainsFunc(children, running); {
 			time.Sleep(5 * time.Millisecond)
 		}
+		os.RemoveAll(e.stateDir)
 		releasePorts(e.ports)
 	})
 }
@@ -532,15 +584,12 @@ func (e *environment) invoke(ctx context.Context, p *Pool, payload []byte, actio
 					chaosMu.Unlock()
 					return
 				}
-				children := bootstrapsOf(e.cmd.Process.Pid, p.spec.Bootstrap)
-				if len(children) > 0 {
+				if child := e.bootstrap(); child > 0 {
 					hit = true
-					for _, child := range children {
-						if action == chaosKill {
-							_ = syscall.Kill(child, syscall.SIGKILL)
-						} else {
-							_ = syscall.Kill(child, syscall.SIGSTOP)
-						}
+					if action == chaosKill {
+						killProcess(child)
+					} else {
+						freezeProcess(child)
 					}
 					chaosMu.Unlock()
 					if action == chaosKill {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,7 +22,7 @@ import (
 )
 
 // rieBinary and fakeFunction are built once, in TestMain.
-var rieBinary, fakeFunction string
+var rieBinary, supervisorBinary, fakeFunction string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "lambdaenv-test-")
@@ -45,6 +46,9 @@ func buildAndRun(m *testing.M, dir string) (int, error) {
 	if rieBinary, err = BuildRIE(context.Background(), root, dir); err != nil {
 		return 0, err
 	}
+	if supervisorBinary, err = BuildSupervisor(context.Background(), root, dir); err != nil {
+		return 0, err
+	}
 	fakeFunction = filepath.Join(dir, "fakefn", "bootstrap")
 	if err := goBuild(context.Background(), root, fakeFunction, "./internal/local/lambdaenv/testdata/fakefn", nil); err != nil {
 		return 0, err
@@ -58,6 +62,7 @@ func newPool(t *testing.T, mutate func(*Spec)) *Pool {
 		Name:        "fake",
 		Bootstrap:   fakeFunction,
 		RIE:         rieBinary,
+		Supervisor:  supervisorBinary,
 		Env:         map[string]string{"GREETING": "hello"},
 		Timeout:     2 * time.Second,
 		MemoryMB:    256,
@@ -217,8 +222,8 @@ func TestCloseKillsEveryProcessAndFreesThePorts(t *testing.T) {
 	}
 	wg.Wait()
 	pids := p.Pids()
-	if len(pids) != 6 {
-		t.Fatalf("pids = %v; want 3 aws-lambda-rie and 3 bootstraps", pids)
+	if len(pids) != 12 {
+		t.Fatalf("pids = %v; want 3 environments of a supervisor, aws-lambda-rie, the supervisor's bootstrap role and the function", pids)
 	}
 	var addrs []string
 	p.mu.Lock()
@@ -227,15 +232,15 @@ func TestCloseKillsEveryProcessAndFreesThePorts(t *testing.T) {
 	}
 	p.mu.Unlock()
 	// Freeze one bootstrap: Close must still end it.
-	for _, pid := range pids {
-		if parentOf(pid) != os.Getpid() {
-			_ = syscall.Kill(pid, syscall.SIGSTOP)
-			break
-		}
+	p.mu.Lock()
+	for env := range p.all {
+		_ = syscall.Kill(env.bootstrap(), syscall.SIGSTOP)
+		break
 	}
+	p.mu.Unlock()
 	p.Close()
 	for _, pid := range pids {
-		if err := syscall.Kill(pid, 0); err == nil && parentOf(pid) != -1 && !isZombie(pid) {
+		if alive(pid) {
 			t.Errorf("process %d still runs after Close", pid)
 		}
 	}
@@ -252,13 +257,15 @@ func TestCloseKillsEveryProcessAndFreesThePorts(t *testing.T) {
 	}
 }
 
-func isZombie(pid int) bool {
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return true
+// alive reports whether pid runs: it exists and is not a zombie, as ps
+// (Linux and macOS alike) reports its state.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
 	}
-	i := strings.LastIndexByte(string(stat), ')')
-	return i >= 0 && strings.HasPrefix(strings.TrimSpace(string(stat[i+1:])), "Z")
+	out, err := exec.Command("ps", "-o", "stat=", "-p", strconv.Itoa(pid)).Output()
+	state := strings.TrimSpace(string(out))
+	return err == nil && state != "" && !strings.HasPrefix(state, "Z")
 }
 
 func TestClassify(t *testing.T) {
@@ -287,5 +294,66 @@ func TestClassify(t *testing.T) {
 				t.Errorf("error payload %q is not JSON", got.Payload)
 			}
 		})
+	}
+}
+
+// TestHelperPoolOwner is not a test on its own: TestKilledParentTakesItsEnvironments
+// runs the test binary with it, to own a pool and then be killed.
+func TestHelperPoolOwner(t *testing.T) {
+	if os.Getenv("LAMBDAENV_POOL_OWNER") == "" {
+		t.Skip("run by TestKilledParentTakesItsEnvironments")
+	}
+	p := newPool(t, nil)
+	invoke(t, p, `{}`)
+	fmt.Println("pids", strings.Trim(fmt.Sprint(p.Pids()), "[]"))
+	time.Sleep(time.Minute) // until killed
+}
+
+// A run that is killed outright (SIGKILL: no deferred Close) leaves no
+// environment behind: each supervisor sees its pipe close and ends its
+// environment. The same code runs on Linux and macOS.
+func TestKilledParentTakesItsEnvironments(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperPoolOwner$", "-test.v")
+	cmd.Env = append(os.Environ(), "LAMBDAENV_POOL_OWNER=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var pids []int
+	buf := make([]byte, 64<<10)
+	var text string
+	for deadline := time.Now().Add(30 * time.Second); len(pids) == 0 && time.Now().Before(deadline); {
+		n, err := out.Read(buf)
+		text += string(buf[:n])
+		for _, line := range strings.Split(text, "\n") {
+			if rest, ok := strings.CutPrefix(line, "pids "); ok && strings.Count(rest, " ") == 3 {
+				for _, f := range strings.Fields(rest) {
+					pid, _ := strconv.Atoi(f)
+					pids = append(pids, pid)
+				}
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	if len(pids) != 4 {
+		t.Fatalf("the owner printed no pids of one environment:\n%s", text)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range pids {
+		for alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if alive(pid) {
+			t.Errorf("process %d outlived its killed parent", pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-//go:build unix && !linux
+//go:build !unix
 
 package lambdaenv
 
@@ -8,16 +8,21 @@ import (
 	"syscall"
 )
 
-// errPlatform: the environments need Linux. Pdeathsig keeps aws-lambda-rie
-// from outliving a killed parent, and /proc finds the bootstraps that stop
-// and chaos signal.
-var errPlatform = errors.New("the local Lambda environments need Linux (they use Pdeathsig and /proc to control aws-lambda-rie and the bootstraps), and this is " +
-	runtime.GOOS + ": run the local pipeline in a Linux VM or container")
+// errPlatform: the environments run on Linux and macOS (and other Unix
+// systems), which have process groups.
+var errPlatform = errors.New("the local Lambda environments need Linux or macOS (process groups), and this is " +
+	runtime.GOOS + ": run the local pipeline in WSL 2")
 
-func childProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
+func childProcAttr() *syscall.SysProcAttr { return nil }
 
-func childrenOf(int) []int { return nil }
+func killGroup(int) {}
 
-func bootstrapsOf(int, string) []int { return nil }
+func killProcess(int) {}
+
+func freezeProcess(int) {}
+
+func groupOf(int) int { return 0 }
 
 func running(int) bool { return false }
+
+func readPid(string) int { return 0 }

@@ -17,8 +17,10 @@ import (
 
 // Snapshot is the state at one moment.
 type Snapshot struct {
-	Elapsed   time.Duration
-	Load      loadgen.Stats
+	Elapsed time.Duration
+	// Traffic is every request to the Function URL, the load's and any other.
+	Traffic   TrafficStats
+	Load      loadgen.Stats // the load generator's own view, zero without -rate
 	Mapping   esm.Stats
 	Ingest    lambdaenv.Stats
 	Processor lambdaenv.Stats
@@ -80,16 +82,23 @@ func (p *Printer) Forget() { p.drawn = 0 }
 // Lines is the multi-line terminal view.
 func Lines(s Snapshot) []string {
 	l, m := s.Load, s.Mapping
+	tr := s.Traffic
 	lines := []string{
 		fmt.Sprintf("[%s] %s", s.Elapsed.Truncate(time.Second), s.Phase),
-		fmt.Sprintf("  sent %d  accepted %d  rejected %d  direct-to-stream %d  duplicates %d  retries %d  throttled %d  5xx %d",
-			l.Generated, l.Accepted, l.Rejected, l.Direct, l.Duplicates, l.Retries, l.Throttled, l.ServerErrors),
+		fmt.Sprintf("  ingest requests %d  events accepted %d  rejected %d  unwritten %d  throttled 429 %d  5xx %d",
+			tr.Requests, tr.Accepted, tr.Rejected, tr.Unwritten, tr.Throttled, tr.ServerErrors),
+	}
+	if l.Generated > 0 {
+		lines = append(lines, fmt.Sprintf("  load: sent %d  direct-to-stream %d  duplicates %d  retries %d",
+			l.Generated, l.Direct, l.Duplicates, l.Retries))
+	}
+	lines = append(lines,
 		fmt.Sprintf("  processed %d/%d read  invocations %d  errors %d  partial %d  throttles %d  poison %d  failures %d",
 			m.RecordsSucceeded, m.RecordsRead, m.Invocations, m.FunctionErrors, m.PartialFailures, m.Throttles+s.Processor.Throttles, s.Poison, s.Failures),
 		fmt.Sprintf("  environments: ingest %d (%d busy)  processor %d (%d busy)  chaos kills %d  timeouts %d",
 			s.Ingest.Environments, s.Ingest.Busy, s.Processor.Environments, s.Processor.Busy,
 			s.Ingest.ChaosKills+s.Processor.ChaosKills, s.Ingest.Timeouts+s.Processor.Timeouts),
-	}
+	)
 	var ages []string
 	for _, sh := range m.Shards {
 		ages = append(ages, fmt.Sprintf("%s %s", strings.TrimPrefix(sh.ShardID, "shardId-"), ageText(sh.IteratorAge)))
@@ -98,17 +107,22 @@ func Lines(s Snapshot) []string {
 	return lines
 }
 
-// Line is the one-line plain view.
+// Line is the one-line plain view. Its iterator age is the current one of
+// the shard furthest behind, not a maximum over time.
 func Line(s Snapshot) string {
-	l, m := s.Load, s.Mapping
-	var maxAge time.Duration
+	l, m, tr := s.Load, s.Mapping, s.Traffic
+	var oldest time.Duration
 	for _, sh := range m.Shards {
-		maxAge = max(maxAge, sh.IteratorAge)
+		oldest = max(oldest, sh.IteratorAge)
 	}
-	return fmt.Sprintf("[%s] %s: sent %d accepted %d rejected %d direct %d | processed %d/%d invocations %d errors %d throttles %d | poison %d failures %d | iterator age max %s",
-		s.Elapsed.Truncate(time.Second), s.Phase, l.Generated, l.Accepted, l.Rejected, l.Direct,
+	load := ""
+	if l.Generated > 0 {
+		load = fmt.Sprintf(" (load: sent %d direct %d)", l.Generated, l.Direct)
+	}
+	return fmt.Sprintf("[%s] %s: requests %d accepted %d rejected %d%s | processed %d/%d invocations %d errors %d throttles %d | poison %d failures %d | iterator age %s (shard furthest behind)",
+		s.Elapsed.Truncate(time.Second), s.Phase, tr.Requests, tr.Accepted, tr.Rejected, load,
 		m.RecordsSucceeded, m.RecordsRead, m.Invocations, m.FunctionErrors, m.Throttles+s.Processor.Throttles+s.Ingest.Throttles,
-		s.Poison, s.Failures, ageText(maxAge))
+		s.Poison, s.Failures, ageText(oldest))
 }
 
 func ageText(d time.Duration) string {

@@ -2,6 +2,9 @@ package progress
 
 import (
 	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +16,9 @@ import (
 func snapshot() Snapshot {
 	return Snapshot{
 		Elapsed: 12 * time.Second, Phase: "load",
-		Load: loadgen.Stats{Generated: 100, Accepted: 90, Rejected: 5, Direct: 5},
+		// The load sent 100; curl sent one more request of 3 events.
+		Load:    loadgen.Stats{Generated: 100, Accepted: 90, Rejected: 5, Direct: 5},
+		Traffic: TrafficStats{Requests: 11, Accepted: 93, Rejected: 5},
 		Mapping: esm.Stats{RecordsRead: 80, RecordsSucceeded: 70, Invocations: 3, Shards: []esm.ShardStats{
 			{ShardID: "shardId-000000000000", IteratorAge: 1500 * time.Millisecond}, {ShardID: "shardId-000000000001"},
 		}},
@@ -23,12 +28,13 @@ func snapshot() Snapshot {
 
 func TestLinesShowEveryCounter(t *testing.T) {
 	text := strings.Join(Lines(snapshot()), "\n")
-	for _, want := range []string{"sent 100", "accepted 90", "rejected 5", "processed 70/80 read", "invocations 3", "poison 4", "000000000000 1.5s", "000000000001 0ms"} {
+	for _, want := range []string{"requests 11", "accepted 93", "rejected 5", "sent 100", "processed 70/80 read", "invocations 3", "poison 4", "000000000000 1.5s", "000000000001 0ms"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("lines lack %q:\n%s", want, text)
 		}
 	}
-	if line := Line(snapshot()); !strings.Contains(line, "iterator age max 1.5s") || strings.Contains(line, "\n") {
+	if line := Line(snapshot()); !strings.Contains(line, "requests 11 accepted 93") || !strings.Contains(line, "iterator age 1.5s (shard furthest behind)") ||
+		strings.Contains(line, "max") || strings.Contains(line, "\n") {
 		t.Errorf("line = %q", line)
 	}
 }
@@ -56,7 +62,43 @@ func TestTerminalRedrawsInPlace(t *testing.T) {
 	first := out.Len()
 	p.Print(snapshot())
 	redraw := out.String()[first:]
-	if !strings.HasPrefix(redraw, "\x1b[5A\x1b[J") {
-		t.Errorf("second draw starts with %q; want to move up over the 5 lines drawn and clear", redraw[:min(12, len(redraw))])
+	if !strings.HasPrefix(redraw, "\x1b[6A\x1b[J") {
+		t.Errorf("second draw starts with %q; want to move up over the 6 lines drawn and clear", redraw[:min(12, len(redraw))])
+	}
+}
+
+// Every request counts, whoever sent it, with ingest's events from its
+// response document.
+func TestTrafficCountsEveryRequest(t *testing.T) {
+	answers := []struct {
+		status int
+		body   string
+	}{
+		{200, `{"accepted":3,"rejected":[]}`},
+		{400, `{"accepted":1,"rejected":[{"index":1,"field":"ts","reason":"x"}]}`},
+		{429, `{"Message":"Too Many Requests"}`},
+		{503, `{"accepted":2,"rejected":[],"unwritten":[2,3],"message":"retry"}`},
+		{400, `not json`},
+	}
+	var tr Traffic
+	i := 0
+	h := tr.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := answers[i]
+		i++
+		w.WriteHeader(a.status)
+		io.WriteString(w, a.body)
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for range answers {
+		resp, err := http.Post(srv.URL, "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	want := TrafficStats{Requests: 5, Accepted: 6, Rejected: 1, Unwritten: 2, Throttled: 1, ClientErrors: 1, ServerErrors: 1}
+	if got := tr.Stats(); got != want {
+		t.Errorf("stats = %+v, want %+v", got, want)
 	}
 }

@@ -8,14 +8,18 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/streamfn/streamfn/internal/emulators"
 	"github.com/streamfn/streamfn/internal/local/esm"
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 	"github.com/streamfn/streamfn/internal/local/loadgen"
+	"github.com/streamfn/streamfn/internal/local/progress"
 	"github.com/streamfn/streamfn/internal/local/verify"
 	"github.com/streamfn/streamfn/internal/redrive"
 )
@@ -26,6 +30,9 @@ type Point struct {
 	Accepted    float64 `json:"acceptedPerS"` // valid events ingest acknowledged per second
 	Processed   float64 `json:"processedPerS"`
 	IteratorAge float64 `json:"iteratorAgeMs"` // the highest of the shards' ages at that moment
+	// Throttled is the records per second the shards' write limit refused
+	// (ProvisionedThroughputExceededException); ingest retries them.
+	Throttled float64 `json:"throttledPerS"`
 }
 
 // Latency is a distribution in milliseconds.
@@ -61,12 +68,15 @@ type Summary struct {
 	Settings map[string]any `json:"settings"`
 	LoadFor  float64        `json:"loadSeconds"`
 	// ProcessedFor is from the load's start until the mapping drained.
-	ProcessedFor float64         `json:"processedSeconds"`
-	RanFor       float64         `json:"runSeconds"`
-	Load         loadgen.Stats   `json:"load"`
-	Mapping      esm.Stats       `json:"mapping"`
-	Ingest       lambdaenv.Stats `json:"ingest"`
-	Processor    lambdaenv.Stats `json:"processor"`
+	ProcessedFor float64 `json:"processedSeconds"`
+	RanFor       float64 `json:"runSeconds"`
+	// Traffic is every request the Function URL answered, the load's and
+	// any other (curl); Load is the load generator's own view.
+	Traffic   progress.TrafficStats `json:"traffic"`
+	Load      loadgen.Stats         `json:"load"`
+	Mapping   esm.Stats             `json:"mapping"`
+	Ingest    lambdaenv.Stats       `json:"ingest"`
+	Processor lambdaenv.Stats       `json:"processor"`
 	// AcceptedPerS is the average over the load's duration, ProcessedPerS
 	// over ProcessedFor.
 	AcceptedPerS  float64 `json:"acceptedPerS"`
@@ -81,9 +91,12 @@ type Summary struct {
 	// Outage is the table outage of -outage; Redrive the replay of -redrive.
 	Outage  *Outage               `json:"outage,omitempty"`
 	Redrive *redrive.ReplayReport `json:"redrive,omitempty"`
-	LogsDir string                `json:"logsDir"`
-	Chart   string                `json:"chart"`
-	Series  []Point               `json:"series"`
+	// Kinesis is what the local Kinesis refused by its per-shard limits;
+	// absent when they were off (-shard-limits=false).
+	Kinesis *emulators.ThroughputStats `json:"kinesisThrottles,omitempty"`
+	LogsDir string                     `json:"logsDir"`
+	Chart   string                     `json:"chart"`
+	Series  []Point                    `json:"series"`
 }
 
 // Outage is what -outage did.
@@ -112,6 +125,10 @@ func (s *Summary) Text(w io.Writer) {
 			l.Generated, l.Accepted, l.Rejected, l.Direct, l.Duplicates)
 		p("             %d requests, %d retries (%d throttled 429, %d 5xx or failed, %d events unwritten 503)", l.Requests, l.Retries, l.Throttled, l.ServerErrors, l.Unwritten)
 	}
+	if t := s.Traffic; t.Requests > 0 {
+		p("  ingest URL %d requests (all senders): %d events accepted, %d rejected, %d unwritten (503); %d throttled (429), %d 5xx",
+			t.Requests, t.Accepted, t.Rejected, t.Unwritten, t.Throttled, t.ServerErrors)
+	}
 	m := s.Mapping
 	p("  mapping    %d records read, %d processed, %d discarded; %d invocations, %d function errors, %d partial failures, %d retries, %d bisections, %d throttles",
 		m.RecordsRead, m.RecordsSucceeded, m.RecordsDiscarded, m.Invocations, m.FunctionErrors, m.PartialFailures, m.Retries, m.Bisections, m.Throttles)
@@ -139,6 +156,10 @@ func (s *Summary) Text(w io.Writer) {
 	if w := s.Writes; w.Invocations > 0 {
 		p("  writes     %.3f writes per event (%d writes, %d events), mean item %.0f bytes, %d write units; %.1f processor invocations/s",
 			w.WritesPerEvent, w.Writes, w.Events, w.MeanItemBytes, w.WriteUnits, w.InvocationsPerS)
+	}
+	if k := s.Kinesis; k != nil {
+		p("  kinesis    shard limits refused %d PutRecords entries and %d PutRecord calls (writes), %d GetRecords calls (reads)",
+			k.PutRecordsEntriesThrottled, k.PutRecordCallsThrottled, k.GetRecordsCallsThrottled)
 	}
 	p("  queues     poison %d, failures %d", s.Poison, s.Failures)
 	if o := s.Outage; o != nil {
@@ -179,10 +200,11 @@ func Chart(title string, series []Point) string {
 	b.WriteString(escape(title))
 	b.WriteString(`</title><style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}h1{font-size:18px}h2{font-size:15px;margin:18px 0 4px}svg{background:#fafafa;border:1px solid #ddd}.legend span{margin-right:16px}</style></head><body>`)
 	b.WriteString("<h1>" + escape(title) + "</h1>")
-	b.WriteString(`<h2>Throughput</h2><div class="legend"><span style="color:#1f77b4">&#9632; acknowledged by ingest</span><span style="color:#2ca02c">&#9632; processed</span></div>`)
+	b.WriteString(`<h2>Throughput</h2><div class="legend"><span style="color:#1f77b4">&#9632; acknowledged by ingest</span><span style="color:#2ca02c">&#9632; processed</span><span style="color:#ff7f0e">&#9632; throttled by the shards' write limit</span></div>`)
 	b.WriteString(svg(series, []line{
 		{"#1f77b4", func(p Point) float64 { return p.Accepted }},
 		{"#2ca02c", func(p Point) float64 { return p.Processed }},
+		{"#ff7f0e", func(p Point) float64 { return p.Throttled }},
 	}, "events/s"))
 	b.WriteString(`<h2>Iterator age (oldest unfinished record, highest shard)</h2><div class="legend"><span style="color:#d62728">&#9632; iterator age</span></div>`)
 	b.WriteString(svg(series, []line{{"#d62728", func(p Point) float64 { return p.IteratorAge / 1000 }}}, "seconds"))
@@ -277,4 +299,35 @@ func compact(v float64) string {
 
 func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}
+
+// Verdict is the one line that ends a run with -verify, for a person
+// scanning a CI log: "e2e: verify OK, 18624 events, 200 users, 0
+// differences". "" without a verify result.
+func (s *Summary) Verdict(name string) string {
+	v := s.Verify
+	if v == nil {
+		return ""
+	}
+	word := "OK"
+	if !v.OK {
+		word = "FAILED"
+	}
+	return fmt.Sprintf("%s: verify %s, %d events, %d users, %d differences", name, word, v.Events, v.Users, v.DifferenceCount)
+}
+
+// WriteJSONFile writes the JSON summary to path, creating its folder.
+func (s *Summary) WriteJSONFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := s.JSON(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -133,5 +134,29 @@ func TestSummaryOfAnOutageAndARedrive(t *testing.T) {
 	}
 	if err := json.Unmarshal(js.Bytes(), &doc); err != nil || doc.Outage.WritesRefused != 12617 || doc.Redrive.RecordsReplayed != 4600 || doc.Verify.RecordsInFailures != 4600 {
 		t.Fatalf("JSON: %v %+v", err, doc)
+	}
+}
+
+func TestVerdictIsOneLine(t *testing.T) {
+	s := &Summary{}
+	if got := s.Verdict("e2e"); got != "" {
+		t.Errorf("no verify: %q, want none", got)
+	}
+	s.Verify = &verify.Result{OK: true, Events: 18624, Users: 200}
+	if got, want := s.Verdict("e2e"), "e2e: verify OK, 18624 events, 200 users, 0 differences"; got != want {
+		t.Errorf("Verdict = %q, want %q", got, want)
+	}
+	s.Verify = &verify.Result{OK: false, Events: 10, Users: 2, DifferenceCount: 3}
+	if got, want := s.Verdict("e2e"), "e2e: verify FAILED, 10 events, 2 users, 3 differences"; got != want {
+		t.Errorf("Verdict = %q, want %q", got, want)
+	}
+	path := t.TempDir() + "/e2e/report.json"
+	if err := s.WriteJSONFile(path); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	var back Summary
+	if err := json.Unmarshal(data, &back); err != nil || back.Verify == nil || back.Verify.DifferenceCount != 3 {
+		t.Errorf("report file: %v %+v", err, back.Verify)
 	}
 }

@@ -1,7 +1,13 @@
 package run
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"syscall"
 
 	"github.com/streamfn/streamfn/infra/plan"
 	"github.com/streamfn/streamfn/internal/local/deploy"
@@ -51,4 +57,42 @@ func displayPath(root, path string) string {
 		return rel
 	}
 	return path
+}
+
+// keepRuns is how many run folders .build/local keeps: the newest, this
+// one included.
+const keepRuns = 5
+
+var runDirPattern = regexp.MustCompile(`^\d{8}T\d{6}Z-(\d+)$`)
+
+// pruneRuns removes all but the newest keep run folders under dir. A
+// folder whose run still runs (its endpoints file is there and its process
+// lives) stays whatever its age.
+func pruneRuns(dir string, keep int) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var runs []string
+	for _, e := range entries {
+		if e.IsDir() && runDirPattern.MatchString(e.Name()) {
+			runs = append(runs, e.Name())
+		}
+	}
+	slices.Sort(runs) // the names start with the UTC start time
+	var errs []error
+	for _, name := range runs[:max(0, len(runs)-keep)] {
+		path := filepath.Join(dir, name)
+		pid, _ := strconv.Atoi(runDirPattern.FindStringSubmatch(name)[1])
+		if _, err := os.Stat(filepath.Join(path, endpoints.FileName)); err == nil && processAlive(pid) {
+			continue
+		}
+		errs = append(errs, os.RemoveAll(path))
+	}
+	return errors.Join(errs...)
+}
+
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	return err == nil && p.Signal(syscall.Signal(0)) == nil
 }

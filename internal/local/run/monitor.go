@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/streamfn/streamfn/internal/emulators"
 	"github.com/streamfn/streamfn/internal/local/esm"
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 	"github.com/streamfn/streamfn/internal/local/loadgen"
@@ -23,27 +24,31 @@ type monitor struct {
 	ingest    *lambdaenv.Pool
 	processor *lambdaenv.Pool
 	gen       *loadgen.Generator // nil without load
+	traffic   *progress.Traffic
+	kinesis   *emulators.Server // set when kinesalite applies the shard limits
 	sqs       *sqs.Client
 	poisonURL string
 	failsURL  string
 	start     time.Time
 
-	mu          sync.Mutex
-	phase       string
-	points      []report.Point
-	ageSamples  []esm.Sample
-	poison      int
-	failures    int
-	lastQueues  time.Time
-	lastAcc     int64
-	lastDone    int64
-	lastPointAt time.Time
+	mu            sync.Mutex
+	phase         string
+	points        []report.Point
+	ageSamples    []esm.Sample
+	poison        int
+	failures      int
+	lastQueues    time.Time
+	lastAcc       int64
+	lastDone      int64
+	lastThrottled int64
+	lastPointAt   time.Time
+	throttleStats *emulators.ThroughputStats
 }
 
-func newMonitor(out io.Writer, mapping *esm.Mapping, ingest, processor *lambdaenv.Pool, gen *loadgen.Generator, client *sqs.Client, poisonURL, failsURL string) *monitor {
+func newMonitor(out io.Writer, mapping *esm.Mapping, ingest, processor *lambdaenv.Pool, gen *loadgen.Generator, traffic *progress.Traffic, client *sqs.Client, poisonURL, failsURL string) *monitor {
 	now := time.Now()
 	return &monitor{
-		printer: progress.New(out), mapping: mapping, ingest: ingest, processor: processor, gen: gen,
+		printer: progress.New(out), mapping: mapping, ingest: ingest, processor: processor, gen: gen, traffic: traffic,
 		sqs: client, poisonURL: poisonURL, failsURL: failsURL, start: now, lastPointAt: now,
 	}
 }
@@ -72,7 +77,7 @@ func (m *monitor) run(ctx context.Context) {
 }
 
 func (m *monitor) snapshot() progress.Snapshot {
-	s := progress.Snapshot{Elapsed: time.Since(m.start), Ingest: m.ingest.Stats(), Processor: m.processor.Stats()}
+	s := progress.Snapshot{Elapsed: time.Since(m.start), Traffic: m.traffic.Stats(), Ingest: m.ingest.Stats(), Processor: m.processor.Stats()}
 	if m.gen != nil {
 		s.Load = m.gen.Stats()
 	}
@@ -94,6 +99,8 @@ func (m *monitor) tick(ctx context.Context) {
 	s := m.snapshot()
 	m.collectAgeSamples()
 	if elapsed := now.Sub(m.lastPointAt); elapsed >= time.Second {
+		m.refreshThrottles(ctx)
+		throttled := m.writesThrottled()
 		var maxAge time.Duration
 		for _, sh := range s.Mapping.Shards {
 			maxAge = max(maxAge, sh.IteratorAge)
@@ -101,14 +108,46 @@ func (m *monitor) tick(ctx context.Context) {
 		m.mu.Lock()
 		m.points = append(m.points, report.Point{
 			Seconds:     now.Sub(m.start).Seconds(),
-			Accepted:    float64(s.Load.Accepted-m.lastAcc) / elapsed.Seconds(),
+			Accepted:    float64(s.Traffic.Accepted-m.lastAcc) / elapsed.Seconds(),
 			Processed:   float64(s.Mapping.RecordsSucceeded-m.lastDone) / elapsed.Seconds(),
 			IteratorAge: float64(maxAge.Milliseconds()),
+			Throttled:   float64(throttled-m.lastThrottled) / elapsed.Seconds(),
 		})
-		m.lastAcc, m.lastDone, m.lastPointAt = s.Load.Accepted, s.Mapping.RecordsSucceeded, now
+		m.lastAcc, m.lastDone, m.lastPointAt, m.lastThrottled = s.Traffic.Accepted, s.Mapping.RecordsSucceeded, now, throttled
 		m.mu.Unlock()
 	}
 	m.printer.Print(s)
+}
+
+// refreshThrottles reads what kinesalite refused by the shard limits.
+func (m *monitor) refreshThrottles(ctx context.Context) {
+	if m.kinesis == nil {
+		return
+	}
+	st, err := m.kinesis.ThroughputStats(ctx)
+	if err != nil {
+		return
+	}
+	m.mu.Lock()
+	m.throttleStats = &st
+	m.mu.Unlock()
+}
+
+// writesThrottled is the PutRecords entries and PutRecord calls refused.
+func (m *monitor) writesThrottled() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.throttleStats == nil {
+		return 0
+	}
+	return m.throttleStats.PutRecordsEntriesThrottled + m.throttleStats.PutRecordCallsThrottled
+}
+
+// throttles is the last read of kinesalite's refusals, nil without limits.
+func (m *monitor) throttles() *emulators.ThroughputStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.throttleStats
 }
 
 // refreshQueues counts the messages in the poison and failures queues.
@@ -148,6 +187,7 @@ func (m *monitor) countQueues(ctx context.Context) (poison, failures int) {
 // counts while the stand-ins still run.
 func (m *monitor) final() {
 	m.refreshQueues(context.Background())
+	m.refreshThrottles(context.Background())
 	m.mu.Lock()
 	m.phase = "done"
 	m.mu.Unlock()

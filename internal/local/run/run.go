@@ -39,6 +39,7 @@ import (
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 	"github.com/streamfn/streamfn/internal/local/loadgen"
 	"github.com/streamfn/streamfn/internal/local/outage"
+	"github.com/streamfn/streamfn/internal/local/progress"
 	"github.com/streamfn/streamfn/internal/local/report"
 	"github.com/streamfn/streamfn/internal/local/verify"
 	"github.com/streamfn/streamfn/internal/processor"
@@ -63,7 +64,11 @@ type Options struct {
 	Verify        bool
 	Chaos         float64
 	JSON          bool
-	Port          int // the Function URL's port; 0: a free one
+	// ReportFile, when set, receives the JSON report as well.
+	ReportFile string
+	// Name labels the verdict line that ends a run with -verify.
+	Name string
+	Port int // the Function URL's port; 0: a free one
 	// IngestCap is the environments an unreserved ingest gets.
 	IngestCap int
 	// Outage makes the table refuse the processor's writes for this long
@@ -75,6 +80,9 @@ type Options struct {
 	// Published, when set, is called with the endpoints file's path once
 	// the pipeline runs (a test drives tools against the run with it).
 	Published func(endpointsFile string)
+	// NoShardLimits lets kinesalite take any rate, instead of Kinesis's
+	// per-shard write and read limits.
+	NoShardLimits bool
 
 	Stdout, Stderr io.Writer
 }
@@ -84,7 +92,7 @@ var ErrVerifyFailed = errors.New("verify found differences")
 
 // Run runs the pipeline until the duration ends or ctx is cancelled
 // (Ctrl-C), stops every process it started, and writes the report.
-func Run(ctx context.Context, opts Options) error {
+func Run(ctx context.Context, opts Options) (err error) {
 	if err := lambdaenv.CheckPlatform(); err != nil {
 		return err // before anything starts
 	}
@@ -93,6 +101,15 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.JSON {
 		progressOut = opts.Stderr
 	}
+	// Ctrl-C before the pipeline is ready is a stop, not a failure: the
+	// error is the cancelled step's.
+	ready := false
+	defer func() {
+		if err != nil && !ready && ctx.Err() != nil {
+			fmt.Fprintf(progressOut, "interrupted while preparing: stopped (%s)\n", time.Since(start).Truncate(100*time.Millisecond))
+			err = nil
+		}
+	}()
 	say := func(format string, args ...any) { fmt.Fprintf(progressOut, format+"\n", args...) }
 
 	runDir := filepath.Join(opts.Root, ".build", "local", fmt.Sprintf("%s-%d", start.UTC().Format("20060102T150405Z"), os.Getpid()))
@@ -106,10 +123,16 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer setupLog.Close()
 
-	// 1. Install and build: npm packages, aws-lambda-rie, both functions,
-	// and the plan, all at once.
-	say("preparing: npm packages, aws-lambda-rie, functions, plan of stack %s ...", opts.Stack)
-	if err := ensureNodeModules(ctx, opts.Root, setupLog); err != nil {
+	if err := pruneRuns(filepath.Dir(runDir), keepRuns); err != nil {
+		say("pruning old run folders: %v", err)
+	}
+
+	// 1. Install and build: npm packages, then aws-lambda-rie, both
+	// functions and the plan, all at once. Each step says when it starts
+	// and ends; a first run downloads and compiles for minutes.
+	steps := &stepPrinter{out: progressOut, log: setupLog}
+	say("preparing (details in %s):", displayPath(opts.Root, setupLog.Name()))
+	if err := steps.run("npm packages (npm ci: kinesalite, dynalite, fauxqs)", func() error { return ensureNodeModules(ctx, opts.Root, setupLog) }); err != nil {
 		return err
 	}
 	// Binaries go into the run's own folder: another run in the same
@@ -121,16 +144,50 @@ func Run(ctx context.Context, opts Options) error {
 	// runs after every process using the binaries has stopped.
 	defer os.RemoveAll(binDir)
 	var (
-		rie, ingestBin, processorBin string
-		p                            *plan.Plan
-		wg                           sync.WaitGroup
-		errs                         [4]error
+		rie, supervisor, ingestBin, processorBin string
+		p                                        *plan.Plan
+		errs                                     [5]error
 	)
-	wg.Go(func() { rie, errs[0] = lambdaenv.BuildRIE(ctx, opts.Root, binDir) })
-	wg.Go(func() { ingestBin, errs[1] = lambdaenv.BuildFunction(ctx, opts.Root, binDir, deploy.IngestName) })
-	wg.Go(func() { processorBin, errs[2] = lambdaenv.BuildFunction(ctx, opts.Root, binDir, deploy.ProcessorName) })
-	wg.Go(func() { p, errs[3] = plan.Run(plan.Options{Dir: opts.Root, Stack: opts.Stack}) })
-	wg.Wait()
+	prepared := make(chan struct{})
+	go func() {
+		defer close(prepared)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			errs[0] = steps.run("aws-lambda-rie (go build)", func() (err error) { rie, err = lambdaenv.BuildRIE(ctx, opts.Root, binDir); return err })
+		})
+		wg.Go(func() {
+			errs[4] = steps.run("environment supervisor (go build)", func() (err error) {
+				supervisor, err = lambdaenv.BuildSupervisor(ctx, opts.Root, binDir)
+				return err
+			})
+		})
+		wg.Go(func() {
+			errs[1] = steps.run("function ingest (go build)", func() (err error) {
+				ingestBin, err = lambdaenv.BuildFunction(ctx, opts.Root, binDir, deploy.IngestName)
+				return err
+			})
+		})
+		wg.Go(func() {
+			errs[2] = steps.run("function processor (go build)", func() (err error) {
+				processorBin, err = lambdaenv.BuildFunction(ctx, opts.Root, binDir, deploy.ProcessorName)
+				return err
+			})
+		})
+		wg.Go(func() {
+			errs[3] = steps.run("plan of stack "+opts.Stack+" (the Pulumi program under mocks)", func() (err error) {
+				p, err = plan.Run(plan.Options{Dir: opts.Root, Stack: opts.Stack})
+				return err
+			})
+		})
+		wg.Wait()
+	}()
+	select {
+	case <-prepared:
+	case <-ctx.Done():
+		// The builds end with ctx; the plan cannot be cancelled and is
+		// left to finish on its own: nothing of it is started.
+		return ctx.Err()
+	}
 	if err := errors.Join(errs[:]...); err != nil {
 		return err
 	}
@@ -140,8 +197,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	// 2. The AWS stand-ins and the resources.
-	set, err := startEmulators(d.Stream.Shards)
-	if err != nil {
+	var set *emulatorSet
+	if err := steps.run("AWS stand-ins (Node.js)", func() (err error) { set, err = startEmulators(d.Stream.Shards, !opts.NoShardLimits); return err }); err != nil {
 		return err
 	}
 	defer set.stop()
@@ -154,19 +211,19 @@ func Run(ctx context.Context, opts Options) error {
 		set.tableEndpoint = tableOutage.Endpoint()
 	}
 	c := newClients(d.Region, set)
-	localURLs, err := createResources(ctx, d, c)
-	if err != nil {
+	var localURLs map[string]string
+	if err := steps.run("stream, table and queues", func() (err error) { localURLs, err = createResources(ctx, d, c); return err }); err != nil {
 		return err
 	}
 
 	// 3. The functions.
 	lanes := d.Stream.Shards * d.Mapping.ParallelizationFactor
-	ingestPool, err := newPool(d.Ingest, d.Ingest.Concurrency(opts.IngestCap), rie, ingestBin, logsDir, d.Region, localURLs, set, opts, 1)
+	ingestPool, err := newPool(d.Ingest, d.Ingest.Concurrency(opts.IngestCap), rie, supervisor, ingestBin, logsDir, d.Region, localURLs, set, opts, 1)
 	if err != nil {
 		return err
 	}
 	defer ingestPool.Close()
-	processorPool, err := newPool(d.Processor, d.Processor.Concurrency(lanes), rie, processorBin, logsDir, d.Region, localURLs, set, opts, 2)
+	processorPool, err := newPool(d.Processor, d.Processor.Concurrency(lanes), rie, supervisor, processorBin, logsDir, d.Region, localURLs, set, opts, 2)
 	if err != nil {
 		return err
 	}
@@ -178,9 +235,10 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	ingestURL := "http://" + listener.Addr().String() + "/"
-	server := &http.Server{Handler: funcurl.NewHandler(funcurl.Options{
+	traffic := &progress.Traffic{} // every request, the load's and curl's
+	server := &http.Server{Handler: traffic.Wrap(funcurl.NewHandler(funcurl.Options{
 		AccountID: d.AccountID, Region: d.Region, URLID: urlID(d.URL.URL), AuthType: d.URL.AuthType,
-	}, ingestPool), ReadHeaderTimeout: 10 * time.Second}
+	}, ingestPool)), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = server.Serve(listener) }()
 	defer server.Close()
 
@@ -245,6 +303,7 @@ func Run(ctx context.Context, opts Options) error {
 		opts.Published(endpointsPath)
 	}
 
+	ready = true
 	banner(progressOut, d, ingestURL, logsDir, endpointsPath, opts, lanes)
 
 	// 6. Load, live progress, drain.
@@ -260,7 +319,10 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
-	mon := newMonitor(progressOut, mapping, ingestPool, processorPool, gen, c.sqs, poisonURL, failuresURL)
+	mon := newMonitor(progressOut, mapping, ingestPool, processorPool, gen, traffic, c.sqs, poisonURL, failuresURL)
+	if !opts.NoShardLimits {
+		mon.kinesis = set.kinesis
+	}
 	monCtx, stopMonitor := context.WithCancel(context.Background())
 	monDone := make(chan struct{})
 	go func() { mon.run(monCtx); close(monDone) }()
@@ -372,6 +434,7 @@ func Run(ctx context.Context, opts Options) error {
 	ingestPool.Close()
 	processorPool.Close()
 	poison, failures := mon.queueCounts()
+	throttles := mon.throttles()
 	_ = endpoints.Withdraw(endpointsPath) // before the stand-ins it names go
 	set.stop()
 
@@ -386,11 +449,13 @@ func Run(ctx context.Context, opts Options) error {
 		},
 		LoadFor:   loadEnd.Sub(loadStart).Seconds(),
 		RanFor:    time.Since(start).Seconds(),
+		Traffic:   traffic.Stats(),
 		Ingest:    ingestPool.Stats(),
 		Processor: processorPool.Stats(),
 		Poison:    poison,
 		Failures:  failures,
 		Verify:    verdict,
+		Kinesis:   throttles,
 		LogsDir:   logsDir,
 		Series:    mon.series(),
 	}
@@ -434,8 +499,21 @@ func Run(ctx context.Context, opts Options) error {
 	} else {
 		sum.Text(opts.Stdout)
 	}
+	if opts.ReportFile != "" {
+		if err := sum.WriteJSONFile(opts.ReportFile); err != nil {
+			return fmt.Errorf("writing the JSON report: %w", err)
+		}
+		fmt.Fprintf(progressOut, "  report     %s\n", displayPath(opts.Root, opts.ReportFile))
+	}
 	if interrupted && opts.Verify {
 		fmt.Fprintln(progressOut, "interrupted: verify skipped")
+	}
+	name := opts.Name
+	if name == "" {
+		name = "local"
+	}
+	if line := sum.Verdict(name); line != "" {
+		fmt.Fprintln(progressOut, line) // the last line
 	}
 	if verdict != nil && !verdict.OK {
 		return ErrVerifyFailed
@@ -443,7 +521,7 @@ func Run(ctx context.Context, opts Options) error {
 	return nil
 }
 
-func newPool(f deploy.Function, concurrency int, rie, bootstrap, logsDir, region string, localURLs map[string]string, set *emulatorSet, opts Options, seed uint64) (*lambdaenv.Pool, error) {
+func newPool(f deploy.Function, concurrency int, rie, supervisor, bootstrap, logsDir, region string, localURLs map[string]string, set *emulatorSet, opts Options, seed uint64) (*lambdaenv.Pool, error) {
 	logFile, err := os.OpenFile(filepath.Join(logsDir, f.Logical+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -453,6 +531,7 @@ func newPool(f deploy.Function, concurrency int, rie, bootstrap, logsDir, region
 		Name:        f.Name,
 		Bootstrap:   bootstrap,
 		RIE:         rie,
+		Supervisor:  supervisor,
 		Env:         functionEnv(f, region, localURLs, set),
 		Timeout:     f.Timeout,
 		MemoryMB:    f.MemoryMB,
@@ -588,12 +667,46 @@ func banner(w io.Writer, d *deploy.Deployment, ingestURL, logsDir, endpointsPath
 	p("  try: curl -s -X POST %s -H 'Content-Type: application/json' \\", ingestURL)
 	p(`        -d '{"eventId":"e-1","userId":"user-1","type":"view","productId":"sku-1","category":"shoes","price":59.9,"ts":"%s"}'`, time.Now().UTC().Format(time.RFC3339))
 	p("function logs: %s", logsDir)
-	p("endpoints of the AWS stand-ins (AWS_ENDPOINT_URL_*, region, dummy credentials): %s", displayPath(opts.Root, endpointsPath))
+	p("endpoints of the AWS stand-ins (AWS_ENDPOINT_URL_*, region, dummy credentials): %s", displayPath(opts.Root, endpoints.DefaultPath(opts.Root)))
+	p("  (this run's own copy: %s)", displayPath(opts.Root, endpointsPath))
 	p("  try: (set -a; . %s; aws dynamodb get-item --table-name %s --key '{\"%s\":{\"S\":\"user-1\"}}')",
 		displayPath(opts.Root, endpoints.DefaultPath(opts.Root)), d.Table.Name, d.Table.HashKey)
 	p("  or:  make inspect   (the table's top users, the queues, per-shard iterator age)")
+	if opts.NoShardLimits {
+		p("shard limits: off (-shard-limits=false): kinesalite takes any rate, where Kinesis would throttle above 1 MiB/s or 1,000 records/s of writes per shard")
+	} else {
+		p("shard limits: on, as Kinesis applies them: per shard 1 MiB/s or 1,000 records/s of writes, 5 GetRecords calls/s and 2 MiB/s of reads")
+	}
 	if opts.Chaos > 0 {
 		p("chaos: %.0f%% of invocations have their bootstrap killed mid-invocation, or (1 in 4, at most once per function) frozen past the function's timeout", opts.Chaos*100)
 	}
 	p("")
+}
+
+// stepPrinter says when each preparation step starts and ends, and how
+// long it took, on the progress output and in setup.log.
+type stepPrinter struct {
+	mu       sync.Mutex
+	out, log io.Writer
+}
+
+func (s *stepPrinter) printf(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	line := fmt.Sprintf(format, args...)
+	fmt.Fprintln(s.out, line)
+	fmt.Fprintf(s.log, "%s %s\n", time.Now().UTC().Format(time.RFC3339), strings.TrimSpace(line))
+}
+
+func (s *stepPrinter) run(name string, step func() error) error {
+	s.printf("  start  %s", name)
+	begin := time.Now()
+	err := step()
+	took := time.Since(begin).Round(10 * time.Millisecond)
+	if err != nil {
+		s.printf("  FAILED %s after %s", name, took)
+		return err
+	}
+	s.printf("  done   %s in %s", name, took)
+	return nil
 }

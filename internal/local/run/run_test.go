@@ -1,11 +1,19 @@
 package run
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/streamfn/streamfn/internal/emulators"
 	"github.com/streamfn/streamfn/internal/local/deploy"
+	"github.com/streamfn/streamfn/internal/local/report"
 )
 
 func TestURLID(t *testing.T) {
@@ -77,4 +85,57 @@ func TestMappingConfigCarriesEveryKnob(t *testing.T) {
 	if cfg := mappingConfig(d, clients{}, ""); cfg.Destination != nil {
 		t.Error("a mapping without an on-failure destination got one")
 	}
+}
+
+// A local run at twice one shard's write limit (dev: one PROVISIONED shard,
+// 1,000 records/s) has entries refused with
+// ProvisionedThroughputExceededException, ingest retries them, and verify
+// still finds every event exactly once. The last line is the verdict.
+func TestTwiceAShardsLimitIsThrottledAndVerifyIsExact(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole local run")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip(emulators.ErrNodeMissing)
+	}
+	root, err := emulators.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reportFile := filepath.Join(t.TempDir(), "report.json")
+	var out bytes.Buffer
+	err = Run(context.Background(), Options{
+		Root: root, Stack: "dev", Rate: 2000, Duration: 6 * time.Second, Users: 50, Batch: 100, Clients: 8, Seed: 3,
+		Verify: true, Port: 0, IngestCap: 4, ReportFile: reportFile, Name: "throttle", Stdout: &out, Stderr: &out,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "throttle: verify OK, ") || !strings.HasSuffix(last, " users, 0 differences") {
+		t.Errorf("last line %q, want the verdict", last)
+	}
+	data, err := os.ReadFile(reportFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum report.Summary
+	if err := json.Unmarshal(data, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Kinesis == nil || sum.Kinesis.PutRecordsEntriesThrottled == 0 {
+		t.Fatalf("no throttled entries at twice the shard's limit: %+v\n%s", sum.Kinesis, out.String())
+	}
+	// The shard took about its limit for the load's 6 s, and every event acknowledged.
+	if sum.Verify == nil || !sum.Verify.OK || sum.Verify.Events < 6000 {
+		t.Errorf("verify %+v, want OK over the whole load", sum.Verify)
+	}
+	throttledSeries := 0.0
+	for _, p := range sum.Series {
+		throttledSeries += p.Throttled
+	}
+	if throttledSeries == 0 {
+		t.Error("the chart's series shows no throttled records")
+	}
+	t.Logf("%d entries throttled; %d events verified; processed %.0f/s", sum.Kinesis.PutRecordsEntriesThrottled, sum.Verify.Events, sum.ProcessedPerS)
 }

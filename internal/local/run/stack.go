@@ -67,7 +67,7 @@ type emulatorSet struct {
 // s3Endpoint is fauxqs's: it serves S3 beside SQS.
 func (s *emulatorSet) s3Endpoint() string { return s.sqs.Endpoint }
 
-func startEmulators(shards int) (*emulatorSet, error) {
+func startEmulators(shards int, shardLimits bool) (*emulatorSet, error) {
 	// A larger young generation saves kinesalite and dynalite much of
 	// their garbage-collection time under load (measured: about 6% more
 	// records/s). The stand-ins inherit this process's environment.
@@ -79,7 +79,7 @@ func startEmulators(shards int) (*emulatorSet, error) {
 	var errs [3]error
 	start := func(i int, kind emulators.Kind, into **emulators.Server) {
 		wg.Go(func() {
-			s, err := emulators.Start(kind, emulators.Options{ShardLimit: max(100, shards)})
+			s, err := emulators.Start(kind, emulators.Options{ShardLimit: max(100, shards), ShardThroughputLimits: shardLimits})
 			*into, errs[i] = s, err
 		})
 	}

@@ -1,12 +1,13 @@
-//go:build unix && !linux
+//go:build unix
 
 package emulators
 
 import "syscall"
 
 // childProcAttr puts a stand-in in its own process group, so that a stop
-// reaches everything it started. Without Linux's Pdeathsig, a stand-in
-// whose parent is killed outright ends when its stdin closes.
+// reaches everything it started. A stand-in whose parent dies, however it
+// dies, ends when its stdin (a pipe from the parent) closes: the same on
+// Linux and macOS.
 func childProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
