@@ -152,9 +152,12 @@ func TestShardReadLimit(t *testing.T) {
 	if err != nil || len(out.Records) != 4 {
 		t.Fatalf("reading 3.6 MB at once: %v, %d records", err, len(out.Records))
 	}
+	bigRead := time.Now()
 	_, err = client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: out.NextShardIterator})
 	var exceeded *types.ProvisionedThroughputExceededException
-	if !errors.As(err, &exceeded) {
+	// On a loaded machine the next call may come after the shard earned its
+	// read back (0.75 s): then either answer is right.
+	if !errors.As(err, &exceeded) && time.Since(bigRead) < 700*time.Millisecond {
 		t.Errorf("the call after a 3.6 MB read: %v, want ProvisionedThroughputExceededException", err)
 	}
 }

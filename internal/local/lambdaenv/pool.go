@@ -3,6 +3,7 @@ package lambdaenv
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -108,7 +109,12 @@ type Pool struct {
 	maxBusy int
 	closed  bool
 	nextID  int
-	rng     *rand.Rand
+	// starting counts environments being started, which Close ends
+	// (closing) and waits for.
+	starting    sync.WaitGroup
+	closing     context.Context
+	closeStarts context.CancelFunc
+	rng         *rand.Rand
 	// freezesRolled counts the freezes chosen, against Chaos.MaxFreezes.
 	freezesRolled int
 
@@ -155,11 +161,14 @@ func NewPool(spec Spec) (*Pool, error) {
 		spec.MemoryMB = 128
 	}
 	transport := &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute, DisableCompression: true}
+	closing, closeStarts := context.WithCancel(context.Background())
 	return &Pool{
-		spec:   spec,
-		client: &http.Client{Transport: transport},
-		all:    map[*environment]struct{}{},
-		rng:    rand.New(rand.NewPCG(spec.Chaos.Seed, 0x5eed)),
+		spec:        spec,
+		client:      &http.Client{Transport: transport},
+		all:         map[*environment]struct{}{},
+		rng:         rand.New(rand.NewPCG(spec.Chaos.Seed, 0x5eed)),
+		closing:     closing,
+		closeStarts: closeStarts,
 	}, nil
 }
 
@@ -173,7 +182,7 @@ func (p *Pool) Timeout() time.Duration { return p.spec.Timeout }
 // ErrThrottled at once when every allowed environment is busy; a function
 // failure is a Result with FunctionError set, not an error.
 func (p *Pool) Invoke(ctx context.Context, payload []byte) (Result, error) {
-	env, cold, err := p.acquire()
+	env, cold, err := p.acquire(ctx)
 	if err != nil {
 		return Result{}, err
 	}
@@ -202,7 +211,7 @@ func (p *Pool) Invoke(ctx context.Context, payload []byte) (Result, error) {
 	return res, nil
 }
 
-func (p *Pool) acquire() (*environment, bool, error) {
+func (p *Pool) acquire(ctx context.Context) (*environment, bool, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -224,11 +233,17 @@ func (p *Pool) acquire() (*environment, bool, error) {
 	p.nextID++
 	id := p.nextID
 	p.markBusy()
+	p.starting.Add(1) // Close waits for it
 	p.mu.Unlock()
 
-	env, err := startEnvironment(p.spec, id)
+	startCtx, cancel := context.WithCancel(ctx)
+	stopOnClose := context.AfterFunc(p.closing, cancel)
+	env, err := startEnvironment(startCtx, p.spec, id)
+	stopOnClose()
+	cancel()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer p.starting.Done()
 	if err != nil {
 		p.count--
 		p.busy--
@@ -270,9 +285,15 @@ func (p *Pool) release(env *environment, healthy bool) {
 
 // Close stops every environment (aws-lambda-rie and its bootstrap, even a
 // frozen one) and waits until they have exited, so their ports are free.
+// Environments still starting are waited for (their start ends with the
+// invocation's context, or stops them itself once it sees the pool closed).
 func (p *Pool) Close() {
 	p.mu.Lock()
 	p.closed = true
+	p.mu.Unlock()
+	p.closeStarts()
+	p.starting.Wait()
+	p.mu.Lock()
 	envs := make([]*environment, 0, len(p.all))
 	for env := range p.all {
 		envs = append(envs, env)
@@ -382,21 +403,24 @@ func ClientContextOf(ctx context.Context) string {
 	return cc
 }
 
-func startEnvironment(spec Spec, id int) (*environment, error) {
+func startEnvironment(ctx context.Context, spec Spec, id int) (*environment, error) {
 	var lastErr error
 	// A port picked free can be taken by another process before
 	// aws-lambda-rie binds it; a new pair of ports fixes that.
 	for attempt := 0; attempt < 5; attempt++ {
-		env, err := tryStart(spec, id)
+		env, err := tryStart(ctx, spec, id)
 		if err == nil {
 			return env, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("function %s: starting aws-lambda-rie: %w", spec.Name, ctx.Err())
 		}
 		lastErr = err
 	}
 	return nil, fmt.Errorf("function %s: starting aws-lambda-rie: %w", spec.Name, lastErr)
 }
 
-func tryStart(spec Spec, id int) (*environment, error) {
+func tryStart(ctx context.Context, spec Spec, id int) (*environment, error) {
 	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
@@ -448,7 +472,10 @@ func tryStart(spec Spec, id int) (*environment, error) {
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", invokeAddr, time.Second)
+		var d net.Dialer
+		dialCtx, cancel := context.WithTimeout(ctx, time.Second)
+		c, err := d.DialContext(dialCtx, "tcp", invokeAddr)
+		cancel()
 		if err == nil {
 			c.Close()
 			return env, nil
@@ -461,7 +488,12 @@ func tryStart(spec Spec, id int) (*environment, error) {
 			env.stop()
 			return nil, fmt.Errorf("aws-lambda-rie did not listen on %s within 10s", invokeAddr)
 		}
-		time.Sleep(5 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			env.stop() // Ctrl-C: stop waiting for it at once
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }
 
@@ -634,16 +666,45 @@ func (p *Pool) jitter(n int) int {
 	return p.rng.IntN(n)
 }
 
-func failure(errorType, message string, start time.Time) Result {
-	payload := []byte(`{"errorMessage":` + strconv.Quote(message) + `,"errorType":` + strconv.Quote(errorType) + `}`)
-	return Result{Payload: payload, FunctionError: "Unhandled", ErrorType: errorType, Duration: time.Since(start)}
+// errorDocument is the function error document Lambda returns:
+// {"errorMessage":...,"errorType":...}.
+type errorDocument struct {
+	ErrorMessage string `json:"errorMessage"`
+	ErrorType    string `json:"errorType"`
 }
 
-var (
-	timedOutPrefix   = []byte("Task timed out after")
-	errorObjectStart = []byte(`{"errorMessage":`)
-	errorTypeStart   = []byte(`{"errorType":`)
-)
+// errorPayload is the JSON of an error document. encoding/json writes valid
+// JSON for any message (strconv.Quote wrote Go escapes such as \xff).
+func errorPayload(errorType, message string) []byte {
+	b, _ := json.Marshal(errorDocument{ErrorMessage: message, ErrorType: errorType}) // strings only
+	return b
+}
+
+func failure(errorType, message string, start time.Time) Result {
+	return Result{Payload: errorPayload(errorType, message), FunctionError: "Unhandled", ErrorType: errorType, Duration: time.Since(start)}
+}
+
+var timedOutPrefix = []byte("Task timed out after")
+
+// isErrorDocument reports whether body is the runtime's error document: a
+// JSON object of errorMessage, errorType and the runtimes' other error
+// keys, with at least one of the first two.
+func isErrorDocument(body []byte) bool {
+	var doc map[string]json.RawMessage
+	if trimmed := bytes.TrimSpace(body); len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, &doc) != nil {
+		return false
+	}
+	for key := range doc {
+		switch key {
+		case "errorMessage", "errorType", "stackTrace", "cause", "requestId":
+		default:
+			return false
+		}
+	}
+	_, message := doc["errorMessage"]
+	_, typ := doc["errorType"]
+	return message || typ
+}
 
 // classify turns aws-lambda-rie's answer into Lambda's. aws-lambda-rie does
 // not send the X-Amz-Function-Error header, so failures are recognised by
@@ -656,40 +717,38 @@ func classify(status int, body []byte, timeout time.Duration) Result {
 	case status == http.StatusOK && bytes.HasPrefix(body, timedOutPrefix):
 		msg := fmt.Sprintf("Task timed out after %.2f seconds", timeout.Seconds())
 		return Result{
-			Payload:       []byte(`{"errorMessage":` + strconv.Quote(msg) + `,"errorType":"Sandbox.Timedout"}`),
+			Payload:       errorPayload("Sandbox.Timedout", msg),
 			FunctionError: "Unhandled",
 			ErrorType:     "Sandbox.Timedout",
 		}
-	case status == http.StatusOK && (bytes.HasPrefix(body, errorObjectStart) || bytes.HasPrefix(body, errorTypeStart)):
+	case status == http.StatusOK && isErrorDocument(body):
 		return Result{Payload: body, FunctionError: "Unhandled", ErrorType: errorTypeOf(body)}
 	case status == http.StatusOK:
 		return Result{Payload: body}
 	case status == http.StatusBadGateway:
 		// The runtime exited, during the invocation or during its init.
-		if !bytes.HasPrefix(body, errorTypeStart) && !bytes.HasPrefix(body, errorObjectStart) {
+		if !isErrorDocument(body) {
 			body = []byte(`{"errorMessage":"Runtime exited without providing a reason","errorType":"Runtime.ExitError"}`)
 		}
 		return Result{Payload: body, FunctionError: "Unhandled", ErrorType: "Runtime.ExitError"}
 	default:
 		msg := fmt.Sprintf("aws-lambda-rie answered HTTP %d: %s", status, bytes.TrimSpace(body))
 		return Result{
-			Payload:       []byte(`{"errorMessage":` + strconv.Quote(msg) + `,"errorType":"Runtime.Unknown"}`),
+			Payload:       errorPayload("Runtime.Unknown", msg),
 			FunctionError: "Unhandled",
 			ErrorType:     "Runtime.Unknown",
 		}
 	}
 }
 
+// errorTypeOf reads an error document's errorType, "Unhandled" when it has
+// none.
 func errorTypeOf(body []byte) string {
-	i := bytes.Index(body, []byte(`"errorType":"`))
-	if i < 0 {
+	var doc errorDocument
+	if json.Unmarshal(body, &doc) != nil || doc.ErrorType == "" {
 		return "Unhandled"
 	}
-	rest := body[i+len(`"errorType":"`):]
-	if j := bytes.IndexByte(rest, '"'); j >= 0 {
-		return string(rest[:j])
-	}
-	return "Unhandled"
+	return doc.ErrorType
 }
 
 // reservedPorts are the ports handed to live environments. aws-lambda-rie

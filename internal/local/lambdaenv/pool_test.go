@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -355,5 +356,82 @@ func TestKilledParentTakesItsEnvironments(t *testing.T) {
 			t.Errorf("process %d outlived its killed parent", pid)
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
+	}
+}
+
+// Failure documents are JSON that any reader takes, whatever the message,
+// and are read with a JSON decoder, not by matching bytes.
+func TestErrorDocumentsAreJSON(t *testing.T) {
+	res := failure("Runtime.ExitError", "exit status 2: \xff\x00 \"quoted\"", time.Now())
+	if !json.Valid(res.Payload) {
+		t.Fatalf("invalid JSON: %s", res.Payload)
+	}
+	if errorTypeOf(res.Payload) != "Runtime.ExitError" {
+		t.Fatalf("errorType of %s = %s", res.Payload, errorTypeOf(res.Payload))
+	}
+	spaced := []byte(`{ "errorMessage" : "boom", "errorType" : "Handled.Error" }`)
+	if got := classify(http.StatusOK, spaced, time.Second); got.FunctionError == "" || got.ErrorType != "Handled.Error" {
+		t.Fatalf("spaced error document: %+v", got)
+	}
+	if got := classify(http.StatusOK, []byte(`{"batchItemFailures":[],"errorMessage":"a field"}`), time.Second); got.FunctionError != "" {
+		t.Fatalf("a response with other keys is not an error document: %+v", got)
+	}
+	if got := classify(http.StatusTeapot, []byte("\xff"), time.Second); !json.Valid(got.Payload) || got.ErrorType != "Runtime.Unknown" {
+		t.Fatalf("unknown status: %+v", got)
+	}
+}
+
+// mute is an environment that starts and never listens: aws-lambda-rie
+// hanging at start. The pool would wait 5 × 10 s for it.
+func muteSpec(t *testing.T) Spec {
+	t.Helper()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "mute")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexec sleep 60\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return Spec{Name: "mute", Bootstrap: script, RIE: script, Supervisor: script, Timeout: time.Second, Concurrency: 1}
+}
+
+// Ctrl-C while an environment starts ends the wait at once, and Close waits
+// for starts it ends: before, the start had no context (up to about 50 s)
+// and Close did not wait for it.
+func TestStartEndsWithItsContextAndClose(t *testing.T) {
+	p, err := NewPool(muteSpec(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Invoke(ctx, []byte(`{}`))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Invoke = %v, want the context's end", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Invoke still waits for the start after its context ended")
+	}
+
+	// Close ends a start in progress and waits for it.
+	p2, err := NewPool(muteSpec(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = p2.Invoke(t.Context(), []byte(`{}`)) }()
+	time.Sleep(200 * time.Millisecond) // the start is under way
+	closed := make(chan struct{})
+	go func() { p2.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end the start in progress")
+	}
+	if s := p2.Stats(); s.Environments != 0 {
+		t.Fatalf("after Close, %d environments remain", s.Environments)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/streamfn/streamfn/internal/local/esm"
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 	"github.com/streamfn/streamfn/internal/local/loadgen"
@@ -42,9 +44,7 @@ type Printer struct {
 func New(out io.Writer) *Printer {
 	tty := false
 	if f, ok := out.(*os.File); ok {
-		if info, err := f.Stat(); err == nil && info.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb" {
-			tty = true
-		}
+		tty = term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb"
 	}
 	return &Printer{out: out, tty: tty, every: 5 * time.Second}
 }
@@ -79,10 +79,34 @@ func (p *Printer) Print(s Snapshot) {
 // (after something else was printed).
 func (p *Printer) Forget() { p.drawn = 0 }
 
+// counts are the numbers every view shows, each taken from the one
+// counter that owns it: a processor throttle is counted by the pool that
+// refused the invocation and again by the mapping that retried it, so the
+// views read the pool's alone.
+type counts struct {
+	processed, read, invocations, functionErrors, partial int64
+	processorThrottles, ingestThrottles                   int64
+	oldestAge                                             time.Duration
+}
+
+func countsOf(s Snapshot) counts {
+	m := s.Mapping
+	c := counts{
+		processed: m.RecordsSucceeded, read: m.RecordsRead, invocations: m.Invocations,
+		functionErrors: m.FunctionErrors, partial: m.PartialFailures,
+		processorThrottles: s.Processor.Throttles, ingestThrottles: s.Ingest.Throttles,
+	}
+	for _, sh := range m.Shards {
+		c.oldestAge = max(c.oldestAge, sh.IteratorAge)
+	}
+	return c
+}
+
 // Lines is the multi-line terminal view.
 func Lines(s Snapshot) []string {
 	l, m := s.Load, s.Mapping
 	tr := s.Traffic
+	c := countsOf(s)
 	lines := []string{
 		fmt.Sprintf("[%s] %s", s.Elapsed.Truncate(time.Second), s.Phase),
 		fmt.Sprintf("  ingest requests %d  events accepted %d  rejected %d  unwritten %d  throttled 429 %d  5xx %d",
@@ -94,7 +118,7 @@ func Lines(s Snapshot) []string {
 	}
 	lines = append(lines,
 		fmt.Sprintf("  processed %d/%d read  invocations %d  errors %d  partial %d  throttles %d  poison %d  failures %d",
-			m.RecordsSucceeded, m.RecordsRead, m.Invocations, m.FunctionErrors, m.PartialFailures, m.Throttles+s.Processor.Throttles, s.Poison, s.Failures),
+			c.processed, c.read, c.invocations, c.functionErrors, c.partial, c.processorThrottles, s.Poison, s.Failures),
 		fmt.Sprintf("  environments: ingest %d (%d busy)  processor %d (%d busy)  chaos kills %d  timeouts %d",
 			s.Ingest.Environments, s.Ingest.Busy, s.Processor.Environments, s.Processor.Busy,
 			s.Ingest.ChaosKills+s.Processor.ChaosKills, s.Ingest.Timeouts+s.Processor.Timeouts),
@@ -110,19 +134,16 @@ func Lines(s Snapshot) []string {
 // Line is the one-line plain view. Its iterator age is the current one of
 // the shard furthest behind, not a maximum over time.
 func Line(s Snapshot) string {
-	l, m, tr := s.Load, s.Mapping, s.Traffic
-	var oldest time.Duration
-	for _, sh := range m.Shards {
-		oldest = max(oldest, sh.IteratorAge)
-	}
+	l, tr := s.Load, s.Traffic
+	c := countsOf(s)
 	load := ""
 	if l.Generated > 0 {
 		load = fmt.Sprintf(" (load: sent %d direct %d)", l.Generated, l.Direct)
 	}
 	return fmt.Sprintf("[%s] %s: requests %d accepted %d rejected %d%s | processed %d/%d invocations %d errors %d throttles %d | poison %d failures %d | iterator age %s (shard furthest behind)",
 		s.Elapsed.Truncate(time.Second), s.Phase, tr.Requests, tr.Accepted, tr.Rejected, load,
-		m.RecordsSucceeded, m.RecordsRead, m.Invocations, m.FunctionErrors, m.Throttles+s.Processor.Throttles+s.Ingest.Throttles,
-		s.Poison, s.Failures, ageText(oldest))
+		c.processed, c.read, c.invocations, c.functionErrors, c.processorThrottles,
+		s.Poison, s.Failures, ageText(c.oldestAge))
 }
 
 func ageText(d time.Duration) string {

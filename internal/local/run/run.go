@@ -97,9 +97,18 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return err // before anything starts
 	}
 	start := time.Now()
-	progressOut := opts.Stdout
+	var progressOut io.Writer = opts.Stdout
 	if opts.JSON {
 		progressOut = opts.Stderr
+	}
+	// One lock for everything written there: a preparation step left to
+	// finish after a Ctrl-C may still print while Run says it stopped. The
+	// live view gets the file itself, to tell a terminal (writes to a file
+	// are safe from any goroutine).
+	monitorOut := progressOut
+	progressOut = &lockedWriter{w: progressOut}
+	if _, isFile := monitorOut.(*os.File); !isFile {
+		monitorOut = progressOut
 	}
 	// Ctrl-C before the pipeline is ready is a stop, not a failure: the
 	// error is the cancelled step's.
@@ -319,7 +328,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 			return err
 		}
 	}
-	mon := newMonitor(progressOut, mapping, ingestPool, processorPool, gen, traffic, c.sqs, poisonURL, failuresURL)
+	mon := newMonitor(monitorOut, mapping, ingestPool, processorPool, gen, traffic, c.sqs, poisonURL, failuresURL)
 	if !opts.NoShardLimits {
 		mon.kinesis = set.kinesis
 	}
@@ -681,6 +690,18 @@ func banner(w io.Writer, d *deploy.Deployment, ingestURL, logsDir, endpointsPath
 		p("chaos: %.0f%% of invocations have their bootstrap killed mid-invocation, or (1 in 4, at most once per function) frozen past the function's timeout", opts.Chaos*100)
 	}
 	p("")
+}
+
+// lockedWriter serializes writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // stepPrinter says when each preparation step starts and ends, and how
