@@ -8,7 +8,7 @@ RIE_PACKAGE := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lamb
 # The processor benchmark's input; generated on first use.
 BENCH_EVENT ?= .build/bench/event-10000.json
 
-.PHONY: cross inspect test unit e2e lint fmt-check vet staticcheck actionlint plan local bench bench-local fuzz deps clean redrive erase
+.PHONY: cross inspect test unit e2e lint fmt-check vet staticcheck actionlint plan size local bench bench-local fuzz deps clean redrive erase
 
 ## test: what CI runs: formatting, vet, staticcheck, actionlint, all tests and a short end-to-end run.
 test: deps fmt-check vet staticcheck actionlint cross unit e2e
@@ -56,9 +56,17 @@ cross:
 
 lint: fmt-check vet staticcheck actionlint
 
-## plan: the offline preview of a stack, e.g. make plan STACK=prod
+## plan: the offline preview of a stack, e.g. make plan STACK=prod; with RATE (events/s) and
+## optionally EVENT_BYTES, also the stack's monthly bill under that load and what it would throttle.
+RATE ?=
+EVENT_BYTES ?= 1000
 plan:
-	$(GO) run ./scripts/plan -stack $(STACK)
+	$(GO) run ./scripts/plan -stack $(STACK) $(if $(RATE),-rate $(RATE) -event-bytes $(EVENT_BYTES))
+
+## size: the capacity planner, e.g. make size SIZE_FLAGS="-rate 5000 -event-bytes 1000 -write staging"
+SIZE_FLAGS ?=
+size:
+	$(GO) run ./scripts/size $(SIZE_FLAGS)
 
 ## local: the whole pipeline on this machine.
 # Built, then run (not go run), so that Ctrl-C reaches the command directly

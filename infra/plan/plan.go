@@ -39,6 +39,8 @@ type Plan struct {
 	Resources    []Resource     `json:"resources"`
 	Outputs      map[string]any `json:"outputs"` // the stack outputs, resolved
 	Requirements Requirements   `json:"requirements"`
+	// Config is the stack's configuration as the program loaded and validated it.
+	Config *config.Config `json:"-"`
 }
 
 // Requirements are what the AWS account must allow before `pulumi up` can succeed.
@@ -110,7 +112,7 @@ func Run(opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Stack: opts.Stack, Outputs: outputs, Requirements: Requirements{
+	p := &Plan{Stack: opts.Stack, Outputs: outputs, Config: cfg, Requirements: Requirements{
 		ReservedConcurrency:        cfg.ReservedConcurrency(),
 		LambdaConcurrentExecutions: cfg.RequiredAccountConcurrency(),
 	}}

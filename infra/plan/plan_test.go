@@ -12,6 +12,7 @@ import (
 	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/infra/plan"
 	"github.com/streamfn/streamfn/infra/stackconfig"
+	"github.com/streamfn/streamfn/internal/capacity"
 )
 
 func TestPlanDev(t *testing.T) {
@@ -172,6 +173,32 @@ func TestPlanDebugLogsOnProdWarn(t *testing.T) {
 	for _, w := range dev.Warnings() {
 		if w == pipeline.DebugLogsOnProdWarning {
 			t.Error("dev warns about DEBUG logs; only a stack named prod should")
+		}
+	}
+}
+
+// The capacity planner bills the stack's alarms and dashboards; it counts what the program
+// creates.
+func TestCapacityCountsThePlansAlarms(t *testing.T) {
+	for _, stack := range []string{"dev", "prod"} {
+		p, err := plan.Run(plan.Options{Dir: "../..", Stack: stack})
+		if err != nil {
+			t.Fatal(err)
+		}
+		alarms, dashboards := 0, 0
+		for _, r := range p.Resources {
+			switch r.Type {
+			case "aws:cloudwatch/metricAlarm:MetricAlarm":
+				alarms++
+			case "aws:cloudwatch/dashboard:Dashboard":
+				dashboards++
+			}
+		}
+		if alarms != capacity.StackAlarms || dashboards != capacity.StackDashboards {
+			t.Errorf("%s: %d alarms and %d dashboards; internal/capacity bills %d and %d", stack, alarms, dashboards, capacity.StackAlarms, capacity.StackDashboards)
+		}
+		if p.Config == nil || p.Config.Region == "" {
+			t.Errorf("%s: the plan carries no config", stack)
 		}
 	}
 }

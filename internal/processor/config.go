@@ -49,6 +49,10 @@ type Config struct {
 	WriteAttempts int
 }
 
+// Defaults returns the settings a deployment need not give (the capacity
+// planner models the processor with them).
+func Defaults() Config { return defaults }
+
 // defaults are the settings a deployment need not give: ConfigFromEnv's
 // defaults, and what withDefaults fills in.
 var defaults = Config{

@@ -102,6 +102,7 @@ type Outcome struct {
 	// (features.Result.RedriveBeyondHorizon).
 	RedriveBeyondHorizon int
 	MaxItemBytes         int // the largest item written
+	ItemBytes            int // the items written, summed: with Writes, the mean item size
 	WriteUnits           int // what the writes cost, one unit per started KB of item
 	Users                int
 	Writes               int // items written
@@ -441,6 +442,7 @@ func (inv *invocation) wrote(item *features.Item) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.out.MaxItemBytes = max(inv.out.MaxItemBytes, item.Bytes)
+	inv.out.ItemBytes += item.Bytes
 	if item.Bytes > 0 {
 		inv.out.WriteUnits += store.WriteUnits(item.Bytes)
 	}
@@ -609,6 +611,7 @@ func (p *Processor) report(ctx context.Context, start time.Time, out Outcome) {
 		telemetry.Metric{Name: "Writes", Unit: telemetry.Count, Value: float64(out.Writes)},
 		telemetry.Metric{Name: "WriteUnits", Unit: telemetry.Count, Value: float64(out.WriteUnits)},
 		telemetry.Metric{Name: "MaxItemBytes", Unit: telemetry.Bytes, Value: float64(out.MaxItemBytes)},
+		telemetry.Metric{Name: "ItemBytes", Unit: telemetry.Bytes, Value: float64(out.ItemBytes)},
 		telemetry.Metric{Name: "WriteConflicts", Unit: telemetry.Count, Value: float64(out.WriteConflicts)},
 		telemetry.Metric{Name: "UsersFailed", Unit: telemetry.Count, Value: float64(out.UsersFailed)},
 		telemetry.Metric{Name: "PoisonSendFailures", Unit: telemetry.Count, Value: float64(out.PoisonSendFailures)},

@@ -12,6 +12,12 @@
 // also checks that an account with that Lambda concurrent-executions quota can take the
 // stack's reserved concurrency, and exits 1 with the number needed when it cannot (the
 // deploy workflow's pre-flight step).
+//
+//	go run ./scripts/plan -stack prod -rate 5000 -event-bytes 1000
+//
+// (the cost flags; make plan STACK=prod RATE=5000 EVENT_BYTES=1000) adds the monthly bill of
+// the stack as configured under that load, from the capacity planner's model
+// (internal/capacity), and the settings the load would throttle; a throttling setting exits 1.
 package main
 
 import (
@@ -22,10 +28,13 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/streamfn/streamfn/infra/build"
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/plan"
+	"github.com/streamfn/streamfn/internal/capacity"
+	"github.com/streamfn/streamfn/scripts/size/sizeview"
 )
 
 func main() {
@@ -41,11 +50,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	accountConcurrency := flags.Int("account-concurrency", 0,
 		"the account's Lambda concurrent-executions quota (aws lambda get-account-settings --query AccountLimit.ConcurrentExecutions); "+
 			"exit 1 when the stack's reservations do not fit in it")
+	load := capacity.DefaultLoad()
+	load.Rate = 0
+	load.TrafficFlags(flags, "cost flags: mean events/s; with it the plan adds the stack's monthly bill under that load and flags the settings it would throttle (the other cost flags default to the size tool's)")
+	pricesFile := flags.String("prices", "", "cost flags: a price `FILE` for a region other than us-east-1 (see internal/capacity/prices-us-east-1.yaml)")
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: go run ./scripts/plan [-stack dev] [-json] [-account-concurrency N] [-dir DIR]")
+		fmt.Fprintln(stderr, "Usage: go run ./scripts/plan [-stack dev] [-json] [-account-concurrency N] [-dir DIR] [-rate N -event-bytes N ...]")
 		fmt.Fprintln(stderr, "Previews a stack offline: every resource with its inputs and options, then the outputs.")
 		flags.PrintDefaults()
-		fmt.Fprintln(stderr, "Exit status: 0 the plan is good; 1 a finding (invalid config, or the account quota is too small); 2 a usage error.")
+		fmt.Fprintln(stderr, "Exit status: 0 the plan is good; 1 a finding (invalid config, the account quota is too small, an impossible -rate load, or a setting the load would throttle); 2 a usage error (also: a region without a -prices file).")
 	}
 	if err := flags.Parse(args); err != nil {
 		return 2
@@ -72,15 +85,40 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, w := range p.Warnings() {
 		fmt.Fprintln(stderr, "warning: "+w)
 	}
+	var cost *costReport
+	if load.Rate > 0 {
+		var code int
+		if cost, code, err = priceStack(p, load, *pricesFile); err != nil {
+			fmt.Fprintln(stderr, err)
+			return code
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(p); err != nil {
+		var doc any = p
+		if cost != nil {
+			doc = struct {
+				*plan.Plan
+				*costReport
+			}{p, cost}
+		}
+		if err := enc.Encode(doc); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
 	} else {
 		printListing(stdout, p)
+		if cost != nil {
+			fmt.Fprintln(stdout)
+			sizeview.PrintBill(stdout, cost.Bill)
+			sizeview.PrintComparison(stdout, cost.Comparison)
+			sizeview.PrintWarnings(stdout, cost.Warnings)
+		}
+	}
+	if cost != nil && cost.throttles() {
+		fmt.Fprintf(stderr, "stack %s would throttle at %.0f events/s: see the throttle-* findings; go run ./scripts/size -rate %.0f shows settings that carry it\n", *stack, load.Rate, load.Rate)
+		return 1
 	}
 	if *accountConcurrency > 0 && *accountConcurrency < p.Requirements.LambdaConcurrentExecutions {
 		fmt.Fprintf(stderr, "stack %s needs a Lambda concurrent-executions quota of at least %d (it reserves %d, and Lambda keeps 100 unreserved); the account has %d. "+
@@ -162,4 +200,50 @@ func compact(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// costReport is what the cost flags add to the plan's JSON document.
+type costReport struct {
+	Load       capacity.Load       `json:"load"`
+	Bill       capacity.Bill       `json:"monthlyCostUsd"`
+	Comparison capacity.Comparison `json:"comparison"`
+	Warnings   []capacity.Warning  `json:"costWarnings"`
+}
+
+func (c *costReport) throttles() bool {
+	for _, w := range c.Warnings {
+		if strings.HasPrefix(w.Code, "throttle-") {
+			return true
+		}
+	}
+	return false
+}
+
+// priceStack bills the stack as configured under load, with the capacity planner's model.
+// An impossible load is a finding (1); a region without prices a usage error (2).
+func priceStack(p *plan.Plan, load capacity.Load, pricesFile string) (*costReport, int, error) {
+	load.Region, load.Arch = p.Config.Region, p.Config.Architecture
+	if err := load.Check(); err != nil {
+		return nil, 1, err
+	}
+	prices, err := capacity.ForRegion(p.Config.Region, pricesFile)
+	if err != nil {
+		return nil, 2, err
+	}
+	load = load.Normalized()
+	alarms, dashboards := 0, 0
+	for _, r := range p.Resources {
+		switch r.Type {
+		case "aws:cloudwatch/metricAlarm:MetricAlarm":
+			alarms++
+		case "aws:cloudwatch/dashboard:Dashboard":
+			dashboards++
+		}
+	}
+	bill := capacity.CostWith(p.Config, load, prices, alarms, dashboards)
+	ws := capacity.Check(p.Config, load)
+	if ws == nil {
+		ws = []capacity.Warning{}
+	}
+	return &costReport{Load: load, Bill: bill, Comparison: capacity.Compare(p.Config, load, prices, bill), Warnings: ws}, 0, nil
 }

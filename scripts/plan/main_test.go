@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -187,5 +188,49 @@ func TestCodeHashIgnoresTheCallersGOEXPERIMENT(t *testing.T) {
 	t.Setenv("GOEXPERIMENT", "jsonv2")
 	if got := hashes(); got != plain || plain == "" {
 		t.Errorf("GOEXPERIMENT=jsonv2 ships %s, without it %s", got, plain)
+	}
+}
+
+// The cost flags price the stack as configured, with the planner's model, and flag settings
+// the load would throttle (exit 1); prod carries its design load.
+func TestCostFlags(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-stack", "prod", "-dir", "../..", "-json", "-rate", "5000", "-event-bytes", "1000"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var doc struct {
+		Resources []any `json:"resources"`
+		Bill      struct {
+			Total float64 `json:"total"`
+			Items []struct {
+				Service string  `json:"service"`
+				Item    string  `json:"item"`
+				USD     float64 `json:"usd"`
+			} `json:"items"`
+		} `json:"monthlyCostUsd"`
+		Warnings []map[string]string `json:"costWarnings"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	var extended bool
+	for _, it := range doc.Bill.Items {
+		sum += it.USD
+		extended = extended || it.Item == "extended retention" // prod keeps 72 h
+	}
+	if len(doc.Resources) == 0 || doc.Bill.Total <= 0 || math.Abs(sum-doc.Bill.Total) > 0.005 || !extended || len(doc.Warnings) != 0 {
+		t.Errorf("resources %d, total %g (items %g), extended retention %v, warnings %v", len(doc.Resources), doc.Bill.Total, sum, extended, doc.Warnings)
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	code := run([]string{"-stack", "prod", "-dir", "../..", "-rate", "20000", "-users", "100000"}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stdout.String(), "throttle-stream-writes") || !strings.Contains(stdout.String(), "Monthly cost") ||
+		!strings.Contains(stderr.String(), "would throttle") {
+		t.Errorf("4x prod's load: exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	if code := run([]string{"-stack", "prod", "-dir", "../..", "-rate", "5000", "-hot-user-share", "0.9"}, &stdout, &stderr); code != 1 {
+		t.Errorf("an impossible load: exit %d", code)
 	}
 }

@@ -79,13 +79,15 @@ type Summary struct {
 	Processor lambdaenv.Stats       `json:"processor"`
 	// AcceptedPerS is the average over the load's duration, ProcessedPerS
 	// over ProcessedFor.
-	AcceptedPerS  float64        `json:"acceptedPerS"`
-	ProcessedPerS float64        `json:"processedPerS"`
-	PeakPerS      float64        `json:"peakProcessedPerS"`
-	IteratorAge   Latency        `json:"iteratorAge"`
-	Poison        int            `json:"poisonMessages"`
-	Failures      int            `json:"failureDocuments"`
-	Verify        *verify.Result `json:"verify,omitempty"`
+	AcceptedPerS  float64 `json:"acceptedPerS"`
+	ProcessedPerS float64 `json:"processedPerS"`
+	PeakPerS      float64 `json:"peakProcessedPerS"`
+	IteratorAge   Latency `json:"iteratorAge"`
+	Poison        int     `json:"poisonMessages"`
+	// Writes is the processor's DynamoDB writes, as the capacity planner predicts them.
+	Writes   Writes         `json:"processorWrites"`
+	Failures int            `json:"failureDocuments"`
+	Verify   *verify.Result `json:"verify,omitempty"`
 	// Outage is the table outage of -outage; Redrive the replay of -redrive.
 	Outage  *Outage               `json:"outage,omitempty"`
 	Redrive *redrive.ReplayReport `json:"redrive,omitempty"`
@@ -151,6 +153,10 @@ func (s *Summary) Text(w io.Writer) {
 	}
 	a := s.IteratorAge
 	p("  iterator age (per batch) p50 %.0f ms, p99 %.0f ms, max %.0f ms over %d batches", a.P50, a.P99, a.Max, a.Samples)
+	if w := s.Writes; w.Invocations > 0 {
+		p("  writes     %.3f writes per event (%d writes, %d events), mean item %.0f bytes, %d write units; %.1f processor invocations/s",
+			w.WritesPerEvent, w.Writes, w.Events, w.MeanItemBytes, w.WriteUnits, w.InvocationsPerS)
+	}
 	if k := s.Kinesis; k != nil {
 		p("  kinesis    shard limits refused %d PutRecords entries and %d PutRecord calls (writes), %d GetRecords calls (reads)",
 			k.PutRecordsEntriesThrottled, k.PutRecordCallsThrottled, k.GetRecordsCallsThrottled)

@@ -490,6 +490,12 @@ func Run(ctx context.Context, opts Options) (err error) {
 	for _, pt := range sum.Series {
 		sum.PeakPerS = max(sum.PeakPerS, pt.Processed)
 	}
+	if w, err := report.ProcessorWrites(filepath.Join(logsDir, d.Processor.Logical+".log")); err == nil {
+		sum.Writes = w
+		if secs := sum.ProcessedFor; secs > 0 {
+			sum.Writes.InvocationsPerS = float64(sum.Mapping.Invocations) / secs
+		}
+	}
 	chart := filepath.Join(runDir, "chart.html")
 	title := fmt.Sprintf("streamfn local run, stack %s, %s", opts.Stack, start.UTC().Format(time.RFC3339))
 	if err := os.WriteFile(chart, []byte(report.Chart(title, sum.Series)), 0o644); err == nil {
