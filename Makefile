@@ -86,7 +86,7 @@ inspect:
 bench: deps
 	$(GO) run ./scripts/bench -compare -event $(BENCH_EVENT)
 
-## bench-local: the end-to-end rates on this machine (README, "Speed on one machine"). 12,000/s is
+## bench-local: the end-to-end rates on this machine (docs/speed.md). 12,000/s is
 # more than prod's 8 shards take (8,000 records/s), so that run turns the shard limits off.
 bench-local: deps
 	$(GO) build -o .build/bin/local ./scripts/local
