@@ -39,7 +39,7 @@ type Comparison struct {
 
 // The stack's fixed parts, each held equal to the offline plan by a test.
 const (
-	StackAlarms     = 8 // aws:cloudwatch/metricAlarm:MetricAlarm resources
+	StackAlarms     = 9 // aws:cloudwatch/metricAlarm:MetricAlarm resources
 	StackDashboards = 1
 	// EMF metrics per function (the processor's report line and ingest's), one dimension set.
 	processorMetrics = 19
