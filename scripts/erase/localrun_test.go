@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,11 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/streamfn/streamfn/internal/emulators"
 	"github.com/streamfn/streamfn/internal/erase"
 	"github.com/streamfn/streamfn/internal/local/endpoints"
-	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 	localrun "github.com/streamfn/streamfn/internal/local/run"
+	"github.com/streamfn/streamfn/internal/local/run/runtest"
 	"github.com/streamfn/streamfn/internal/redrive"
 	"github.com/streamfn/streamfn/internal/stackoutputs"
 	"github.com/streamfn/streamfn/internal/store"
@@ -35,56 +32,9 @@ import (
 // apply while the erased user is not recreated: its item stays the
 // suppression record.
 func TestReplayAfterEraseInALiveLocalRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a whole local run")
-	}
-	if err := lambdaenv.CheckPlatform(); err != nil {
-		t.Skip(err)
-	}
-	root, err := emulators.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	for _, k := range []string{"AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-		endpoints.Kinesis, endpoints.DynamoDB, endpoints.SQS, endpoints.S3, endpoints.Lambda, endpoints.Outputs, endpoints.Stack} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	published := make(chan string, 1)
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	var log bytes.Buffer
-	go func() {
-		done <- localrun.Run(ctx, localrun.Options{
-			Root: root, Stack: "outage", Port: 0, IngestCap: 2, Users: 1, Batch: 1, Clients: 1,
-			Outage: 20 * time.Second, Stdout: &log, Stderr: &log,
-			Published: func(path string) { published <- path },
-		})
-	}()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("the local run: %v\n%s", err, log.String())
-		}
-	})
-	var envFile string
-	select {
-	case envFile = <-published:
-	case err := <-done:
-		t.Fatalf("the local run ended before it ran: %v\n%s", err, log.String())
-	case <-time.After(5 * time.Minute):
-		t.Fatalf("the local run did not start:\n%s", log.String())
-	}
+	local := runtest.Start(t, localrun.Options{Stack: "outage", Port: 0, IngestCap: 2, Users: 1, Batch: 1, Clients: 1, Outage: 20 * time.Second})
+	envFile, f, root, log := local.Endpoints, local.File, local.Root, local.Log
 	outageEnds := time.Now().Add(20 * time.Second)
-	f, err := endpoints.Read(envFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Setenv(); err != nil {
-		t.Fatal(err)
-	}
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +63,7 @@ func TestReplayAfterEraseInALiveLocalRun(t *testing.T) {
 		cmd := exec.Command("go", append([]string{"run", "./scripts/redrive", "-endpoints", envFile, "-json"}, args...)...)
 		cmd.Dir = root
 		var stdout bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &log
+		cmd.Stdout, cmd.Stderr = &stdout, log
 		err := cmd.Run()
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {

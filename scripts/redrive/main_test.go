@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/big"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,11 +21,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
 
-	"github.com/streamfn/streamfn/internal/emulators"
 	"github.com/streamfn/streamfn/internal/failure"
 	"github.com/streamfn/streamfn/internal/local/endpoints"
-	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 	localrun "github.com/streamfn/streamfn/internal/local/run"
+	"github.com/streamfn/streamfn/internal/local/run/runtest"
 	"github.com/streamfn/streamfn/internal/redrive"
 	"github.com/streamfn/streamfn/internal/stackoutputs"
 )
@@ -70,60 +67,9 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 // retention would. It must be reported lost, with its range, exit 1, and
 // stay where it is.
 func TestCLIAgainstALiveLocalRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a whole local run")
-	}
-	if err := lambdaenv.CheckPlatform(); err != nil {
-		t.Skip(err)
-	}
-	root, err := emulators.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The SDK's default configuration must see only the endpoints file.
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	for _, k := range []string{"AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-		endpoints.Kinesis, endpoints.DynamoDB, endpoints.SQS, endpoints.S3, endpoints.Lambda, endpoints.Outputs, endpoints.Stack} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-
-	published := make(chan string, 1)
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	var log bytes.Buffer
-	go func() {
-		done <- localrun.Run(ctx, localrun.Options{
-			Root: root, Stack: "outage", Port: 0, IngestCap: 2, Users: 1, Batch: 1, Clients: 1,
-			Outage: 20 * time.Second, Stdout: &log, Stderr: &log,
-			Published: func(path string) { published <- path },
-		})
-	}()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("the local run: %v\n%s", err, log.String())
-		}
-	})
-	var envFile string
-	select {
-	case envFile = <-published:
-	case err := <-done:
-		t.Fatalf("the local run ended before it ran: %v\n%s", err, log.String())
-	case <-time.After(5 * time.Minute):
-		t.Fatalf("the local run did not start:\n%s", log.String())
-	}
+	local := runtest.Start(t, localrun.Options{Stack: "outage", Port: 0, IngestCap: 2, Users: 1, Batch: 1, Clients: 1, Outage: 20 * time.Second})
+	envFile, f, log := local.Endpoints, local.File, local.Log
 	outageEnds := time.Now().Add(20 * time.Second)
-
-	// The run's own clients, from its endpoints file.
-	f, err := endpoints.Read(envFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Setenv(); err != nil {
-		t.Fatal(err)
-	}
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
 		t.Fatal(err)
