@@ -18,10 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/streamfn/streamfn/internal/failure"
+	"github.com/streamfn/streamfn/internal/sqsdepth"
 )
 
 // Failure is one on-failure record: an object of the failure bucket or a
@@ -215,10 +215,11 @@ type message struct {
 // receiveAll receives every message of a queue once, hidden for
 // visibility seconds. Nothing else may receive from the queue meanwhile.
 func (t *Tool) receiveAll(ctx context.Context, url string, visibility int32) ([]message, error) {
-	want, err := queueSize(ctx, t.SQS, url)
+	depth, err := sqsdepth.Read(ctx, t.SQS, url)
 	if err != nil {
-		return nil, err
+		return nil, explain(err)
 	}
+	want := depth.Held()
 	seen := map[string]bool{}
 	var msgs []message
 	for empty := 0; len(msgs) < want && empty < 3; {
@@ -277,22 +278,6 @@ func (t *Tool) findMessages(ctx context.Context, hold bool) ([]Failure, []string
 		found = append(found, f)
 	}
 	return found, problems, nil
-}
-
-func queueSize(ctx context.Context, client SQSAPI, url string) (int, error) {
-	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl:       aws.String(url),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible},
-	})
-	if err != nil {
-		return 0, fmt.Errorf("counting the messages in %s: %w", url, explain(err))
-	}
-	n := 0
-	for _, k := range []string{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"} {
-		v, _ := strconv.Atoi(out.Attributes[k])
-		n += v
-	}
-	return n, nil
 }
 
 // trimHorizon is the sequence number of the oldest record a shard still

@@ -27,6 +27,7 @@ import (
 	"github.com/streamfn/streamfn/internal/features"
 	"github.com/streamfn/streamfn/internal/local/endpoints"
 	"github.com/streamfn/streamfn/internal/poison"
+	"github.com/streamfn/streamfn/internal/sqsdepth"
 	"github.com/streamfn/streamfn/internal/stackoutputs"
 	"github.com/streamfn/streamfn/internal/store"
 )
@@ -75,11 +76,9 @@ type TopUsers struct {
 
 // Queue is one queue's depth.
 type Queue struct {
-	Name     string `json:"name"` // the stack output naming it
-	URL      string `json:"url"`
-	Visible  int    `json:"visible"`
-	InFlight int    `json:"inFlight"`
-	Delayed  int    `json:"delayed"`
+	Name string `json:"name"` // the stack output naming it
+	URL  string `json:"url"`
+	sqsdepth.Depth
 }
 
 // PoisonEntry is one poison-queue message: a record the processor rejected.
@@ -279,27 +278,11 @@ func readQueues(ctx context.Context, c clients, n names) ([]Queue, error) {
 		if q.url == "" {
 			continue // failureDestination s3: no failures queue
 		}
-		out, err := c.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-			QueueUrl: aws.String(q.url),
-			AttributeNames: []sqstypes.QueueAttributeName{
-				sqstypes.QueueAttributeNameApproximateNumberOfMessages,
-				sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-				sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed,
-			},
-		})
+		depth, err := sqsdepth.Read(ctx, c.sqs, q.url)
 		if err != nil {
-			return nil, fmt.Errorf("reading the depth of %s: %w", q.url, err)
+			return nil, err
 		}
-		num := func(k sqstypes.QueueAttributeName) int {
-			v, _ := strconv.Atoi(out.Attributes[string(k)])
-			return v
-		}
-		queues = append(queues, Queue{
-			Name: strings.TrimSuffix(q.name, "Url"), URL: q.url,
-			Visible:  num(sqstypes.QueueAttributeNameApproximateNumberOfMessages),
-			InFlight: num(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible),
-			Delayed:  num(sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed),
-		})
+		queues = append(queues, Queue{Name: strings.TrimSuffix(q.name, "Url"), URL: q.url, Depth: depth})
 	}
 	return queues, nil
 }

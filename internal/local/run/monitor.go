@@ -14,6 +14,7 @@ import (
 	"github.com/streamfn/streamfn/internal/local/loadgen"
 	"github.com/streamfn/streamfn/internal/local/progress"
 	"github.com/streamfn/streamfn/internal/local/report"
+	"github.com/streamfn/streamfn/internal/sqsdepth"
 )
 
 // monitor samples the run once a second: it draws the live progress and
@@ -172,10 +173,10 @@ func (m *monitor) collectAgeSamples() {
 
 func (m *monitor) countQueues(ctx context.Context) (poison, failures int) {
 	if m.poisonURL != "" {
-		poison = queueDepth(ctx, m.sqs, m.poisonURL)
+		poison = heldOrUnknown(sqsdepth.Read(ctx, m.sqs, m.poisonURL))
 	}
 	if m.failsURL != "" {
-		failures = queueDepth(ctx, m.sqs, m.failsURL)
+		failures = heldOrUnknown(sqsdepth.Read(ctx, m.sqs, m.failsURL))
 	} else if m.mapping != nil {
 		// The failure bucket: the records the mapping wrote there.
 		failures = int(m.mapping.Stats().DestinationSent)
@@ -218,4 +219,13 @@ func (m *monitor) samples() []esm.Sample {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]esm.Sample(nil), m.ageSamples...)
+}
+
+// heldOrUnknown is a queue's messages for the live view and the report;
+// -1, never 0, when its depth could not be read.
+func heldOrUnknown(d sqsdepth.Depth, err error) int {
+	if err != nil {
+		return -1
+	}
+	return d.Held()
 }

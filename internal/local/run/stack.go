@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -20,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/streamfn/streamfn/internal/emulators"
 	"github.com/streamfn/streamfn/internal/local/deploy"
@@ -225,21 +223,4 @@ func functionEnv(f deploy.Function, region string, localURLs map[string]string, 
 	env["AWS_ENDPOINT_URL_SQS"] = set.sqs.Endpoint
 	env["AWS_ENDPOINT_URL_S3"] = set.s3Endpoint()
 	return env
-}
-
-// queueDepth is the number of messages in a queue, -1 when unknown.
-func queueDepth(ctx context.Context, c *sqs.Client, url string) int {
-	out, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl:       aws.String(url),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible},
-	})
-	if err != nil {
-		return -1
-	}
-	n := 0
-	for _, k := range []string{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"} {
-		v, _ := strconv.Atoi(out.Attributes[k])
-		n += v
-	}
-	return n
 }

@@ -26,12 +26,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/streamfn/streamfn/internal/activity"
 	"github.com/streamfn/streamfn/internal/failure"
 	"github.com/streamfn/streamfn/internal/local/loadgen"
 	"github.com/streamfn/streamfn/internal/poison"
+	"github.com/streamfn/streamfn/internal/sqsdepth"
 )
 
 // RecentProducts is how many distinct products an item keeps.
@@ -309,10 +309,11 @@ const drainVisibility = 2
 // Nothing else may receive from the queue meanwhile. It does not delete
 // them: the queue stays inspectable until the run ends.
 func DrainQueue(ctx context.Context, client QueueAPI, queueURL string) ([]string, error) {
-	want, err := queueSize(ctx, client, queueURL)
+	depth, err := sqsdepth.Read(ctx, client, queueURL)
 	if err != nil {
 		return nil, err
 	}
+	want := depth.Held()
 	seen := map[string]bool{}
 	var bodies []string
 	deadline := time.Now().Add(30 * time.Second)
@@ -334,28 +335,6 @@ func DrainQueue(ctx context.Context, client QueueAPI, queueURL string) ([]string
 		}
 	}
 	return bodies, nil
-}
-
-// queueSize counts the messages in a queue, visible or in flight.
-func queueSize(ctx context.Context, client QueueAPI, queueURL string) (int, error) {
-	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(queueURL),
-		AttributeNames: []sqstypes.QueueAttributeName{
-			sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-		},
-	})
-	if err != nil {
-		return 0, fmt.Errorf("counting the messages in %s: %w", queueURL, err)
-	}
-	n := 0
-	for _, k := range []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible} {
-		v, err := strconv.Atoi(out.Attributes[string(k)])
-		if err != nil {
-			return 0, fmt.Errorf("counting the messages in %s: %s = %q", queueURL, k, out.Attributes[string(k)])
-		}
-		n += v
-	}
-	return n, nil
 }
 
 // CheckPoison matches the poison queue against the malformed records put

@@ -224,6 +224,7 @@ func (q *lossyQueue) GetQueueAttributes(context.Context, *sqs.GetQueueAttributes
 	}
 	return &sqs.GetQueueAttributesOutput{Attributes: map[string]string{
 		"ApproximateNumberOfMessages": strconv.Itoa(visible), "ApproximateNumberOfMessagesNotVisible": strconv.Itoa(inFlight),
+		"ApproximateNumberOfMessagesDelayed": "0",
 	}}, nil
 }
 
