@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,6 +67,11 @@ type Options struct {
 	// and 2 MiB/s of reads (see kinesis-limits.cjs). Off, it takes any
 	// rate, as kinesalite does.
 	ShardThroughputLimits bool
+	// NodeFlags are Node.js options for this stand-in's process, given on
+	// its command line (e.g. --max-semi-space-size=64), so that nothing
+	// changes this process's environment. NODE_OPTIONS, when the caller
+	// has it set, applies as well.
+	NodeFlags []string
 }
 
 // Server is one running stand-in.
@@ -87,6 +93,11 @@ func Start(kind Kind, opts Options) (*Server, error) {
 	pkg, ok := packages[kind]
 	if !ok {
 		return nil, fmt.Errorf("unknown emulator kind %q: want kinesis, dynamodb or sqs", kind)
+	}
+	for _, f := range opts.NodeFlags {
+		if !strings.HasPrefix(f, "--") {
+			return nil, fmt.Errorf("emulators: Node.js flag %q must start with -- (for example --max-semi-space-size=64)", f)
+		}
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -127,7 +138,8 @@ func Start(kind Kind, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(node, script, string(kind), strconv.Itoa(opts.ShardLimit), throughput)
+	args := append(slices.Clone(opts.NodeFlags), script, string(kind), strconv.Itoa(opts.ShardLimit), throughput)
+	cmd := exec.Command(node, args...)
 	cmd.Dir = root
 	cmd.Env = childEnv(os.Environ())
 	cmd.Stdin = stdinR

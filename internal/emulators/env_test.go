@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -43,5 +44,37 @@ func TestStandInGetsNoCredentials(t *testing.T) {
 	}
 	if !bytes.Contains(environ, []byte("PATH=")) {
 		t.Errorf("the stand-in lost PATH: %q", environ)
+	}
+}
+
+// Node.js flags reach the stand-in's command line, and this process's
+// environment stays as it was.
+func TestNodeFlagsOnTheCommandLine(t *testing.T) {
+	t.Setenv("NODE_OPTIONS", "")
+	s, err := Start(DynamoDB, Options{NodeFlags: []string{"--max-semi-space-size=32"}})
+	if errors.Is(err, ErrNodeMissing) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if got := os.Getenv("NODE_OPTIONS"); got != "" {
+		t.Errorf("Start set NODE_OPTIONS=%q in this process", got)
+	}
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(s.cmd.Process.Pid) + "/cmdline")
+	if err != nil {
+		t.Skipf("cannot read the process command line here: %v", err)
+	}
+	args := strings.Split(string(bytes.TrimRight(cmdline, "\x00")), "\x00")
+	if len(args) < 3 || args[1] != "--max-semi-space-size=32" {
+		t.Errorf("stand-in command line = %q, want the flag right after node, before the launcher", args)
+	}
+}
+
+func TestNodeFlagsMustBeFlags(t *testing.T) {
+	_, err := Start(DynamoDB, Options{NodeFlags: []string{"evil.js"}})
+	if err == nil || !strings.Contains(err.Error(), `"evil.js" must start with --`) {
+		t.Fatalf("err = %v, want the flag named and the rule", err)
 	}
 }
