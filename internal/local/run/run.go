@@ -9,6 +9,7 @@ package run
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -96,359 +97,496 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if err := lambdaenv.CheckPlatform(); err != nil {
 		return err // before anything starts
 	}
-	start := time.Now()
-	var progressOut io.Writer = opts.Stdout
+	r := newRun(ctx, opts)
+	defer func() { err = r.interruptedWhilePreparing(err) }() // last: after every stop
+	defer r.stops.run()
+	for _, phase := range []func() error{r.prepare, r.start, r.load, r.drainAndVerify, r.report} {
+		if err := phase(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// run is one local run. Its phases fill it in order: prepare (build and
+// plan), start (stand-ins, functions, the Function URL and the mapping),
+// load, drain and verify, report. Whatever a phase starts, it adds to
+// stops, which stops it even when a later phase fails.
+type run struct {
+	ctx   context.Context
+	opts  Options
+	begin time.Time
+	out   io.Writer // progress: the lines of every phase, serialized
+	// monitorOut is where the live view draws: the file itself when it is
+	// one, so that the view can tell a terminal.
+	monitorOut io.Writer
+	stops      stopStack
+
+	// prepare
+	runDir, logsDir, binDir string
+	setupLog                *os.File
+	steps                   *stepPrinter
+	bin                     binaries
+	plan                    *plan.Plan
+	d                       *deploy.Deployment
+
+	// start
+	set                    *emulatorSet
+	tableOutage            *outage.Proxy // with -outage
+	clients                clients
+	localURLs              map[string]string // the plan's queue URL -> the local one
+	lanes                  int
+	ingest, processor      *lambdaenv.Pool
+	traffic                *progress.Traffic
+	ingestURL, lambdaURL   string
+	poisonURL, failuresURL string
+	mapping                *esm.Mapping // nil when the stack disables it
+	stopMapping            func() error
+	endpointsPath          string
+	ready                  bool
+
+	// load, drain and verify
+	ledger                        *loadgen.Ledger
+	gen                           *loadgen.Generator // nil without load
+	mon                           *monitor
+	stopMonitor                   func()
+	loadStart, loadEnd, drainedAt time.Time
+	interrupted                   bool
+	replayed                      *redrive.ReplayReport
+	verdict                       *verify.Result
+}
+
+// binaries are what prepare builds.
+type binaries struct{ rie, supervisor, ingest, processor string }
+
+func newRun(ctx context.Context, opts Options) *run {
+	r := &run{ctx: ctx, opts: opts, begin: time.Now()}
+	out := opts.Stdout
 	if opts.JSON {
-		progressOut = opts.Stderr
+		out = opts.Stderr
 	}
 	// One lock for everything written there: a preparation step left to
-	// finish after a Ctrl-C may still print while Run says it stopped. The
-	// live view gets the file itself, to tell a terminal (writes to a file
-	// are safe from any goroutine).
-	monitorOut := progressOut
-	progressOut = &lockedWriter{w: progressOut}
-	if _, isFile := monitorOut.(*os.File); !isFile {
-		monitorOut = progressOut
+	// finish after a Ctrl-C may still print while Run says it stopped.
+	r.out, r.monitorOut = &lockedWriter{w: out}, out
+	if _, isFile := out.(*os.File); !isFile {
+		r.monitorOut = r.out // writes to a file are safe from any goroutine
 	}
-	// Ctrl-C before the pipeline is ready is a stop, not a failure: the
-	// error is the cancelled step's.
-	ready := false
-	defer func() {
-		if err != nil && !ready && ctx.Err() != nil {
-			fmt.Fprintf(progressOut, "interrupted while preparing: stopped (%s)\n", time.Since(start).Truncate(100*time.Millisecond))
-			err = nil
-		}
-	}()
-	say := func(format string, args ...any) { fmt.Fprintf(progressOut, format+"\n", args...) }
+	return r
+}
 
-	runDir := filepath.Join(opts.Root, ".build", "local", fmt.Sprintf("%s-%d", start.UTC().Format("20060102T150405Z"), os.Getpid()))
-	logsDir := filepath.Join(runDir, "logs")
-	if err := os.MkdirAll(logsDir, 0o755); err != nil {
+func (r *run) say(format string, args ...any) { fmt.Fprintf(r.out, format+"\n", args...) }
+
+// interruptedWhilePreparing makes a Ctrl-C before the pipeline is ready a
+// stop, not a failure: the error is the cancelled step's.
+func (r *run) interruptedWhilePreparing(err error) error {
+	if err != nil && !r.ready && r.ctx.Err() != nil {
+		r.say("interrupted while preparing: stopped (%s)", time.Since(r.begin).Truncate(100*time.Millisecond))
+		return nil
+	}
+	return err
+}
+
+// prepare makes the run's folder, installs the npm packages, builds the
+// binaries and derives the deployment from the Pulumi program.
+func (r *run) prepare() error {
+	r.runDir = filepath.Join(r.opts.Root, ".build", "local", fmt.Sprintf("%s-%d", r.begin.UTC().Format("20060102T150405Z"), os.Getpid()))
+	r.logsDir = filepath.Join(r.runDir, "logs")
+	if err := os.MkdirAll(r.logsDir, 0o755); err != nil {
 		return err
 	}
-	setupLog, err := os.Create(filepath.Join(logsDir, "setup.log"))
+	setupLog, err := os.Create(filepath.Join(r.logsDir, "setup.log"))
 	if err != nil {
 		return err
 	}
-	defer setupLog.Close()
-
-	if err := pruneRuns(filepath.Dir(runDir), keepRuns); err != nil {
-		say("pruning old run folders: %v", err)
+	r.setupLog = setupLog
+	r.stops.add(func() { setupLog.Close() })
+	if err := pruneRuns(filepath.Dir(r.runDir), keepRuns); err != nil {
+		r.say("pruning old run folders: %v", err)
 	}
-
-	// 1. Install and build: npm packages, then aws-lambda-rie, both
-	// functions and the plan, all at once. Each step says when it starts
-	// and ends; a first run downloads and compiles for minutes.
-	steps := &stepPrinter{out: progressOut, log: setupLog}
-	say("preparing (details in %s):", displayPath(opts.Root, setupLog.Name()))
-	if err := steps.run("npm packages (npm ci: kinesalite, dynalite, fauxqs)", func() error { return ensureNodeModules(ctx, opts.Root, setupLog) }); err != nil {
+	// Each step says when it starts and ends: a first run downloads and
+	// compiles for minutes.
+	r.steps = &stepPrinter{out: r.out, log: setupLog}
+	r.say("preparing (details in %s):", displayPath(r.opts.Root, setupLog.Name()))
+	if err := r.steps.run("npm packages (npm ci: kinesalite, dynalite, fauxqs)", func() error {
+		return ensureNodeModules(r.ctx, r.opts.Root, setupLog)
+	}); err != nil {
 		return err
 	}
 	// Binaries go into the run's own folder: another run in the same
 	// checkout (a test, a second terminal) may rebuild the functions from
 	// other sources meanwhile, and an environment that cold-starts must run
 	// the code this run started with. Go's build cache keeps this cheap.
-	binDir := filepath.Join(runDir, "bin")
-	// Only the logs and the chart are worth keeping; deferred first, so it
-	// runs after every process using the binaries has stopped.
-	defer os.RemoveAll(binDir)
-	var (
-		rie, supervisor, ingestBin, processorBin string
-		p                                        *plan.Plan
-		errs                                     [5]error
-	)
+	// Only the logs and the chart are worth keeping: the folder goes once
+	// every process using the binaries has stopped.
+	r.binDir = filepath.Join(r.runDir, "bin")
+	r.stops.add(func() { os.RemoveAll(r.binDir) })
+	if err := r.build(); err != nil {
+		return err
+	}
+	d, err := deploy.From(r.plan)
+	r.d = d
+	return err
+}
+
+// build builds aws-lambda-rie, the supervisor and both functions and runs
+// the plan, all at once.
+func (r *run) build() error {
+	ctx, root, bin := r.ctx, r.opts.Root, r.binDir
+	var errs [5]error
 	prepared := make(chan struct{})
 	go func() {
 		defer close(prepared)
 		var wg sync.WaitGroup
-		wg.Go(func() {
-			errs[0] = steps.run("aws-lambda-rie (go build)", func() (err error) { rie, err = lambdaenv.BuildRIE(ctx, opts.Root, binDir); return err })
+		step := func(i int, name string, f func() error) { wg.Go(func() { errs[i] = r.steps.run(name, f) }) }
+		step(0, "aws-lambda-rie (go build)", func() (err error) { r.bin.rie, err = lambdaenv.BuildRIE(ctx, root, bin); return err })
+		step(1, "environment supervisor (go build)", func() (err error) {
+			r.bin.supervisor, err = lambdaenv.BuildSupervisor(ctx, root, bin)
+			return err
 		})
-		wg.Go(func() {
-			errs[4] = steps.run("environment supervisor (go build)", func() (err error) {
-				supervisor, err = lambdaenv.BuildSupervisor(ctx, opts.Root, binDir)
-				return err
-			})
+		step(2, "function ingest (go build)", func() (err error) {
+			r.bin.ingest, err = lambdaenv.BuildFunction(ctx, root, bin, deploy.IngestName)
+			return err
 		})
-		wg.Go(func() {
-			errs[1] = steps.run("function ingest (go build)", func() (err error) {
-				ingestBin, err = lambdaenv.BuildFunction(ctx, opts.Root, binDir, deploy.IngestName)
-				return err
-			})
+		step(3, "function processor (go build)", func() (err error) {
+			r.bin.processor, err = lambdaenv.BuildFunction(ctx, root, bin, deploy.ProcessorName)
+			return err
 		})
-		wg.Go(func() {
-			errs[2] = steps.run("function processor (go build)", func() (err error) {
-				processorBin, err = lambdaenv.BuildFunction(ctx, opts.Root, binDir, deploy.ProcessorName)
-				return err
-			})
-		})
-		wg.Go(func() {
-			errs[3] = steps.run("plan of stack "+opts.Stack+" (the Pulumi program under mocks)", func() (err error) {
-				p, err = plan.Run(plan.Options{Dir: opts.Root, Stack: opts.Stack})
-				return err
-			})
+		step(4, "plan of stack "+r.opts.Stack+" (the Pulumi program under mocks)", func() (err error) {
+			r.plan, err = plan.Run(plan.Options{Dir: root, Stack: r.opts.Stack})
+			return err
 		})
 		wg.Wait()
 	}()
 	select {
 	case <-prepared:
+		return errors.Join(errs[:]...)
 	case <-ctx.Done():
 		// The builds end with ctx; the plan cannot be cancelled and is
 		// left to finish on its own: nothing of it is started.
 		return ctx.Err()
 	}
-	if err := errors.Join(errs[:]...); err != nil {
-		return err
-	}
-	d, err := deploy.From(p)
-	if err != nil {
-		return err
-	}
+}
 
-	// 2. The AWS stand-ins and the resources.
-	var set *emulatorSet
-	if err := steps.run("AWS stand-ins (Node.js)", func() (err error) { set, err = startEmulators(d.Stream.Shards, !opts.NoShardLimits); return err }); err != nil {
-		return err
-	}
-	defer set.stop()
-	var tableOutage *outage.Proxy
-	if opts.Outage > 0 {
-		if tableOutage, err = outage.Start(set.dynamodb.Endpoint); err != nil {
+// start starts the pipeline and says where it is.
+func (r *run) start() error {
+	for _, step := range []func() error{r.startStandIns, r.startFunctions, r.startMapping, r.publish} {
+		if err := step(); err != nil {
 			return err
 		}
-		defer tableOutage.Close()
-		set.tableEndpoint = tableOutage.Endpoint()
 	}
-	c := newClients(d.Region, set)
-	var localURLs map[string]string
-	if err := steps.run("stream, table and queues", func() (err error) { localURLs, err = createResources(ctx, d, c); return err }); err != nil {
-		return err
-	}
+	r.ready = true
+	r.banner()
+	return nil
+}
 
-	// 3. The functions.
-	lanes := d.Stream.Shards * d.Mapping.ParallelizationFactor
-	ingestPool, err := newPool(d.Ingest, d.Ingest.Concurrency(opts.IngestCap), rie, supervisor, ingestBin, logsDir, d.Region, localURLs, set, opts, 1)
-	if err != nil {
+// startStandIns starts kinesalite, dynalite and fauxqs (and the outage
+// proxy) and creates the stream, table, bucket and queues in them.
+func (r *run) startStandIns() error {
+	d := r.d
+	if err := r.steps.run("AWS stand-ins (Node.js)", func() (err error) {
+		r.set, err = startEmulators(d.Stream.Shards, !r.opts.NoShardLimits)
+		return err
+	}); err != nil {
 		return err
 	}
-	defer ingestPool.Close()
-	processorPool, err := newPool(d.Processor, d.Processor.Concurrency(lanes), rie, supervisor, processorBin, logsDir, d.Region, localURLs, set, opts, 2)
-	if err != nil {
+	r.stops.add(r.set.stop)
+	if r.opts.Outage > 0 {
+		proxy, err := outage.Start(r.set.dynamodb.Endpoint)
+		if err != nil {
+			return err
+		}
+		r.stops.add(func() { proxy.Close() })
+		r.tableOutage, r.set.tableEndpoint = proxy, proxy.Endpoint()
+	}
+	r.clients = newClients(d.Region, r.set)
+	if err := r.steps.run("stream, table and queues", func() (err error) {
+		r.localURLs, err = createResources(r.ctx, d, r.clients)
+		return err
+	}); err != nil {
 		return err
 	}
-	defer processorPool.Close()
+	if q, ok := d.Queue(d.Mapping.OnFailure); ok {
+		r.failuresURL = r.localURLs[q.URL]
+	}
+	if q, ok := d.Queue(deploy.PoisonName); ok {
+		r.poisonURL = r.localURLs[q.URL]
+	}
+	return nil
+}
 
-	// 4. The Function URL.
-	listener, err := listen(opts.Port)
+// startFunctions starts both functions' pools of environments, the
+// Function URL in front of ingest and the Lambda Invoke API of both (for
+// the SDK's lambda client, the redrive tool, through
+// AWS_ENDPOINT_URL_LAMBDA).
+func (r *run) startFunctions() error {
+	d := r.d
+	var err error
+	r.lanes = d.Stream.Shards * d.Mapping.ParallelizationFactor
+	if r.ingest, err = r.newPool(d.Ingest, d.Ingest.Concurrency(r.opts.IngestCap), r.bin.ingest, 1); err != nil {
+		return err
+	}
+	if r.processor, err = r.newPool(d.Processor, d.Processor.Concurrency(r.lanes), r.bin.processor, 2); err != nil {
+		return err
+	}
+	listener, err := listen(r.opts.Port)
 	if err != nil {
 		return err
 	}
-	ingestURL := "http://" + listener.Addr().String() + "/"
-	traffic := &progress.Traffic{} // every request, the load's and curl's
-	server := &http.Server{Handler: traffic.Wrap(funcurl.NewHandler(funcurl.Options{
+	r.ingestURL = "http://" + listener.Addr().String() + "/"
+	r.traffic = &progress.Traffic{} // every request, the load's and curl's
+	r.serve(listener, r.traffic.Wrap(funcurl.NewHandler(funcurl.Options{
 		AccountID: d.AccountID, Region: d.Region, URLID: urlID(d.URL.URL), AuthType: d.URL.AuthType,
-	}, ingestPool)), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = server.Serve(listener) }()
-	defer server.Close()
-
-	// The Lambda Invoke API of both functions, for the SDK's lambda client
-	// (the redrive tool) through AWS_ENDPOINT_URL_LAMBDA.
+	}, r.ingest)))
 	lambdaListener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("serving the Lambda API: %w", err)
 	}
-	lambdaURL := "http://" + lambdaListener.Addr().String()
-	lambdaServer := &http.Server{Handler: lambdaapi.NewHandler(
-		lambdaapi.Function{Name: d.Ingest.Name, ARN: d.Ingest.ARN, Role: d.Ingest.RoleARN, Timeout: d.Ingest.Timeout, MemoryMB: d.Ingest.MemoryMB, Environment: d.Ingest.Environment, Invoker: ingestPool},
-		lambdaapi.Function{Name: d.Processor.Name, ARN: d.Processor.ARN, Role: d.Processor.RoleARN, Timeout: d.Processor.Timeout, MemoryMB: d.Processor.MemoryMB, Environment: d.Processor.Environment, Invoker: processorPool},
-	), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = lambdaServer.Serve(lambdaListener) }()
-	defer lambdaServer.Close()
+	r.lambdaURL = "http://" + lambdaListener.Addr().String()
+	r.serve(lambdaListener, lambdaapi.NewHandler(lambdaFunction(d.Ingest, r.ingest), lambdaFunction(d.Processor, r.processor)))
+	return nil
+}
 
-	// 5. The event-source mapping.
-	failuresURL := ""
-	if q, ok := d.Queue(d.Mapping.OnFailure); ok {
-		failuresURL = localURLs[q.URL]
-	}
-	poisonURL := ""
-	if q, ok := d.Queue(deploy.PoisonName); ok {
-		poisonURL = localURLs[q.URL]
-	}
-	var mapping *esm.Mapping
-	mappingCtx, stopMapping := context.WithCancel(context.Background())
-	mappingDone := make(chan error, 1)
-	if d.Mapping.Enabled {
-		cfg := mappingConfig(d, c, failuresURL)
-		if d.Mapping.OnFailureType == deploy.TypeBucket {
-			cfg.Destination = bucketDestination(c.s3, d.FailureBucket.Name, d.MappingUUID())
-		}
-		mapping, err = esm.New(cfg, c.kinesis, processorPool)
-		if err != nil {
-			stopMapping()
-			return err
-		}
-		go func() { mappingDone <- mapping.Run(mappingCtx) }()
-		select {
-		case <-mapping.Ready():
-		case err := <-mappingDone:
-			stopMapping()
-			return err
-		}
-	} else {
-		mappingDone <- nil
-	}
-	stopMappingAndWait := sync.OnceValue(func() error {
-		stopMapping()
-		return <-mappingDone
-	})
-	defer stopMappingAndWait()
+// serve serves handler on l until the run stops.
+func (r *run) serve(l net.Listener, handler http.Handler) {
+	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = server.Serve(l) }()
+	r.stops.add(func() { server.Close() })
+}
 
-	endpointsPath, err := publishEndpoints(opts, runDir, p, d, set, localURLs, ingestURL, lambdaURL)
+func lambdaFunction(f deploy.Function, pool *lambdaenv.Pool) lambdaapi.Function {
+	return lambdaapi.Function{
+		Name: f.Name, ARN: f.ARN, Role: f.RoleARN, Timeout: f.Timeout, MemoryMB: f.MemoryMB, Environment: f.Environment, Invoker: pool,
+	}
+}
+
+// startMapping starts the event-source mapping and waits until it reads
+// every shard; a stack that disables the mapping gets none.
+func (r *run) startMapping() error {
+	r.stopMapping = func() error { return nil }
+	if !r.d.Mapping.Enabled {
+		return nil
+	}
+	cfg := mappingConfig(r.d, r.clients, r.failuresURL)
+	if r.d.Mapping.OnFailureType == deploy.TypeBucket {
+		cfg.Destination = bucketDestination(r.clients.s3, r.d.FailureBucket.Name, r.d.MappingUUID())
+	}
+	mapping, err := esm.New(cfg, r.clients.kinesis, r.processor)
 	if err != nil {
 		return err
 	}
-	defer endpoints.Withdraw(endpointsPath)
-	if opts.Published != nil {
-		opts.Published(endpointsPath)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mapping.Run(ctx) }()
+	r.stopMapping = sync.OnceValue(func() error { cancel(); return <-done })
+	r.stops.add(func() { _ = r.stopMapping() })
+	select {
+	case <-mapping.Ready():
+		r.mapping = mapping
+		return nil
+	case err := <-done:
+		return err
 	}
+}
 
-	ready = true
-	banner(progressOut, d, ingestURL, logsDir, endpointsPath, opts, lanes)
+// publish writes the endpoints file that tools and the SDK reach the run by.
+func (r *run) publish() error {
+	path, err := publishEndpoints(r.opts, r.runDir, r.plan, r.d, r.set, r.localURLs, r.ingestURL, r.lambdaURL)
+	if err != nil {
+		return err
+	}
+	r.endpointsPath = path
+	r.stops.add(func() { _ = endpoints.Withdraw(path) }) // before the stand-ins it names go
+	if r.opts.Published != nil {
+		r.opts.Published(path)
+	}
+	return nil
+}
 
-	// 6. Load, live progress, drain.
-	ledger := loadgen.NewLedger()
-	var gen *loadgen.Generator
+// load sends the load (-rate), or waits for requests until the duration
+// ends or Ctrl-C, with the live view running.
+func (r *run) load() error {
+	opts := r.opts
+	r.ledger = loadgen.NewLedger()
 	if opts.Rate > 0 {
-		gen, err = loadgen.New(loadgen.Options{
-			URL: ingestURL, Rate: opts.Rate, Duration: opts.Duration, Users: opts.Users, Bad: opts.Bad, Dup: opts.Dup,
+		gen, err := loadgen.New(loadgen.Options{
+			URL: r.ingestURL, Rate: opts.Rate, Duration: opts.Duration, Users: opts.Users, Bad: opts.Bad, Dup: opts.Dup,
 			EventsPerRequest: opts.Batch, Clients: opts.Clients, Seed: opts.Seed,
-			StreamName: d.Stream.Name, Kinesis: c.kinesis, PartitionKeys: opts.PartitionKeys, LateDup: opts.LateDup,
-		}, ledger)
+			StreamName: r.d.Stream.Name, Kinesis: r.clients.kinesis, PartitionKeys: opts.PartitionKeys, LateDup: opts.LateDup,
+		}, r.ledger)
 		if err != nil {
 			return err
 		}
+		r.gen = gen
 	}
-	mon := newMonitor(monitorOut, mapping, ingestPool, processorPool, gen, traffic, c.sqs, poisonURL, failuresURL)
+	r.mon = newMonitor(r.monitorOut, r.mapping, r.ingest, r.processor, r.gen, r.traffic, r.clients.sqs, r.poisonURL, r.failuresURL)
 	if !opts.NoShardLimits {
-		mon.kinesis = set.kinesis
+		r.mon.kinesis = r.set.kinesis
 	}
-	monCtx, stopMonitor := context.WithCancel(context.Background())
-	monDone := make(chan struct{})
-	go func() { mon.run(monCtx); close(monDone) }()
-	stopMonitorAndWait := sync.OnceFunc(func() { stopMonitor(); <-monDone })
-	defer stopMonitorAndWait()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.mon.run(ctx); close(done) }()
+	r.stopMonitor = sync.OnceFunc(func() { cancel(); <-done })
+	r.stops.add(r.stopMonitor)
 
-	loadStart := time.Now()
-	if tableOutage != nil {
-		tableOutage.Set(loadStart, opts.Outage)
+	r.loadStart = time.Now()
+	defer func() { r.loadEnd, r.drainedAt, r.interrupted = time.Now(), time.Now(), r.ctx.Err() != nil }()
+	if r.tableOutage != nil {
+		r.tableOutage.Set(r.loadStart, opts.Outage)
 	}
-	if gen != nil {
-		mon.setPhase(fmt.Sprintf("load: %.0f events/s for %s", opts.Rate, durationText(opts.Duration)))
-		if err := gen.Run(ctx); err != nil && ctx.Err() == nil {
+	if r.gen != nil {
+		r.mon.setPhase(fmt.Sprintf("load: %.0f events/s for %s", opts.Rate, durationText(opts.Duration)))
+		if err := r.gen.Run(r.ctx); err != nil && r.ctx.Err() == nil {
 			return err
 		}
-	} else {
-		mon.setPhase("waiting for requests (Ctrl-C to stop)")
-		wait := ctx.Done()
-		if opts.Duration > 0 {
-			timer := time.NewTimer(opts.Duration)
-			defer timer.Stop()
-			select {
-			case <-wait:
-			case <-timer.C:
-			}
-		} else {
-			<-wait
-		}
+		return nil
 	}
-	loadEnd := time.Now()
-	interrupted := ctx.Err() != nil
+	r.mon.setPhase("waiting for requests (Ctrl-C to stop)")
+	var timeout <-chan time.Time
+	if opts.Duration > 0 {
+		timer := time.NewTimer(opts.Duration)
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	select {
+	case <-r.ctx.Done():
+	case <-timeout:
+	}
+	return nil
+}
 
-	var verdict *verify.Result
-	drainedAt := loadEnd
-	if !interrupted && mapping != nil && (opts.Verify || opts.Duration > 0) {
-		mon.setPhase("draining: waiting for every shard to be read and processed")
-		if err := drain(ctx, mapping, loadEnd, d.Processor.Timeout); err != nil && ctx.Err() == nil {
-			say("%v", err)
+// drainAndVerify waits for the mapping to finish every record, replays the
+// on-failure records with -redrive, and verifies with -verify. Ctrl-C in
+// any of them skips the rest: a stop, not a failure.
+func (r *run) drainAndVerify() error {
+	if !r.interrupted && r.mapping != nil && (r.opts.Verify || r.opts.Duration > 0) {
+		r.mon.setPhase("draining: waiting for every shard to be read and processed")
+		if err := drain(r.ctx, r.mapping, r.loadEnd, r.d.Processor.Timeout); err != nil && r.ctx.Err() == nil {
+			r.say("%v", err)
 		}
-		drainedAt = time.Now()
-		interrupted = ctx.Err() != nil // Ctrl-C while draining
+		r.drainedAt = time.Now()
+		r.interrupted = r.ctx.Err() != nil
 	}
+	tool := r.redriveTool()
+	if r.opts.Redrive && !r.interrupted && r.mapping != nil {
+		r.mon.setPhase("redrive: replaying every on-failure record")
+		rep, err := tool.Replay(r.ctx, redrive.ReplayOptions{})
+		switch {
+		case err != nil && r.ctx.Err() != nil:
+			r.interrupted = true
+		case err != nil:
+			return fmt.Errorf("redrive: %w", err)
+		default:
+			r.replayed = rep
+		}
+	}
+	if !r.opts.Verify || r.interrupted {
+		return nil
+	}
+	r.mon.setPhase("verifying")
+	res, err := verify.Run(r.ctx, r.verifyInput(tool))
+	switch {
+	case err != nil && r.ctx.Err() != nil:
+		r.interrupted = true
+	case err != nil:
+		return fmt.Errorf("verify: %w", err)
+	default:
+		r.verdict = &res
+	}
+	return nil
+}
+
+// redriveTool is the redrive tool pointed at this run, as an operator's
+// would be at the stack.
+func (r *run) redriveTool() *redrive.Tool {
+	d := r.d
 	tool := &redrive.Tool{
 		Target: redrive.Target{
-			Stack: opts.Stack, Source: "the local run", Bucket: d.FailureBucket.Name, FailuresQueueURL: failuresURL,
-			PoisonQueueURL: poisonURL, StreamName: d.Stream.Name, StreamARN: d.Stream.ARN, Processor: d.Processor.Name,
+			Stack: r.opts.Stack, Source: "the local run", Bucket: d.FailureBucket.Name, FailuresQueueURL: r.failuresURL,
+			PoisonQueueURL: r.poisonURL, StreamName: d.Stream.Name, StreamARN: d.Stream.ARN, Processor: d.Processor.Name,
 		},
-		S3: c.s3, SQS: c.sqs, Kinesis: c.kinesis, Lambda: newLambdaClient(d.Region, lambdaURL),
+		S3: r.clients.s3, SQS: r.clients.sqs, Kinesis: r.clients.kinesis, Lambda: newLambdaClient(d.Region, r.lambdaURL),
 	}
 	if tool.Target.Bucket != "" {
 		tool.Target.FailuresQueueURL = "" // the mapping's destination is the bucket
 	}
-	var replayed *redrive.ReplayReport
-	if opts.Redrive && !interrupted && mapping != nil {
-		mon.setPhase("redrive: replaying every on-failure record")
-		rep, err := tool.Replay(ctx, redrive.ReplayOptions{})
-		switch {
-		case err != nil && ctx.Err() != nil:
-			interrupted = true
-		case err != nil:
-			return fmt.Errorf("redrive: %w", err)
-		default:
-			replayed = rep
-		}
-	}
-	if opts.Verify && !interrupted {
-		mon.setPhase("verifying")
-		in := verify.Input{
-			Ledger: ledger, DynamoDB: c.dynamodb, Table: d.Table.Name, TTLAttribute: d.Table.TTLAttribute,
-			CheckTTL: d.Table.TTLAttribute != "" && ttlDays(d.Processor) > 0,
-			SQS:      c.sqs, PoisonQueueURL: poisonURL,
-			ReadRange: tool.ReadRange,
-			// After a redrive, verify is exact, as if there had been no
-			// outage: any on-failure record left is a difference.
-			ExpectFailures: opts.Outage > 0 && !opts.Redrive,
-		}
-		if tool.Target.Bucket != "" || tool.Target.FailuresQueueURL != "" {
-			in.Failures = func(ctx context.Context) ([]failure.Document, error) {
-				found, problems, err := tool.Find(ctx, 0, false)
-				if err != nil {
-					return nil, err
-				}
-				if len(problems) > 0 {
-					return nil, fmt.Errorf("unreadable on-failure records: %s", strings.Join(problems, "; "))
-				}
-				docs := make([]failure.Document, len(found))
-				for i, f := range found {
-					docs[i] = f.Doc
-				}
-				return docs, nil
-			}
-		}
-		res, err := verify.Run(ctx, in)
-		switch {
-		case err != nil && ctx.Err() != nil: // Ctrl-C while verifying: a stop, not a failure
-			interrupted = true
-		case err != nil:
-			return fmt.Errorf("verify: %w", err)
-		default:
-			verdict = &res
-		}
-	}
-	stopMonitorAndWait()
-	mon.final()
+	return tool
+}
 
-	// 7. Stop everything, then report.
-	_ = stopMappingAndWait()
-	server.Close()
-	ingestPool.Close()
-	processorPool.Close()
+func (r *run) verifyInput(tool *redrive.Tool) verify.Input {
+	d := r.d
+	in := verify.Input{
+		Ledger: r.ledger, DynamoDB: r.clients.dynamodb, Table: d.Table.Name, TTLAttribute: d.Table.TTLAttribute,
+		CheckTTL: d.Table.TTLAttribute != "" && ttlDays(d.Processor) > 0,
+		SQS:      r.clients.sqs, PoisonQueueURL: r.poisonURL,
+		ReadRange: tool.ReadRange,
+		// After a redrive, verify is exact, as if there had been no
+		// outage: any on-failure record left is a difference.
+		ExpectFailures: r.opts.Outage > 0 && !r.opts.Redrive,
+	}
+	if tool.Target.Bucket == "" && tool.Target.FailuresQueueURL == "" {
+		return in
+	}
+	in.Failures = func(ctx context.Context) ([]failure.Document, error) {
+		found, problems, err := tool.Find(ctx, 0, false)
+		if err != nil {
+			return nil, err
+		}
+		if len(problems) > 0 {
+			return nil, fmt.Errorf("unreadable on-failure records: %s", strings.Join(problems, "; "))
+		}
+		docs := make([]failure.Document, len(found))
+		for i, f := range found {
+			docs[i] = f.Doc
+		}
+		return docs, nil
+	}
+	return in
+}
+
+// report stops everything, then writes the summary, the chart and the
+// verdict line.
+func (r *run) report() error {
+	r.stopMonitor()
+	r.mon.final() // while the stand-ins still run: it reads the queues
+	r.stops.run()
+	sum := r.summary()
+	chart := filepath.Join(r.runDir, "chart.html")
+	title := fmt.Sprintf("streamfn local run, stack %s, %s", r.opts.Stack, r.begin.UTC().Format(time.RFC3339))
+	if err := os.WriteFile(chart, []byte(report.Chart(title, sum.Series)), 0o644); err == nil {
+		sum.Chart = chart
+	}
+	if r.opts.JSON {
+		if err := sum.JSON(r.opts.Stdout); err != nil {
+			return err
+		}
+	} else {
+		sum.Text(r.opts.Stdout)
+	}
+	if r.opts.ReportFile != "" {
+		if err := sum.WriteJSONFile(r.opts.ReportFile); err != nil {
+			return fmt.Errorf("writing the JSON report: %w", err)
+		}
+		r.say("  report     %s", displayPath(r.opts.Root, r.opts.ReportFile))
+	}
+	if r.interrupted && r.opts.Verify {
+		r.say("interrupted: verify skipped")
+	}
+	name := cmp.Or(r.opts.Name, "local")
+	if line := sum.Verdict(name); line != "" {
+		r.say("%s", line) // the last line
+	}
+	if r.verdict != nil && !r.verdict.OK {
+		return ErrVerifyFailed
+	}
+	return nil
+}
+
+// summary is the report of a stopped run.
+func (r *run) summary() *report.Summary {
+	opts, mon := r.opts, r.mon
 	poison, failures := mon.queueCounts()
-	throttles := mon.throttles()
-	_ = endpoints.Withdraw(endpointsPath) // before the stand-ins it names go
-	set.stop()
-
 	sum := &report.Summary{
-		Redrive: replayed,
+		Redrive: r.replayed,
 		Stack:   opts.Stack,
 		Settings: map[string]any{
 			"rate": opts.Rate, "duration": opts.Duration.String(), "users": opts.Users, "bad": opts.Bad, "dup": opts.Dup,
@@ -456,26 +594,26 @@ func Run(ctx context.Context, opts Options) (err error) {
 			"batch": opts.Batch, "clients": opts.Clients, "seed": opts.Seed, "chaos": opts.Chaos, "verify": opts.Verify,
 			"outage": opts.Outage.String(), "redrive": opts.Redrive,
 		},
-		LoadFor:   loadEnd.Sub(loadStart).Seconds(),
-		RanFor:    time.Since(start).Seconds(),
-		Traffic:   traffic.Stats(),
-		Ingest:    ingestPool.Stats(),
-		Processor: processorPool.Stats(),
+		LoadFor:   r.loadEnd.Sub(r.loadStart).Seconds(),
+		RanFor:    time.Since(r.begin).Seconds(),
+		Traffic:   r.traffic.Stats(),
+		Ingest:    r.ingest.Stats(),
+		Processor: r.processor.Stats(),
 		Poison:    poison,
 		Failures:  failures,
-		Verify:    verdict,
-		Kinesis:   throttles,
-		LogsDir:   logsDir,
+		Verify:    r.verdict,
+		Kinesis:   mon.throttles(),
+		LogsDir:   r.logsDir,
 		Series:    mon.series(),
 	}
-	if gen != nil {
-		sum.Load = gen.Stats()
+	if r.gen != nil {
+		sum.Load = r.gen.Stats()
 	}
-	if tableOutage != nil {
-		sum.Outage = &report.Outage{Seconds: opts.Outage.Seconds(), WritesRefused: tableOutage.Refused()}
+	if r.tableOutage != nil {
+		sum.Outage = &report.Outage{Seconds: opts.Outage.Seconds(), WritesRefused: r.tableOutage.Refused()}
 	}
-	if mapping != nil {
-		sum.Mapping = mapping.Stats()
+	if r.mapping != nil {
+		sum.Mapping = r.mapping.Stats()
 		sum.IteratorAge = report.IteratorAges(mon.samples())
 	}
 	if secs := sum.LoadFor; secs > 0 {
@@ -483,55 +621,40 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	// Processing ends when the mapping drained, which may be well after
 	// the load stopped: that is the rate the pipeline sustained.
-	sum.ProcessedFor = drainedAt.Sub(loadStart).Seconds()
+	sum.ProcessedFor = r.drainedAt.Sub(r.loadStart).Seconds()
 	if secs := sum.ProcessedFor; secs > 0 {
 		sum.ProcessedPerS = float64(sum.Mapping.RecordsSucceeded) / secs
 	}
 	for _, pt := range sum.Series {
 		sum.PeakPerS = max(sum.PeakPerS, pt.Processed)
 	}
-	if w, err := report.ProcessorWrites(filepath.Join(logsDir, d.Processor.Logical+".log")); err == nil {
+	if w, err := report.ProcessorWrites(filepath.Join(r.logsDir, r.d.Processor.Logical+".log")); err == nil {
 		sum.Writes = w
 		if secs := sum.ProcessedFor; secs > 0 {
 			sum.Writes.InvocationsPerS = float64(sum.Mapping.Invocations) / secs
 		}
 	}
-	chart := filepath.Join(runDir, "chart.html")
-	title := fmt.Sprintf("streamfn local run, stack %s, %s", opts.Stack, start.UTC().Format(time.RFC3339))
-	if err := os.WriteFile(chart, []byte(report.Chart(title, sum.Series)), 0o644); err == nil {
-		sum.Chart = chart
-	}
-	if opts.JSON {
-		if err := sum.JSON(opts.Stdout); err != nil {
-			return err
-		}
-	} else {
-		sum.Text(opts.Stdout)
-	}
-	if opts.ReportFile != "" {
-		if err := sum.WriteJSONFile(opts.ReportFile); err != nil {
-			return fmt.Errorf("writing the JSON report: %w", err)
-		}
-		fmt.Fprintf(progressOut, "  report     %s\n", displayPath(opts.Root, opts.ReportFile))
-	}
-	if interrupted && opts.Verify {
-		fmt.Fprintln(progressOut, "interrupted: verify skipped")
-	}
-	name := opts.Name
-	if name == "" {
-		name = "local"
-	}
-	if line := sum.Verdict(name); line != "" {
-		fmt.Fprintln(progressOut, line) // the last line
-	}
-	if verdict != nil && !verdict.OK {
-		return ErrVerifyFailed
-	}
-	return nil
+	return sum
 }
 
-func newPool(f deploy.Function, concurrency int, rie, supervisor, bootstrap, logsDir, region string, localURLs map[string]string, set *emulatorSet, opts Options, seed uint64) (*lambdaenv.Pool, error) {
-	logFile, err := os.OpenFile(filepath.Join(logsDir, f.Logical+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// stopStack is what a run started, stopped in reverse order of starting,
+// each once, however the run ends.
+type stopStack struct{ stops []func() }
+
+func (s *stopStack) add(stop func()) { s.stops = append(s.stops, stop) }
+
+func (s *stopStack) run() {
+	for len(s.stops) > 0 {
+		last := s.stops[len(s.stops)-1]
+		s.stops = s.stops[:len(s.stops)-1]
+		last()
+	}
+}
+
+// newPool starts nothing yet: a pool starts environments on demand. Its
+// log file is the function's log in the run's logs folder.
+func (r *run) newPool(f deploy.Function, concurrency int, bootstrap string, seed uint64) (*lambdaenv.Pool, error) {
+	logFile, err := os.OpenFile(filepath.Join(r.logsDir, f.Logical+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -539,19 +662,20 @@ func newPool(f deploy.Function, concurrency int, rie, supervisor, bootstrap, log
 	pool, err := lambdaenv.NewPool(lambdaenv.Spec{
 		Name:        f.Name,
 		Bootstrap:   bootstrap,
-		RIE:         rie,
-		Supervisor:  supervisor,
-		Env:         functionEnv(f, region, localURLs, set),
+		RIE:         r.bin.rie,
+		Supervisor:  r.bin.supervisor,
+		Env:         functionEnv(f, r.d.Region, r.localURLs, r.set),
 		Timeout:     f.Timeout,
 		MemoryMB:    f.MemoryMB,
 		Concurrency: concurrency,
 		Log:         logFile,
-		Chaos:       lambdaenv.Chaos{Probability: opts.Chaos, Seed: uint64(opts.Seed)*31 + seed},
+		Chaos:       lambdaenv.Chaos{Probability: r.opts.Chaos, Seed: uint64(r.opts.Seed)*31 + seed},
 	})
 	if err != nil {
 		logFile.Close()
 		return nil, err
 	}
+	r.stops.add(pool.Close)
 	return pool, nil
 }
 
@@ -587,9 +711,6 @@ func mappingConfig(d *deploy.Deployment, c clients, failuresURL string) esm.Conf
 	return cfg
 }
 
-// drain waits until the mapping has read every shard to its end after the
-// load stopped and finished every record. A function timeout can hold a
-// batch for that long, twice over (a retry), so the wait allows for it.
 // bucketDestination writes each on-failure record as Lambda writes it to an
 // S3 destination: the whole document, payload included, under
 // aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<UUID>.
@@ -607,6 +728,9 @@ func bucketDestination(client *s3.Client, bucket, mappingUUID string) func(conte
 	}
 }
 
+// drain waits until the mapping has read every shard to its end after the
+// load stopped and finished every record. A function timeout can hold a
+// batch for that long, twice over (a retry), so the wait allows for it.
 func drain(ctx context.Context, mapping *esm.Mapping, since time.Time, functionTimeout time.Duration) error {
 	limit := max(2*time.Minute, 3*functionTimeout+30*time.Second)
 	deadline := time.Now().Add(limit)
@@ -656,8 +780,10 @@ func durationText(d time.Duration) string {
 	return d.String()
 }
 
-func banner(w io.Writer, d *deploy.Deployment, ingestURL, logsDir, endpointsPath string, opts Options, lanes int) {
-	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+// banner says what runs where, and how to try it.
+func (r *run) banner() {
+	d, opts, lanes, ingestURL, logsDir, endpointsPath := r.d, r.opts, r.lanes, r.ingestURL, r.logsDir, r.endpointsPath
+	p := r.say
 	p("")
 	p("streamfn, stack %s, running locally (region %s, account %s):", d.Stack, d.Region, d.AccountID)
 	for _, l := range d.Summary() {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,4 +139,17 @@ func TestTwiceAShardsLimitIsThrottledAndVerifyIsExact(t *testing.T) {
 		t.Error("the chart's series shows no throttled records")
 	}
 	t.Logf("%d entries throttled; %d events verified; processed %.0f/s", sum.Kinesis.PutRecordsEntriesThrottled, sum.Verify.Events, sum.ProcessedPerS)
+}
+
+func TestStopStackStopsInReverseOnce(t *testing.T) {
+	var s stopStack
+	var got []int
+	for i := range 3 {
+		s.add(func() { got = append(got, i) })
+	}
+	s.run()
+	s.run() // a second run (the deferred one after report's) stops nothing again
+	if want := []int{2, 1, 0}; !slices.Equal(got, want) {
+		t.Fatalf("stopped %v, want %v: the last started stops first, each once", got, want)
+	}
 }
