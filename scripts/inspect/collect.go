@@ -274,7 +274,7 @@ func attrN(v ddbtypes.AttributeValue) string {
 
 func readQueues(ctx context.Context, c clients, n names) ([]Queue, error) {
 	var queues []Queue
-	for _, q := range []struct{ name, url string }{{"poisonQueueUrl", n.poisonURL}, {"failuresQueueUrl", n.failuresURL}} {
+	for _, q := range []struct{ name, url string }{{pipeline.OutputPoisonQueueURL, n.poisonURL}, {pipeline.OutputFailuresQueueURL, n.failuresURL}} {
 		if q.url == "" {
 			continue // failureDestination s3: no failures queue
 		}

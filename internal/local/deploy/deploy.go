@@ -42,11 +42,6 @@ const (
 	FunctionURLName = "ingest-url"
 )
 
-// OnDemandShards is the shard count kinesalite gets for an ON_DEMAND
-// stream: the shards AWS starts one with, the same number validation
-// sizes reserved concurrency by.
-const OnDemandShards = config.OnDemandInitialShards
-
 // Deployment is everything the local run creates and runs.
 type Deployment struct {
 	Stack     string
@@ -163,7 +158,9 @@ func From(p *plan.Plan) (*Deployment, error) {
 		}
 		switch d.Stream.Mode {
 		case "ON_DEMAND":
-			d.Stream.Shards = OnDemandShards
+			// kinesalite gets the shards AWS starts an ON_DEMAND stream
+			// with, the number validation sizes reserved concurrency by.
+			d.Stream.Shards = config.OnDemandInitialShards
 		default:
 			d.Stream.Shards = in.integer("shardCount", 0)
 			if d.Stream.Shards < 1 {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/plan"
 )
 
@@ -122,8 +123,8 @@ func TestOnDemandGetsFourShards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Stream.Shards != OnDemandShards {
-		t.Errorf("ON_DEMAND shards = %d, want %d", d.Stream.Shards, OnDemandShards)
+	if d.Stream.Shards != config.OnDemandInitialShards {
+		t.Errorf("ON_DEMAND shards = %d, want %d", d.Stream.Shards, config.OnDemandInitialShards)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/infra/plan"
 	"github.com/streamfn/streamfn/internal/local/deploy"
 	"github.com/streamfn/streamfn/internal/local/endpoints"
@@ -46,7 +47,7 @@ func localOutputs(planned map[string]any, localURLs map[string]string, ingestURL
 		}
 		out[k] = v
 	}
-	out["ingestUrl"] = ingestURL
+	out[pipeline.OutputIngestURL] = ingestURL
 	return out
 }
 

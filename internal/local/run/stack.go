@@ -149,7 +149,7 @@ func newLambdaClient(region, endpoint string) *lambda.Client {
 // and returns the local URL of each queue, keyed by the plan's URL.
 func createResources(ctx context.Context, d *deploy.Deployment, c clients) (map[string]string, error) {
 	// ON_DEMAND has no meaning to kinesalite: it gets the shard count the
-	// deployment chose (deploy.OnDemandShards).
+	// deployment chose (config.OnDemandInitialShards).
 	_, err := c.kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(d.Stream.Name), ShardCount: aws.Int32(int32(d.Stream.Shards))})
 	if err != nil {
 		return nil, fmt.Errorf("creating stream %s in kinesalite: %w", d.Stream.Name, err)
