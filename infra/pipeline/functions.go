@@ -119,16 +119,16 @@ func newProcessor(ctx *pulumi.Context, cfg *config.Config, artifact build.Artifa
 		timeout:     cfg.ProcessorTimeoutSeconds,
 		reserved:    cfg.ProcessorConcurrency,
 		env: pulumi.StringMap{
-			"TABLE_NAME":       p.Table.Name,
-			"POISON_QUEUE_URL": p.PoisonQueue.Url,
+			processor.EnvTableName:      p.Table.Name,
+			processor.EnvPoisonQueueURL: p.PoisonQueue.Url,
 			// Poison payloads too large for an SQS message go here (claim check).
-			"POISON_PAYLOAD_BUCKET":     p.FailureBucket.Bucket,
-			"TTL_ATTRIBUTE":             pulumi.String(featuresTTLAttr),
-			processor.EnvFeatureTTLDays: pulumi.String(strconv.Itoa(cfg.FeatureTTLDays)),
-			"METRICS_NAMESPACE":         pulumi.String(cfg.MetricsNamespace),
+			processor.EnvPoisonPayloadBucket: p.FailureBucket.Bucket,
+			processor.EnvTTLAttribute:        pulumi.String(featuresTTLAttr),
+			processor.EnvFeatureTTLDays:      pulumi.String(strconv.Itoa(cfg.FeatureTTLDays)),
+			processor.EnvMetricsNamespace:    pulumi.String(cfg.MetricsNamespace),
 			// The Seen set's horizons (package features).
-			"DEDUP_HORIZON_SECONDS":      pulumi.String(strconv.Itoa(cfg.DedupHorizonSeconds)),
-			"REDELIVERY_HORIZON_SECONDS": pulumi.String(strconv.Itoa(cfg.RedeliveryHorizonSeconds())),
+			processor.EnvDedupHorizonSeconds:      pulumi.String(strconv.Itoa(cfg.DedupHorizonSeconds)),
+			processor.EnvRedeliveryHorizonSeconds: pulumi.String(strconv.Itoa(cfg.RedeliveryHorizonSeconds())),
 		},
 		policy: func(logGroupARN pulumi.StringOutput) pulumi.StringOutput {
 			failuresQueue := pulumi.String("").ToStringOutput()

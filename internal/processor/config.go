@@ -69,27 +69,40 @@ var defaults = Config{
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	r := env.New(getenv)
 	cfg := Config{
-		TableName:           r.String("TABLE_NAME", "the DynamoDB table of user features (the stack's tableName output)"),
-		PoisonQueueURL:      r.String("POISON_QUEUE_URL", "the URL of the SQS queue for rejected records (the stack's poisonQueueUrl output)"),
-		TTLAttribute:        r.Optional("TTL_ATTRIBUTE", defaults.TTLAttribute),
-		PoisonPayloadBucket: r.Optional("POISON_PAYLOAD_BUCKET", ""),
+		TableName:           r.String(EnvTableName, "the DynamoDB table of user features (the stack's tableName output)"),
+		PoisonQueueURL:      r.String(EnvPoisonQueueURL, "the URL of the SQS queue for rejected records (the stack's poisonQueueUrl output)"),
+		TTLAttribute:        r.Optional(EnvTTLAttribute, defaults.TTLAttribute),
+		PoisonPayloadBucket: r.Optional(EnvPoisonPayloadBucket, ""),
 		FeatureTTLDays:      r.Int(EnvFeatureTTLDays, 0, 0, 3650),
-		MetricsNamespace:    r.Optional("METRICS_NAMESPACE", defaults.MetricsNamespace),
+		MetricsNamespace:    r.Optional(EnvMetricsNamespace, defaults.MetricsNamespace),
 		FunctionName:        r.Optional("AWS_LAMBDA_FUNCTION_NAME", defaults.FunctionName),
-		WriteConcurrency:    r.Int("WRITE_CONCURRENCY", defaults.WriteConcurrency, 1, 256),
-		DeadlineMargin:      time.Duration(r.Int("DEADLINE_MARGIN_MS", int(defaults.DeadlineMargin/time.Millisecond), 100, 60000)) * time.Millisecond,
+		WriteConcurrency:    r.Int(EnvWriteConcurrency, defaults.WriteConcurrency, 1, 256),
+		DeadlineMargin:      time.Duration(r.Int(EnvDeadlineMarginMs, int(defaults.DeadlineMargin/time.Millisecond), 100, 60000)) * time.Millisecond,
 		Horizons: features.Horizons{
-			Duplicate:  int64(r.Int("DEDUP_HORIZON_SECONDS", features.DefaultDuplicateHorizon, features.MinDuplicateHorizon, features.MaxDuplicateHorizon)),
-			Redelivery: int64(r.Int("REDELIVERY_HORIZON_SECONDS", features.DefaultRedeliveryHorizon, 60, 365*24*3600)),
+			Duplicate:  int64(r.Int(EnvDedupHorizonSeconds, features.DefaultDuplicateHorizon, features.MinDuplicateHorizon, features.MaxDuplicateHorizon)),
+			Redelivery: int64(r.Int(EnvRedeliveryHorizonSeconds, features.DefaultRedeliveryHorizon, 60, 365*24*3600)),
 		},
-		WriteAttempts: r.Int("WRITE_ATTEMPTS", defaults.WriteAttempts, 1, 20),
+		WriteAttempts: r.Int(EnvWriteAttempts, defaults.WriteAttempts, 1, 20),
 	}
 	return cfg, r.Err()
 }
 
-// EnvFeatureTTLDays is the variable of FeatureTTLDays, which the local run
-// reads back from the function's environment.
-const EnvFeatureTTLDays = "FEATURE_TTL_DAYS"
+// The variables ConfigFromEnv reads, by these names only: the Pulumi
+// program sets them, and the local run and the redrive tool read some back
+// from the function's configuration.
+const (
+	EnvTableName                = "TABLE_NAME"
+	EnvPoisonQueueURL           = "POISON_QUEUE_URL"
+	EnvPoisonPayloadBucket      = "POISON_PAYLOAD_BUCKET"
+	EnvTTLAttribute             = "TTL_ATTRIBUTE"
+	EnvFeatureTTLDays           = "FEATURE_TTL_DAYS"
+	EnvMetricsNamespace         = "METRICS_NAMESPACE"
+	EnvWriteConcurrency         = "WRITE_CONCURRENCY"
+	EnvDeadlineMarginMs         = "DEADLINE_MARGIN_MS"
+	EnvDedupHorizonSeconds      = "DEDUP_HORIZON_SECONDS"
+	EnvRedeliveryHorizonSeconds = "REDELIVERY_HORIZON_SECONDS"
+	EnvWriteAttempts            = "WRITE_ATTEMPTS"
+)
 
 // withDefaults fills the zero fields of a Config built in code (tests, the
 // benchmark) with ConfigFromEnv's defaults.

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/streamfn/streamfn/internal/failure"
+	"github.com/streamfn/streamfn/internal/processor"
 	"github.com/streamfn/streamfn/internal/sqsdepth"
 )
 
@@ -83,7 +84,7 @@ func (t *Tool) ProcessorConfig(ctx context.Context) (Processor, error) {
 	}
 	p := Processor{ARN: aws.ToString(out.FunctionArn), Role: aws.ToString(out.Role), DedupHorizon: DefaultDedupHorizon}
 	if out.Environment != nil {
-		if s, ok := out.Environment.Variables["DEDUP_HORIZON_SECONDS"]; ok {
+		if s, ok := out.Environment.Variables[processor.EnvDedupHorizonSeconds]; ok {
 			if n, err := strconv.Atoi(s); err == nil && n > 0 {
 				p.DedupHorizon = time.Duration(n) * time.Second
 			}
