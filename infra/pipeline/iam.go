@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -290,11 +291,10 @@ func ingestPolicy(r ingestResources) PolicyDocument {
 // directly (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service).
 // Kinesis encrypts records and S3 objects with the key while serving the function's own calls.
 func viaService(streamARN string, services ...string) map[string]map[string]any {
-	parts := strings.SplitN(streamARN, ":", 5) // arn:partition:kinesis:region:account...
 	region, suffix := "", ".amazonaws.com"
-	if len(parts) == 5 {
-		region = parts[3]
-		if parts[1] == "aws-cn" {
+	if stream, err := arn.Parse(streamARN); err == nil {
+		region = stream.Region
+		if stream.Partition == "aws-cn" {
 			suffix = ".amazonaws.com.cn"
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/google/uuid"
 
 	"github.com/streamfn/streamfn/infra/config"
@@ -433,12 +434,12 @@ func asMap(v any) map[string]any {
 	return m
 }
 
-func arnRegionAccount(arn string) (region, account string) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 || parts[0] != "arn" {
+func arnRegionAccount(resourceARN string) (region, account string) {
+	a, err := arn.Parse(resourceARN)
+	if err != nil {
 		return "", ""
 	}
-	return parts[3], parts[4]
+	return a.Region, a.AccountID
 }
 
 // lastSegment is a function name from a name or an ARN.
