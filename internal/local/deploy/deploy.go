@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"sort"
 	"strings"
 	"time"
 
@@ -495,14 +494,4 @@ func ageText(d time.Duration) string {
 		return "unlimited"
 	}
 	return d.String()
-}
-
-// Sorted returns the map's keys in order (for stable output).
-func Sorted(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

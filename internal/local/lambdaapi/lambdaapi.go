@@ -19,8 +19,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -177,11 +179,8 @@ func (h *Handler) find(name string) (Function, string, string) {
 	}
 	f, ok := h.functions[fn]
 	if !ok {
-		names := make([]string, 0, len(h.functions))
-		for n := range h.functions {
-			names = append(names, n)
-		}
-		return Function{}, "", fmt.Sprintf("Function not found: %s (the local run serves %s)", name, strings.Join(names, ", "))
+		served := slices.Sorted(maps.Keys(h.functions))
+		return Function{}, "", fmt.Sprintf("Function not found: %s (the local run serves %s)", name, strings.Join(served, ", "))
 	}
 	if strings.HasPrefix(name, "arn:") && name != f.ARN && !strings.HasPrefix(name, f.ARN+":") {
 		return Function{}, "", fmt.Sprintf("Function not found: %s (the local run's function is %s)", name, f.ARN)
