@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -75,7 +76,7 @@ func New(opts Options) *Monitor {
 func (m *Monitor) Registrations() []Registration {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := append([]Registration(nil), m.registrations...)
+	out := slices.Clone(m.registrations)
 	rank := func(r Registration) int {
 		switch {
 		case strings.HasPrefix(r.Type, "pulumi:providers:"):
@@ -234,8 +235,7 @@ func registerOptions(req *pulumirpc.RegisterResourceRequest) map[string]any {
 }
 
 func sorted(v []string) []any {
-	s := append([]string(nil), v...)
-	sort.Strings(s)
+	s := slices.Sorted(slices.Values(v))
 	out := make([]any, len(s))
 	for i, e := range s {
 		out[i] = e

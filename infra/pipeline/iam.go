@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
@@ -112,15 +113,7 @@ var KnownActions = map[string][]string{
 // IsKnownAction reports whether action ("service:Name") is in KnownActions.
 func IsKnownAction(action string) bool {
 	service, name, ok := strings.Cut(action, ":")
-	if !ok {
-		return false
-	}
-	for _, known := range KnownActions[service] {
-		if known == name {
-			return true
-		}
-	}
-	return false
+	return ok && slices.Contains(KnownActions[service], name)
 }
 
 // lambdaTrustPolicy lets the Lambda service assume a function's role.
