@@ -9,7 +9,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
@@ -22,7 +21,7 @@ import (
 func main() {
 	logger := telemetry.NewLogger(os.Stdout, os.Getenv)
 	gctune.Apply(os.Getenv) // collect less often: the function has memory to spare, CPU is billed
-	settings, err := ingest.LoadSettings(os.Getenv)
+	cfg, err := ingest.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		logger.Error("ingest cannot start", "error", err.Error())
 		os.Exit(1)
@@ -36,12 +35,10 @@ func main() {
 	// The stream writer owns retries, bounded by the invocation's deadline;
 	// the SDK's own retries would stack on top of them.
 	client := kinesis.NewFromConfig(awsConfig, func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })
-	handler := ingest.NewHandler(ingest.Config{
-		Writer:           streamwriter.New(client, settings.StreamName, streamwriter.Options{ThrottleBudget: settings.ThrottleRetry}),
-		Logger:           logger,
-		Metrics:          os.Stdout,
-		MetricsNamespace: settings.MetricsNamespace,
-		FunctionName:     lambdacontext.FunctionName,
+	handler := ingest.NewHandler(cfg, ingest.Deps{
+		Writer:  streamwriter.New(client, cfg.StreamName, streamwriter.Options{ThrottleBudget: cfg.ThrottleRetry}),
+		Logger:  logger,
+		Metrics: os.Stdout,
 	})
 	// The handler decodes the Function URL event itself (Handler.Invoke):
 	// faster than aws-lambda-go's reflection for bodies of hundreds of events.

@@ -76,12 +76,7 @@ func CheckFilterPattern(pattern string) error {
 		return fmt.Errorf("is not a JSON object: %v", err)
 	}
 	if len(doc) != 1 || doc["data"] == nil {
-		keys := make([]string, 0, len(doc))
-		for k := range doc {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		return fmt.Errorf(`must filter on "data" only (the record's JSON event); it has the keys %v`, keys)
+		return fmt.Errorf(`must filter on "data" only (the record's JSON event); it has the keys %v`, slices.Sorted(maps.Keys(doc)))
 	}
 	return checkFilterNode("data", doc["data"])
 }

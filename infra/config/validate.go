@@ -1,13 +1,14 @@
 package config
 
 import (
-	"github.com/streamfn/streamfn/internal/features"
-
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/streamfn/streamfn/internal/features"
 )
 
 // Problem is one rejected value.
@@ -309,12 +310,7 @@ func (c *Config) validateTags(v *validator) {
 			fmt.Sprintf("at most %d tags: AWS allows 50 per resource and the program adds project and stack", maxTags),
 			"drop some tags")
 	}
-	keys := make([]string, 0, len(c.Tags))
-	for k := range c.Tags {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(c.Tags)) {
 		val := c.Tags[k]
 		path := Key("tags") + "." + k
 		switch {

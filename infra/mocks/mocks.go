@@ -8,10 +8,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -74,7 +76,7 @@ func New(opts Options) *Monitor {
 func (m *Monitor) Registrations() []Registration {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := append([]Registration(nil), m.registrations...)
+	out := slices.Clone(m.registrations)
 	rank := func(r Registration) int {
 		switch {
 		case strings.HasPrefix(r.Type, "pulumi:providers:"):
@@ -233,8 +235,7 @@ func registerOptions(req *pulumirpc.RegisterResourceRequest) map[string]any {
 }
 
 func sorted(v []string) []any {
-	s := append([]string(nil), v...)
-	sort.Strings(s)
+	s := slices.Sorted(slices.Values(v))
 	out := make([]any, len(s))
 	for i, e := range s {
 		out[i] = e
@@ -245,7 +246,7 @@ func sorted(v []string) []any {
 // complete adds the computed outputs of each resource type and returns its physical ID.
 func (m *Monitor) complete(typ, logical string, in, out map[string]any) string {
 	region := m.opts.Region
-	arn := func(service, rest string) string {
+	resourceARN := func(service, rest string) string {
 		return fmt.Sprintf("arn:aws:%s:%s:%s:%s", service, region, Account, rest)
 	}
 	// name is the physical name: the explicit one, else Pulumi's autoname <logical>-<7 hex>.
@@ -261,7 +262,7 @@ func (m *Monitor) complete(typ, logical string, in, out map[string]any) string {
 	switch typ {
 	case "aws:kinesis/stream:Stream":
 		n := name()
-		out["arn"] = arn("kinesis", "stream/"+n)
+		out["arn"] = resourceARN("kinesis", "stream/"+n)
 		return n
 	case "aws:kinesis/streamConsumer:StreamConsumer":
 		// Kinesis appends the registration time to a consumer's ARN.
@@ -270,7 +271,7 @@ func (m *Monitor) complete(typ, logical string, in, out map[string]any) string {
 		return out["arn"].(string)
 	case "aws:lambda/function:Function":
 		n := name()
-		fnARN := arn("lambda", "function:"+n)
+		fnARN := resourceARN("lambda", "function:"+n)
 		version := "$LATEST"
 		if publish, _ := in["publish"].(bool); publish {
 			version = "1"
@@ -285,7 +286,7 @@ func (m *Monitor) complete(typ, logical string, in, out map[string]any) string {
 		return n
 	case "aws:lambda/alias:Alias":
 		fn := functionName(in["functionName"])
-		aliasARN := arn("lambda", "function:"+fn+":"+str(in["name"]))
+		aliasARN := resourceARN("lambda", "function:"+fn+":"+str(in["name"]))
 		out["arn"] = aliasARN
 		out["invokeArn"] = invokeARN(region, aliasARN)
 		return aliasARN
@@ -293,13 +294,13 @@ func (m *Monitor) complete(typ, logical string, in, out map[string]any) string {
 		urlID := m.hash("url/"+logical, 32)
 		out["functionUrl"] = fmt.Sprintf("https://%s.lambda-url.%s.on.aws/", urlID, region)
 		out["urlId"] = urlID
-		out["functionArn"] = arn("lambda", "function:"+functionName(in["functionName"]))
+		out["functionArn"] = resourceARN("lambda", "function:"+functionName(in["functionName"]))
 		return functionName(in["functionName"])
 	case "aws:lambda/eventSourceMapping:EventSourceMapping":
 		uuid := m.uuid("esm/" + logical)
 		out["uuid"] = uuid
-		out["arn"] = arn("lambda", "event-source-mapping:"+uuid)
-		out["functionArn"] = arn("lambda", "function:"+functionName(in["functionName"]))
+		out["arn"] = resourceARN("lambda", "event-source-mapping:"+uuid)
+		out["functionArn"] = resourceARN("lambda", "function:"+functionName(in["functionName"]))
 		out["state"] = "Enabled"
 		return uuid
 	case "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig":
@@ -315,20 +316,20 @@ func (m *Monitor) complete(typ, logical string, in, out map[string]any) string {
 		return str(in["role"]) + ":" + name()
 	case "aws:sqs/queue:Queue":
 		n := name()
-		out["arn"] = arn("sqs", n)
+		out["arn"] = resourceARN("sqs", n)
 		out["url"] = fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s", region, Account, n)
 		return out["url"].(string)
 	case "aws:dynamodb/table:Table":
 		n := name()
-		out["arn"] = arn("dynamodb", "table/"+n)
+		out["arn"] = resourceARN("dynamodb", "table/"+n)
 		return n
 	case "aws:cloudwatch/logGroup:LogGroup":
 		n := name()
-		out["arn"] = arn("logs", "log-group:"+n)
+		out["arn"] = resourceARN("logs", "log-group:"+n)
 		return n
 	case "aws:cloudwatch/metricAlarm:MetricAlarm":
 		n := name()
-		out["arn"] = arn("cloudwatch", "alarm:"+n)
+		out["arn"] = resourceARN("cloudwatch", "alarm:"+n)
 		return n
 	case "aws:cloudwatch/dashboard:Dashboard":
 		n := str(in["dashboardName"])
@@ -336,7 +337,7 @@ func (m *Monitor) complete(typ, logical string, in, out map[string]any) string {
 		return n
 	case "aws:sns/topic:Topic":
 		n := name()
-		out["arn"] = arn("sns", n)
+		out["arn"] = resourceARN("sns", n)
 		return out["arn"].(string)
 	case "aws:sns/topicSubscription:TopicSubscription":
 		subARN := str(in["topic"]) + ":" + m.uuid("sub/"+logical)
@@ -357,7 +358,7 @@ func (m *Monitor) complete(typ, logical string, in, out map[string]any) string {
 	case "aws:kms/key:Key":
 		keyID := m.uuid("kms/" + logical)
 		out["keyId"] = keyID
-		out["arn"] = arn("kms", "key/"+keyID)
+		out["arn"] = resourceARN("kms", "key/"+keyID)
 		return keyID
 	}
 	if strings.HasPrefix(typ, "pulumi:providers:") {
@@ -382,12 +383,13 @@ func invokeARN(region, functionARN string) string {
 }
 
 // functionName accepts a function name or ARN, as Lambda does, and returns the name.
+// Anything else (a name, or "" for an output not known yet) comes back as it is.
 func functionName(v any) string {
 	s := str(v)
-	if strings.HasPrefix(s, "arn:") {
-		parts := strings.Split(s, ":")
-		if len(parts) >= 7 {
-			return parts[6]
+	if a, err := arn.Parse(s); err == nil {
+		// The resource is function:name[:qualifier].
+		if resource := strings.Split(a.Resource, ":"); len(resource) >= 2 {
+			return resource[1]
 		}
 	}
 	return s

@@ -1,6 +1,7 @@
 package mocks_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -101,5 +102,30 @@ func TestStreamConsumerARN(t *testing.T) {
 	// Kinesis's consumer ARN: the stream's ARN, /consumer/<name>:<registration time>.
 	if got := state["arn"].StringValue(); got != "arn:aws:kinesis:us-east-1:123456789012:stream/s/consumer/streamfn-processor:1735689600" {
 		t.Errorf("consumer ARN %s", got)
+	}
+}
+
+// A resource's functionName input is a name or an ARN, qualified or not, as Lambda takes
+// it; "" stands for an output not known yet, which is passed on as it is.
+func TestFunctionNameOrARN(t *testing.T) {
+	m := mocks.New(mocks.Options{Project: "streamfn", Stack: "dev", Region: "eu-central-1"})
+	const fnARN = "arn:aws:lambda:eu-central-1:123456789012:function:processor-1234567"
+	tests := []struct{ functionName, want string }{
+		{"processor-1234567", fnARN},
+		{fnARN, fnARN},
+		{fnARN + ":live", fnARN}, // ':' in the resource
+		{"", "arn:aws:lambda:eu-central-1:123456789012:function:"},
+	}
+	for i, tt := range tests {
+		_, state, err := m.NewResource(pulumi.MockResourceArgs{
+			TypeToken: "aws:lambda/eventSourceMapping:EventSourceMapping", Name: fmt.Sprintf("mapping-%d", i), Custom: true,
+			Inputs: resource.NewPropertyMapFromMap(map[string]any{"functionName": tt.functionName}),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := state["functionArn"].V.(string); got != tt.want {
+			t.Errorf("functionName %q: functionArn = %q, want %q", tt.functionName, got, tt.want)
+		}
 	}
 }

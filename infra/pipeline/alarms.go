@@ -2,8 +2,8 @@ package pipeline
 
 import (
 	"fmt"
-	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
@@ -269,10 +269,9 @@ func alarmTopicPolicy(account, partition, region, topicARN string) PolicyDocumen
 }
 
 // partitionOf reads the partition ("aws", "aws-cn", "aws-us-gov") from an ARN.
-func partitionOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 3)
-	if len(parts) == 3 && parts[0] == "arn" && parts[1] != "" {
-		return parts[1]
+func partitionOf(resourceARN string) string {
+	if a, err := arn.Parse(resourceARN); err == nil && a.Partition != "" {
+		return a.Partition
 	}
 	return "aws"
 }

@@ -3,8 +3,10 @@ package pipeline
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -111,15 +113,7 @@ var KnownActions = map[string][]string{
 // IsKnownAction reports whether action ("service:Name") is in KnownActions.
 func IsKnownAction(action string) bool {
 	service, name, ok := strings.Cut(action, ":")
-	if !ok {
-		return false
-	}
-	for _, known := range KnownActions[service] {
-		if known == name {
-			return true
-		}
-	}
-	return false
+	return ok && slices.Contains(KnownActions[service], name)
 }
 
 // lambdaTrustPolicy lets the Lambda service assume a function's role.
@@ -290,11 +284,10 @@ func ingestPolicy(r ingestResources) PolicyDocument {
 // directly (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service).
 // Kinesis encrypts records and S3 objects with the key while serving the function's own calls.
 func viaService(streamARN string, services ...string) map[string]map[string]any {
-	parts := strings.SplitN(streamARN, ":", 5) // arn:partition:kinesis:region:account...
 	region, suffix := "", ".amazonaws.com"
-	if len(parts) == 5 {
-		region = parts[3]
-		if parts[1] == "aws-cn" {
+	if stream, err := arn.Parse(streamARN); err == nil {
+		region = stream.Region
+		if stream.Partition == "aws-cn" {
 			suffix = ".amazonaws.com.cn"
 		}
 	}

@@ -7,9 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -110,12 +111,7 @@ func (p *Project) ownsKey(fullKey string) bool {
 
 // Keys returns the fully qualified keys Pulumi.yaml declares, sorted.
 func (p *Project) Keys() []string {
-	keys := make([]string, 0, len(p.Config))
-	for k := range p.Config {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.Sorted(maps.Keys(p.Config))
 }
 
 // Defaults renders every declared default (and non-project value) as Pulumi passes it to a
@@ -181,7 +177,7 @@ func LoadAll(dir, stack string) (map[string]string, []config.Problem, error) {
 	}
 	file := filepath.Base(stackPath)
 	var problems []config.Problem
-	for _, key := range sortedKeys(sf.Config) {
+	for _, key := range slices.Sorted(maps.Keys(sf.Config)) {
 		v := sf.Config[key]
 		full := project.qualify(key)
 		shown, _ := render(v)
@@ -237,15 +233,6 @@ func (p *Project) closest(key string) string {
 		return ""
 	}
 	return best
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // shellWord is a value as one shell word, quoted when it needs to be.

@@ -70,9 +70,7 @@ func New(opts Options) *Generator {
 	if opts.MeanInterval == 0 {
 		mean = 5
 	}
-	if mean < 1 {
-		mean = 1
-	}
+	mean = max(mean, 1)
 	g := &Generator{
 		rng:        rng{state: uint64(opts.Seed)*0x9e3779b97f4a7c15 + 0x2545f4914f6cdd1d},
 		users:      make([]userState, opts.Users),

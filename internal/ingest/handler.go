@@ -20,25 +20,31 @@ import (
 	"github.com/streamfn/streamfn/internal/telemetry"
 )
 
-// Settings are the function's environment variables.
-type Settings struct {
+// Config is the function's settings. The Pulumi program sets them as the
+// function's environment variables; ConfigFromEnv reads them.
+type Config struct {
 	StreamName       string // STREAM_NAME, required
 	MetricsNamespace string // METRICS_NAMESPACE, default "streamfn"
+	// FunctionName is the EMF dimension (AWS_LAMBDA_FUNCTION_NAME, which
+	// Lambda sets; default "ingest").
+	FunctionName string
 	// ThrottleRetry bounds the retries of throttled writes before the
 	// answer is 503 with Retry-After (streamwriter.Options.ThrottleBudget).
 	ThrottleRetry time.Duration // THROTTLE_RETRY_MS, default 1000
 }
 
-// LoadSettings reads Settings and reports every problem at once.
-func LoadSettings(getenv func(string) string) (Settings, error) {
+// ConfigFromEnv reads the settings, reporting every missing or malformed
+// one at once.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	r := env.New(getenv)
-	s := Settings{
+	cfg := Config{
 		StreamName:       r.String("STREAM_NAME", "the name of the Kinesis data stream that ingest writes events to"),
 		MetricsNamespace: r.Optional("METRICS_NAMESPACE", "streamfn"),
+		FunctionName:     r.Optional("AWS_LAMBDA_FUNCTION_NAME", "ingest"),
 		ThrottleRetry: time.Duration(r.Int("THROTTLE_RETRY_MS",
 			int(streamwriter.DefaultThrottleBudget/time.Millisecond), 1, 900_000)) * time.Millisecond,
 	}
-	return s, r.Err()
+	return cfg, r.Err()
 }
 
 // Retry-After values, in seconds. Throttling clears within a second or so;
@@ -48,34 +54,35 @@ const (
 	retryAfterRefused   = "30"
 )
 
-// Config builds a Handler.
-type Config struct {
-	Writer           *streamwriter.Writer
-	Logger           *slog.Logger
-	Metrics          io.Writer // EMF lines; stdout in Lambda
-	MetricsNamespace string
-	FunctionName     string
+// Deps are what a Handler works with, built by the caller: in Lambda from
+// Config (the writer's stream and throttle budget), in tests from fakes.
+type Deps struct {
+	Writer  *streamwriter.Writer
+	Logger  *slog.Logger // discards when nil
+	Metrics io.Writer    // EMF lines; stdout in Lambda, discarded when nil
 	// NewEventID assigns missing eventIds; NewEventID (UUIDv7) when nil.
 	NewEventID func() (string, error)
 }
 
 // Handler answers Function URL requests.
 type Handler struct {
-	cfg Config
+	cfg  Config
+	deps Deps
 }
 
-// NewHandler returns a handler.
-func NewHandler(cfg Config) *Handler {
-	if cfg.NewEventID == nil {
-		cfg.NewEventID = NewEventID
+// NewHandler returns a handler. Of cfg it uses the metrics' namespace and
+// dimension; the stream settings are already in deps.Writer.
+func NewHandler(cfg Config, deps Deps) *Handler {
+	if deps.NewEventID == nil {
+		deps.NewEventID = NewEventID
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = io.Discard
+	if deps.Metrics == nil {
+		deps.Metrics = io.Discard
 	}
-	return &Handler{cfg: cfg}
+	return &Handler{cfg: cfg, deps: deps}
 }
 
 // Body is the JSON body of 202 and 503 answers.
@@ -97,9 +104,9 @@ type outcome struct {
 // that into a bare 502 the client cannot act on.
 func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
 	start := time.Now()
-	log := h.cfg.Logger.With("requestId", requestID(ctx, req))
+	log := h.deps.Logger.With("requestId", requestID(ctx, req))
 	resp, out := h.handle(ctx, req, log)
-	if err := telemetry.EMF(h.cfg.Metrics, h.cfg.MetricsNamespace, h.cfg.FunctionName, start,
+	if err := telemetry.EMF(h.deps.Metrics, h.cfg.MetricsNamespace, h.cfg.FunctionName, start,
 		telemetry.Metric{Name: "Accepted", Unit: telemetry.Count, Value: float64(out.accepted)},
 		telemetry.Metric{Name: "Rejected", Unit: telemetry.Count, Value: float64(out.rejected)},
 		telemetry.Metric{Name: "Unwritten", Unit: telemetry.Count, Value: float64(out.unwritten)},
@@ -118,7 +125,7 @@ func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 
 func (h *Handler) handle(ctx context.Context, req events.LambdaFunctionURLRequest, log *slog.Logger) (events.LambdaFunctionURLResponse, outcome) {
 	var out outcome
-	batch, err := ParseRequest(req, h.cfg.NewEventID)
+	batch, err := ParseRequest(req, h.deps.NewEventID)
 	if err != nil {
 		out.refused = true
 		var problem *Problem
@@ -135,7 +142,7 @@ func (h *Handler) handle(ctx context.Context, req events.LambdaFunctionURLReques
 		log.Debug("events rejected", "rejected", batch.Rejected[:min(len(batch.Rejected), 10)])
 	}
 	if len(batch.Records) > 0 {
-		out.write = h.cfg.Writer.Write(ctx, batch.Records)
+		out.write = h.deps.Writer.Write(ctx, batch.Records)
 	}
 	out.unwritten = len(out.write.Unwritten)
 	out.accepted = len(batch.Records) - out.unwritten

@@ -72,14 +72,12 @@ func newHarness(t testing.TB) *harness {
 	logger := telemetry.NewLogger(&h.logs, func(name string) string {
 		return map[string]string{"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"}[name]
 	})
-	h.handler = NewHandler(Config{
+	h.handler = NewHandler(Config{MetricsNamespace: "streamfn", FunctionName: "streamfn-dev-ingest"}, Deps{
 		Writer: streamwriter.New(h.stream, "activity", streamwriter.Options{
 			BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond, Margin: 20 * time.Millisecond,
 		}),
-		Logger:           logger,
-		Metrics:          &h.metrics,
-		MetricsNamespace: "streamfn",
-		FunctionName:     "streamfn-dev-ingest",
+		Logger:  logger,
+		Metrics: &h.metrics,
 		NewEventID: func() (string, error) {
 			id, err := NewEventID()
 			h.ids = append(h.ids, id)
@@ -432,7 +430,7 @@ func TestStreamRefusalIs503WithALongRetryAfter(t *testing.T) {
 
 func TestEventIDFailureIs500AndWritesNothing(t *testing.T) {
 	h := newHarness(t)
-	h.handler.cfg.NewEventID = func() (string, error) { return "", errors.New("no entropy") }
+	h.handler.deps.NewEventID = func() (string, error) { return "", errors.New("no entropy") }
 	resp := h.do(t, functionURLRequest(t, "application/json", array(view1, view2)))
 	want := `{"message":"ingest failed before writing anything: nothing was written; send the request again"}`
 	if resp.StatusCode != 500 || resp.Body != want {
@@ -518,25 +516,26 @@ func emf(t *testing.T, r interface{ Read([]byte) (int, error) }) map[string]floa
 	return values
 }
 
-func TestLoadSettings(t *testing.T) {
+func TestConfigFromEnv(t *testing.T) {
 	tests := []struct {
 		name    string
 		env     map[string]string
-		want    Settings
+		want    Config
 		wantErr string
 	}{
-		{"all set", map[string]string{"STREAM_NAME": "streamfn-dev", "METRICS_NAMESPACE": "shop", "THROTTLE_RETRY_MS": "1500"}, Settings{"streamfn-dev", "shop", 1500 * time.Millisecond}, ""},
-		{"defaults", map[string]string{"STREAM_NAME": "streamfn-dev"}, Settings{"streamfn-dev", "streamfn", time.Second}, ""},
-		{"bad throttle retry", map[string]string{"STREAM_NAME": "streamfn-dev", "THROTTLE_RETRY_MS": "1s"}, Settings{"streamfn-dev", "streamfn", time.Second},
+		{"all set", map[string]string{"STREAM_NAME": "streamfn-dev", "METRICS_NAMESPACE": "shop", "THROTTLE_RETRY_MS": "1500",
+			"AWS_LAMBDA_FUNCTION_NAME": "streamfn-dev-ingest"}, Config{StreamName: "streamfn-dev", MetricsNamespace: "shop", FunctionName: "streamfn-dev-ingest", ThrottleRetry: 1500 * time.Millisecond}, ""},
+		{"defaults", map[string]string{"STREAM_NAME": "streamfn-dev"}, Config{StreamName: "streamfn-dev", MetricsNamespace: "streamfn", FunctionName: "ingest", ThrottleRetry: time.Second}, ""},
+		{"bad throttle retry", map[string]string{"STREAM_NAME": "streamfn-dev", "THROTTLE_RETRY_MS": "1s"}, Config{StreamName: "streamfn-dev", MetricsNamespace: "streamfn", FunctionName: "ingest", ThrottleRetry: time.Second},
 			"configuration error:\n  THROTTLE_RETRY_MS = \"1s\": must be an integer in 1..900000 (unset means 1000)"},
-		{"no stream", map[string]string{"METRICS_NAMESPACE": "shop"}, Settings{"", "shop", time.Second},
+		{"no stream", map[string]string{"METRICS_NAMESPACE": "shop"}, Config{MetricsNamespace: "shop", FunctionName: "ingest", ThrottleRetry: time.Second},
 			"configuration error:\n  STREAM_NAME is not set: it must hold the name of the Kinesis data stream that ingest writes events to"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := LoadSettings(func(k string) string { return tt.env[k] })
+			got, err := ConfigFromEnv(func(k string) string { return tt.env[k] })
 			if got != tt.want {
-				t.Errorf("settings %+v, want %+v", got, tt.want)
+				t.Errorf("config %+v, want %+v", got, tt.want)
 			}
 			if (err == nil && tt.wantErr != "") || (err != nil && err.Error() != tt.wantErr) {
 				t.Errorf("error %v, want %q", err, tt.wantErr)

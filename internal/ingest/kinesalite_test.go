@@ -106,10 +106,8 @@ func TestHandlerAgainstKinesalite(t *testing.T) {
 	}
 	chaos := &chaosStream{real: client, never: `"u-never"`, sent: map[string]int{}}
 	var assigned []string
-	handler := NewHandler(Config{
-		Writer:           streamwriter.New(chaos, "activity", streamwriter.Options{BaseDelay: 2 * time.Millisecond, MaxDelay: 20 * time.Millisecond, Margin: 100 * time.Millisecond}),
-		MetricsNamespace: "streamfn",
-		FunctionName:     "ingest",
+	handler := NewHandler(Config{MetricsNamespace: "streamfn", FunctionName: "ingest"}, Deps{
+		Writer: streamwriter.New(chaos, "activity", streamwriter.Options{BaseDelay: 2 * time.Millisecond, MaxDelay: 20 * time.Millisecond, Margin: 100 * time.Millisecond}),
 		NewEventID: func() (string, error) {
 			id, err := NewEventID()
 			assigned = append(assigned, id)

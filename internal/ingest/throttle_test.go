@@ -21,7 +21,7 @@ func throttledHandler(budget time.Duration) (*Handler, *streamtest.Stream) {
 	stream := &streamtest.Stream{Name: "activity", FailEntry: func(call, sent int, data []byte) string {
 		return "ProvisionedThroughputExceededException"
 	}}
-	h := NewHandler(Config{Writer: streamwriter.New(stream, "activity", streamwriter.Options{ThrottleBudget: budget})})
+	h := NewHandler(Config{}, Deps{Writer: streamwriter.New(stream, "activity", streamwriter.Options{ThrottleBudget: budget})})
 	return h, stream
 }
 
@@ -40,7 +40,7 @@ func TestThrottledStreamIs503WithinTheThrottleBudget(t *testing.T) {
 	defer cancel()
 	var last time.Time
 	counting := &startRecorder{Stream: stream, last: &last}
-	h.cfg.Writer = streamwriter.New(counting, "activity", streamwriter.Options{ThrottleBudget: budget})
+	h.deps.Writer = streamwriter.New(counting, "activity", streamwriter.Options{ThrottleBudget: budget})
 	begin := time.Now()
 	resp, _ := h.Handle(ctx, throttledRequest(t))
 	if resp.StatusCode != 503 || resp.Headers["Retry-After"] != retryAfterTransient {

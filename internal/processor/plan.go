@@ -294,7 +294,7 @@ func (pl *planner) groupByUser() {
 	p.textOf = resize(p.textOf, len(p.valid))
 	p.subPKOf = resize(p.subPKOf, len(p.valid))
 	p.userEnd = append(p.userEnd[:0], p.userStart[1:]...)
-	next := append([]int32(nil), p.userStart[:users]...)
+	next := slices.Clone(p.userStart[:users])
 	for i := range p.valid {
 		v := &p.valid[i]
 		at := next[v.user]

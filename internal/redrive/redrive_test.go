@@ -374,3 +374,18 @@ func TestMergeRanges(t *testing.T) {
 		t.Error("sequence numbers must compare as numbers")
 	}
 }
+
+func TestRegionOf(t *testing.T) {
+	tests := []struct{ arn, want string }{
+		{"arn:aws:kinesis:eu-west-1:123456789012:stream/streamfn-dev", "eu-west-1"},
+		{"arn:aws-cn:kinesis:cn-north-1:123456789012:stream/a:b", "cn-north-1"}, // ':' in the resource
+		{"streamfn-dev", ""},
+		{"arn:aws:kinesis:eu-west-1", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := regionOf(tt.arn); got != tt.want {
+			t.Errorf("regionOf(%q) = %q, want %q", tt.arn, got, tt.want)
+		}
+	}
+}

@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -339,12 +339,13 @@ func (t *Tool) deleteFailure(ctx context.Context, f Failure) error {
 	return nil
 }
 
-func regionOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 {
+// regionOf is the region of an ARN, "" when it is not one.
+func regionOf(resourceARN string) string {
+	a, err := arn.Parse(resourceARN)
+	if err != nil {
 		return ""
 	}
-	return parts[3]
+	return a.Region
 }
 
 func trim(b []byte) string {

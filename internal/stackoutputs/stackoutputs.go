@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -77,10 +78,5 @@ func (o Outputs) String(name string) (string, error) {
 }
 
 func (o Outputs) names() []string {
-	names := make([]string, 0, len(o))
-	for k := range o {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	return names
+	return slices.Sorted(maps.Keys(o))
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -33,11 +34,7 @@ type UnreadableError struct {
 }
 
 func (e *UnreadableError) Error() string {
-	ids := make([]string, 0, len(e.Users))
-	for id := range e.Users {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(e.Users))
 	return fmt.Sprintf("table %s: %d item(s) cannot be read (users %s): %v; the processor cannot apply these users' events "+
 		"until the item is fixed or deleted (aws dynamodb delete-item --table-name %s --key '{\"userId\":{\"S\":\"<userId>\"}}')",
 		e.Table, len(ids), strings.Join(ids, ", "), e.Users[ids[0]], e.Table)

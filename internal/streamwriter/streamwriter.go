@@ -74,9 +74,7 @@ func (o Options) withDefaults() Options {
 	if o.MaxDelay <= 0 {
 		o.MaxDelay = time.Second
 	}
-	if o.MaxDelay < o.BaseDelay {
-		o.MaxDelay = o.BaseDelay
-	}
+	o.MaxDelay = max(o.MaxDelay, o.BaseDelay)
 	if o.Margin <= 0 {
 		o.Margin = 500 * time.Millisecond
 	}

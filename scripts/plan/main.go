@@ -26,8 +26,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/streamfn/streamfn/infra/build"
@@ -175,11 +176,7 @@ func printListing(w io.Writer, p *plan.Plan) {
 		}
 	}
 	fmt.Fprintln(w, "\nOutputs:")
-	names := make([]string, 0, len(p.Outputs))
-	for name := range p.Outputs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(p.Outputs))
 	width := 0
 	for _, n := range names {
 		width = max(width, len(n))

@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/google/uuid"
 
 	"github.com/streamfn/streamfn/infra/config"
@@ -430,12 +430,12 @@ func asMap(v any) map[string]any {
 	return m
 }
 
-func arnRegionAccount(arn string) (region, account string) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 || parts[0] != "arn" {
+func arnRegionAccount(resourceARN string) (region, account string) {
+	a, err := arn.Parse(resourceARN)
+	if err != nil {
 		return "", ""
 	}
-	return parts[3], parts[4]
+	return a.Region, a.AccountID
 }
 
 // lastSegment is a function name from a name or an ARN.
@@ -491,14 +491,4 @@ func ageText(d time.Duration) string {
 		return "unlimited"
 	}
 	return d.String()
-}
-
-// Sorted returns the map's keys in order (for stable output).
-func Sorted(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -209,3 +209,18 @@ func TestFromReadsTheFailureBucketDestination(t *testing.T) {
 		t.Fatalf("another bucket as destination: %v", err)
 	}
 }
+
+func TestARNRegionAccount(t *testing.T) {
+	tests := []struct{ arn, region, account string }{
+		{streamARN, "eu-west-1", "123456789012"},
+		{"arn:aws:logs:eu-west-1:123456789012:log-group:/streamfn/dev/ingest:*", "eu-west-1", "123456789012"}, // ':' and '/' in the resource
+		{"arn:aws:iam::123456789012:role/r", "", "123456789012"},
+		{"arn:aws:kinesis:eu-west-1:123456789012", "", ""}, // no resource
+		{"stream-1a", "", ""},
+	}
+	for _, tt := range tests {
+		if region, account := arnRegionAccount(tt.arn); region != tt.region || account != tt.account {
+			t.Errorf("arnRegionAccount(%q) = %q, %q, want %q, %q", tt.arn, region, account, tt.region, tt.account)
+		}
+	}
+}

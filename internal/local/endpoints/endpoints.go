@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -110,12 +111,7 @@ func (f *File) Write(path string) error {
 	fmt.Fprintf(&b, "# The local run of streamfn stack %s: its AWS stand-ins' endpoints, region and dummy credentials.\n", f.Values[Stack])
 	fmt.Fprintf(&b, "# Written by `make local` while it runs; removed when it stops. Use it from a shell:\n")
 	fmt.Fprintf(&b, "#   (set -a; . %s; aws kinesis list-shards --stream-name <stream>)\n", path)
-	keys := make([]string, 0, len(f.Values))
-	for k := range f.Values {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(f.Values)) {
 		v := f.Values[k]
 		if !keyPattern.MatchString(k) {
 			return fmt.Errorf("endpoints file: key %q is not a shell variable name", k)

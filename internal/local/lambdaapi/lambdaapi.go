@@ -19,10 +19,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 )
@@ -151,17 +155,19 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, f Function) {
 	_, _ = w.Write(res.Payload)
 }
 
-// find resolves a FunctionName: a name, name:qualifier, an ARN
-// (arn:aws:lambda:region:account:function:name[:qualifier]) or a partial
-// ARN (account:function:name).
+// find resolves a FunctionName in the forms Lambda accepts: a name,
+// name:qualifier, an ARN (arn:aws:lambda:region:account:function:name[:qualifier])
+// or a partial ARN (account:function:name[:qualifier]).
 func (h *Handler) find(name string) (Function, string, string) {
 	fn, qualifier := name, ""
+	full, err := arn.Parse(name)
+	resource := strings.Split(full.Resource, ":") // function, name[, qualifier]
 	parts := strings.Split(name, ":")
 	switch {
-	case len(parts) >= 7 && parts[0] == "arn":
-		fn = parts[6]
-		if len(parts) > 7 {
-			qualifier = parts[7]
+	case err == nil && len(resource) >= 2:
+		fn = resource[1]
+		if len(resource) > 2 {
+			qualifier = resource[2]
 		}
 	case len(parts) >= 3 && parts[1] == "function":
 		fn = parts[2]
@@ -173,11 +179,8 @@ func (h *Handler) find(name string) (Function, string, string) {
 	}
 	f, ok := h.functions[fn]
 	if !ok {
-		names := make([]string, 0, len(h.functions))
-		for n := range h.functions {
-			names = append(names, n)
-		}
-		return Function{}, "", fmt.Sprintf("Function not found: %s (the local run serves %s)", name, strings.Join(names, ", "))
+		served := slices.Sorted(maps.Keys(h.functions))
+		return Function{}, "", fmt.Sprintf("Function not found: %s (the local run serves %s)", name, strings.Join(served, ", "))
 	}
 	if strings.HasPrefix(name, "arn:") && name != f.ARN && !strings.HasPrefix(name, f.ARN+":") {
 		return Function{}, "", fmt.Sprintf("Function not found: %s (the local run's function is %s)", name, f.ARN)

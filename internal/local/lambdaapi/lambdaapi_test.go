@@ -30,10 +30,10 @@ func (f *fakeInvoker) Invoke(_ context.Context, payload []byte) (lambdaenv.Resul
 	return f.res, f.err
 }
 
-const arn = "arn:aws:lambda:eu-west-1:123456789012:function:processor-5e"
+const functionARN = "arn:aws:lambda:eu-west-1:123456789012:function:processor-5e"
 
 func client(t *testing.T, inv *fakeInvoker) *lambda.Client {
-	srv := httptest.NewServer(NewHandler(Function{Name: "processor-5e", ARN: arn, Role: "arn:aws:iam::123456789012:role/r", Timeout: time.Minute, MemoryMB: 256, Invoker: inv}))
+	srv := httptest.NewServer(NewHandler(Function{Name: "processor-5e", ARN: functionARN, Role: "arn:aws:iam::123456789012:role/r", Timeout: time.Minute, MemoryMB: 256, Invoker: inv}))
 	t.Cleanup(srv.Close)
 	return lambda.New(lambda.Options{
 		Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL),
@@ -49,7 +49,8 @@ func TestTheSDKInvokesThroughTheLocalAPI(t *testing.T) {
 	ctx := context.Background()
 	inv := &fakeInvoker{res: lambdaenv.Result{Payload: []byte(`{"batchItemFailures":[]}`)}}
 	c := client(t, inv)
-	for _, name := range []string{"processor-5e", arn, "123456789012:function:processor-5e", "processor-5e:$LATEST"} {
+	for _, name := range []string{"processor-5e", functionARN, "123456789012:function:processor-5e", "processor-5e:$LATEST",
+		functionARN + ":$LATEST", "123456789012:function:processor-5e:$LATEST"} {
 		out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(`{"Records":[]}`)})
 		if err != nil {
 			t.Fatalf("Invoke %s: %v", name, err)
@@ -85,6 +86,12 @@ func TestTheSDKInvokesThroughTheLocalAPI(t *testing.T) {
 	if !errors.As(err, &missing) {
 		t.Fatalf("another account's ARN: %v, want ResourceNotFoundException", err)
 	}
+	for _, name := range []string{functionARN + ":live", "123456789012:function:processor-5e:live", "processor-5e:live"} {
+		_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(`{}`)})
+		if !errors.As(err, &missing) || !strings.Contains(err.Error(), functionARN+":live (the local run has only $LATEST)") {
+			t.Fatalf("Invoke %s: %v, want ResourceNotFoundException for the qualifier live", name, err)
+		}
+	}
 
 	before := inv.seen
 	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("processor-5e"), Payload: make([]byte, maxPayloadBytes+1)})
@@ -101,8 +108,8 @@ func TestTheSDKInvokesThroughTheLocalAPI(t *testing.T) {
 		t.Fatalf("DryRun: %v, %+v", err, out)
 	}
 
-	conf, err := c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(arn)})
-	if err != nil || aws.ToString(conf.Role) != "arn:aws:iam::123456789012:role/r" || aws.ToString(conf.FunctionArn) != arn || aws.ToInt32(conf.Timeout) != 60 {
+	conf, err := c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(functionARN)})
+	if err != nil || aws.ToString(conf.Role) != "arn:aws:iam::123456789012:role/r" || aws.ToString(conf.FunctionArn) != functionARN || aws.ToInt32(conf.Timeout) != 60 {
 		t.Fatalf("GetFunctionConfiguration: %v, %+v", err, conf)
 	}
 }

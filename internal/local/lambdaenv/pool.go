@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -524,11 +525,7 @@ func environ(spec Spec) []string {
 	for k, v := range spec.Env {
 		vars[k] = v
 	}
-	keys := make([]string, 0, len(vars))
-	for k := range vars {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(vars))
 	out := make([]string, len(keys))
 	for i, k := range keys {
 		out[i] = k + "=" + vars[k]

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/streamfn/streamfn/internal/activity"
@@ -72,14 +73,14 @@ func (l *Ledger) Accepted() []activity.Event {
 func (l *Ledger) Direct() []DirectRecord {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]DirectRecord(nil), l.direct...)
+	return slices.Clone(l.direct)
 }
 
 // Problems returns what ingest answered wrongly, at most 1000 lines.
 func (l *Ledger) Problems() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]string(nil), l.problems...)
+	return slices.Clone(l.problems)
 }
 
 // Unacknowledged is the number of valid events whose fate is unknown.

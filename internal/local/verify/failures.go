@@ -4,7 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -125,12 +126,7 @@ func CompareWithDiscards(accepted []activity.Event, discarded Discarded, got map
 		}
 	}
 	diffs = Compare(wantExact, gotExact, checkTTL, now)
-	users := make([]string, 0, len(affected))
-	for u := range affected {
-		users = append(users, u)
-	}
-	sort.Strings(users)
-	for _, u := range users {
+	for _, u := range slices.Sorted(maps.Keys(affected)) {
 		l, h, g := low[u], high[u], got[u]
 		if g == nil {
 			if l != nil {

@@ -4,8 +4,10 @@
 package streamtest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -82,7 +84,7 @@ func (s *Stream) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, _ 
 			continue
 		}
 		s.taken[string(e.Data)]++
-		s.written = append(s.written, Record{PartitionKey: aws.ToString(e.PartitionKey), Data: append([]byte(nil), e.Data...)})
+		s.written = append(s.written, Record{PartitionKey: aws.ToString(e.PartitionKey), Data: bytes.Clone(e.Data)})
 		out.Records = append(out.Records, types.PutRecordsResultEntry{
 			SequenceNumber: aws.String(fmt.Sprintf("%056d", len(s.written))),
 			ShardId:        aws.String("shardId-000000000000"),
@@ -98,14 +100,14 @@ func (s *Stream) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, _ 
 func (s *Stream) Calls() [][]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([][]string(nil), s.calls...)
+	return slices.Clone(s.calls)
 }
 
 // Written returns the records the stream took, in order.
 func (s *Stream) Written() []Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Record(nil), s.written...)
+	return slices.Clone(s.written)
 }
 
 // TimesWritten counts the taken records holding exactly data.
