@@ -13,7 +13,9 @@ import (
 	"github.com/streamfn/streamfn/infra/build"
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/names"
+	"github.com/streamfn/streamfn/internal/ingest"
 	"github.com/streamfn/streamfn/internal/processor"
+	"github.com/streamfn/streamfn/internal/telemetry"
 )
 
 // Function is one Lambda function with everything it owns.
@@ -125,7 +127,7 @@ func newProcessor(ctx *pulumi.Context, cfg *config.Config, artifact build.Artifa
 			processor.EnvPoisonPayloadBucket: p.FailureBucket.Bucket,
 			processor.EnvTTLAttribute:        pulumi.String(featuresTTLAttr),
 			processor.EnvFeatureTTLDays:      pulumi.String(strconv.Itoa(cfg.FeatureTTLDays)),
-			processor.EnvMetricsNamespace:    pulumi.String(cfg.MetricsNamespace),
+			telemetry.EnvMetricsNamespace:    pulumi.String(cfg.MetricsNamespace),
 			// The Seen set's horizons (package features).
 			processor.EnvDedupHorizonSeconds:      pulumi.String(strconv.Itoa(cfg.DedupHorizonSeconds)),
 			processor.EnvRedeliveryHorizonSeconds: pulumi.String(strconv.Itoa(cfg.RedeliveryHorizonSeconds())),
@@ -174,9 +176,9 @@ func newIngest(ctx *pulumi.Context, cfg *config.Config, artifact build.Artifact,
 		reserved:    cfg.IngestConcurrency,
 		publish:     provisioned,
 		env: pulumi.StringMap{
-			"STREAM_NAME":       p.Stream.Name,
-			"METRICS_NAMESPACE": pulumi.String(cfg.MetricsNamespace),
-			"THROTTLE_RETRY_MS": pulumi.String(strconv.Itoa(cfg.IngestThrottleRetryMs)),
+			ingest.EnvStreamName:          p.Stream.Name,
+			telemetry.EnvMetricsNamespace: pulumi.String(cfg.MetricsNamespace),
+			ingest.EnvThrottleRetryMs:     pulumi.String(strconv.Itoa(cfg.IngestThrottleRetryMs)),
 		},
 		policy: func(logGroupARN pulumi.StringOutput) pulumi.StringOutput {
 			return pulumi.All(p.Stream.Arn, logGroupARN).ApplyT(func(arns []any) (string, error) {

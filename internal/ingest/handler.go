@@ -38,14 +38,21 @@ type Config struct {
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	r := env.New(getenv)
 	cfg := Config{
-		StreamName:       r.String("STREAM_NAME", "the name of the Kinesis data stream that ingest writes events to"),
-		MetricsNamespace: r.Optional("METRICS_NAMESPACE", "streamfn"),
+		StreamName:       r.String(EnvStreamName, "the name of the Kinesis data stream that ingest writes events to"),
+		MetricsNamespace: r.Optional(telemetry.EnvMetricsNamespace, telemetry.DefaultNamespace),
 		FunctionName:     r.Optional("AWS_LAMBDA_FUNCTION_NAME", "ingest"),
-		ThrottleRetry: time.Duration(r.Int("THROTTLE_RETRY_MS",
+		ThrottleRetry: time.Duration(r.Int(EnvThrottleRetryMs,
 			int(streamwriter.DefaultThrottleBudget/time.Millisecond), 1, 900_000)) * time.Millisecond,
 	}
 	return cfg, r.Err()
 }
+
+// The variables ConfigFromEnv reads, by these names only: the Pulumi
+// program sets them (and telemetry.EnvMetricsNamespace).
+const (
+	EnvStreamName      = "STREAM_NAME"
+	EnvThrottleRetryMs = "THROTTLE_RETRY_MS"
+)
 
 // Retry-After values, in seconds. Throttling clears within a second or so;
 // a stream that refuses writes needs a person, so clients should back off.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/streamfn/streamfn/internal/env"
 	"github.com/streamfn/streamfn/internal/features"
+	"github.com/streamfn/streamfn/internal/telemetry"
 )
 
 // Config is the processor's settings. The Pulumi program sets them as the
@@ -57,7 +58,7 @@ func Defaults() Config { return defaults }
 // defaults, and what withDefaults fills in.
 var defaults = Config{
 	TTLAttribute:     "expiresAt",
-	MetricsNamespace: "streamfn",
+	MetricsNamespace: telemetry.DefaultNamespace,
 	FunctionName:     "processor",
 	WriteConcurrency: 16,
 	DeadlineMargin:   3 * time.Second,
@@ -74,7 +75,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		TTLAttribute:        r.Optional(EnvTTLAttribute, defaults.TTLAttribute),
 		PoisonPayloadBucket: r.Optional(EnvPoisonPayloadBucket, ""),
 		FeatureTTLDays:      r.Int(EnvFeatureTTLDays, 0, 0, 3650),
-		MetricsNamespace:    r.Optional(EnvMetricsNamespace, defaults.MetricsNamespace),
+		MetricsNamespace:    r.Optional(telemetry.EnvMetricsNamespace, defaults.MetricsNamespace),
 		FunctionName:        r.Optional("AWS_LAMBDA_FUNCTION_NAME", defaults.FunctionName),
 		WriteConcurrency:    r.Int(EnvWriteConcurrency, defaults.WriteConcurrency, 1, 256),
 		DeadlineMargin:      time.Duration(r.Int(EnvDeadlineMarginMs, int(defaults.DeadlineMargin/time.Millisecond), 100, 60000)) * time.Millisecond,
@@ -96,7 +97,6 @@ const (
 	EnvPoisonPayloadBucket      = "POISON_PAYLOAD_BUCKET"
 	EnvTTLAttribute             = "TTL_ATTRIBUTE"
 	EnvFeatureTTLDays           = "FEATURE_TTL_DAYS"
-	EnvMetricsNamespace         = "METRICS_NAMESPACE"
 	EnvWriteConcurrency         = "WRITE_CONCURRENCY"
 	EnvDeadlineMarginMs         = "DEADLINE_MARGIN_MS"
 	EnvDedupHorizonSeconds      = "DEDUP_HORIZON_SECONDS"

@@ -67,6 +67,14 @@ func lambdaKeys(groups []string, a slog.Attr) slog.Attr {
 	return a
 }
 
+// Both functions take their metrics namespace from EnvMetricsNamespace
+// (the Pulumi program sets it from streamfn:metricsNamespace), and default
+// to DefaultNamespace.
+const (
+	EnvMetricsNamespace = "METRICS_NAMESPACE"
+	DefaultNamespace    = "streamfn"
+)
+
 // Unit is a CloudWatch metric unit.
 type Unit string
 
