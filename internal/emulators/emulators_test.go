@@ -27,7 +27,7 @@ func TestStartAnswersAndStopFreesPort(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
 			s := emutest.Start(t, kind)
-			ctx := emutest.Context(t)
+			ctx := t.Context()
 			cfg := emutest.Config(s)
 			var err error
 			switch kind {

@@ -28,7 +28,7 @@ func startLimited(t *testing.T, limits bool) (*emulators.Server, *kinesis.Client
 	cfg := emutest.Config(s)
 	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} } // see every refusal
 	client := kinesis.NewFromConfig(cfg)
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	if _, err := client.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("s"), ShardCount: aws.Int32(1)}); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func batch(n, size int, tag string) []types.PutRecordsRequestEntry {
 // answers PutRecords.
 func TestShardWriteLimitFailsEntries(t *testing.T) {
 	s, client := startLimited(t, true)
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	var ok, throttled int
 	start := time.Now()
 	for i := range 3 {
@@ -111,7 +111,7 @@ func TestShardWriteLimitFailsEntries(t *testing.T) {
 // Five GetRecords calls a second per shard; the sixth fails.
 func TestShardReadLimit(t *testing.T) {
 	_, client := startLimited(t, true)
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	it, err := client.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("s"), ShardId: aws.String("shardId-000000000000"), ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +165,7 @@ func TestShardReadLimit(t *testing.T) {
 // Without the option, kinesalite takes any rate.
 func TestNoLimitsByDefault(t *testing.T) {
 	_, client := startLimited(t, false)
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	for i := range 4 {
 		out, err := client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("s"), Records: batch(500, 10, fmt.Sprint(i))})
 		if err != nil || aws.ToInt32(out.FailedRecordCount) != 0 {

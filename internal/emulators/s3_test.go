@@ -22,7 +22,7 @@ import (
 // prefix and pagination, DeleteObject. SQS keeps working beside it.
 func TestFauxqsServesS3PathStyle(t *testing.T) {
 	s := emutest.Start(t, emulators.SQS)
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	client := s3.NewFromConfig(emutest.Config(s), func(o *s3.Options) { o.UsePathStyle = true })
 	const bucket = "streamfn-dev-failures-0a1b2c3d"
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {

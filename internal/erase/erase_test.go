@@ -27,7 +27,7 @@ import (
 func TestEraseAgainstTheStandIns(t *testing.T) {
 	ddbServer := emutest.Start(t, emulators.DynamoDB)
 	sqsServer := emutest.Start(t, emulators.SQS)
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	ddb := dynamodb.NewFromConfig(emutest.Config(ddbServer))
 	sqsClient := sqs.NewFromConfig(emutest.Config(sqsServer))
 	if err := store.CreateTable(ctx, ddb, "features"); err != nil {

@@ -96,7 +96,7 @@ func hash(data []byte, salt int) uint32 {
 // accepted event is in the stream exactly once, and no other record is.
 func TestHandlerAgainstKinesalite(t *testing.T) {
 	server := emutest.Start(t, emulators.Kinesis)
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	client := kinesis.NewFromConfig(emutest.Config(server), func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })
 	if _, err := client.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("activity"), ShardCount: aws.Int32(3)}); err != nil {
 		t.Fatal(err)

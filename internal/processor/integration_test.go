@@ -25,7 +25,7 @@ import (
 func TestIntegration(t *testing.T) {
 	ddbServer := emutest.Start(t, emulators.DynamoDB)
 	sqsServer := emutest.Start(t, emulators.SQS)
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	ddb := dynamodb.NewFromConfig(emutest.Config(ddbServer))
 	sqsClient := sqs.NewFromConfig(emutest.Config(sqsServer))
 

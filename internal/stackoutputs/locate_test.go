@@ -1,7 +1,6 @@
 package stackoutputs
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -15,7 +14,7 @@ import (
 // the environment the SDK reads; a missing run and a double target are
 // clear errors.
 func TestLocate(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	if _, err := Locate(ctx, t.TempDir(), "prod", "x.env"); err == nil || !strings.Contains(err.Error(), "not both") {
 		t.Errorf("-stack and -endpoints: %v", err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,7 +34,7 @@ func TestReplayAfterEraseInALiveLocalRun(t *testing.T) {
 	local := runtest.Start(t, localrun.Options{Stack: "outage", Port: 0, IngestCap: 2, Users: 1, Batch: 1, Clients: 1, Outage: 20 * time.Second})
 	envFile, f, root, log := local.Endpoints, local.File, local.Root, local.Log
 	outageEnds := time.Now().Add(20 * time.Second)
-	cfg, err := config.LoadDefaultConfig(context.Background())
+	cfg, err := config.LoadDefaultConfig(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +54,7 @@ func TestReplayAfterEraseInALiveLocalRun(t *testing.T) {
 		data := fmt.Sprintf(`{"eventId":"e-%d","userId":%q,"type":"view","productId":"sku-%d","ts":"2026-11-26T12:00:%02dZ"}`, i, user, i%7, i%60)
 		entries = append(entries, ktypes.PutRecordsRequestEntry{PartitionKey: aws.String(user), Data: []byte(data)})
 	}
-	out, err := kinesis.NewFromConfig(cfg).PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String(target.StreamName), Records: entries})
+	out, err := kinesis.NewFromConfig(cfg).PutRecords(t.Context(), &kinesis.PutRecordsInput{StreamName: aws.String(target.StreamName), Records: entries})
 	if err != nil || aws.ToInt32(out.FailedRecordCount) > 0 {
 		t.Fatalf("PutRecords: %v", err)
 	}
@@ -104,7 +103,7 @@ func TestReplayAfterEraseInALiveLocalRun(t *testing.T) {
 		t.Fatalf("redrive replay: exit %d: %s\n%s", code, out, log.String())
 	}
 	st := store.NewDynamoDB(dynamodb.NewFromConfig(cfg), outputs["tableName"].(string), "expiresAt")
-	items, err := st.Load(context.Background(), []string{"user-0", "user-1", "user-2", "user-3"})
+	items, err := st.Load(t.Context(), []string{"user-0", "user-1", "user-2", "user-3"})
 	if err != nil {
 		t.Fatal(err)
 	}

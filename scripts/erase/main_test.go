@@ -25,7 +25,7 @@ import (
 func TestEraseThroughTheEndpointVariables(t *testing.T) {
 	ddbServer := emutest.Start(t, emulators.DynamoDB)
 	sqsServer := emutest.Start(t, emulators.SQS)
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	ddb := dynamodb.NewFromConfig(emutest.Config(ddbServer))
 	if err := store.CreateTable(ctx, ddb, "features-1"); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -34,7 +33,7 @@ import (
 func cli(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
+	code := run(t.Context(), args, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -70,7 +69,7 @@ func TestCLIAgainstALiveLocalRun(t *testing.T) {
 	local := runtest.Start(t, localrun.Options{Stack: "outage", Port: 0, IngestCap: 2, Users: 1, Batch: 1, Clients: 1, Outage: 20 * time.Second})
 	envFile, f, log := local.Endpoints, local.File, local.Log
 	outageEnds := time.Now().Add(20 * time.Second)
-	cfg, err := config.LoadDefaultConfig(context.Background())
+	cfg, err := config.LoadDefaultConfig(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +92,7 @@ func TestCLIAgainstALiveLocalRun(t *testing.T) {
 		data := fmt.Sprintf(`{"eventId":"e-%d","userId":%q,"type":"view","productId":"sku-%d","category":"shoes","price":1,"ts":"2026-11-26T12:00:%02dZ"}`, i, user, i%7, i%60)
 		entries = append(entries, ktypes.PutRecordsRequestEntry{PartitionKey: aws.String(user), Data: []byte(data)})
 	}
-	out, err := kin.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String(target.StreamName), Records: entries})
+	out, err := kin.PutRecords(t.Context(), &kinesis.PutRecordsInput{StreamName: aws.String(target.StreamName), Records: entries})
 	if err != nil || aws.ToInt32(out.FailedRecordCount) > 0 {
 		t.Fatalf("PutRecords: %v", err)
 	}
@@ -141,10 +140,10 @@ func TestCLIAgainstALiveLocalRun(t *testing.T) {
 	body, _ := json.Marshal(gone)
 	if target.Bucket != "" {
 		key := failure.ObjectKey("00000000-0000-4000-8000-000000000000", shard, time.Now(), uuid.New())
-		if _, err := s3.NewFromConfig(cfg).PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(target.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+		if _, err := s3.NewFromConfig(cfg).PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(target.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
 			t.Fatal(err)
 		}
-	} else if _, err := sqs.NewFromConfig(cfg).SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(target.FailuresQueueURL), MessageBody: aws.String(string(body))}); err != nil {
+	} else if _, err := sqs.NewFromConfig(cfg).SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(target.FailuresQueueURL), MessageBody: aws.String(string(body))}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -155,7 +154,7 @@ func TestCLIAgainstALiveLocalRun(t *testing.T) {
 
 	count := func() map[string]int {
 		items := map[string]int{}
-		out, err := dynamodb.NewFromConfig(cfg).Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(outputs["tableName"].(string))})
+		out, err := dynamodb.NewFromConfig(cfg).Scan(t.Context(), &dynamodb.ScanInput{TableName: aws.String(outputs["tableName"].(string))})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,6 @@
 package emutest
 
 import (
-	"context"
 	"errors"
 	"testing"
 
@@ -37,11 +36,4 @@ func Config(s *emulators.Server) aws.Config {
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 		BaseEndpoint: aws.String(s.Endpoint),
 	}
-}
-
-// Context is a test context that ends with the test.
-func Context(t testing.TB) context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	return ctx
 }

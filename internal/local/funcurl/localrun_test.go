@@ -42,7 +42,7 @@ func TestLocalRunAnswersWhatClientsSend(t *testing.T) {
 	l.Close()
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, stop := context.WithCancel(t.Context())
 	var out bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
