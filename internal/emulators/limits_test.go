@@ -17,25 +17,11 @@ import (
 
 func startLimited(t *testing.T, limits bool) (*emulators.Server, *kinesis.Client) {
 	t.Helper()
-	s, err := emulators.Start(emulators.Kinesis, emulators.Options{ShardThroughputLimits: limits})
-	if errors.Is(err, emulators.ErrNodeMissing) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
+	s := emutest.StartWith(t, emulators.Kinesis, emulators.Options{ShardThroughputLimits: limits})
 	cfg := emutest.Config(s)
 	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} } // see every refusal
 	client := kinesis.NewFromConfig(cfg)
-	ctx := t.Context()
-	if _, err := client.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("s"), ShardCount: aws.Int32(1)}); err != nil {
-		t.Fatal(err)
-	}
-	waiter := kinesis.NewStreamExistsWaiter(client, func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay = 50 * time.Millisecond })
-	if err := waiter.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String("s")}, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	emutest.CreateStream(t, client, "s", 1)
 	return s, client
 }
 

@@ -191,14 +191,9 @@ func TestQueueFailures(t *testing.T) {
 // TestQueueFauxqs sends through the real SQS client to fauxqs and reads
 // the messages back.
 func TestQueueFauxqs(t *testing.T) {
-	server := emutest.Start(t, emulators.SQS)
 	ctx := t.Context()
-	client := sqs.NewFromConfig(emutest.Config(server))
-	created, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("poison")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := aws.ToString(created.QueueUrl)
+	client := emutest.StartAll(t, emulators.SQS).SQS
+	url := emutest.CreateQueue(t, client, "poison")
 	msgs := messages(12, 50)
 	msgs[4].Payload = "\xff\x00 not text"
 	msgs[5].Payload = strings.Repeat("y", 300<<10) // truncated to fit

@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/streamfn/streamfn/internal/emulators"
 	"github.com/streamfn/streamfn/internal/emulators/emutest"
 	"github.com/streamfn/streamfn/internal/eventgen"
@@ -83,10 +81,8 @@ func TestEventsAfterErasureApply(t *testing.T) {
 // The same against dynalite, through the real DynamoDB client: the
 // suppression record survives the store's encoding.
 func TestReplayAfterErasureDynamoDB(t *testing.T) {
-	server := emutest.Start(t, emulators.DynamoDB)
-	ctx := t.Context()
-	ddb := dynamodb.NewFromConfig(emutest.Config(server))
-	if err := store.CreateTable(ctx, ddb, "features"); err != nil {
+	ddb := emutest.StartAll(t, emulators.DynamoDB).DynamoDB
+	if err := store.CreateTable(t.Context(), ddb, "features"); err != nil {
 		t.Fatal(err)
 	}
 	st := store.NewDynamoDB(ddb, "features", "expiresAt")

@@ -78,29 +78,18 @@ type fixture struct {
 // newFixture starts kinesalite and fauxqs (SQS and S3), a stream with
 // records, a bucket, both queues, and the processor behind the Lambda API.
 func newFixture(t *testing.T, useBucket bool) *fixture {
-	kin := emutest.Start(t, emulators.Kinesis)
-	fq := emutest.Start(t, emulators.SQS)
 	ctx := t.Context()
-	f := &fixture{
-		kinesis: kinesis.NewFromConfig(emutest.Config(kin)),
-		s3:      s3.NewFromConfig(emutest.Config(fq)),
-		sqs:     sqs.NewFromConfig(emutest.Config(fq)),
-		fn:      &fakeProcessor{},
-	}
+	emu := emutest.StartAll(t, emulators.Kinesis, emulators.SQS)
+	f := &fixture{kinesis: emu.Kinesis, s3: emu.S3, sqs: emu.SQS, fn: &fakeProcessor{}}
 	api := httptest.NewServer(lambdaapi.NewHandler(lambdaapi.Function{
 		Name: "processor", ARN: "arn:aws:lambda:us-east-1:123456789012:function:processor", Role: role, Timeout: time.Minute, Invoker: f.fn,
 		Environment: map[string]string{"DEDUP_HORIZON_SECONDS": "600"},
 	}))
 	t.Cleanup(api.Close)
-	lcfg := emutest.Config(kin)
+	lcfg := emutest.Config(emu.Servers[emulators.Kinesis])
 	lcfg.BaseEndpoint = aws.String(api.URL)
 
-	if _, err := f.kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("redrive-test"), ShardCount: aws.Int32(1)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := kinesis.NewStreamExistsWaiter(f.kinesis).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String("redrive-test")}, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	emutest.CreateStream(t, f.kinesis, "redrive-test", 1)
 	var entries []ktypes.PutRecordsRequestEntry
 	for i := range 6 {
 		entries = append(entries, ktypes.PutRecordsRequestEntry{PartitionKey: aws.String(fmt.Sprintf("user-%d", i%2)), Data: fmt.Appendf(nil, `{"eventId":"e-%d"}`, i)})
@@ -119,17 +108,8 @@ func newFixture(t *testing.T, useBucket bool) *fixture {
 	if _, err := f.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("failures-1a2b3c4")}); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"failures", "poison"} {
-		out, err := f.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(q)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if q == "failures" {
-			target.FailuresQueueURL = aws.ToString(out.QueueUrl)
-		} else {
-			target.PoisonQueueURL = aws.ToString(out.QueueUrl)
-		}
-	}
+	target.FailuresQueueURL = emutest.CreateQueue(t, f.sqs, "failures")
+	target.PoisonQueueURL = emutest.CreateQueue(t, f.sqs, "poison")
 	if useBucket {
 		target.Bucket = "failures-1a2b3c4"
 		target.FailuresQueueURL = ""

@@ -223,9 +223,8 @@ func TestLoadRetriesUnprocessedKeys(t *testing.T) {
 
 // TestDynamoDB runs the store against dynalite.
 func TestDynamoDB(t *testing.T) {
-	server := emutest.Start(t, emulators.DynamoDB)
 	ctx := t.Context()
-	client := dynamodb.NewFromConfig(emutest.Config(server))
+	client := emutest.StartAll(t, emulators.DynamoDB).DynamoDB
 	if err := CreateTable(ctx, client, "features"); err != nil {
 		t.Fatal(err)
 	}

@@ -64,14 +64,7 @@ func newStream(t *testing.T, shards int) (*kinesis.Client, string) {
 	}
 	client := kinesis.NewFromConfig(emutest.Config(kinesalite))
 	name := fmt.Sprintf("esm-test-%d", streamCounter.Add(1))
-	ctx := t.Context()
-	if _, err := client.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(int32(shards))}); err != nil {
-		t.Fatal(err)
-	}
-	waiter := kinesis.NewStreamExistsWaiter(client, func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay = 10 * time.Millisecond })
-	if err := waiter.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)}, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	emutest.CreateStream(t, client, name, shards)
 	return client, name
 }
 
