@@ -4,6 +4,7 @@ package emutest
 
 import (
 	"errors"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -22,6 +23,16 @@ import (
 func Start(t testing.TB, kind emulators.Kind) *emulators.Server {
 	t.Helper()
 	return StartWith(t, kind, emulators.Options{})
+}
+
+// RequireNode skips the test, with the reason, where Node.js is missing:
+// for tests that start the stand-ins through something else, such as a
+// whole local run.
+func RequireNode(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skipf("skipping: %v", emulators.ErrNodeMissing)
+	}
 }
 
 // StartWith is Start with options (Kinesis's shard limits, ...).
