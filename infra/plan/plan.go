@@ -137,6 +137,20 @@ func (p *Plan) Find(typ, name string) (Resource, bool) {
 	return Resource{}, false
 }
 
+// Monitoring counts the CloudWatch alarms and dashboards the stack creates:
+// what the capacity planner bills for monitoring.
+func (p *Plan) Monitoring() (alarms, dashboards int) {
+	for _, r := range p.Resources {
+		switch r.Type {
+		case "aws:cloudwatch/metricAlarm:MetricAlarm":
+			alarms++
+		case "aws:cloudwatch/dashboard:Dashboard":
+			dashboards++
+		}
+	}
+	return alarms, dashboards
+}
+
 // awaitExports resolves every stack output the program exported.
 func awaitExports(ctx *pulumi.Context) (map[string]any, error) {
 	exports := ctx.GetCurrentExportMap()

@@ -185,15 +185,7 @@ func TestCapacityCountsThePlansAlarms(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		alarms, dashboards := 0, 0
-		for _, r := range p.Resources {
-			switch r.Type {
-			case "aws:cloudwatch/metricAlarm:MetricAlarm":
-				alarms++
-			case "aws:cloudwatch/dashboard:Dashboard":
-				dashboards++
-			}
-		}
+		alarms, dashboards := p.Monitoring()
 		if alarms != capacity.StackAlarms || dashboards != capacity.StackDashboards {
 			t.Errorf("%s: %d alarms and %d dashboards; internal/capacity bills %d and %d", stack, alarms, dashboards, capacity.StackAlarms, capacity.StackDashboards)
 		}

@@ -34,7 +34,7 @@ func TestPredictionMatchesTheLocalRun(t *testing.T) {
 	}
 	const rate, users = 300, 100
 	var out, progress bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	err = run.Run(ctx, run.Options{Root: root, Stack: "dev", Rate: rate, Duration: 20 * time.Second, Users: users,
 		PartitionKeys: "user", Batch: 20, Clients: 4, Seed: 14, JSON: true, IngestCap: 4, Stdout: &out, Stderr: &progress})

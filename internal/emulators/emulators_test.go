@@ -26,17 +26,17 @@ func TestStartAnswersAndStopFreesPort(t *testing.T) {
 	for _, kind := range []emulators.Kind{emulators.Kinesis, emulators.DynamoDB, emulators.SQS} {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
-			s := emutest.Start(t, kind)
-			ctx := emutest.Context(t)
-			cfg := emutest.Config(s)
+			ctx := t.Context()
+			emu := emutest.StartAll(t, kind)
+			s := emu.Servers[kind]
 			var err error
 			switch kind {
 			case emulators.Kinesis:
-				_, err = kinesis.NewFromConfig(cfg).CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("s"), ShardCount: aws.Int32(20)})
+				_, err = emu.Kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("s"), ShardCount: aws.Int32(20)})
 			case emulators.DynamoDB:
-				_, err = dynamodb.NewFromConfig(cfg).ListTables(ctx, &dynamodb.ListTablesInput{})
+				_, err = emu.DynamoDB.ListTables(ctx, &dynamodb.ListTablesInput{})
 			case emulators.SQS:
-				_, err = sqs.NewFromConfig(cfg).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("q")})
+				_, err = emu.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("q")})
 			}
 			if err != nil {
 				t.Fatalf("SDK call against %s: %v", kind, err)

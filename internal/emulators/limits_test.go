@@ -17,25 +17,11 @@ import (
 
 func startLimited(t *testing.T, limits bool) (*emulators.Server, *kinesis.Client) {
 	t.Helper()
-	s, err := emulators.Start(emulators.Kinesis, emulators.Options{ShardThroughputLimits: limits})
-	if errors.Is(err, emulators.ErrNodeMissing) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
+	s := emutest.StartWith(t, emulators.Kinesis, emulators.Options{ShardThroughputLimits: limits})
 	cfg := emutest.Config(s)
 	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} } // see every refusal
 	client := kinesis.NewFromConfig(cfg)
-	ctx := emutest.Context(t)
-	if _, err := client.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("s"), ShardCount: aws.Int32(1)}); err != nil {
-		t.Fatal(err)
-	}
-	waiter := kinesis.NewStreamExistsWaiter(client, func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay = 50 * time.Millisecond })
-	if err := waiter.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String("s")}, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	emutest.CreateStream(t, client, "s", 1)
 	return s, client
 }
 
@@ -52,7 +38,7 @@ func batch(n, size int, tag string) []types.PutRecordsRequestEntry {
 // answers PutRecords.
 func TestShardWriteLimitFailsEntries(t *testing.T) {
 	s, client := startLimited(t, true)
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	var ok, throttled int
 	start := time.Now()
 	for i := range 3 {
@@ -111,7 +97,7 @@ func TestShardWriteLimitFailsEntries(t *testing.T) {
 // Five GetRecords calls a second per shard; the sixth fails.
 func TestShardReadLimit(t *testing.T) {
 	_, client := startLimited(t, true)
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	it, err := client.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("s"), ShardId: aws.String("shardId-000000000000"), ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +151,7 @@ func TestShardReadLimit(t *testing.T) {
 // Without the option, kinesalite takes any rate.
 func TestNoLimitsByDefault(t *testing.T) {
 	_, client := startLimited(t, false)
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	for i := range 4 {
 		out, err := client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("s"), Records: batch(500, 10, fmt.Sprint(i))})
 		if err != nil || aws.ToInt32(out.FailedRecordCount) != 0 {

@@ -21,9 +21,9 @@ import (
 // addressing: CreateBucket, PutObject, GetObject, ListObjectsV2 with a
 // prefix and pagination, DeleteObject. SQS keeps working beside it.
 func TestFauxqsServesS3PathStyle(t *testing.T) {
-	s := emutest.Start(t, emulators.SQS)
-	ctx := emutest.Context(t)
-	client := s3.NewFromConfig(emutest.Config(s), func(o *s3.Options) { o.UsePathStyle = true })
+	ctx := t.Context()
+	emu := emutest.StartAll(t, emulators.SQS)
+	client := emu.S3 // path-style
 	const bucket = "streamfn-dev-failures-0a1b2c3d"
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatalf("CreateBucket: %v", err)
@@ -113,13 +113,14 @@ func TestFauxqsServesS3PathStyle(t *testing.T) {
 	// An endpoint whose host is an IP address gets path-style requests
 	// from S3's endpoint rules without UsePathStyle: a function's S3
 	// client, configured only by AWS_ENDPOINT_URL_S3, reaches fauxqs too.
-	plain := s3.NewFromConfig(emutest.Config(s))
+	fauxqs := emu.Servers[emulators.SQS]
+	plain := s3.NewFromConfig(emutest.Config(fauxqs))
 	if _, err := plain.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(keys[3])}); err != nil {
-		t.Fatalf("GetObject without UsePathStyle at %s: %v", s.Endpoint, err)
+		t.Fatalf("GetObject without UsePathStyle at %s: %v", fauxqs.Endpoint, err)
 	}
 
 	// The same server still speaks SQS.
-	if _, err := sqs.NewFromConfig(emutest.Config(s)).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("q")}); err != nil {
+	if _, err := emu.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("q")}); err != nil {
 		t.Fatalf("SQS beside S3: %v", err)
 	}
 }

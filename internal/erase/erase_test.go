@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/streamfn/streamfn/internal/emulators"
@@ -25,21 +24,14 @@ import (
 // record, its poison messages (and only its) are deleted, a dry run changes
 // nothing, and a replay of the batch afterwards does not recreate the user.
 func TestEraseAgainstTheStandIns(t *testing.T) {
-	ddbServer := emutest.Start(t, emulators.DynamoDB)
-	sqsServer := emutest.Start(t, emulators.SQS)
-	ctx := emutest.Context(t)
-	ddb := dynamodb.NewFromConfig(emutest.Config(ddbServer))
-	sqsClient := sqs.NewFromConfig(emutest.Config(sqsServer))
-	if err := store.CreateTable(ctx, ddb, "features"); err != nil {
+	ctx := t.Context()
+	emu := emutest.StartAll(t, emulators.DynamoDB, emulators.SQS)
+	if err := store.CreateTable(ctx, emu.DynamoDB, "features"); err != nil {
 		t.Fatal(err)
 	}
-	q, err := sqsClient.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("poison")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	queueURL := aws.ToString(q.QueueUrl)
-	st := store.NewDynamoDB(ddb, "features", "expiresAt")
-	p := processor.New(processor.Config{TableName: "features", PoisonQueueURL: queueURL}, st, poison.NewQueue(sqsClient, queueURL), nil, nil)
+	queueURL := emutest.CreateQueue(t, emu.SQS, "poison")
+	st := store.NewDynamoDB(emu.DynamoDB, "features", "expiresAt")
+	p := processor.New(processor.Config{TableName: "features", PoisonQueueURL: queueURL}, st, poison.NewQueue(emu.SQS, queueURL), nil, nil)
 
 	b := eventgen.New(eventgen.Options{Seed: 7, Users: 5}).Batch(eventgen.BatchOptions{Records: 200, BadFraction: 0.1})
 	if _, err := p.Invoke(ctx, b.JSON()); err != nil {
@@ -64,7 +56,7 @@ func TestEraseAgainstTheStandIns(t *testing.T) {
 	if user == "" || poisonOf[user] == 0 {
 		t.Fatalf("the batch has no poison record of a user: %v", poisonOf)
 	}
-	target := Target{Store: st, SQS: sqsClient, PoisonQueueURL: queueURL, Retention: 24 * time.Hour}
+	target := Target{Store: st, SQS: emu.SQS, PoisonQueueURL: queueURL, Retention: 24 * time.Hour}
 
 	dry := target
 	dry.DryRun = true
@@ -82,7 +74,7 @@ func TestEraseAgainstTheStandIns(t *testing.T) {
 	}
 	out, _ := json.Marshal(report)
 	t.Logf("report: %s", out)
-	left := receiveAll(ctx, t, sqsClient, queueURL)
+	left := receiveAll(ctx, t, emu.SQS, queueURL)
 	if len(left) != total-poisonOf[user] {
 		t.Errorf("%d poison messages left, want %d (the other users')", len(left), total-poisonOf[user])
 	}

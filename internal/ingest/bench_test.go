@@ -70,7 +70,7 @@ func BenchmarkIngest(b *testing.B) {
 				req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
 			}
 			writer := streamwriter.New(&takeAll{}, "activity", streamwriter.Options{})
-			ctx := context.Background()
+			ctx := b.Context()
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {

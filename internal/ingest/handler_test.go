@@ -89,7 +89,7 @@ func newHarness(t testing.TB) *harness {
 
 func (h *harness) do(t testing.TB, req events.LambdaFunctionURLRequest) events.LambdaFunctionURLResponse {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
+	ctx, cancel := context.WithTimeout(t.Context(), h.timeout)
 	defer cancel()
 	resp, err := h.handler.Handle(ctx, req)
 	if err != nil {

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -120,12 +119,12 @@ func TestInvokeMatchesTypedHandler(t *testing.T) {
 	h := newHarness(t).handler
 	for _, body := range []string{realisticBody(5), `{"userId":"<u>"}`, "not json"} {
 		payload := urlEvent(body)
-		got, err := h.Invoke(context.Background(), payload)
+		got, err := h.Invoke(t.Context(), payload)
 		if err != nil {
 			t.Fatal(err)
 		}
 		req, _ := referenceDecode(payload)
-		resp, _ := h.Handle(context.Background(), req)
+		resp, _ := h.Handle(t.Context(), req)
 		var want bytes.Buffer
 		enc := json.NewEncoder(&want)
 		enc.SetEscapeHTML(false)
@@ -136,7 +135,7 @@ func TestInvokeMatchesTypedHandler(t *testing.T) {
 			t.Errorf("Invoke = %s\nwant     %s", got, want.Bytes())
 		}
 	}
-	if _, err := h.Invoke(context.Background(), []byte(`{"body":`)); err == nil {
+	if _, err := h.Invoke(t.Context(), []byte(`{"body":`)); err == nil {
 		t.Error("Invoke of a payload that is not a Function URL event must fail")
 	}
 }

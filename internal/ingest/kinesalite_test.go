@@ -95,15 +95,10 @@ func hash(data []byte, salt int) uint32 {
 // Against kinesalite, through injected throttling and failures: every
 // accepted event is in the stream exactly once, and no other record is.
 func TestHandlerAgainstKinesalite(t *testing.T) {
-	server := emutest.Start(t, emulators.Kinesis)
-	ctx := emutest.Context(t)
-	client := kinesis.NewFromConfig(emutest.Config(server), func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })
-	if _, err := client.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("activity"), ShardCount: aws.Int32(3)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := kinesis.NewStreamExistsWaiter(client).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String("activity")}, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	ctx := t.Context()
+	emu := emutest.StartAll(t, emulators.Kinesis)
+	emutest.CreateStream(t, emu.Kinesis, "activity", 3)
+	client := kinesis.New(emu.Kinesis.Options(), func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })
 	chaos := &chaosStream{real: client, never: `"u-never"`, sent: map[string]int{}}
 	var assigned []string
 	handler := NewHandler(Config{MetricsNamespace: "streamfn", FunctionName: "ingest"}, Deps{

@@ -36,7 +36,7 @@ func throttledRequest(t testing.TB) events.LambdaFunctionURLRequest {
 func TestThrottledStreamIs503WithinTheThrottleBudget(t *testing.T) {
 	const budget = 200 * time.Millisecond
 	h, stream := throttledHandler(budget)
-	ctx, cancel := context.WithTimeout(context.Background(), ingestTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), ingestTimeout)
 	defer cancel()
 	var last time.Time
 	counting := &startRecorder{Stream: stream, last: &last}
@@ -63,7 +63,7 @@ func BenchmarkTimeTo503UnderThrottling(b *testing.B) {
 	req := throttledRequest(b)
 	var total time.Duration
 	for b.Loop() {
-		ctx, cancel := context.WithTimeout(context.Background(), ingestTimeout)
+		ctx, cancel := context.WithTimeout(b.Context(), ingestTimeout)
 		start := time.Now()
 		resp, _ := h.Handle(ctx, req)
 		total += time.Since(start)

@@ -148,14 +148,14 @@ func messages(n int, payloadBytes int) []Message {
 
 func TestQueueBatches(t *testing.T) {
 	fake := &fakeSQS{}
-	if errs := NewQueue(fake, "url").Send(context.Background(), messages(23, 100)); errs != nil {
+	if errs := NewQueue(fake, "url").Send(t.Context(), messages(23, 100)); errs != nil {
 		t.Fatalf("errors: %v", errs)
 	}
 	if got := lens(fake.batches); !slices.Equal(got, []int{10, 10, 3}) {
 		t.Fatalf("batches of %v; want 10, 10, 3", got)
 	}
 	fake = &fakeSQS{}
-	if errs := NewQueue(fake, "url").Send(context.Background(), messages(5, 100<<10)); errs != nil {
+	if errs := NewQueue(fake, "url").Send(t.Context(), messages(5, 100<<10)); errs != nil {
 		t.Fatalf("errors: %v", errs)
 	}
 	if got := lens(fake.batches); !slices.Equal(got, []int{2, 2, 1}) { // two 100 KiB bodies per 256 KiB request
@@ -173,16 +173,16 @@ func lens(batches [][]string) []int {
 
 func TestQueueFailures(t *testing.T) {
 	fake := &fakeSQS{fail: `"sequenceNumber":"3"`, failOnce: true}
-	if errs := NewQueue(fake, "url").Send(context.Background(), messages(5, 10)); errs != nil {
+	if errs := NewQueue(fake, "url").Send(t.Context(), messages(5, 10)); errs != nil {
 		t.Fatalf("a transient entry failure should be retried: %v", errs)
 	}
 	fake = &fakeSQS{fail: `"sequenceNumber":"3"`}
-	errs := NewQueue(fake, "url").Send(context.Background(), messages(5, 10))
+	errs := NewQueue(fake, "url").Send(t.Context(), messages(5, 10))
 	if len(errs) != 5 || errs[3] == nil || errs[0] != nil || errs[4] != nil {
 		t.Fatalf("errors = %v; want only message 3 failed", errs)
 	}
 	fake = &fakeSQS{err: errors.New("connection refused")}
-	errs = NewQueue(fake, "url").Send(context.Background(), messages(2, 10))
+	errs = NewQueue(fake, "url").Send(t.Context(), messages(2, 10))
 	if len(errs) != 2 || errs[0] == nil || errs[1] == nil || !strings.Contains(errs[0].Error(), "connection refused") {
 		t.Fatalf("errors = %v; want both failed with the cause", errs)
 	}
@@ -191,14 +191,9 @@ func TestQueueFailures(t *testing.T) {
 // TestQueueFauxqs sends through the real SQS client to fauxqs and reads
 // the messages back.
 func TestQueueFauxqs(t *testing.T) {
-	server := emutest.Start(t, emulators.SQS)
-	ctx := emutest.Context(t)
-	client := sqs.NewFromConfig(emutest.Config(server))
-	created, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("poison")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := aws.ToString(created.QueueUrl)
+	ctx := t.Context()
+	client := emutest.StartAll(t, emulators.SQS).SQS
+	url := emutest.CreateQueue(t, client, "poison")
 	msgs := messages(12, 50)
 	msgs[4].Payload = "\xff\x00 not text"
 	msgs[5].Payload = strings.Repeat("y", 300<<10) // truncated to fit
@@ -255,7 +250,7 @@ func TestAggregateMessageListsBadSubRecords(t *testing.T) {
 // not yet sent fail with ErrNotSent, so their records are retried.
 func TestQueueStopsAtTheDeadline(t *testing.T) {
 	fake := &cancelAfter{after: 2}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	fake.cancel = cancel
 	errs := NewQueue(fake, "url").Send(ctx, messages(45, 10))
 	if fake.calls != 2 {
@@ -314,7 +309,7 @@ func TestHugePayloadIsClaimChecked(t *testing.T) {
 	huge := Message{Reason: "not JSON", ShardID: "shardId-000000000001", SequenceNumber: "4959", SubSequenceNumber: 3,
 		PartitionKey: "u", Payload: strings.Repeat("é", 300<<10)} // 600 KiB of text
 	small := Message{Reason: "r", ShardID: "shardId-000000000001", SequenceNumber: "4960", SubSequenceNumber: -1, Payload: "{}"}
-	if errs := q.Send(context.Background(), []Message{huge, small}); errs != nil {
+	if errs := q.Send(t.Context(), []Message{huge, small}); errs != nil {
 		t.Fatalf("send: %v", errs)
 	}
 	stored := s3Fake.objects["failures-1a2b3c4/poison/shardId-000000000001/4959-3"]
@@ -346,7 +341,7 @@ func TestHugePayloadIsClaimChecked(t *testing.T) {
 	}
 	// If the bucket refuses, the message fails: the record is redelivered.
 	s3Fake.err = errors.New("AccessDenied")
-	errs := q.Send(context.Background(), []Message{huge, small})
+	errs := q.Send(t.Context(), []Message{huge, small})
 	if errs == nil || errs[0] == nil || errs[1] != nil || !strings.Contains(errs[0].Error(), "s3://failures-1a2b3c4/poison/shardId-000000000001/4959-3") {
 		t.Fatalf("errors %v", errs)
 	}

@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 
@@ -20,7 +19,7 @@ import (
 func BenchmarkProcess(b *testing.B) {
 	payload := eventgen.New(eventgen.Options{Seed: 1, Users: 50}).Batch(eventgen.BatchOptions{Records: 1000}).JSON()
 	proc := New(Config{TableName: "t", PoisonQueueURL: "q"}, store.Discard{}, poison.Discard{}, nil, nil)
-	ctx := context.Background()
+	ctx := b.Context()
 	b.ReportAllocs()
 	b.SetBytes(int64(len(payload)))
 	for b.Loop() {

@@ -1,11 +1,8 @@
 package processor
 
 import (
-	"context"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/streamfn/streamfn/internal/emulators"
 	"github.com/streamfn/streamfn/internal/emulators/emutest"
@@ -18,7 +15,7 @@ import (
 // returns the erased user and the replay's outcome.
 func eraseAndReplay(t *testing.T, st store.Store) (string, Outcome) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	b := batch(31, eventgen.BatchOptions{Records: 120})
 	if _, err := newProcessor(st, &queue{}).Process(ctx, b.JSON()); err != nil {
 		t.Fatal(err)
@@ -37,7 +34,7 @@ func eraseAndReplay(t *testing.T, st store.Store) (string, Outcome) {
 
 func checkErased(t *testing.T, st store.Store, user string, out Outcome) {
 	t.Helper()
-	items, err := st.Load(context.Background(), []string{user})
+	items, err := st.Load(t.Context(), []string{user})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +63,7 @@ func TestReplayAfterErasureDoesNotRecreateTheUser(t *testing.T) {
 // suppression record, which stays so that older replays stay suppressed.
 func TestEventsAfterErasureApply(t *testing.T) {
 	st := &store.Memory{}
-	ctx := context.Background()
+	ctx := t.Context()
 	erasedAt := time.Unix(1795694400-60, 0) // kinesisDoc's records arrive a minute later
 	if _, err := store.Erase(ctx, st, "u1", erasedAt, 0); err != nil {
 		t.Fatal(err)
@@ -84,10 +81,8 @@ func TestEventsAfterErasureApply(t *testing.T) {
 // The same against dynalite, through the real DynamoDB client: the
 // suppression record survives the store's encoding.
 func TestReplayAfterErasureDynamoDB(t *testing.T) {
-	server := emutest.Start(t, emulators.DynamoDB)
-	ctx := emutest.Context(t)
-	ddb := dynamodb.NewFromConfig(emutest.Config(server))
-	if err := store.CreateTable(ctx, ddb, "features"); err != nil {
+	ddb := emutest.StartAll(t, emulators.DynamoDB).DynamoDB
+	if err := store.CreateTable(t.Context(), ddb, "features"); err != nil {
 		t.Fatal(err)
 	}
 	st := store.NewDynamoDB(ddb, "features", "expiresAt")

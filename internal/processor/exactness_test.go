@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/streamfn/streamfn/internal/features"
 	"github.com/streamfn/streamfn/internal/store"
@@ -83,11 +82,11 @@ func TestRandomPartitionKeysRedelivered(t *testing.T) {
 		payload := kinesisEvent(t, records)
 		mem := &store.Memory{}
 		p := newProcessor(&failOnce{Store: mem, users: map[string]bool{"u-y": true}}, &queue{})
-		first, err := p.Process(context.Background(), payload)
+		first, err := p.Process(t.Context(), payload)
 		if err != nil || first.FailedSequenceNumber != "1000" {
 			t.Fatalf("n=%d: first delivery %+v, %v; want a failure at u-y's record", n, first, err)
 		}
-		again, err := p.Process(context.Background(), payload) // Lambda resumes at the failure: the whole batch
+		again, err := p.Process(t.Context(), payload) // Lambda resumes at the failure: the whole batch
 		if err != nil || again.FailedSequenceNumber != "" {
 			t.Fatalf("n=%d: redelivery %+v, %v", n, again, err)
 		}
@@ -116,7 +115,7 @@ func TestLateClientRetryIsADuplicate(t *testing.T) {
 	mem := &store.Memory{}
 	p := New(Config{TableName: "features", PoisonQueueURL: "poison", Horizons: features.Horizons{Duplicate: 60}}, mem, &queue{}, nil, nil)
 	for from := 0; from < len(records); from += 50 {
-		if out, err := p.Process(context.Background(), kinesisEvent(t, records[from:from+50])); err != nil || out.Applied != 50 {
+		if out, err := p.Process(t.Context(), kinesisEvent(t, records[from:from+50])); err != nil || out.Applied != 50 {
 			t.Fatalf("%+v, %v", out, err)
 		}
 	}
@@ -125,7 +124,7 @@ func TestLateClientRetryIsADuplicate(t *testing.T) {
 	for i := range 10 {
 		retry = append(retry, kinesisRecord{pk: "u", seq: fmt.Sprint(2000 + i), data: viewJSON(fmt.Sprint("e-", i), "u"), arrival: at.Add(45 * time.Second)})
 	}
-	out, err := p.Process(context.Background(), kinesisEvent(t, retry))
+	out, err := p.Process(t.Context(), kinesisEvent(t, retry))
 	if err != nil || out.DuplicatesSkipped != 10 || out.Applied != 0 {
 		t.Fatalf("late retry: %+v, %v; want 10 duplicates skipped", out, err)
 	}
@@ -148,7 +147,7 @@ func TestRedeliveredDuplicateStaysSkipped(t *testing.T) {
 	mem := &store.Memory{}
 	p := New(Config{TableName: "features", PoisonQueueURL: "poison", Horizons: features.Horizons{Duplicate: 900, Redelivery: 3600}},
 		&failOnce{Store: mem, users: map[string]bool{"u-y": true}}, &queue{}, nil, nil)
-	if _, err := p.Process(context.Background(), kinesisEvent(t, []kinesisRecord{
+	if _, err := p.Process(t.Context(), kinesisEvent(t, []kinesisRecord{
 		{pk: "u-x", seq: "900", data: viewJSON("O", "u-x"), arrival: a},
 	})); err != nil {
 		t.Fatal(err)
@@ -158,10 +157,10 @@ func TestRedeliveredDuplicateStaysSkipped(t *testing.T) {
 		{pk: "u-x", seq: "1001", data: viewJSON("O", "u-x"), arrival: a.Add(890 * time.Second)}, // D: the client's retry of O
 		{pk: "u-x", seq: "1002", data: viewJSON("X", "u-x"), arrival: a.Add((900 + features.LagAllowance + 5) * time.Second)},
 	})
-	if first, err := p.Process(context.Background(), batch); err != nil || first.FailedSequenceNumber != "1000" {
+	if first, err := p.Process(t.Context(), batch); err != nil || first.FailedSequenceNumber != "1000" {
 		t.Fatalf("first delivery: %+v, %v", first, err)
 	}
-	again, err := p.Process(context.Background(), batch)
+	again, err := p.Process(t.Context(), batch)
 	if err != nil || again.FailedSequenceNumber != "" {
 		t.Fatalf("redelivery: %+v, %v", again, err)
 	}
@@ -182,18 +181,16 @@ func TestRedriveReport(t *testing.T) {
 		// 101 was given up; 102 applied an hour later.
 		{{pk: "u", seq: "102", data: viewJSON("e102", "u"), arrival: a.Add(time.Hour)}},
 	} {
-		if _, err := p.Invoke(context.Background(), kinesisEvent(t, b)); err != nil {
+		if _, err := p.Invoke(t.Context(), kinesisEvent(t, b)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Not a redrive: the plain response, exactly.
-	plain, _ := p.Invoke(context.Background(), kinesisEvent(t, gaveUp))
+	plain, _ := p.Invoke(t.Context(), kinesisEvent(t, gaveUp))
 	if string(plain) != `{"batchItemFailures":[]}` {
 		t.Fatalf("plain response %s", plain)
 	}
-	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{
-		ClientContext: lambdacontext.ClientContext{Custom: map[string]string{RedriveClientContextKey: "1"}}})
-	resp, err := p.Invoke(ctx, kinesisEvent(t, append(gaveUp, kinesisRecord{pk: "u", seq: "103", data: viewJSON("e103", "u"), arrival: a.Add(time.Hour)})))
+	resp, err := p.Invoke(redriveContext(t.Context()), kinesisEvent(t, append(gaveUp, kinesisRecord{pk: "u", seq: "103", data: viewJSON("e103", "u"), arrival: a.Add(time.Hour)})))
 	if err != nil {
 		t.Fatal(err)
 	}

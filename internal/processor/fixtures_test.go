@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -34,7 +33,7 @@ func TestFixtures(t *testing.T) {
 			st := &store.Memory{}
 			q := &queue{}
 			p := newProcessor(st, q)
-			out, err := p.Process(context.Background(), payload)
+			out, err := p.Process(t.Context(), payload)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +96,7 @@ func FuzzInvoke(f *testing.F) {
 	f.Add([]byte(`{"Records":[]}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		p := newProcessor(&store.Memory{}, &queue{})
-		out, err := p.Invoke(context.Background(), payload)
+		out, err := p.Invoke(t.Context(), payload)
 		if err != nil {
 			return
 		}

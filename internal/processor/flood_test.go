@@ -71,7 +71,7 @@ func TestKPLFloodIsOneMessagePerRecordWithinMemory(t *testing.T) {
 			runtime.GC()
 			var before runtime.MemStats
 			runtime.ReadMemStats(&before)
-			out, err := p.Process(context.Background(), payload)
+			out, err := p.Process(t.Context(), payload)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,7 +112,7 @@ func TestSubRecordPoisonCarriesItsOwnPartitionKey(t *testing.T) {
 		{PartitionKey: []byte("pk-third"), Data: []byte("not json")},
 	})
 	q := &queue{}
-	out, err := newProcessor(&store.Memory{}, q).Process(context.Background(), kinesisDoc(t, [][]byte{agg}))
+	out, err := newProcessor(&store.Memory{}, q).Process(t.Context(), kinesisDoc(t, [][]byte{agg}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestUnreadableItemFailsOnlyItsUser(t *testing.T) {
 	b := batch(21, eventgen.BatchOptions{Records: 200})
 	bad := b.Records[0].Event.UserID
 	st := &store.Memory{}
-	out, err := newProcessor(&unreadable{Store: st, user: bad}, &queue{}).Process(context.Background(), b.JSON())
+	out, err := newProcessor(&unreadable{Store: st, user: bad}, &queue{}).Process(t.Context(), b.JSON())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestUserCapHitsAreCountedAndLogged(t *testing.T) {
 	var logs, metrics strings.Builder
 	log := telemetry.NewLogger(&logs, func(string) string { return "" })
 	p := New(Config{TableName: "features", PoisonQueueURL: "poison"}, &store.Memory{}, &queue{}, log, &metrics)
-	out, err := p.Process(context.Background(), kinesisDoc(t, records))
+	out, err := p.Process(t.Context(), kinesisDoc(t, records))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestInfoLogsCarryNoEventValues(t *testing.T) {
 		})
 		q := &queue{}
 		p := New(Config{TableName: "features", PoisonQueueURL: "poison"}, &store.Memory{}, q, log, nil)
-		if _, err := p.Process(context.Background(), kinesisDoc(t, [][]byte{bad})); err != nil {
+		if _, err := p.Process(t.Context(), kinesisDoc(t, [][]byte{bad})); err != nil {
 			t.Fatal(err)
 		}
 		if len(q.sent) != 1 || !strings.Contains(q.sent[0].Reason, secret) {

@@ -23,11 +23,8 @@ import (
 // TestIntegration runs the processor against dynalite and fauxqs through
 // the real DynamoDB and SQS clients, as the function runs in AWS.
 func TestIntegration(t *testing.T) {
-	ddbServer := emutest.Start(t, emulators.DynamoDB)
-	sqsServer := emutest.Start(t, emulators.SQS)
-	ctx := emutest.Context(t)
-	ddb := dynamodb.NewFromConfig(emutest.Config(ddbServer))
-	sqsClient := sqs.NewFromConfig(emutest.Config(sqsServer))
+	ctx := t.Context()
+	emu := emutest.StartAll(t, emulators.DynamoDB, emulators.SQS)
 
 	// env is one subtest's table and poison queue.
 	type env struct {
@@ -38,15 +35,11 @@ func TestIntegration(t *testing.T) {
 	}
 	newEnv := func(t *testing.T, name string) env {
 		t.Helper()
-		if err := store.CreateTable(ctx, ddb, name); err != nil {
+		if err := store.CreateTable(ctx, emu.DynamoDB, name); err != nil {
 			t.Fatal(err)
 		}
-		q, err := sqsClient.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-poison")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		url := aws.ToString(q.QueueUrl)
-		return env{table: name, queueURL: url, store: store.NewDynamoDB(ddb, name, "expiresAt"), queue: poison.NewQueue(sqsClient, url)}
+		url := emutest.CreateQueue(t, emu.SQS, name+"-poison")
+		return env{table: name, queueURL: url, store: store.NewDynamoDB(emu.DynamoDB, name, "expiresAt"), queue: poison.NewQueue(emu.SQS, url)}
 	}
 	process := func(t *testing.T, e env, st store.Store, b eventgen.Batch) string {
 		t.Helper()
@@ -61,7 +54,7 @@ func TestIntegration(t *testing.T) {
 		t.Helper()
 		items := map[string]map[string]ddbtypes.AttributeValue{}
 		for _, u := range users {
-			out, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.table), ConsistentRead: aws.Bool(true),
+			out, err := emu.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.table), ConsistentRead: aws.Bool(true),
 				Key: map[string]ddbtypes.AttributeValue{store.AttrUserID: &ddbtypes.AttributeValueMemberS{Value: u}}})
 			if err != nil {
 				t.Fatal(err)
@@ -164,7 +157,7 @@ func TestIntegration(t *testing.T) {
 		got := map[string]map[string]any{}
 		deadline := time.Now().Add(20 * time.Second)
 		for len(got) < len(want) && time.Now().Before(deadline) {
-			out, err := sqsClient.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+			out, err := emu.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
 			if err != nil {
 				t.Fatal(err)
 			}

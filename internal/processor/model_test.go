@@ -312,9 +312,9 @@ func (m *model) run() {
 				busy = append(busy, l)
 			}
 		}
-		m.store.landZombies(m.rng, false)
+		m.store.landZombies(m.t.Context(), m.rng, false)
 		if len(busy) == 0 {
-			m.store.landZombies(m.rng, true)
+			m.store.landZombies(m.t.Context(), m.rng, true)
 			return
 		}
 		m.step(p, busy[m.rng.IntN(len(busy))])
@@ -373,7 +373,7 @@ func (m *model) step(p *Processor, l *modelLane) {
 	var err error
 	if fault != "crash-before" {
 		var out Outcome
-		out, err = p.Process(context.Background(), lambdaEvent(part.records))
+		out, err = p.Process(m.t.Context(), lambdaEvent(part.records))
 		if err == nil {
 			payload = AppendResponse(nil, out.FailedSequenceNumber, false)
 		}
@@ -432,7 +432,7 @@ func (m *model) redrive() {
 	for _, b := range m.given {
 		for times := 1 + m.rng.IntN(2); times > 0; times-- {
 			for from := 0; from < len(b); {
-				out, err := p.Process(redriveContext, lambdaEvent(b[from:]))
+				out, err := p.Process(redriveContext(m.t.Context()), lambdaEvent(b[from:]))
 				if err != nil {
 					m.fail("redrive: %+v, %v", out, err)
 				}
@@ -490,9 +490,11 @@ func (m *model) check() coverage {
 	return m.cover
 }
 
-// redriveContext marks an invocation as the redrive tool's.
-var redriveContext = lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{
-	ClientContext: lambdacontext.ClientContext{Custom: map[string]string{RedriveClientContextKey: "1"}}})
+// redriveContext marks an invocation in ctx as the redrive tool's.
+func redriveContext(ctx context.Context) context.Context {
+	return lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
+		ClientContext: lambdacontext.ClientContext{Custom: map[string]string{RedriveClientContextKey: "1"}}})
+}
 
 // outsideLog collects the users the processor names as outside the
 // guarantee, from its log.
@@ -600,13 +602,13 @@ func (f *faultyStore) Save(ctx context.Context, item *features.Item) error {
 }
 
 // landZombies lands some late writes, or all of them.
-func (f *faultyStore) landZombies(rng *rand.Rand, all bool) {
+func (f *faultyStore) landZombies(ctx context.Context, rng *rand.Rand, all bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	kept := f.zombies[:0]
 	for _, z := range f.zombies {
 		if all || rng.IntN(3) == 0 {
-			_ = f.Memory.Save(context.Background(), z) // a version conflict is the point
+			_ = f.Memory.Save(ctx, z) // a version conflict is the point
 			continue
 		}
 		kept = append(kept, z)

@@ -159,7 +159,7 @@ func TestInvokeTumblingWindowEvent(t *testing.T) {
 
 	st := &store.Memory{}
 	proc := New(Config{TableName: "t", PoisonQueueURL: "q"}, st, &queue{}, nil, nil)
-	resp, err := proc.Invoke(context.Background(), payload)
+	resp, err := proc.Invoke(t.Context(), payload)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestInvokeTumblingWindowEvent(t *testing.T) {
 		t.Fatalf("response %s; want the empty state and no failures", resp)
 	}
 	checkFeatures(t, st, expected(b))
-	plain, err := proc.Invoke(context.Background(), b.JSON())
+	plain, err := proc.Invoke(t.Context(), b.JSON())
 	if err != nil || string(plain) != `{"batchItemFailures":[]}` {
 		t.Fatalf("the next, plain event answered %s (%v); want no state", plain, err)
 	}
@@ -176,7 +176,7 @@ func TestInvokeTumblingWindowEvent(t *testing.T) {
 func TestInvokeAppliesBatch(t *testing.T) {
 	b := batch(1, eventgen.BatchOptions{Records: 300})
 	st := &store.Memory{}
-	out, err := newProcessor(st, &queue{}).Invoke(context.Background(), b.JSON())
+	out, err := newProcessor(st, &queue{}).Invoke(t.Context(), b.JSON())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestSameBatchTwiceGivesSameItems(t *testing.T) {
 	b := batch(2, eventgen.BatchOptions{Records: 200, DuplicateFraction: 0.1})
 	st := &store.Memory{}
 	p := newProcessor(st, &queue{})
-	first, err := p.Process(context.Background(), b.JSON())
+	first, err := p.Process(t.Context(), b.JSON())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestSameBatchTwiceGivesSameItems(t *testing.T) {
 	for user := range expected(b) {
 		snapshot[user] = st.Item(user)
 	}
-	second, err := p.Process(context.Background(), b.JSON())
+	second, err := p.Process(t.Context(), b.JSON())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestRetryFromTheMiddle(t *testing.T) {
 	b := batch(3, eventgen.BatchOptions{Records: 200})
 	st := &store.Memory{}
 	p := newProcessor(st, &queue{})
-	if _, err := p.Process(context.Background(), b.JSON()); err != nil {
+	if _, err := p.Process(t.Context(), b.JSON()); err != nil {
 		t.Fatal(err)
 	}
 	// Lambda restarts from a reported failure at record 80: it delivers
@@ -225,7 +225,7 @@ func TestRetryFromTheMiddle(t *testing.T) {
 	// memory the processor reuses for the next invocation.)
 	retry := b
 	retry.Event.Records = b.Event.Records[80:]
-	out, err := p.Process(context.Background(), retry.JSON())
+	out, err := p.Process(t.Context(), retry.JSON())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestProducerDuplicatesCountOnce(t *testing.T) {
 		t.Fatalf("the batch has only %d duplicates", dups)
 	}
 	st := &store.Memory{}
-	out, err := newProcessor(st, &queue{}).Process(context.Background(), b.JSON())
+	out, err := newProcessor(st, &queue{}).Process(t.Context(), b.JSON())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func TestPoisonRecords(t *testing.T) {
 	b := batch(5, eventgen.BatchOptions{Records: 120, BadFraction: 0.25})
 	q := &queue{}
 	st := &store.Memory{}
-	out, err := newProcessor(st, q).Invoke(context.Background(), b.JSON())
+	out, err := newProcessor(st, q).Invoke(t.Context(), b.JSON())
 	if err != nil || string(out) != `{"batchItemFailures":[]}` {
 		t.Fatalf("response %s, %v: poison records must never fail the batch", out, err)
 	}
@@ -304,7 +304,7 @@ func TestPoisonReasons(t *testing.T) {
 		payload, kind := g.Malformed()
 		doc := kinesisDoc(t, [][]byte{payload})
 		q := &queue{}
-		if _, err := newProcessor(&store.Memory{}, q).Process(context.Background(), doc); err != nil {
+		if _, err := newProcessor(&store.Memory{}, q).Process(t.Context(), doc); err != nil {
 			t.Fatal(err)
 		}
 		if len(q.sent) != 1 || !strings.Contains(q.sent[0].Reason, want[kind]) {
@@ -351,7 +351,7 @@ func TestPoisonQueueDownFailsTheRecord(t *testing.T) {
 		}
 	}
 	q := &queue{refuse: map[string]bool{secondBad: true}}
-	out, err := newProcessor(&store.Memory{}, q).Invoke(context.Background(), b.JSON())
+	out, err := newProcessor(&store.Memory{}, q).Invoke(t.Context(), b.JSON())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +378,7 @@ func TestPartialFailureNamesLowestSequence(t *testing.T) {
 	failing := map[string]bool{users[3]: true, users[7]: true}
 	mem := &store.Memory{}
 	p := newProcessor(&flaky{Store: mem, failSaves: failing}, &queue{})
-	out, err := p.Invoke(context.Background(), b.JSON())
+	out, err := p.Invoke(t.Context(), b.JSON())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +399,7 @@ func TestPartialFailureNamesLowestSequence(t *testing.T) {
 		}
 	}
 	p = newProcessor(mem, &queue{})
-	if out, err := p.Invoke(context.Background(), retry.JSON()); err != nil || string(out) != `{"batchItemFailures":[]}` {
+	if out, err := p.Invoke(t.Context(), retry.JSON()); err != nil || string(out) != `{"batchItemFailures":[]}` {
 		t.Fatalf("retry: %s, %v", out, err)
 	}
 	checkFeatures(t, mem, expected(b))
@@ -429,7 +429,7 @@ func (c *conflicting) Save(ctx context.Context, item *features.Item) error {
 func TestWriteConflictIsRetried(t *testing.T) {
 	b := batch(8, eventgen.BatchOptions{Records: 50})
 	st := &conflicting{Memory: &store.Memory{}}
-	out, err := newProcessor(st, &queue{}).Process(context.Background(), b.JSON())
+	out, err := newProcessor(st, &queue{}).Process(t.Context(), b.JSON())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,7 +463,7 @@ func TestDeadlineStopsNewWork(t *testing.T) {
 	// starts, and the response names the first record instead of timing out.
 	const margin = 100 * time.Millisecond
 	p := New(Config{TableName: "t", PoisonQueueURL: "q", DeadlineMargin: margin}, slowLoads{Store: st, margin: margin}, &queue{}, nil, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*margin)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*margin)
 	defer cancel()
 	out, err := p.Invoke(ctx, b.JSON())
 	if err != nil {
@@ -480,7 +480,7 @@ func TestDeadlineMarginFitsShortTimeouts(t *testing.T) {
 	st := &store.Memory{}
 	// A margin longer than the whole timeout must not stop all work.
 	p := New(Config{TableName: "t", PoisonQueueURL: "q", DeadlineMargin: time.Minute}, st, &queue{}, nil, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	if out, err := p.Invoke(ctx, b.JSON()); err != nil || string(out) != `{"batchItemFailures":[]}` {
 		t.Fatalf("response %s, %v", out, err)
@@ -492,7 +492,7 @@ func TestKPLAggregates(t *testing.T) {
 	b := batch(11, eventgen.BatchOptions{Records: 30, Aggregate: 5, BadFraction: 0.1})
 	q := &queue{}
 	st := &store.Memory{}
-	out, err := newProcessor(st, q).Process(context.Background(), b.JSON())
+	out, err := newProcessor(st, q).Process(t.Context(), b.JSON())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +535,7 @@ func TestKPLAggregates(t *testing.T) {
 	}
 	// Redelivery of aggregates: the (sequence number, sub-index) marks
 	// skip the sub-records under their user's key, the Seen set the others.
-	again, err := newProcessor(st, &queue{}).Process(context.Background(), b.JSON())
+	again, err := newProcessor(st, &queue{}).Process(t.Context(), b.JSON())
 	if err != nil || again.Applied != 0 || again.ReplaysSkipped+again.DuplicatesSkipped != out.Valid || again.DuplicatesSkipped == 0 {
 		t.Fatalf("redelivery: %+v, %v", again, err)
 	}
@@ -549,7 +549,7 @@ func TestCorruptAggregateIsPoison(t *testing.T) {
 	agg[len(agg)-1] ^= 0xff // break the MD5 trailer
 	q := &queue{}
 	st := &store.Memory{}
-	out, err := newProcessor(st, q).Process(context.Background(), kinesisDoc(t, [][]byte{agg}))
+	out, err := newProcessor(st, q).Process(t.Context(), kinesisDoc(t, [][]byte{agg}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -563,7 +563,7 @@ func TestCorruptAggregateIsPoison(t *testing.T) {
 }
 
 func TestNotAKinesisEvent(t *testing.T) {
-	_, err := newProcessor(&store.Memory{}, &queue{}).Invoke(context.Background(), []byte(`{"Records":[{"body":"an SQS message"}]}`))
+	_, err := newProcessor(&store.Memory{}, &queue{}).Invoke(t.Context(), []byte(`{"Records":[{"body":"an SQS message"}]}`))
 	if err == nil || !strings.Contains(err.Error(), "not a Kinesis event") {
 		t.Fatalf("error = %v", err)
 	}
@@ -575,7 +575,7 @@ func TestLogsAndMetrics(t *testing.T) {
 	env := map[string]string{"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"}
 	logger := telemetry.NewLogger(&logs, func(k string) string { return env[k] })
 	p := New(Config{TableName: "t", PoisonQueueURL: "q", FunctionName: "streamfn-dev-processor"}, &store.Memory{}, &queue{}, logger, &metrics)
-	out, err := p.Process(context.Background(), b.JSON())
+	out, err := p.Process(t.Context(), b.JSON())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -632,7 +632,7 @@ func TestTTLIsRefreshedOnWrite(t *testing.T) {
 	p := New(Config{TableName: "t", PoisonQueueURL: "q", FeatureTTLDays: 30}, st, &queue{}, nil, nil)
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	p.now = func() time.Time { return now }
-	if _, err := p.Process(context.Background(), b.JSON()); err != nil {
+	if _, err := p.Process(t.Context(), b.JSON()); err != nil {
 		t.Fatal(err)
 	}
 	want := now.Add(30 * 24 * time.Hour).Unix()
@@ -652,7 +652,7 @@ func TestOutOfOrderBatch(t *testing.T) {
 	slices.Reverse(shuffled.Event.Records)
 	shuffled.Event.Records = append(shuffled.Event.Records, b.Event.Records[10], b.Event.Records[20])
 	st := &store.Memory{}
-	out, err := newProcessor(st, &queue{}).Process(context.Background(), shuffled.JSON())
+	out, err := newProcessor(st, &queue{}).Process(t.Context(), shuffled.JSON())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -676,11 +676,11 @@ func TestTwoShardsInOneBatch(t *testing.T) {
 	}
 	st := &store.Memory{}
 	p := newProcessor(st, &queue{})
-	if _, err := p.Process(context.Background(), mixed.JSON()); err != nil {
+	if _, err := p.Process(t.Context(), mixed.JSON()); err != nil {
 		t.Fatal(err)
 	}
 	checkFeatures(t, st, expected(mixed))
-	again, err := p.Process(context.Background(), mixed.JSON())
+	again, err := p.Process(t.Context(), mixed.JSON())
 	if err != nil || again.Applied != 0 || again.ReplaysSkipped != 60 {
 		t.Fatalf("redelivery: %+v, %v", again, err)
 	}
@@ -705,7 +705,7 @@ func TestRejectedPurchaseReachesPoisonDespiteLowerFailure(t *testing.T) {
 	})
 	mem := &store.Memory{}
 	q := &queue{}
-	out, err := newProcessor(&flaky{Store: mem, failSaves: map[string]bool{"B": true}}, q).Invoke(context.Background(), doc)
+	out, err := newProcessor(&flaky{Store: mem, failSaves: map[string]bool{"B": true}}, q).Invoke(t.Context(), doc)
 	if err != nil || string(out) != `{"batchItemFailures":[{"itemIdentifier":"100"}]}` {
 		t.Fatalf("first delivery answered %s (%v); want a failure at B's record 100", out, err)
 	}
@@ -713,7 +713,7 @@ func TestRejectedPurchaseReachesPoisonDespiteLowerFailure(t *testing.T) {
 		t.Fatalf("poison after the first delivery: %+v; want record 300, rejected for the purchase total", q.sent)
 	}
 	// Lambda redelivers from 100; the store has recovered.
-	out, err = newProcessor(mem, q).Invoke(context.Background(), doc)
+	out, err = newProcessor(mem, q).Invoke(t.Context(), doc)
 	if err != nil || string(out) != `{"batchItemFailures":[]}` {
 		t.Fatalf("redelivery answered %s (%v)", out, err)
 	}
@@ -738,7 +738,7 @@ func TestRejectedPurchaseNotSentKeepsTheItemUnsaved(t *testing.T) {
 	})
 	mem := &store.Memory{}
 	q := &queue{refuse: map[string]bool{"200": true}}
-	out, err := newProcessor(mem, q).Invoke(context.Background(), doc)
+	out, err := newProcessor(mem, q).Invoke(t.Context(), doc)
 	if err != nil || string(out) != `{"batchItemFailures":[{"itemIdentifier":"100"}]}` {
 		t.Fatalf("answered %s (%v); want a failure at A's first record", out, err)
 	}
@@ -746,7 +746,7 @@ func TestRejectedPurchaseNotSentKeepsTheItemUnsaved(t *testing.T) {
 		t.Fatal("A's item was saved past a rejected record the poison queue did not take")
 	}
 	q.refuse = nil
-	if out, err := newProcessor(mem, q).Invoke(context.Background(), doc); err != nil || string(out) != `{"batchItemFailures":[]}` {
+	if out, err := newProcessor(mem, q).Invoke(t.Context(), doc); err != nil || string(out) != `{"batchItemFailures":[]}` {
 		t.Fatalf("redelivery answered %s (%v)", out, err)
 	}
 	if len(q.sent) != 1 || q.sent[0].SequenceNumber != "200" {
@@ -778,7 +778,7 @@ func TestKPLAggregatesOnTwoLanesCountEveryEvent(t *testing.T) {
 	mem := &store.Memory{}
 	p := newProcessor(mem, &queue{})
 	for _, doc := range [][]byte{later, earlier, later, earlier} { // then both redelivered
-		if out, err := p.Invoke(context.Background(), doc); err != nil || string(out) != `{"batchItemFailures":[]}` {
+		if out, err := p.Invoke(t.Context(), doc); err != nil || string(out) != `{"batchItemFailures":[]}` {
 			t.Fatalf("answered %s (%v)", out, err)
 		}
 	}

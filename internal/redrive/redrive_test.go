@@ -78,29 +78,18 @@ type fixture struct {
 // newFixture starts kinesalite and fauxqs (SQS and S3), a stream with
 // records, a bucket, both queues, and the processor behind the Lambda API.
 func newFixture(t *testing.T, useBucket bool) *fixture {
-	kin := emutest.Start(t, emulators.Kinesis)
-	fq := emutest.Start(t, emulators.SQS)
-	ctx := emutest.Context(t)
-	f := &fixture{
-		kinesis: kinesis.NewFromConfig(emutest.Config(kin)),
-		s3:      s3.NewFromConfig(emutest.Config(fq)),
-		sqs:     sqs.NewFromConfig(emutest.Config(fq)),
-		fn:      &fakeProcessor{},
-	}
+	ctx := t.Context()
+	emu := emutest.StartAll(t, emulators.Kinesis, emulators.SQS)
+	f := &fixture{kinesis: emu.Kinesis, s3: emu.S3, sqs: emu.SQS, fn: &fakeProcessor{}}
 	api := httptest.NewServer(lambdaapi.NewHandler(lambdaapi.Function{
 		Name: "processor", ARN: "arn:aws:lambda:us-east-1:123456789012:function:processor", Role: role, Timeout: time.Minute, Invoker: f.fn,
 		Environment: map[string]string{"DEDUP_HORIZON_SECONDS": "600"},
 	}))
 	t.Cleanup(api.Close)
-	lcfg := emutest.Config(kin)
+	lcfg := emutest.Config(emu.Servers[emulators.Kinesis])
 	lcfg.BaseEndpoint = aws.String(api.URL)
 
-	if _, err := f.kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("redrive-test"), ShardCount: aws.Int32(1)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := kinesis.NewStreamExistsWaiter(f.kinesis).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String("redrive-test")}, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	emutest.CreateStream(t, f.kinesis, "redrive-test", 1)
 	var entries []ktypes.PutRecordsRequestEntry
 	for i := range 6 {
 		entries = append(entries, ktypes.PutRecordsRequestEntry{PartitionKey: aws.String(fmt.Sprintf("user-%d", i%2)), Data: fmt.Appendf(nil, `{"eventId":"e-%d"}`, i)})
@@ -119,17 +108,8 @@ func newFixture(t *testing.T, useBucket bool) *fixture {
 	if _, err := f.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("failures-1a2b3c4")}); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"failures", "poison"} {
-		out, err := f.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(q)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if q == "failures" {
-			target.FailuresQueueURL = aws.ToString(out.QueueUrl)
-		} else {
-			target.PoisonQueueURL = aws.ToString(out.QueueUrl)
-		}
-	}
+	target.FailuresQueueURL = emutest.CreateQueue(t, f.sqs, "failures")
+	target.PoisonQueueURL = emutest.CreateQueue(t, f.sqs, "poison")
 	if useBucket {
 		target.Bucket = "failures-1a2b3c4"
 		target.FailuresQueueURL = ""
@@ -162,7 +142,7 @@ func document(records []ktypes.Record, payload bool) failure.Document {
 func (f *fixture) putObject(t *testing.T, doc failure.Document) string {
 	body, _ := json.Marshal(doc)
 	key := failure.ObjectKey("3f1e0c2a-0000-4000-8000-000000000001", doc.KinesisBatchInfo.ShardID, time.Now(), uuid.New())
-	if _, err := f.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(f.tool.Target.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+	if _, err := f.s3.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(f.tool.Target.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
 		t.Fatal(err)
 	}
 	return key
@@ -170,13 +150,13 @@ func (f *fixture) putObject(t *testing.T, doc failure.Document) string {
 
 func (f *fixture) sendMessage(t *testing.T, url string, v any) {
 	body, _ := json.Marshal(v)
-	if _, err := f.sqs.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(string(body))}); err != nil {
+	if _, err := f.sqs.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(string(body))}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func (f *fixture) objects(t *testing.T) int {
-	out, err := f.s3.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(f.tool.Target.Bucket)})
+	out, err := f.s3.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: aws.String(f.tool.Target.Bucket)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +168,7 @@ func (f *fixture) objects(t *testing.T) int {
 // object only after its replay succeeded.
 func TestReplayFromTheBucket(t *testing.T) {
 	f := newFixture(t, true)
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	// Bisection: the batch's two halves are discarded separately.
 	f.putObject(t, document(f.records[:3], true))
 	f.putObject(t, document(f.records[2:5], true)) // overlaps the first
@@ -266,7 +246,7 @@ func TestReplayFromTheBucket(t *testing.T) {
 // horizon is reported lost, with its range, and its message stays.
 func TestReplayFromTheQueueAndALostRange(t *testing.T) {
 	f := newFixture(t, false)
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	f.sendMessage(t, f.tool.Target.FailuresQueueURL, document(f.records[1:4], false))
 	gone := document(f.records[:1], false)
 	oldest, _ := new(big.Int).SetString(aws.ToString(f.records[0].SequenceNumber), 10)
@@ -308,7 +288,7 @@ func TestReplayFromTheQueueAndALostRange(t *testing.T) {
 // invalid ones and other reasons stay in the queue.
 func TestPoisonResendsWhatIsValidNow(t *testing.T) {
 	f := newFixture(t, true)
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	valid := `{"eventId":"e-fixed","userId":"user-9","type":"view","productId":"sku-1","category":"shoes","price":1.5,"ts":"2026-11-26T12:00:00Z"}`
 	q := f.tool.Target.PoisonQueueURL
 	f.sendMessage(t, q, poison.Document{Reason: "type: unknown", ShardID: src.ShardID, SequenceNumber: "1", Payload: valid, PayloadEncoding: "utf8"})

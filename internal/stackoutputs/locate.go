@@ -2,7 +2,9 @@ package stackoutputs
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"io"
 
 	"github.com/streamfn/streamfn/internal/local/endpoints"
 )
@@ -16,6 +18,23 @@ type Located struct {
 	// process's environment (AWS_ENDPOINT_URL_*, region, dummy
 	// credentials), where the SDK's default configuration reads it.
 	Local bool
+}
+
+// NewFlagSet is the flag set of a tool that reads a pipeline: its errors,
+// and its usage text followed by the flags on -h, go to stderr. It has the
+// flags that choose the pipeline, as Locate takes them: -stack, a deployed
+// stack, or -endpoints, a local run's endpoints file. With neither, the
+// tool reads the running local run.
+func NewFlagSet(name, usage string, stderr io.Writer, stack, endpointsPath *string) *flag.FlagSet {
+	flags := flag.NewFlagSet(name, flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		flags.PrintDefaults()
+	}
+	flags.StringVar(stack, "stack", "", "a deployed stack (its outputs from pulumi); empty = the local run")
+	flags.StringVar(endpointsPath, "endpoints", "", "the local run's endpoints file (default "+endpoints.CurrentDir+"/"+endpoints.FileName+")")
+	return flags
 }
 
 // Locate finds the outputs of a deployed stack (with stack, through the

@@ -1,8 +1,9 @@
 package stackoutputs
 
 import (
-	"context"
 	"errors"
+	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // the environment the SDK reads; a missing run and a double target are
 // clear errors.
 func TestLocate(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	if _, err := Locate(ctx, t.TempDir(), "prod", "x.env"); err == nil || !strings.Contains(err.Error(), "not both") {
 		t.Errorf("-stack and -endpoints: %v", err)
 	}
@@ -45,5 +46,34 @@ func TestLocate(t *testing.T) {
 	}
 	if os.Getenv(endpoints.S3) != "http://127.0.0.1:4566" || os.Getenv("AWS_REGION") != "eu-west-1" {
 		t.Fatalf("the environment holds %s=%q AWS_REGION=%q", endpoints.S3, os.Getenv(endpoints.S3), os.Getenv("AWS_REGION"))
+	}
+}
+
+// A tool's flag set: -stack and -endpoints fill what Locate takes, and -h
+// prints the tool's usage, then the flags, naming the endpoints file's
+// default place, to the tool's stderr.
+func TestNewFlagSet(t *testing.T) {
+	for _, c := range []struct {
+		args                 []string
+		stack, endpointsPath string
+	}{
+		{nil, "", ""},
+		{[]string{"-stack", "prod"}, "prod", ""},
+		{[]string{"-endpoints", "run/endpoints.env"}, "", "run/endpoints.env"},
+	} {
+		var stack, endpointsPath string
+		flags := NewFlagSet("tool", "usage: tool\n", io.Discard, &stack, &endpointsPath)
+		if err := flags.Parse(c.args); err != nil || stack != c.stack || endpointsPath != c.endpointsPath {
+			t.Errorf("%q: -stack %q -endpoints %q (%v), want %q %q", c.args, stack, endpointsPath, err, c.stack, c.endpointsPath)
+		}
+	}
+	var stderr strings.Builder
+	flags := NewFlagSet("tool", "usage: tool\n", &stderr, new(string), new(string))
+	if err := flags.Parse([]string{"-h"}); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v, want flag.ErrHelp", err)
+	}
+	help := stderr.String()
+	if !strings.HasPrefix(help, "usage: tool\n") || !strings.Contains(help, "-stack") || !strings.Contains(help, endpoints.CurrentDir+"/"+endpoints.FileName) {
+		t.Errorf("help %q: want the usage, then the flags with the default endpoints file", help)
 	}
 }

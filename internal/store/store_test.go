@@ -150,7 +150,7 @@ func TestUnmarshalNamesBadAttribute(t *testing.T) {
 
 func TestMemory(t *testing.T) {
 	var m Memory
-	ctx := context.Background()
+	ctx := t.Context()
 	it := sampleItem("u")
 	if err := m.Save(ctx, it); err != nil || it.Version != 1 {
 		t.Fatalf("Save = %v, version %d", err, it.Version)
@@ -206,7 +206,7 @@ func TestLoadRetriesUnprocessedKeys(t *testing.T) {
 	fake := &fakeDynamoDB{unprocessedRounds: 2}
 	d := NewDynamoDB(fake, "features", "expiresAt")
 	d.UnprocessedBackoff = time.Millisecond
-	got, err := d.Load(context.Background(), []string{"a", "b", "c", "d"})
+	got, err := d.Load(t.Context(), []string{"a", "b", "c", "d"})
 	if err != nil || len(got) != 4 || fake.calls != 3 {
 		t.Fatalf("Load = %d items, %v after %d calls; want 4 items after 3 calls", len(got), err, fake.calls)
 	}
@@ -216,16 +216,15 @@ func TestLoadRetriesUnprocessedKeys(t *testing.T) {
 	fake = &fakeDynamoDB{unprocessedRounds: 100}
 	d = NewDynamoDB(fake, "features", "expiresAt")
 	d.UnprocessedBackoff = time.Millisecond
-	if _, err := d.Load(context.Background(), []string{"a", "b"}); err == nil || !strings.Contains(err.Error(), "unprocessed") {
+	if _, err := d.Load(t.Context(), []string{"a", "b"}); err == nil || !strings.Contains(err.Error(), "unprocessed") {
 		t.Fatalf("error = %v; want one saying keys stayed unprocessed", err)
 	}
 }
 
 // TestDynamoDB runs the store against dynalite.
 func TestDynamoDB(t *testing.T) {
-	server := emutest.Start(t, emulators.DynamoDB)
-	ctx := emutest.Context(t)
-	client := dynamodb.NewFromConfig(emutest.Config(server))
+	ctx := t.Context()
+	client := emutest.StartAll(t, emulators.DynamoDB).DynamoDB
 	if err := CreateTable(ctx, client, "features"); err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +292,7 @@ func TestLoadIsolatesAnUnreadableItem(t *testing.T) {
 		ids[i] = string(rune('a'+i%26)) + strconv.Itoa(i)
 	}
 	ids[2] = "c"
-	got, err := d.Load(context.Background(), ids)
+	got, err := d.Load(t.Context(), ids)
 	var unreadable *UnreadableError
 	if !errors.As(err, &unreadable) || len(unreadable.Users) != 1 || unreadable.For("c") == nil || unreadable.For(ids[0]) != nil {
 		t.Fatalf("error = %v; want an *UnreadableError naming user c only", err)

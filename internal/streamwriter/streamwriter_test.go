@@ -32,7 +32,7 @@ func records(n int) []Record {
 var fast = Options{BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond, Margin: 20 * time.Millisecond, Budget: time.Second}
 
 func deadline(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	ctx, cancel := context.WithTimeout(t.Context(), d)
 	t.Cleanup(cancel)
 	return ctx
 }

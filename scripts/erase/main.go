@@ -24,7 +24,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -42,25 +41,20 @@ import (
 	"github.com/streamfn/streamfn/infra/stackconfig"
 	"github.com/streamfn/streamfn/internal/emulators"
 	"github.com/streamfn/streamfn/internal/erase"
-	"github.com/streamfn/streamfn/internal/local/endpoints"
 	"github.com/streamfn/streamfn/internal/stackoutputs"
 	"github.com/streamfn/streamfn/internal/store"
 )
 
+const usageText = "usage: erase -user ID [-stack NAME | -endpoints FILE] [-dry-run] [-json]\n\nExit codes: 0 done, 1 the erasure failed part-way, 2 usage or set-up error.\n"
+
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("erase", flag.ContinueOnError)
-	flags.SetOutput(stderr)
+	var stack, endpointsPath string
+	flags := stackoutputs.NewFlagSet("erase", usageText, stderr, &stack, &endpointsPath)
 	user := flags.String("user", "", "the userId to erase (required)")
-	stack := flags.String("stack", "", "a deployed stack (its outputs from pulumi); empty = the local run")
-	endpointsPath := flags.String("endpoints", "", "the local run's endpoints file (default "+endpoints.CurrentDir+"/"+endpoints.FileName+")")
 	dryRun := flags.Bool("dry-run", false, "find what would be erased, change nothing")
 	asJSON := flags.Bool("json", false, "print the report as JSON")
-	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: erase -user ID [-stack NAME | -endpoints FILE] [-dry-run] [-json]\n\nExit codes: 0 done, 1 the erasure failed part-way, 2 usage or set-up error.")
-		flags.PrintDefaults()
-	}
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
@@ -70,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	target, where, err := setUp(ctx, *stack, *endpointsPath)
+	target, where, err := setUp(ctx, stack, endpointsPath)
 	if err != nil {
 		fmt.Fprintln(stderr, "erase:", err)
 		return 2

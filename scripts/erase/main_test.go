@@ -6,10 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
 	"github.com/streamfn/streamfn/internal/emulators"
 	"github.com/streamfn/streamfn/internal/emulators/emutest"
 	"github.com/streamfn/streamfn/internal/erase"
@@ -23,32 +19,27 @@ import (
 // stores through the stack's outputs and the standard AWS_ENDPOINT_URL_*
 // variables, as the redrive tool does: no local mode in its logic.
 func TestEraseThroughTheEndpointVariables(t *testing.T) {
-	ddbServer := emutest.Start(t, emulators.DynamoDB)
-	sqsServer := emutest.Start(t, emulators.SQS)
-	ctx := emutest.Context(t)
-	ddb := dynamodb.NewFromConfig(emutest.Config(ddbServer))
-	if err := store.CreateTable(ctx, ddb, "features-1"); err != nil {
+	ctx := t.Context()
+	emu := emutest.StartAll(t, emulators.DynamoDB, emulators.SQS)
+	if err := store.CreateTable(ctx, emu.DynamoDB, "features-1"); err != nil {
 		t.Fatal(err)
 	}
-	st := store.NewDynamoDB(ddb, "features-1", "expiresAt")
+	st := store.NewDynamoDB(emu.DynamoDB, "features-1", "expiresAt")
 	item := features.NewItem("u1")
 	item.EventCount = 3
 	if err := st.Save(ctx, item); err != nil {
 		t.Fatal(err)
 	}
-	q, err := sqs.NewFromConfig(emutest.Config(sqsServer)).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("poison-1")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	queueURL := emutest.CreateQueue(t, emu.SQS, "poison-1")
 	// The endpoints file and stack outputs a local run writes.
 	dir := t.TempDir()
 	outputs := filepath.Join(dir, "outputs.json")
-	if err := (stackoutputs.Outputs{"tableName": "features-1", "poisonQueueUrl": aws.ToString(q.QueueUrl)}).Write(outputs); err != nil {
+	if err := (stackoutputs.Outputs{"tableName": "features-1", "poisonQueueUrl": queueURL}).Write(outputs); err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(dir, endpoints.FileName)
 	if err := endpoints.New("dev", "us-east-1", outputs, map[string]string{
-		endpoints.DynamoDB: ddbServer.Endpoint, endpoints.SQS: sqsServer.Endpoint,
+		endpoints.DynamoDB: emu.Servers[emulators.DynamoDB].Endpoint, endpoints.SQS: emu.Servers[emulators.SQS].Endpoint,
 	}).Write(file); err != nil {
 		t.Fatal(err)
 	}

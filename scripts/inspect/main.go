@@ -80,14 +80,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var opts options
-	flags := flag.NewFlagSet("inspect", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	flags.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		flags.PrintDefaults()
-	}
-	flags.StringVar(&opts.stack, "stack", "", "a deployed stack to read (its outputs from pulumi); empty = the local run")
-	flags.StringVar(&opts.endpointsPath, "endpoints", "", "the local run's endpoints file (default "+endpoints.CurrentDir+"/"+endpoints.FileName+")")
+	flags := stackoutputs.NewFlagSet("inspect", usageText, stderr, &opts.stack, &opts.endpointsPath)
 	flags.BoolVar(&opts.json, "json", false, "print one JSON document instead of tables")
 	flags.IntVar(&opts.top, "top", 10, "how many top users")
 	flags.IntVar(&opts.newest, "n", 5, "how many of the newest poison messages and failure records")

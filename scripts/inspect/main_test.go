@@ -44,17 +44,17 @@ func (s *syncBuffer) String() string {
 func TestUsageErrorsExitTwo(t *testing.T) {
 	for _, args := range [][]string{{"user"}, {"nonsense"}, {"top", "extra"}, {"-top", "0"}, {"-stack", "dev", "-endpoints", "x"}, {"-no-such-flag"}} {
 		var out, errOut bytes.Buffer
-		if code := run(context.Background(), args, &out, &errOut); code != exitUsage {
+		if code := run(t.Context(), args, &out, &errOut); code != exitUsage {
 			t.Errorf("inspect %q: exit %d, want %d (stderr %q)", args, code, exitUsage, errOut.String())
 		}
 	}
 	var errOut bytes.Buffer
-	if code := run(context.Background(), []string{"-h"}, &bytes.Buffer{}, &errOut); code != exitOK || !strings.Contains(errOut.String(), "exit codes:") {
+	if code := run(t.Context(), []string{"-h"}, &bytes.Buffer{}, &errOut); code != exitOK || !strings.Contains(errOut.String(), "exit codes:") {
 		t.Errorf("-h: exit %d, help %q", code, errOut.String())
 	}
 	// No local run at that path: the error names the file and how to start one.
 	errOut.Reset()
-	if code := run(context.Background(), []string{"-endpoints", t.TempDir() + "/endpoints.env"}, &bytes.Buffer{}, &errOut); code != exitUsage || !strings.Contains(errOut.String(), "make local") {
+	if code := run(t.Context(), []string{"-endpoints", t.TempDir() + "/endpoints.env"}, &bytes.Buffer{}, &errOut); code != exitUsage || !strings.Contains(errOut.String(), "make local") {
 		t.Errorf("no run: exit %d, %q", code, errOut.String())
 	}
 }
@@ -74,7 +74,7 @@ func TestAgainstALiveLocalRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)

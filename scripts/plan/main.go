@@ -228,15 +228,7 @@ func priceStack(p *plan.Plan, load capacity.Load, pricesFile string) (*costRepor
 		return nil, 2, err
 	}
 	load = load.Normalized()
-	alarms, dashboards := 0, 0
-	for _, r := range p.Resources {
-		switch r.Type {
-		case "aws:cloudwatch/metricAlarm:MetricAlarm":
-			alarms++
-		case "aws:cloudwatch/dashboard:Dashboard":
-			dashboards++
-		}
-	}
+	alarms, dashboards := p.Monitoring()
 	bill := capacity.CostWith(p.Config, load, prices, alarms, dashboards)
 	ws := capacity.Check(p.Config, load)
 	if ws == nil {

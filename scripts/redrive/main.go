@@ -32,7 +32,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/streamfn/streamfn/internal/emulators"
-	"github.com/streamfn/streamfn/internal/local/endpoints"
 	"github.com/streamfn/streamfn/internal/redrive"
 	"github.com/streamfn/streamfn/internal/stackoutputs"
 )
@@ -99,14 +98,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var opts options
-	flags := flag.NewFlagSet("redrive", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	flags.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		flags.PrintDefaults()
-	}
-	flags.StringVar(&opts.stack, "stack", "", "a deployed stack (its outputs from pulumi); empty = the local run")
-	flags.StringVar(&opts.endpointsPath, "endpoints", "", "the local run's endpoints file (default "+endpoints.CurrentDir+"/"+endpoints.FileName+")")
+	flags := stackoutputs.NewFlagSet("redrive", usageText, stderr, &opts.stack, &opts.endpointsPath)
 	flags.BoolVar(&opts.json, "json", false, "print one JSON document instead of tables")
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "replay, poison: show what would happen; invoke, put and delete nothing")
 	flags.StringVar(&opts.reason, "reason", "", "poison: only messages whose reason contains this text")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -12,21 +11,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
 
 	"github.com/streamfn/streamfn/internal/failure"
-	"github.com/streamfn/streamfn/internal/local/endpoints"
-	localrun "github.com/streamfn/streamfn/internal/local/run"
-	"github.com/streamfn/streamfn/internal/local/run/runtest"
 	"github.com/streamfn/streamfn/internal/redrive"
-	"github.com/streamfn/streamfn/internal/stackoutputs"
+	"github.com/streamfn/streamfn/internal/redrive/redrivetest"
 )
 
 // cli runs the command in this process, as `go run ./scripts/redrive
@@ -34,7 +27,7 @@ import (
 func cli(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
+	code := run(t.Context(), args, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -67,66 +60,28 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 // retention would. It must be reported lost, with its range, exit 1, and
 // stay where it is.
 func TestCLIAgainstALiveLocalRun(t *testing.T) {
-	local := runtest.Start(t, localrun.Options{Stack: "outage", Port: 0, IngestCap: 2, Users: 1, Batch: 1, Clients: 1, Outage: 20 * time.Second})
-	envFile, f, log := local.Endpoints, local.File, local.Log
-	outageEnds := time.Now().Add(20 * time.Second)
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	outputs, err := stackoutputs.Read(f.Values[endpoints.Outputs])
-	if err != nil {
-		t.Fatal(err)
-	}
-	target, err := redrive.TargetFromOutputs("outage", envFile, outputs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kin := kinesis.NewFromConfig(cfg)
+	// Valid events for 5 users, keyed by userId as ingest keys them, all
+	// given up by the mapping during the outage.
+	local := redrivetest.StartOutage(t, 60, 5)
+	envFile, cfg, outputs, target, sent := local.Endpoints, local.Config, local.Outputs, local.Target, local.Sent
+	firstSeq := aws.ToString(local.Put.Records[0].SequenceNumber)
+	shard := aws.ToString(local.Put.Records[0].ShardId)
 
-	// Valid events for 5 users, keyed by userId as ingest keys them.
-	sent := map[string]int{}
-	var entries []ktypes.PutRecordsRequestEntry
-	for i := range 60 {
-		user := fmt.Sprintf("user-%d", i%5)
-		sent[user]++
-		data := fmt.Sprintf(`{"eventId":"e-%d","userId":%q,"type":"view","productId":"sku-%d","category":"shoes","price":1,"ts":"2026-11-26T12:00:%02dZ"}`, i, user, i%7, i%60)
-		entries = append(entries, ktypes.PutRecordsRequestEntry{PartitionKey: aws.String(user), Data: []byte(data)})
-	}
-	out, err := kin.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String(target.StreamName), Records: entries})
-	if err != nil || aws.ToInt32(out.FailedRecordCount) > 0 {
-		t.Fatalf("PutRecords: %v", err)
-	}
-	firstSeq := aws.ToString(out.Records[0].SequenceNumber)
-	shard := aws.ToString(out.Records[0].ShardId)
-
-	// The mapping gives up on them during the outage.
+	code, stdout, stderr := cli(t, "-endpoints", envFile, "-json", "list")
 	var list redrive.ListReport
-	deadline := time.Now().Add(2 * time.Minute)
-	for records := 0; records < 60; {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 2 minutes, %d of 60 records in on-failure records:\n%s", records, log.String())
-		}
-		time.Sleep(time.Second)
-		code, stdout, stderr := cli(t, "-endpoints", envFile, "-json", "list")
-		if code != exitOK {
-			t.Fatalf("list: exit %d: %s", code, stderr)
-		}
-		list = redrive.ListReport{}
-		if err := json.Unmarshal([]byte(stdout), &list); err != nil {
-			t.Fatalf("list -json: %v\n%s", err, stdout)
-		}
-		records = 0
-		for _, fl := range list.Failures {
-			records += fl.Records
-		}
+	if err := json.Unmarshal([]byte(stdout), &list); code != exitOK || err != nil {
+		t.Fatalf("list -json: exit %d, %v: %s\n%s", code, err, stdout, stderr)
 	}
+	records := 0
 	for _, fl := range list.Failures {
+		records += fl.Records
 		if !fl.InStream || fl.Lost || fl.ShardID != shard || fl.Condition == "" {
 			t.Errorf("failure %+v", fl)
 		}
 	}
-	time.Sleep(time.Until(outageEnds))
+	if records < 60 {
+		t.Errorf("list -json shows %d records in on-failure records, want 60", records)
+	}
 
 	// A range below the trim horizon, in a record without payload.
 	oldest, _ := new(big.Int).SetString(firstSeq, 10)
@@ -141,21 +96,21 @@ func TestCLIAgainstALiveLocalRun(t *testing.T) {
 	body, _ := json.Marshal(gone)
 	if target.Bucket != "" {
 		key := failure.ObjectKey("00000000-0000-4000-8000-000000000000", shard, time.Now(), uuid.New())
-		if _, err := s3.NewFromConfig(cfg).PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(target.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+		if _, err := s3.NewFromConfig(cfg).PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(target.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
 			t.Fatal(err)
 		}
-	} else if _, err := sqs.NewFromConfig(cfg).SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(target.FailuresQueueURL), MessageBody: aws.String(string(body))}); err != nil {
+	} else if _, err := sqs.NewFromConfig(cfg).SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(target.FailuresQueueURL), MessageBody: aws.String(string(body))}); err != nil {
 		t.Fatal(err)
 	}
 
-	code, stdout, _ := cli(t, "-endpoints", envFile, "list")
+	code, stdout, _ = cli(t, "-endpoints", envFile, "list")
 	if code != exitFinding || !strings.Contains(stdout, "LOST: "+shard+" "+gone.KinesisBatchInfo.StartSequenceNumber+".."+gone.KinesisBatchInfo.EndSequenceNumber) {
 		t.Fatalf("list with a lost range: exit %d, want 1 and the range:\n%s", code, stdout)
 	}
 
 	count := func() map[string]int {
 		items := map[string]int{}
-		out, err := dynamodb.NewFromConfig(cfg).Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(outputs["tableName"].(string))})
+		out, err := dynamodb.NewFromConfig(cfg).Scan(t.Context(), &dynamodb.ScanInput{TableName: aws.String(outputs["tableName"].(string))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,7 +133,7 @@ func TestCLIAgainstALiveLocalRun(t *testing.T) {
 		t.Fatalf("a dry run changed the table: %v, then %v", before, got)
 	}
 
-	code, stdout, stderr := cli(t, "-endpoints", envFile, "-json", "replay")
+	code, stdout, stderr = cli(t, "-endpoints", envFile, "-json", "replay")
 	var rep redrive.ReplayReport
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != exitFinding || rep.Failed != 0 || len(rep.Lost) != 1 ||
 		rep.Lost[0].StartSequenceNumber != gone.KinesisBatchInfo.StartSequenceNumber || rep.RecordsReplayed != dry.RecordsReplayed {

@@ -106,7 +106,7 @@ func TestTheSDKDefaultConfigReachesTheStandIn(t *testing.T) {
 	for k, v := range read.Values {
 		t.Setenv(k, v)
 	}
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -64,14 +64,7 @@ func newStream(t *testing.T, shards int) (*kinesis.Client, string) {
 	}
 	client := kinesis.NewFromConfig(emutest.Config(kinesalite))
 	name := fmt.Sprintf("esm-test-%d", streamCounter.Add(1))
-	ctx := emutest.Context(t)
-	if _, err := client.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(int32(shards))}); err != nil {
-		t.Fatal(err)
-	}
-	waiter := kinesis.NewStreamExistsWaiter(client, func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay = 10 * time.Millisecond })
-	if err := waiter.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)}, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	emutest.CreateStream(t, client, name, shards)
 	return client, name
 }
 
@@ -86,7 +79,7 @@ func put(t *testing.T, client *kinesis.Client, stream string, keys ...string) []
 	var seqs []string
 	for len(entries) > 0 {
 		n := min(500, len(entries))
-		out, err := client.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: entries[:n]})
+		out, err := client.PutRecords(t.Context(), &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: entries[:n]})
 		if err != nil || aws.ToInt32(out.FailedRecordCount) > 0 {
 			t.Fatalf("PutRecords: %v %+v", err, out)
 		}
@@ -174,7 +167,7 @@ func run(t *testing.T, cfg Config, client *kinesis.Client, fn Invoker) *Mapping 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
 	t.Cleanup(func() {
@@ -720,7 +713,7 @@ func TestEventsRebuildsTheInvocationTheMappingSent(t *testing.T) {
 	eventually(t, "the discard", func() bool { return len(dest.all()) == 1 })
 	doc := dest.all()[0]
 
-	ctx := context.Background()
+	ctx := t.Context()
 	it, err := client.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(stream), ShardId: aws.String(doc.KinesisBatchInfo.ShardID),
 		ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber, StartingSequenceNumber: aws.String(doc.KinesisBatchInfo.StartSequenceNumber)})
 	if err != nil {

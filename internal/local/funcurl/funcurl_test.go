@@ -84,14 +84,32 @@ func TestRequestBecomesAFunctionURLEvent(t *testing.T) {
 	}
 }
 
-func TestBinaryBodyIsBase64(t *testing.T) {
-	for _, tt := range []struct{ contentType, body string }{
-		{"application/octet-stream", "plain"},
-		{"application/json", "\xff\xfe not utf-8"},
+// A binary or compressed body reaches the function base64-encoded, its
+// bytes and its content-encoding header unchanged, whatever its media type;
+// text, and identity (no compression), stays text.
+func TestBodyInTheEvent(t *testing.T) {
+	compressed := "\x1f\x8b\x08\x00 plain ascii after a gzip header"[4:] // valid UTF-8 on purpose
+	for _, tt := range []struct {
+		contentType, encoding, body string
+		base64                      bool
+	}{
+		{"application/octet-stream", "", "plain", true},
+		{"application/json", "", "\xff\xfe not utf-8", true},
+		{"application/x-ndjson", "gzip", compressed, true},
+		{"application/x-ndjson", "deflate", compressed, true},
+		{"application/x-ndjson", "br", compressed, true},
+		{"application/x-ndjson", "gzip, identity", compressed, true},
+		{"application/json", "identity", `{"a":1}`, false},
+		{"application/json", "", `{"a":1}`, false},
 	} {
-		inv := &fakeInvoker{result: ok(`{"statusCode":200}`)}
+		inv := &fakeInvoker{result: ok(`{"statusCode":202}`)}
 		srv := serve(t, inv, "NONE")
-		resp, err := http.Post(srv.URL, tt.contentType, strings.NewReader(tt.body))
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(tt.body))
+		req.Header.Set("Content-Type", tt.contentType)
+		if tt.encoding != "" {
+			req.Header.Set("Content-Encoding", tt.encoding)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,9 +118,14 @@ func TestBinaryBodyIsBase64(t *testing.T) {
 		if err := json.Unmarshal(inv.got, &ev); err != nil {
 			t.Fatal(err)
 		}
-		decoded, _ := base64.StdEncoding.DecodeString(ev.Body)
-		if !ev.IsBase64Encoded || string(decoded) != tt.body {
-			t.Errorf("%s %q: body %q base64=%v", tt.contentType, tt.body, ev.Body, ev.IsBase64Encoded)
+		body := ev.Body
+		if ev.IsBase64Encoded {
+			decoded, _ := base64.StdEncoding.DecodeString(ev.Body)
+			body = string(decoded)
+		}
+		if ev.IsBase64Encoded != tt.base64 || body != tt.body || ev.Headers["content-encoding"] != tt.encoding {
+			t.Errorf("%s, content-encoding %q, %q: body %q base64=%v content-encoding %q; want base64=%v",
+				tt.contentType, tt.encoding, tt.body, ev.Body, ev.IsBase64Encoded, ev.Headers["content-encoding"], tt.base64)
 		}
 		if ev.RequestContext.Authorizer != nil {
 			t.Errorf("NONE URL carries an authorizer: %+v", ev.RequestContext.Authorizer)
@@ -145,19 +168,6 @@ func TestResponses(t *testing.T) {
 	}
 }
 
-func TestTooLargeIs413WithoutInvoking(t *testing.T) {
-	inv := &fakeInvoker{result: ok(`{}`)}
-	srv := serve(t, inv, "NONE")
-	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(strings.Repeat("x", maxRequestBytes+1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge || inv.got != nil {
-		t.Errorf("status %d, invoked=%v; want 413 and no invocation", resp.StatusCode, inv.got != nil)
-	}
-}
-
 // The event carries the body's <, > and & as they are, as Lambda's does,
 // not as encoding/json's \u003c escapes.
 func TestEventKeepsHTMLCharacters(t *testing.T) {
@@ -175,47 +185,6 @@ func TestEventKeepsHTMLCharacters(t *testing.T) {
 	var ev events.LambdaFunctionURLRequest
 	if err := json.Unmarshal(inv.got, &ev); err != nil || ev.Body != body {
 		t.Errorf("body = %q, %v; want %q", ev.Body, err, body)
-	}
-}
-
-// A compressed body reaches the function base64-encoded, its bytes and its
-// content-encoding header unchanged, whatever its media type.
-func TestCompressedBodyIsBase64WithItsEncoding(t *testing.T) {
-	for _, encoding := range []string{"gzip", "deflate", "br", "gzip, identity"} {
-		inv := &fakeInvoker{result: ok(`{"statusCode":202}`)}
-		srv := serve(t, inv, "NONE")
-		compressed := "\x1f\x8b\x08\x00 plain ascii after a gzip header"[4:] // valid UTF-8 on purpose
-		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(compressed))
-		req.Header.Set("Content-Type", "application/x-ndjson")
-		req.Header.Set("Content-Encoding", encoding)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		var ev events.LambdaFunctionURLRequest
-		if err := json.Unmarshal(inv.got, &ev); err != nil {
-			t.Fatal(err)
-		}
-		decoded, _ := base64.StdEncoding.DecodeString(ev.Body)
-		if !ev.IsBase64Encoded || string(decoded) != compressed || ev.Headers["content-encoding"] != encoding {
-			t.Errorf("%s: body %q base64=%v content-encoding %q", encoding, ev.Body, ev.IsBase64Encoded, ev.Headers["content-encoding"])
-		}
-	}
-	// identity is no compression: text stays text.
-	inv := &fakeInvoker{result: ok(`{"statusCode":202}`)}
-	srv := serve(t, inv, "NONE")
-	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(`{"a":1}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Content-Encoding", "identity")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	var ev events.LambdaFunctionURLRequest
-	if err := json.Unmarshal(inv.got, &ev); err != nil || ev.IsBase64Encoded || ev.Body != `{"a":1}` {
-		t.Errorf("identity: %+v %v", ev, err)
 	}
 }
 

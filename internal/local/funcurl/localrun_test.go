@@ -3,20 +3,20 @@ package funcurl_test
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/streamfn/streamfn/internal/emulators"
-	"github.com/streamfn/streamfn/internal/local/lambdaenv"
+	"github.com/streamfn/streamfn/infra/pipeline"
+	"github.com/streamfn/streamfn/internal/emulators/emutest"
+	"github.com/streamfn/streamfn/internal/local/endpoints"
 	"github.com/streamfn/streamfn/internal/local/run"
+	"github.com/streamfn/streamfn/internal/local/run/runtest"
+	"github.com/streamfn/streamfn/internal/stackoutputs"
 )
 
 // TestLocalRunAnswersWhatClientsSend starts the whole local run (the
@@ -24,70 +24,24 @@ import (
 // package's Function URL) and sends it the bodies of issue 12's "Done
 // when" list, each of which must get the answer the README documents.
 func TestLocalRunAnswersWhatClientsSend(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the whole local run")
-	}
-	if err := lambdaenv.CheckPlatform(); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
-	root, err := emulators.ModuleRoot()
+	emutest.RequireNode(t)
+	local := runtest.Start(t, run.Options{Stack: "dev", Duration: 10 * time.Minute, Seed: 1, IngestCap: 2})
+	outputs, err := stackoutputs.Read(local.File.Values[endpoints.Outputs])
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	url, err := outputs.String(pipeline.OutputIngestURL) // the local Function URL
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
-
-	ctx, stop := context.WithCancel(context.Background())
-	var out bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run.Run(ctx, run.Options{Root: root, Stack: "dev", Duration: 10 * time.Minute, Port: port, Seed: 1,
-			IngestCap: 2, Stdout: &out, Stderr: &out})
-	}()
-	ended := false
-	t.Cleanup(func() {
-		stop()
-		if ended {
-			return
-		}
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("local run: %v\n%s", err, out.String())
-			}
-		case <-time.After(2 * time.Minute):
-			t.Errorf("the local run did not stop within 2 minutes")
-		}
-	})
-
-	// Ready when the URL answers (GET: 405 from ingest itself).
-	deadline := time.Now().Add(4 * time.Minute)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusMethodNotAllowed {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			ended = true
-			if errors.Is(err, emulators.ErrNodeMissing) {
-				t.Skipf("skipping: %v", err)
-			}
-			t.Fatalf("the local run ended before its URL answered: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the local run's URL did not answer within 4 minutes\n%s", out.String())
-		}
-		time.Sleep(250 * time.Millisecond)
+	// ingest itself answers a GET.
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("GET %s: %s, want 405 from ingest", url, resp.Status)
 	}
 
 	post := func(t *testing.T, contentType, encoding string, body []byte) (int, string) {

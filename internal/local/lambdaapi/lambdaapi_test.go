@@ -46,7 +46,7 @@ func client(t *testing.T, inv *fakeInvoker) *lambda.Client {
 // Lambda: the payload goes in, the function's response and its
 // X-Amz-Function-Error come back, and errors have Lambda's types.
 func TestTheSDKInvokesThroughTheLocalAPI(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	inv := &fakeInvoker{res: lambdaenv.Result{Payload: []byte(`{"batchItemFailures":[]}`)}}
 	c := client(t, inv)
 	for _, name := range []string{"processor-5e", functionARN, "123456789012:function:processor-5e", "processor-5e:$LATEST",

@@ -87,7 +87,7 @@ type fakeResponse struct {
 
 func invoke(t *testing.T, p *Pool, payload string) (Result, fakeResponse) {
 	t.Helper()
-	res, err := p.Invoke(context.Background(), []byte(payload))
+	res, err := p.Invoke(t.Context(), []byte(payload))
 	if err != nil {
 		t.Fatalf("Invoke(%s): %v", payload, err)
 	}
@@ -180,7 +180,7 @@ func TestInvocationsBeyondConcurrencyAreThrottled(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if _, err := p.Invoke(context.Background(), []byte(`{}`)); !errors.Is(err, ErrThrottled) {
+	if _, err := p.Invoke(t.Context(), []byte(`{}`)); !errors.Is(err, ErrThrottled) {
 		t.Fatalf("third concurrent invoke: err = %v, want ErrThrottled", err)
 	}
 	wg.Wait()
@@ -253,7 +253,7 @@ func TestCloseKillsEveryProcessAndFreesThePorts(t *testing.T) {
 		}
 		l.Close()
 	}
-	if _, err := p.Invoke(context.Background(), []byte(`{}`)); !errors.Is(err, ErrClosed) {
+	if _, err := p.Invoke(t.Context(), []byte(`{}`)); !errors.Is(err, ErrClosed) {
 		t.Errorf("invoke after Close: err = %v, want ErrClosed", err)
 	}
 }

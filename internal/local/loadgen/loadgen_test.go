@@ -114,7 +114,7 @@ func runLoad(t *testing.T, opts Options, in *fakeIngest) (*Generator, *Ledger, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	if err := g.Run(ctx); err != nil {
 		t.Fatal(err)

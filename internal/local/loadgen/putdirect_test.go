@@ -36,7 +36,7 @@ func TestPutDirectSplitsAtPutRecordsLimits(t *testing.T) {
 	for i := range 985 {
 		items = append(items, item{line: fmt.Appendf(nil, `{"eventId":"e-%d"}`, i), valid: true, key: fmt.Sprintf("pk-%d", i)})
 	}
-	if err := g.putDirect(context.Background(), items); err != nil {
+	if err := g.putDirect(t.Context(), items); err != nil {
 		t.Fatalf("putDirect of 985 records: %v", err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 // it; reads always pass.
 func TestWritesFailOnlyDuringTheOutage(t *testing.T) {
 	srv := emutest.Start(t, emulators.DynamoDB)
-	ctx := emutest.Context(t)
+	ctx := t.Context()
 	p, err := Start(srv.Endpoint)
 	if err != nil {
 		t.Fatal(err)

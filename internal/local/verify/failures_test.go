@@ -27,7 +27,7 @@ func TestReadDiscardedFromThePayload(t *testing.T) {
 	}
 	payload := string(esm.Events(esm.EventSource{ShardID: "shardId-000000000000"}, records, 0)[0])
 	doc := failure.Document{KinesisBatchInfo: failure.KinesisBatchInfo{ShardID: "shardId-000000000000", StartSequenceNumber: "100", EndSequenceNumber: "102", BatchSize: 3}, Payload: payload}
-	d, err := ReadDiscarded(context.Background(), []failure.Document{doc}, nil)
+	d, err := ReadDiscarded(t.Context(), []failure.Document{doc}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestReadDiscardedFromThePayload(t *testing.T) {
 	}
 	// Without a payload the range is read from the stream.
 	doc.Payload = ""
-	d, err = ReadDiscarded(context.Background(), []failure.Document{doc}, func(_ context.Context, shard, start, end string) ([]ktypes.Record, error) {
+	d, err = ReadDiscarded(t.Context(), []failure.Document{doc}, func(_ context.Context, shard, start, end string) ([]ktypes.Record, error) {
 		if shard != "shardId-000000000000" || start != "100" || end != "102" {
 			return nil, fmt.Errorf("read %s %s..%s", shard, start, end)
 		}

@@ -233,7 +233,7 @@ func TestDrainQueueRecoversALostReceive(t *testing.T) {
 	for i := range 25 {
 		q.bodies = append(q.bodies, "m"+strconv.Itoa(i))
 	}
-	got, err := DrainQueue(context.Background(), q, "http://localhost/000000000000/q")
+	got, err := DrainQueue(t.Context(), q, "http://localhost/000000000000/q")
 	if err != nil {
 		t.Fatal(err)
 	}
