@@ -24,6 +24,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -49,6 +51,15 @@ const usageText = "usage: erase -user ID [-stack NAME | -endpoints FILE] [-dry-r
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
+// usageExit is the exit code of a flag error: 0 for -h, which asked for
+// the usage, 2 for anything else.
+func usageExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	var stack, endpointsPath string
 	flags := stackoutputs.NewFlagSet("erase", usageText, stderr, &stack, &endpointsPath)
@@ -56,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	dryRun := flags.Bool("dry-run", false, "find what would be erased, change nothing")
 	asJSON := flags.Bool("json", false, "print the report as JSON")
 	if err := flags.Parse(args); err != nil {
-		return 2
+		return usageExit(err)
 	}
 	if *user == "" {
 		fmt.Fprintln(stderr, "erase: -user is required: the userId whose data to erase")

@@ -42,6 +42,15 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// usageExit is the exit code of a flag error: 0 for -h, which asked for
+// the usage, 2 for anything else.
+func usageExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("plan", flag.ContinueOnError)
 	flags.SetOutput(stderr)
@@ -62,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Exit status: 0 the plan is good; 1 a finding (invalid config, the account quota is too small, an impossible -rate load, or a setting the load would throttle); 2 a usage error (also: a region without a -prices file).")
 	}
 	if err := flags.Parse(args); err != nil {
-		return 2
+		return usageExit(err)
 	}
 	if *dir == "" {
 		found, err := build.ProjectDir("")

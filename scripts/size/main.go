@@ -11,6 +11,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -61,10 +62,19 @@ func flags(l *capacity.Load, o *options, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// usageExit is the exit code of a flag error: 0 for -h, which asked for
+// the usage, 2 for anything else.
+func usageExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	l, o := capacity.DefaultLoad(), options{}
 	if err := flags(&l, &o, stderr).Parse(args); err != nil {
-		return 2
+		return usageExit(err)
 	}
 	if o.loadFile != "" {
 		// The file over the defaults, then the flags given over the file.
@@ -74,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		if err := flags(&l, &o, stderr).Parse(args); err != nil {
-			return 2
+			return usageExit(err)
 		}
 	}
 	if o.dir == "" {
