@@ -54,7 +54,7 @@ func TestInterruptWhilePreparingIsAStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	var out strings.Builder
 	done := make(chan error, 1)
 	go func() {

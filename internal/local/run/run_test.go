@@ -2,7 +2,6 @@ package run
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -105,7 +104,7 @@ func TestTwiceAShardsLimitIsThrottledAndVerifyIsExact(t *testing.T) {
 	}
 	reportFile := filepath.Join(t.TempDir(), "report.json")
 	var out bytes.Buffer
-	err = Run(context.Background(), Options{
+	err = Run(t.Context(), Options{
 		Root: root, Stack: "dev", Rate: 2000, Duration: 6 * time.Second, Users: 50, Batch: 100, Clients: 8, Seed: 3,
 		Verify: true, Port: 0, IngestCap: 4, ReportFile: reportFile, Name: "throttle", Stdout: &out, Stderr: &out,
 	})

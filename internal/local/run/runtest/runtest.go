@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/streamfn/streamfn/internal/emulators"
+	"github.com/streamfn/streamfn/internal/emulators/emutest"
 	"github.com/streamfn/streamfn/internal/local/endpoints"
 	"github.com/streamfn/streamfn/internal/local/lambdaenv"
 	localrun "github.com/streamfn/streamfn/internal/local/run"
@@ -22,14 +23,16 @@ type Run struct {
 	Root      string          // the module root
 	Endpoints string          // the path of its endpoints file
 	File      *endpoints.File // that file, whose variables are set in the process
-	Log       *bytes.Buffer   // what the run printed
+	// Log is what the run printed; read it only once the test's cleanups
+	// stopped the run (the run writes it until then).
+	Log *bytes.Buffer
 }
 
 // Start runs the local pipeline with opts (Root, Stdout, Stderr and
 // Published are set here) until the test ends. The endpoints file's
 // variables are set in the process, so the SDK's default configuration
 // sees only them, never the caller's AWS profile or credentials. It skips
-// the test with -short or where environments cannot run.
+// the test with -short, without Node.js, or where environments cannot run.
 func Start(t *testing.T, opts localrun.Options) *Run {
 	t.Helper()
 	if testing.Short() {
@@ -38,6 +41,7 @@ func Start(t *testing.T, opts localrun.Options) *Run {
 	if err := lambdaenv.CheckPlatform(); err != nil {
 		t.Skip(err)
 	}
+	emutest.RequireNode(t)
 	root, err := emulators.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +72,9 @@ func Start(t *testing.T, opts localrun.Options) *Run {
 	case err := <-done:
 		t.Fatalf("the local run ended before it ran: %v\n%s", err, log.String())
 	case <-time.After(5 * time.Minute):
-		t.Fatalf("the local run did not start:\n%s", log.String())
+		stop()
+		err := <-done // the log is the run's until it ends
+		t.Fatalf("the local run did not start within 5 minutes (%v):\n%s", err, log.String())
 	}
 	f, err := endpoints.Read(envFile)
 	if err != nil {
