@@ -51,7 +51,7 @@ cross:
 	for arch in amd64 arm64; do \
 		GOOS=darwin GOARCH=$$arch $(GO) build ./... && \
 		GOOS=darwin GOARCH=$$arch $(GO) build -o /dev/null $(RIE_PACKAGE) && \
-		GOOS=darwin GOARCH=$$arch $(GO) vet ./internal/local/... ./internal/emulators/... ./scripts/... || exit 1; \
+		GOOS=darwin GOARCH=$$arch $(GO) vet ./internal/dev/local/... ./internal/dev/emulators/... ./scripts/... || exit 1; \
 	done
 
 lint: fmt-check vet staticcheck actionlint

@@ -12,10 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/streamfn/streamfn/internal/gctune"
+	"github.com/streamfn/streamfn/internal/aws/streamwriter"
 	"github.com/streamfn/streamfn/internal/ingest"
-	"github.com/streamfn/streamfn/internal/streamwriter"
-	"github.com/streamfn/streamfn/internal/telemetry"
+	"github.com/streamfn/streamfn/internal/lambdafn/gctune"
+	"github.com/streamfn/streamfn/internal/lambdafn/telemetry"
 )
 
 func main() {

@@ -16,11 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/streamfn/streamfn/internal/gctune"
-	"github.com/streamfn/streamfn/internal/poison"
+	"github.com/streamfn/streamfn/internal/aws/poison"
+	"github.com/streamfn/streamfn/internal/aws/store"
+	"github.com/streamfn/streamfn/internal/lambdafn/gctune"
+	"github.com/streamfn/streamfn/internal/lambdafn/telemetry"
 	"github.com/streamfn/streamfn/internal/processor"
-	"github.com/streamfn/streamfn/internal/store"
-	"github.com/streamfn/streamfn/internal/telemetry"
 )
 
 func main() {

@@ -1,7 +1,7 @@
 package config
 
 import (
-	"github.com/streamfn/streamfn/internal/rfc3339"
+	"github.com/streamfn/streamfn/internal/codec/rfc3339"
 
 	"encoding/json"
 	"fmt"

@@ -14,8 +14,8 @@ import (
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/names"
 	"github.com/streamfn/streamfn/internal/ingest"
+	"github.com/streamfn/streamfn/internal/lambdafn/telemetry"
 	"github.com/streamfn/streamfn/internal/processor"
-	"github.com/streamfn/streamfn/internal/telemetry"
 )
 
 // Function is one Lambda function with everything it owns.

@@ -55,7 +55,7 @@ const (
 	actionKMSGenerateDataKey = "kms:GenerateDataKey"
 
 	// The processor reads a batch's users with BatchGetItem and writes each back with one
-	// conditional PutItem (internal/store); it needs nothing else on the table.
+	// conditional PutItem (internal/aws/store); it needs nothing else on the table.
 	actionDynamoDBBatchGetItem = "dynamodb:BatchGetItem"
 	actionDynamoDBPutItem      = "dynamodb:PutItem"
 

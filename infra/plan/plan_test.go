@@ -12,7 +12,7 @@ import (
 	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/infra/plan"
 	"github.com/streamfn/streamfn/infra/stackconfig"
-	"github.com/streamfn/streamfn/internal/capacity"
+	"github.com/streamfn/streamfn/internal/ops/capacity"
 )
 
 func TestPlanDev(t *testing.T) {
@@ -187,7 +187,7 @@ func TestCapacityCountsThePlansAlarms(t *testing.T) {
 		}
 		alarms, dashboards := p.Monitoring()
 		if alarms != capacity.StackAlarms || dashboards != capacity.StackDashboards {
-			t.Errorf("%s: %d alarms and %d dashboards; internal/capacity bills %d and %d", stack, alarms, dashboards, capacity.StackAlarms, capacity.StackDashboards)
+			t.Errorf("%s: %d alarms and %d dashboards; internal/ops/capacity bills %d and %d", stack, alarms, dashboards, capacity.StackAlarms, capacity.StackDashboards)
 		}
 		if p.Config == nil || p.Config.Region == "" {
 			t.Errorf("%s: the plan carries no config", stack)

@@ -8,8 +8,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/streamfn/streamfn/internal/jsonscan"
-	"github.com/streamfn/streamfn/internal/rfc3339"
+	"github.com/streamfn/streamfn/internal/codec/jsonscan"
+	"github.com/streamfn/streamfn/internal/codec/rfc3339"
 )
 
 // The parser reads an event once, in one pass over its bytes, and decides

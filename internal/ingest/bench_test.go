@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/streamfn/streamfn/internal/eventgen"
-	"github.com/streamfn/streamfn/internal/streamwriter"
+	"github.com/streamfn/streamfn/internal/aws/streamwriter"
+	"github.com/streamfn/streamfn/internal/dev/eventgen"
 )
 
 // takeAll is a stream that takes every record without looking at it, so the

@@ -15,9 +15,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/streamfn/streamfn/internal/env"
-	"github.com/streamfn/streamfn/internal/streamwriter"
-	"github.com/streamfn/streamfn/internal/telemetry"
+	"github.com/streamfn/streamfn/internal/aws/streamwriter"
+	"github.com/streamfn/streamfn/internal/lambdafn/env"
+	"github.com/streamfn/streamfn/internal/lambdafn/telemetry"
 )
 
 // Config is the function's settings. The Pulumi program sets them as the

@@ -19,9 +19,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/streamfn/streamfn/internal/activity"
-	"github.com/streamfn/streamfn/internal/streamwriter"
-	"github.com/streamfn/streamfn/internal/streamwriter/streamtest"
-	"github.com/streamfn/streamfn/internal/telemetry"
+	"github.com/streamfn/streamfn/internal/aws/streamwriter"
+	"github.com/streamfn/streamfn/internal/aws/streamwriter/streamtest"
+	"github.com/streamfn/streamfn/internal/lambdafn/telemetry"
 )
 
 // The events the tests send. view1 has its own eventId; view2 has none.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/streamfn/streamfn/internal/jsonscan"
+	"github.com/streamfn/streamfn/internal/codec/jsonscan"
 )
 
 // Invoke is the function's entry point for lambda.Start (it makes Handler a

@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/streamfn/streamfn/internal/eventgen"
+	"github.com/streamfn/streamfn/internal/dev/eventgen"
 )
 
 // urlEvent is a Function URL event as Lambda (and the local run) sends it,

@@ -18,9 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/streamfn/streamfn/internal/activity"
-	"github.com/streamfn/streamfn/internal/emulators"
-	"github.com/streamfn/streamfn/internal/emulators/emutest"
-	"github.com/streamfn/streamfn/internal/streamwriter"
+	"github.com/streamfn/streamfn/internal/aws/streamwriter"
+	"github.com/streamfn/streamfn/internal/dev/emulators"
+	"github.com/streamfn/streamfn/internal/dev/emulators/emutest"
 )
 
 // chaosStream stands between the writer and a real Kinesis API (kinesalite)

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/streamfn/streamfn/internal/activity"
-	"github.com/streamfn/streamfn/internal/jsonscan"
+	"github.com/streamfn/streamfn/internal/codec/jsonscan"
 )
 
 // The functions here work on the client's raw JSON, as a string so that no

@@ -52,9 +52,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/streamfn/streamfn/internal/activity"
+	"github.com/streamfn/streamfn/internal/aws/streamwriter"
+	"github.com/streamfn/streamfn/internal/codec/jsonscan"
 	"github.com/streamfn/streamfn/internal/features"
-	"github.com/streamfn/streamfn/internal/jsonscan"
-	"github.com/streamfn/streamfn/internal/streamwriter"
 )
 
 // Limits of one request.

@@ -8,8 +8,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/streamfn/streamfn/internal/streamwriter"
-	"github.com/streamfn/streamfn/internal/streamwriter/streamtest"
+	"github.com/streamfn/streamfn/internal/aws/streamwriter"
+	"github.com/streamfn/streamfn/internal/aws/streamwriter/streamtest"
 )
 
 // ingestTimeout is the default streamfn:ingestTimeoutSeconds.

@@ -7,9 +7,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/streamfn/streamfn/internal/activity"
-	"github.com/streamfn/streamfn/internal/eventgen"
-	"github.com/streamfn/streamfn/internal/poison"
-	"github.com/streamfn/streamfn/internal/store"
+	"github.com/streamfn/streamfn/internal/aws/poison"
+	"github.com/streamfn/streamfn/internal/aws/store"
+	"github.com/streamfn/streamfn/internal/dev/eventgen"
 )
 
 // BenchmarkProcess times the whole path from the invocation bytes to the

@@ -4,9 +4,9 @@ import (
 	"cmp"
 	"time"
 
-	"github.com/streamfn/streamfn/internal/env"
 	"github.com/streamfn/streamfn/internal/features"
-	"github.com/streamfn/streamfn/internal/telemetry"
+	"github.com/streamfn/streamfn/internal/lambdafn/env"
+	"github.com/streamfn/streamfn/internal/lambdafn/telemetry"
 )
 
 // Config is the processor's settings. The Pulumi program sets them as the

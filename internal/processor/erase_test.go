@@ -4,10 +4,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamfn/streamfn/internal/emulators"
-	"github.com/streamfn/streamfn/internal/emulators/emutest"
-	"github.com/streamfn/streamfn/internal/eventgen"
-	"github.com/streamfn/streamfn/internal/store"
+	"github.com/streamfn/streamfn/internal/aws/store"
+	"github.com/streamfn/streamfn/internal/dev/emulators"
+	"github.com/streamfn/streamfn/internal/dev/emulators/emutest"
+	"github.com/streamfn/streamfn/internal/dev/eventgen"
 )
 
 // eraseAndReplay applies a batch, erases one of its users, replays the

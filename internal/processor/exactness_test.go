@@ -11,8 +11,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/streamfn/streamfn/internal/aws/store"
 	"github.com/streamfn/streamfn/internal/features"
-	"github.com/streamfn/streamfn/internal/store"
 )
 
 // failOnce wraps a store and fails the first Save of each user in users.

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/streamfn/streamfn/internal/activity"
-	"github.com/streamfn/streamfn/internal/store"
+	"github.com/streamfn/streamfn/internal/aws/store"
 )
 
 var update = flag.Bool("update", false, "rewrite the .golden files in testdata")

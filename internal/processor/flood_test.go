@@ -9,12 +9,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/streamfn/streamfn/internal/eventgen"
+	"github.com/streamfn/streamfn/internal/aws/kpl"
+	"github.com/streamfn/streamfn/internal/aws/poison"
+	"github.com/streamfn/streamfn/internal/aws/store"
+	"github.com/streamfn/streamfn/internal/dev/eventgen"
 	"github.com/streamfn/streamfn/internal/features"
-	"github.com/streamfn/streamfn/internal/kpl"
-	"github.com/streamfn/streamfn/internal/poison"
-	"github.com/streamfn/streamfn/internal/store"
-	"github.com/streamfn/streamfn/internal/telemetry"
+	"github.com/streamfn/streamfn/internal/lambdafn/telemetry"
 )
 
 // heapQueue is a poison.Sender that keeps what it is sent and the heap in

@@ -12,12 +12,12 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/streamfn/streamfn/internal/emulators"
-	"github.com/streamfn/streamfn/internal/emulators/emutest"
-	"github.com/streamfn/streamfn/internal/eventgen"
+	"github.com/streamfn/streamfn/internal/aws/poison"
+	"github.com/streamfn/streamfn/internal/aws/store"
+	"github.com/streamfn/streamfn/internal/dev/emulators"
+	"github.com/streamfn/streamfn/internal/dev/emulators/emutest"
+	"github.com/streamfn/streamfn/internal/dev/eventgen"
 	"github.com/streamfn/streamfn/internal/features"
-	"github.com/streamfn/streamfn/internal/poison"
-	"github.com/streamfn/streamfn/internal/store"
 )
 
 // TestIntegration runs the processor against dynalite and fauxqs through

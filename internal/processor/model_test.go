@@ -18,10 +18,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/streamfn/streamfn/internal/activity"
+	"github.com/streamfn/streamfn/internal/aws/kpl"
+	"github.com/streamfn/streamfn/internal/aws/store"
+	"github.com/streamfn/streamfn/internal/dev/local/esm"
 	"github.com/streamfn/streamfn/internal/features"
-	"github.com/streamfn/streamfn/internal/kpl"
-	"github.com/streamfn/streamfn/internal/local/esm"
-	"github.com/streamfn/streamfn/internal/store"
 )
 
 // The model test proves the README's exactly-once guarantee: it drives the

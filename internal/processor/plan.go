@@ -8,10 +8,10 @@ import (
 	"unsafe"
 
 	"github.com/streamfn/streamfn/internal/activity"
+	"github.com/streamfn/streamfn/internal/aws/kinesisevent"
+	"github.com/streamfn/streamfn/internal/aws/kpl"
+	"github.com/streamfn/streamfn/internal/aws/poison"
 	"github.com/streamfn/streamfn/internal/features"
-	"github.com/streamfn/streamfn/internal/kinesisevent"
-	"github.com/streamfn/streamfn/internal/kpl"
-	"github.com/streamfn/streamfn/internal/poison"
 )
 
 // plan is one invocation decoded and checked: the valid events grouped by

@@ -16,12 +16,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/streamfn/streamfn/internal/activity"
-	"github.com/streamfn/streamfn/internal/eventgen"
+	"github.com/streamfn/streamfn/internal/aws/kpl"
+	"github.com/streamfn/streamfn/internal/aws/poison"
+	"github.com/streamfn/streamfn/internal/aws/store"
+	"github.com/streamfn/streamfn/internal/dev/eventgen"
 	"github.com/streamfn/streamfn/internal/features"
-	"github.com/streamfn/streamfn/internal/kpl"
-	"github.com/streamfn/streamfn/internal/poison"
-	"github.com/streamfn/streamfn/internal/store"
-	"github.com/streamfn/streamfn/internal/telemetry"
+	"github.com/streamfn/streamfn/internal/lambdafn/telemetry"
 )
 
 // queue is a poison.Sender that keeps what it is sent and can refuse

@@ -32,10 +32,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/streamfn/streamfn/internal/eventgen"
-	"github.com/streamfn/streamfn/internal/poison"
+	"github.com/streamfn/streamfn/internal/aws/poison"
+	"github.com/streamfn/streamfn/internal/aws/store"
+	"github.com/streamfn/streamfn/internal/dev/eventgen"
 	"github.com/streamfn/streamfn/internal/processor"
-	"github.com/streamfn/streamfn/internal/store"
 )
 
 func main() {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamfn/streamfn/internal/eventgen"
+	"github.com/streamfn/streamfn/internal/dev/eventgen"
 )
 
 func smallEventFile(t *testing.T) string {

@@ -41,10 +41,10 @@ import (
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/infra/stackconfig"
-	"github.com/streamfn/streamfn/internal/emulators"
-	"github.com/streamfn/streamfn/internal/erase"
-	"github.com/streamfn/streamfn/internal/stackoutputs"
-	"github.com/streamfn/streamfn/internal/store"
+	"github.com/streamfn/streamfn/internal/aws/store"
+	"github.com/streamfn/streamfn/internal/dev/emulators"
+	"github.com/streamfn/streamfn/internal/ops/erase"
+	"github.com/streamfn/streamfn/internal/ops/stackoutputs"
 )
 
 const usageText = "usage: erase -user ID [-stack NAME | -endpoints FILE] [-dry-run] [-json]\n\nExit codes: 0 done, 1 the erasure failed part-way, 2 usage or set-up error.\n"

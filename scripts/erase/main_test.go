@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/streamfn/streamfn/internal/emulators"
-	"github.com/streamfn/streamfn/internal/emulators/emutest"
-	"github.com/streamfn/streamfn/internal/erase"
+	"github.com/streamfn/streamfn/internal/aws/store"
+	"github.com/streamfn/streamfn/internal/dev/emulators"
+	"github.com/streamfn/streamfn/internal/dev/emulators/emutest"
+	"github.com/streamfn/streamfn/internal/dev/local/endpoints"
 	"github.com/streamfn/streamfn/internal/features"
-	"github.com/streamfn/streamfn/internal/local/endpoints"
-	"github.com/streamfn/streamfn/internal/stackoutputs"
-	"github.com/streamfn/streamfn/internal/store"
+	"github.com/streamfn/streamfn/internal/ops/erase"
+	"github.com/streamfn/streamfn/internal/ops/stackoutputs"
 )
 
 // The command finds a local run through its endpoints file and reaches the

@@ -14,7 +14,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/streamfn/streamfn/internal/eventgen"
+	"github.com/streamfn/streamfn/internal/dev/eventgen"
 )
 
 func main() {

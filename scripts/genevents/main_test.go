@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/streamfn/streamfn/internal/activity"
-	"github.com/streamfn/streamfn/internal/kpl"
+	"github.com/streamfn/streamfn/internal/aws/kpl"
 )
 
 func TestRun(t *testing.T) {

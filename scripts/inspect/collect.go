@@ -23,13 +23,13 @@ import (
 
 	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/internal/activity"
-	"github.com/streamfn/streamfn/internal/failure"
+	"github.com/streamfn/streamfn/internal/aws/failure"
+	"github.com/streamfn/streamfn/internal/aws/poison"
+	"github.com/streamfn/streamfn/internal/aws/sqsdepth"
+	"github.com/streamfn/streamfn/internal/aws/store"
+	"github.com/streamfn/streamfn/internal/dev/local/endpoints"
 	"github.com/streamfn/streamfn/internal/features"
-	"github.com/streamfn/streamfn/internal/local/endpoints"
-	"github.com/streamfn/streamfn/internal/poison"
-	"github.com/streamfn/streamfn/internal/sqsdepth"
-	"github.com/streamfn/streamfn/internal/stackoutputs"
-	"github.com/streamfn/streamfn/internal/store"
+	"github.com/streamfn/streamfn/internal/ops/stackoutputs"
 )
 
 // Report is everything inspect shows: the -json document. The tables are

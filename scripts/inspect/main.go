@@ -27,9 +27,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/streamfn/streamfn/internal/emulators"
-	"github.com/streamfn/streamfn/internal/local/endpoints"
-	"github.com/streamfn/streamfn/internal/stackoutputs"
+	"github.com/streamfn/streamfn/internal/dev/emulators"
+	"github.com/streamfn/streamfn/internal/dev/local/endpoints"
+	"github.com/streamfn/streamfn/internal/ops/stackoutputs"
 )
 
 // Exit codes, as -h documents them.

@@ -18,10 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/streamfn/streamfn/internal/emulators"
-	"github.com/streamfn/streamfn/internal/local/endpoints"
-	localrun "github.com/streamfn/streamfn/internal/local/run"
-	"github.com/streamfn/streamfn/internal/stackoutputs"
+	"github.com/streamfn/streamfn/internal/dev/emulators"
+	"github.com/streamfn/streamfn/internal/dev/local/endpoints"
+	localrun "github.com/streamfn/streamfn/internal/dev/local/run"
+	"github.com/streamfn/streamfn/internal/ops/stackoutputs"
 )
 
 type syncBuffer struct {

@@ -21,8 +21,8 @@ import (
 	"syscall"
 
 	"github.com/streamfn/streamfn/infra/config"
-	"github.com/streamfn/streamfn/internal/emulators"
-	"github.com/streamfn/streamfn/internal/local/run"
+	"github.com/streamfn/streamfn/internal/dev/emulators"
+	"github.com/streamfn/streamfn/internal/dev/local/run"
 )
 
 func main() {

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/streamfn/streamfn/infra/config"
-	"github.com/streamfn/streamfn/internal/local/run"
+	"github.com/streamfn/streamfn/internal/dev/local/run"
 )
 
 // 1 is a finding, 2 a usage or set-up error; before, both were 1.

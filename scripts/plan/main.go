@@ -17,7 +17,7 @@
 //
 // (the cost flags; make plan STACK=prod RATE=5000 EVENT_BYTES=1000) adds the monthly bill of
 // the stack as configured under that load, from the capacity planner's model
-// (internal/capacity), and the settings the load would throttle; a throttling setting exits 1.
+// (internal/ops/capacity), and the settings the load would throttle; a throttling setting exits 1.
 package main
 
 import (
@@ -34,7 +34,7 @@ import (
 	"github.com/streamfn/streamfn/infra/build"
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/plan"
-	"github.com/streamfn/streamfn/internal/capacity"
+	"github.com/streamfn/streamfn/internal/ops/capacity"
 	"github.com/streamfn/streamfn/scripts/size/sizeview"
 )
 
@@ -63,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	load := capacity.DefaultLoad()
 	load.Rate = 0
 	load.TrafficFlags(flags, "cost flags: mean events/s; with it the plan adds the stack's monthly bill under that load and flags the settings it would throttle (the other cost flags default to the size tool's)")
-	pricesFile := flags.String("prices", "", "cost flags: a price `FILE` for a region other than us-east-1 (see internal/capacity/prices-us-east-1.yaml)")
+	pricesFile := flags.String("prices", "", "cost flags: a price `FILE` for a region other than us-east-1 (see internal/ops/capacity/prices-us-east-1.yaml)")
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: go run ./scripts/plan [-stack dev] [-json] [-account-concurrency N] [-dir DIR] [-rate N -event-bytes N ...]")
 		fmt.Fprintln(stderr, "Previews a stack offline: every resource with its inputs and options, then the outputs.")

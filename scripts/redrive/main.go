@@ -31,9 +31,9 @@ import (
 	"github.com/charmbracelet/bubbles/progress"
 	"golang.org/x/term"
 
-	"github.com/streamfn/streamfn/internal/emulators"
-	"github.com/streamfn/streamfn/internal/redrive"
-	"github.com/streamfn/streamfn/internal/stackoutputs"
+	"github.com/streamfn/streamfn/internal/dev/emulators"
+	"github.com/streamfn/streamfn/internal/ops/redrive"
+	"github.com/streamfn/streamfn/internal/ops/stackoutputs"
 )
 
 // Exit codes, as -h documents them.

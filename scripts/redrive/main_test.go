@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
 
-	"github.com/streamfn/streamfn/internal/failure"
-	"github.com/streamfn/streamfn/internal/redrive"
-	"github.com/streamfn/streamfn/internal/redrive/redrivetest"
+	"github.com/streamfn/streamfn/internal/aws/failure"
+	"github.com/streamfn/streamfn/internal/ops/redrive"
+	"github.com/streamfn/streamfn/internal/ops/redrive/redrivetest"
 )
 
 // cli runs the command in this process, as `go run ./scripts/redrive

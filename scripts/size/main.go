@@ -6,7 +6,7 @@
 //	go run ./scripts/size -rate 20000 -peak-rate 60000 -json         # one JSON document
 //
 // The settings are checked by infra/config, the rules `pulumi up` uses; the model and prices are
-// internal/capacity's, which the offline plan's -rate flags also use.
+// internal/ops/capacity's, which the offline plan's -rate flags also use.
 package main
 
 import (
@@ -20,7 +20,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/streamfn/streamfn/infra/build"
-	"github.com/streamfn/streamfn/internal/capacity"
+	"github.com/streamfn/streamfn/internal/ops/capacity"
 	"github.com/streamfn/streamfn/scripts/size/sizeview"
 )
 
@@ -50,7 +50,7 @@ func flags(l *capacity.Load, o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.loadFile, "load", "", "a YAML load file; its keys are these flags' names (rate: 5000, event-bytes: 1000, latency: 2s, ...); flags given too override it")
 	fs.StringVar(&o.write, "write", "", "write the settings to Pulumi.`STACK`.yaml in the project directory")
 	fs.BoolVar(&o.force, "force", false, "with -write, replace an existing Pulumi.<stack>.yaml")
-	fs.StringVar(&o.prices, "prices", "", "a price `FILE` in the shape of internal/capacity/prices-us-east-1.yaml (needed for regions other than us-east-1)")
+	fs.StringVar(&o.prices, "prices", "", "a price `FILE` in the shape of internal/ops/capacity/prices-us-east-1.yaml (needed for regions other than us-east-1)")
 	fs.BoolVar(&o.asJSON, "json", false, `print one JSON document {"config":{...},"monthlyCostUsd":{"total":...,"items":[...]},"comparison":{...},"warnings":[...]}`)
 	fs.StringVar(&o.dir, "dir", "", "project directory holding Pulumi.yaml (default: found from the working directory)")
 	fs.Usage = func() {

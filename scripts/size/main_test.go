@@ -157,7 +157,7 @@ func TestExitCodes(t *testing.T) {
 // Another region is priced from a price file of the same shape, and only from one for it.
 func TestPricesFileForAnotherRegion(t *testing.T) {
 	dir := project(t)
-	data, err := os.ReadFile("../../internal/capacity/prices-us-east-1.yaml")
+	data, err := os.ReadFile("../../internal/ops/capacity/prices-us-east-1.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

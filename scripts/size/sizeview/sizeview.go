@@ -8,7 +8,7 @@ import (
 	"sort"
 	"text/tabwriter"
 
-	"github.com/streamfn/streamfn/internal/capacity"
+	"github.com/streamfn/streamfn/internal/ops/capacity"
 )
 
 // PrintBill writes the cost table.

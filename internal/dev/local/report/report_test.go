@@ -1,0 +1,162 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamfn/streamfn/internal/dev/local/esm"
+	"github.com/streamfn/streamfn/internal/dev/local/verify"
+	"github.com/streamfn/streamfn/internal/ops/redrive"
+)
+
+func TestIteratorAgesPercentiles(t *testing.T) {
+	var samples []esm.Sample
+	for i := 1; i <= 100; i++ {
+		samples = append(samples, esm.Sample{IteratorAge: time.Duration(i) * time.Millisecond})
+	}
+	got := IteratorAges(samples)
+	if got != (Latency{Samples: 100, P50: 50, P99: 99, Max: 100}) {
+		t.Errorf("IteratorAges = %+v", got)
+	}
+	if got := IteratorAges(nil); got != (Latency{}) {
+		t.Errorf("no samples: %+v", got)
+	}
+}
+
+func TestChartIsSelfContainedSVG(t *testing.T) {
+	series := []Point{{Seconds: 1, Accepted: 900, Processed: 800, IteratorAge: 1200}, {Seconds: 2, Accepted: 1000, Processed: 1100, IteratorAge: 300}}
+	page := Chart(`run <1> & "x"`, series)
+	// The SVG namespace is a name, not a fetch; anything else that names
+	// an address would be loaded.
+	outside := strings.ReplaceAll(page, `xmlns="http://www.w3.org/2000/svg"`, "")
+	for _, marker := range []string{"http://", "https://", "//", "<script", "src=", "href=", "url(", "@import"} {
+		if strings.Contains(outside, marker) {
+			t.Errorf("the chart holds %q: it must load nothing from outside", marker)
+		}
+	}
+	if !strings.Contains(page, "run &lt;1&gt; &amp; &quot;x&quot;") {
+		t.Error("the title is not escaped")
+	}
+	svgs := regexp.MustCompile(`(?s)<svg.*?</svg>`).FindAllString(page, -1)
+	if len(svgs) != 2 {
+		t.Fatalf("%d SVG charts, want 2 (throughput, iterator age)", len(svgs))
+	}
+	for _, svg := range svgs {
+		if err := xml.Unmarshal([]byte(svg), new(struct{})); err != nil {
+			t.Errorf("SVG is not well-formed XML: %v", err)
+		}
+		if strings.Count(svg, "<polyline") == 0 {
+			t.Error("a chart without a line")
+		}
+	}
+}
+
+func TestSummaryTextAndJSON(t *testing.T) {
+	s := &Summary{
+		Stack: "dev", LoadFor: 20, ProcessedFor: 22, AcceptedPerS: 1000, ProcessedPerS: 950,
+		IteratorAge: Latency{Samples: 10, P50: 100, P99: 900, Max: 1000},
+		Verify:      &verify.Result{OK: false, DifferenceCount: 1, Differences: []verify.Difference{{UserID: "u1", Field: "eventCount", Want: "2", Got: "3"}}},
+		LogsDir:     "/tmp/logs", Chart: "/tmp/chart.html",
+	}
+	var text bytes.Buffer
+	s.Text(&text)
+	for _, want := range []string{"stack dev", "p99 900 ms", "verify     FAILED: 1 differences", "user u1: eventCount: want 2, got 3", "chart      /tmp/chart.html", "logs       /tmp/logs"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	var js bytes.Buffer
+	if err := s.JSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back["chart"] != "/tmp/chart.html" || back["verify"].(map[string]any)["ok"] != false {
+		t.Errorf("JSON = %s", js.String())
+	}
+}
+
+func TestAxesUseRoundNumbers(t *testing.T) {
+	for _, c := range []struct{ in, want float64 }{{0, 1}, {0.9, 1}, {2.3, 4}, {5.2, 6}, {7500, 8000}, {10001, 20000}} {
+		if got := niceCeil(c.in); got != c.want {
+			t.Errorf("niceCeil(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+	for _, c := range []struct{ in, want float64 }{{8, 1}, {23, 5}, {81, 10}, {600, 60}} {
+		if got := timeStep(c.in); got != c.want {
+			t.Errorf("timeStep(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+	for in, want := range map[float64]string{0: "0s", 45: "45s", 60: "1m", 150: "2m30s", 3600: "1h0m"} {
+		if got := clock(in); got != want {
+			t.Errorf("clock(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// An outage run says what the table refused, how many records the
+// redrive replayed, and, without a redrive, that the discarded records
+// were expected; the JSON carries the same.
+func TestSummaryOfAnOutageAndARedrive(t *testing.T) {
+	s := &Summary{
+		Stack:   "outage",
+		Outage:  &Outage{Seconds: 20, WritesRefused: 12617},
+		Redrive: &redrive.ReplayReport{RecordsReplayed: 4600, Results: make([]redrive.Replayed, 46)},
+		Verify:  &verify.Result{OK: true, Users: 500, Events: 40008, RecordsInFailures: 4600, EventsInFailures: 4600, FailureDocuments: 46, UsersWithDiscards: 500},
+	}
+	var text bytes.Buffer
+	s.Text(&text)
+	for _, want := range []string{"refused 12617 writes during the first 20s", "4600 records replayed from 46 on-failure records; 0 failed, 0 ranges lost", "4600 records (4600 acknowledged events) in 46 on-failure records, expected after the outage, not lost"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the text lacks %q:\n%s", want, text.String())
+		}
+	}
+	var js bytes.Buffer
+	if err := s.JSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Outage  Outage `json:"outage"`
+		Redrive struct {
+			RecordsReplayed int `json:"recordsReplayed"`
+		} `json:"redrive"`
+		Verify struct {
+			RecordsInFailures int `json:"recordsInFailures"`
+		} `json:"verify"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil || doc.Outage.WritesRefused != 12617 || doc.Redrive.RecordsReplayed != 4600 || doc.Verify.RecordsInFailures != 4600 {
+		t.Fatalf("JSON: %v %+v", err, doc)
+	}
+}
+
+func TestVerdictIsOneLine(t *testing.T) {
+	s := &Summary{}
+	if got := s.Verdict("e2e"); got != "" {
+		t.Errorf("no verify: %q, want none", got)
+	}
+	s.Verify = &verify.Result{OK: true, Events: 18624, Users: 200}
+	if got, want := s.Verdict("e2e"), "e2e: verify OK, 18624 events, 200 users, 0 differences"; got != want {
+		t.Errorf("Verdict = %q, want %q", got, want)
+	}
+	s.Verify = &verify.Result{OK: false, Events: 10, Users: 2, DifferenceCount: 3}
+	if got, want := s.Verdict("e2e"), "e2e: verify FAILED, 10 events, 2 users, 3 differences"; got != want {
+		t.Errorf("Verdict = %q, want %q", got, want)
+	}
+	path := t.TempDir() + "/e2e/report.json"
+	if err := s.WriteJSONFile(path); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	var back Summary
+	if err := json.Unmarshal(data, &back); err != nil || back.Verify == nil || back.Verify.DifferenceCount != 3 {
+		t.Errorf("report file: %v %+v", err, back.Verify)
+	}
+}
