@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/streamfn/streamfn/internal/activity"
+	"github.com/streamfn/streamfn/internal/aws/kinesisevent"
 	"github.com/streamfn/streamfn/internal/aws/kpl"
 	"github.com/streamfn/streamfn/internal/aws/store"
 	"github.com/streamfn/streamfn/internal/dev/local/esm"
@@ -35,7 +36,7 @@ import (
 // lanes by esm.LaneOf, the local run's rule. Each lane takes batches of up
 // to batchSize in order; lanes of all shards interleave at random, as
 // concurrent invocations do. A batch's response is read with
-// esm.Checkpoint, the local run's ReportBatchItemFailures rules: resume at
+// kinesisevent.Checkpoint, the local run's ReportBatchItemFailures rules: resume at
 // the lowest failure. A function error (crash, timeout) fails the batch,
 // which is bisected when bisectOnError is on. Retries are bounded by
 // maxRetryAttempts and record age, and the records given up go to the
@@ -390,7 +391,7 @@ func (m *model) step(p *Processor, l *modelLane) {
 			seqs[i] = r.seq
 		}
 		var whole bool
-		failedFrom, whole = esm.Checkpoint(payload, seqs)
+		failedFrom, whole = kinesisevent.Checkpoint(payload, seqs)
 		if whole {
 			m.fail("the processor's response %s fails the whole batch", payload)
 		}

@@ -1,6 +1,9 @@
-// Package kinesisevent decodes the invocation document Lambda sends a
-// function subscribed to a Kinesis stream: aws-lambda-go's
-// events.KinesisEvent shape, read straight from the raw bytes.
+// Package kinesisevent is the invocation document Lambda sends a function
+// subscribed to a Kinesis stream (aws-lambda-go's events.KinesisEvent
+// shape) and the rules of the function's answer: Decoder reads it straight
+// from the raw bytes (the processor), Events writes it (the local mapping
+// and the redrive tool), and Checkpoint applies ReportBatchItemFailures to
+// an answer (the local mapping, the redrive tool and the mapping model).
 //
 // It exists because decoding that document is most of a plain Go handler's
 // time: encoding/json through events.KinesisEvent allocates every string of

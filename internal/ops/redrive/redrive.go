@@ -11,7 +11,7 @@
 //   - Replay invokes the processor with each failed batch: the S3
 //     object's payload as it is, or, from queue metadata, the range
 //     re-read from the stream and rebuilt as the exact event Lambda sends
-//     (esm.Events). A record is deleted only after its replay succeeded.
+//     (kinesisevent.Events). A record is deleted only after its replay succeeded.
 //     The processor's idempotence makes a replay safe to repeat.
 //   - Poison resends poison records that are valid now (after a schema
 //     fix) through the normal path: PutRecords keyed by userId.

@@ -25,10 +25,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/streamfn/streamfn/internal/aws/failure"
+	"github.com/streamfn/streamfn/internal/aws/kinesisevent"
 	"github.com/streamfn/streamfn/internal/aws/poison"
 	"github.com/streamfn/streamfn/internal/dev/emulators"
 	"github.com/streamfn/streamfn/internal/dev/emulators/emutest"
-	"github.com/streamfn/streamfn/internal/dev/local/esm"
 	"github.com/streamfn/streamfn/internal/dev/local/lambdaapi"
 	"github.com/streamfn/streamfn/internal/dev/local/lambdaenv"
 )
@@ -118,7 +118,7 @@ func newFixture(t *testing.T, useBucket bool) *fixture {
 	return f
 }
 
-var src = esm.EventSource{ShardID: "shardId-000000000000", StreamARN: streamARN, Region: "us-east-1", InvokeIdentityARN: role}
+var src = kinesisevent.Source{ShardID: "shardId-000000000000", StreamARN: streamARN, Region: "us-east-1", InvokeIdentityARN: role}
 
 // document is the on-failure record of records, as Lambda writes it.
 func document(records []ktypes.Record, payload bool) failure.Document {
@@ -134,7 +134,7 @@ func document(records []ktypes.Record, payload bool) failure.Document {
 		},
 	}
 	if payload {
-		doc.Payload = string(esm.Events(src, records, 0)[0])
+		doc.Payload = string(kinesisevent.Events(src, records, 0)[0])
 	}
 	return doc
 }
@@ -223,7 +223,7 @@ func TestReplayFromTheBucket(t *testing.T) {
 		t.Fatalf("replay: %v, %+v; %d objects left", err, rep, f.objects(t))
 	}
 	seen := f.fn.seen()
-	if len(seen) != 3 || string(seen[0]) != string(esm.Events(src, f.records[:3], 0)[0]) {
+	if len(seen) != 3 || string(seen[0]) != string(kinesisevent.Events(src, f.records[:3], 0)[0]) {
 		t.Fatalf("the processor got %d events; the first:\n%s", len(seen), seen[0])
 	}
 	// Every invocation is marked as the redrive tool's, and what the
@@ -270,7 +270,7 @@ func TestReplayFromTheQueueAndALostRange(t *testing.T) {
 		t.Fatalf("replay: %+v", rep)
 	}
 	seen := f.fn.seen()
-	if len(seen) != 1 || string(seen[0]) != string(esm.Events(src, f.records[1:4], 0)[0]) {
+	if len(seen) != 1 || string(seen[0]) != string(kinesisevent.Events(src, f.records[1:4], 0)[0]) {
 		t.Fatalf("the processor got %d events, want the rebuilt range:\n%s", len(seen), seen)
 	}
 	var ev events.KinesisEvent

@@ -18,13 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/streamfn/streamfn/internal/dev/local/esm"
+	"github.com/streamfn/streamfn/internal/aws/kinesisevent"
 	"github.com/streamfn/streamfn/internal/processor"
 )
-
-// MaxPayloadBytes is Lambda's synchronous invocation payload limit: no
-// replayed event is larger.
-const MaxPayloadBytes = 6 << 20
 
 // ReplayOptions tune Replay.
 type ReplayOptions struct {
@@ -194,8 +190,8 @@ var errLeftTheStream = errors.New("records left the stream")
 // payload, or its range read again from the stream.
 func (t *Tool) rebuild(ctx context.Context, f Failure, proc Processor) ([][]byte, error) {
 	if f.HasPayload {
-		if len(f.Doc.Payload) > MaxPayloadBytes {
-			return nil, fmt.Errorf("the payload is %d bytes, over Lambda's %d", len(f.Doc.Payload), MaxPayloadBytes)
+		if len(f.Doc.Payload) > kinesisevent.MaxPayloadBytes {
+			return nil, fmt.Errorf("the payload is %d bytes, over Lambda's %d", len(f.Doc.Payload), kinesisevent.MaxPayloadBytes)
 		}
 		return [][]byte{[]byte(f.Doc.Payload)}, nil
 	}
@@ -209,8 +205,8 @@ func (t *Tool) rebuild(ctx context.Context, f Failure, proc Processor) ([][]byte
 	if len(records) == 0 || aws.ToString(records[0].SequenceNumber) != f.StartSequenceNumber {
 		return nil, fmt.Errorf("%w: %s %s..%s: its first record is no longer in the stream", errLeftTheStream, f.ShardID, f.StartSequenceNumber, f.EndSequenceNumber)
 	}
-	src := esm.EventSource{ShardID: f.ShardID, StreamARN: t.Target.StreamARN, Region: regionOf(t.Target.StreamARN), InvokeIdentityARN: proc.Role}
-	return esm.Events(src, records, MaxPayloadBytes), nil
+	src := kinesisevent.Source{ShardID: f.ShardID, StreamARN: t.Target.StreamARN, Region: regionOf(t.Target.StreamARN), InvokeIdentityARN: proc.Role}
+	return kinesisevent.Events(src, records, kinesisevent.MaxPayloadBytes), nil
 }
 
 // rangePage is the records ReadRange asks for per GetRecords call.
@@ -295,7 +291,7 @@ func (t *Tool) invoke(ctx context.Context, event []byte) (processor.RedriveRepor
 		if err != nil {
 			return processor.RedriveReport{}, err
 		}
-		if from, whole := esm.Checkpoint(out.Payload, seqs); whole || from >= 0 {
+		if from, whole := kinesisevent.Checkpoint(out.Payload, seqs); whole || from >= 0 {
 			return processor.RedriveReport{}, fmt.Errorf("the processor did not apply every record (it answered %s): left for the next replay", trim(out.Payload))
 		}
 		var resp struct {

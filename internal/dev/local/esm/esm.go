@@ -25,9 +25,7 @@
 package esm
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -44,6 +42,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/streamfn/streamfn/internal/aws/failure"
+	"github.com/streamfn/streamfn/internal/aws/kinesisevent"
 	"github.com/streamfn/streamfn/internal/dev/local/lambdaenv"
 )
 
@@ -97,9 +96,6 @@ type Config struct {
 	// ShardBuffer caps the records read ahead per shard (default 10000).
 	ShardBuffer int
 }
-
-// maxPayloadBytes is Lambda's synchronous invocation payload limit.
-const maxPayloadBytes = 6 << 20
 
 func (c *Config) validate() error {
 	var problems []string
@@ -201,7 +197,7 @@ func (m *Mapping) Run(ctx context.Context) error {
 	for _, s := range out.StreamDescription.Shards {
 		sh := &shard{
 			id:     aws.ToString(s.ShardId),
-			source: eventSource{shardID: aws.ToString(s.ShardId), streamARN: m.cfg.StreamARN, region: m.cfg.Region, invokeIdentityARN: m.cfg.InvokeIdentityARN},
+			source: kinesisevent.Source{ShardID: aws.ToString(s.ShardId), StreamARN: m.cfg.StreamARN, Region: m.cfg.Region, InvokeIdentityARN: m.cfg.InvokeIdentityARN},
 			space:  make(chan struct{}, 1),
 		}
 		for range m.cfg.ParallelizationFactor {
@@ -249,7 +245,7 @@ func (m *Mapping) startIterator(ctx context.Context, shardID string) (string, er
 // shard is one shard's poller state.
 type shard struct {
 	id     string
-	source eventSource
+	source kinesisevent.Source
 	lanes  []*lane
 	space  chan struct{} // signalled when lanes take records out
 
@@ -400,7 +396,7 @@ func (m *Mapping) dispatch(sh *shard, records []types.Record) {
 			sequenceNumber: seq,
 			partitionKey:   key,
 			arrival:        arrival,
-			element:        sh.source.encodeRecord(seq, key, r.Data, arrival),
+			element:        sh.source.Element(seq, key, r.Data, arrival),
 		})
 	}
 	sh.mu.Lock()
@@ -515,7 +511,7 @@ func takeBatch(queue *[]record, batchSize int) []record {
 	size := len(`{"Records":[]}`)
 	for i := 0; i < n; i++ {
 		size += len(q[i].element) + 1
-		if size > maxPayloadBytes && i > 0 {
+		if size > kinesisevent.MaxPayloadBytes && i > 0 {
 			n = i
 			break
 		}
@@ -616,44 +612,7 @@ func (m *Mapping) outcome(res lambdaenv.Result, batch []record) (failedFrom int,
 	for i, r := range batch {
 		seqs[i] = r.sequenceNumber
 	}
-	return Checkpoint(res.Payload, seqs)
-}
-
-// Checkpoint applies Lambda's ReportBatchItemFailures rules to a response
-// for a batch of the given sequence numbers.
-// Success: an empty or null response, {} or an empty or null
-// batchItemFailures. Whole-batch failure: a response that is not such a
-// document, or an itemIdentifier that is empty, null, missing or names no
-// record of the batch. Otherwise the batch resumes at the lowest reported
-// sequence number.
-func Checkpoint(payload []byte, batch []string) (failedFrom int, wholeBatch bool) {
-	trimmed := bytes.TrimSpace(payload) // JSON white space is a subset
-	if len(trimmed) == 0 || string(trimmed) == "null" {
-		return -1, false
-	}
-	var resp struct {
-		BatchItemFailures []struct {
-			ItemIdentifier *string `json:"itemIdentifier"`
-		} `json:"batchItemFailures"`
-	}
-	if err := json.Unmarshal(trimmed, &resp); err != nil {
-		return 0, true
-	}
-	if len(resp.BatchItemFailures) == 0 {
-		return -1, false
-	}
-	lowest := len(batch)
-	for _, f := range resp.BatchItemFailures {
-		if f.ItemIdentifier == nil || *f.ItemIdentifier == "" {
-			return 0, true
-		}
-		i := slices.Index(batch, *f.ItemIdentifier)
-		if i < 0 {
-			return 0, true
-		}
-		lowest = min(lowest, i)
-	}
-	return lowest, false
+	return kinesisevent.Checkpoint(res.Payload, seqs)
 }
 
 // expired counts the leading records older than the maximum record age.

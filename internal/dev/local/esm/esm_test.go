@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/streamfn/streamfn/internal/aws/failure"
+	"github.com/streamfn/streamfn/internal/aws/kinesisevent"
 	"github.com/streamfn/streamfn/internal/dev/emulators"
 	"github.com/streamfn/streamfn/internal/dev/emulators/emutest"
 	"github.com/streamfn/streamfn/internal/dev/local/lambdaenv"
@@ -373,37 +374,6 @@ func TestReportBatchItemFailuresResumesFromTheLowestFailure(t *testing.T) {
 	}
 }
 
-func TestCheckpointRules(t *testing.T) {
-	batch := []string{"100", "200", "300"}
-	tests := []struct {
-		name       string
-		payload    string
-		failedFrom int
-		whole      bool
-	}{
-		{"empty response", ``, -1, false},
-		{"null", `null`, -1, false},
-		{"empty object", `{}`, -1, false},
-		{"empty list", `{"batchItemFailures":[]}`, -1, false},
-		{"null list", `{"batchItemFailures":null}`, -1, false},
-		{"one failure", `{"batchItemFailures":[{"itemIdentifier":"200"}]}`, 1, false},
-		{"lowest wins", `{"batchItemFailures":[{"itemIdentifier":"300"},{"itemIdentifier":"100"}]}`, 0, false},
-		{"empty identifier", `{"batchItemFailures":[{"itemIdentifier":""}]}`, 0, true},
-		{"null identifier", `{"batchItemFailures":[{"itemIdentifier":null}]}`, 0, true},
-		{"bad key name", `{"batchItemFailures":[{"itemId":"200"}]}`, 0, true},
-		{"unknown identifier", `{"batchItemFailures":[{"itemIdentifier":"999"}]}`, 0, true},
-		{"not JSON", `oops`, 0, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			from, whole := Checkpoint([]byte(tt.payload), batch)
-			if from != tt.failedFrom || whole != tt.whole {
-				t.Errorf("checkpoint(%q) = %d, %v; want %d, %v", tt.payload, from, whole, tt.failedFrom, tt.whole)
-			}
-		})
-	}
-}
-
 func TestInvalidIdentifierRetriesTheWholeBatch(t *testing.T) {
 	client, stream := newStream(t, 1)
 	put(t, client, stream, "a", "b", "c")
@@ -670,34 +640,6 @@ func TestConfigErrorsNameTheKnob(t *testing.T) {
 	}
 }
 
-func TestEncodeEventRoundTrips(t *testing.T) {
-	src := eventSource{shardID: "shardId-000000000003", streamARN: "arn:s", region: "eu-west-1", invokeIdentityARN: "arn:role"}
-	arrival := time.UnixMilli(1764158930123)
-	data := []byte{0xf3, 0x89, 0x9a, 0xc2, 0, 1, 2}
-	ev := encodeEvent([]record{{element: src.encodeRecord("4959", `key "quoted"`, data, arrival)}})
-	var got events.KinesisEvent
-	if err := json.Unmarshal(ev, &got); err != nil {
-		t.Fatalf("%s: %v", ev, err)
-	}
-	r := got.Records[0]
-	if string(r.Kinesis.Data) != string(data) || r.Kinesis.PartitionKey != `key "quoted"` ||
-		r.Kinesis.ApproximateArrivalTimestamp.Time.Sub(arrival).Abs() > time.Millisecond || r.EventID != "shardId-000000000003:4959" {
-		t.Errorf("round trip = %+v", r)
-	}
-}
-
-// appendJSONString writes what encoding/json writes, on its fast path and
-// off it.
-func TestAppendJSONString(t *testing.T) {
-	for _, s := range []string{"", "shardId-000000000000", "49590338271490256608559692538361571095921575989136588898",
-		"arn:aws:kinesis:us-east-1:123456789012:stream/s", `a"b`, `a\b`, "<b>&", "é", "\x7f", "\x1f", "line\u2028sep", "bad\xffutf8", "~ !#$%'()*+,-./:;=?@[]^_`{|}"} {
-		want, _ := json.Marshal(s)
-		if got := appendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
-			t.Errorf("appendJSONString(%q) = %s, want %s", s, got[1:], want)
-		}
-	}
-}
-
 // Events rebuilds, from the records GetRecords returns, exactly the
 // invocation the mapping sent (the on-failure record's payload), byte for
 // byte; and it cuts larger sets of records at the size limit.
@@ -723,15 +665,15 @@ func TestEventsRebuildsTheInvocationTheMappingSent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := EventSource{ShardID: doc.KinesisBatchInfo.ShardID, StreamARN: cfg.StreamARN, Region: cfg.Region, InvokeIdentityARN: cfg.InvokeIdentityARN}
-	got := Events(src, out.Records, 0)
+	src := kinesisevent.Source{ShardID: doc.KinesisBatchInfo.ShardID, StreamARN: cfg.StreamARN, Region: cfg.Region, InvokeIdentityARN: cfg.InvokeIdentityARN}
+	got := kinesisevent.Events(src, out.Records, 0)
 	if len(got) != 1 || string(got[0]) != doc.Payload {
 		t.Fatalf("rebuilt %d events:\n%s\nthe mapping sent:\n%s", len(got), got, doc.Payload)
 	}
 
 	// Cut at the limit: every record once, in order, each event within it.
-	one := len(Events(src, out.Records[:1], 0)[0])
-	cut := Events(src, out.Records, one+10)
+	one := len(kinesisevent.Events(src, out.Records[:1], 0)[0])
+	cut := kinesisevent.Events(src, out.Records, one+10)
 	var seqs []string
 	for _, ev := range cut {
 		var k events.KinesisEvent
@@ -764,13 +706,13 @@ func TestWithoutNodeTestsSkipOneByOne(t *testing.T) {
 	if err := os.Symlink(gobin, filepath.Join(dir, "go")); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(t.Context(), gobin, "test", "-count=1", "-v", "-run", "TestCheckpointRules$|TestBatchSizeAndTheEventLambdaSends$", ".")
+	cmd := exec.CommandContext(t.Context(), gobin, "test", "-count=1", "-v", "-run", "TestConfigErrorsNameTheKnob$|TestBatchSizeAndTheEventLambdaSends$", ".")
 	cmd.Env = append(os.Environ(), "PATH="+dir, "STREAMFN_ESM_NO_NODE=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go test without node: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "--- PASS: TestCheckpointRules") {
+	if !strings.Contains(string(out), "--- PASS: TestConfigErrorsNameTheKnob") {
 		t.Errorf("without node, the tests that need no stand-in did not run:\n%s", out)
 	}
 	if !strings.Contains(string(out), "--- SKIP: TestBatchSizeAndTheEventLambdaSends") || !strings.Contains(string(out), "node (Node.js") {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/streamfn/streamfn/internal/activity"
 	"github.com/streamfn/streamfn/internal/aws/failure"
+	"github.com/streamfn/streamfn/internal/aws/kinesisevent"
 	"github.com/streamfn/streamfn/internal/aws/kpl"
-	"github.com/streamfn/streamfn/internal/dev/local/esm"
 )
 
 // The records of an on-failure record's payload, plain and KPL, are read
@@ -25,7 +25,7 @@ func TestReadDiscardedFromThePayload(t *testing.T) {
 		{SequenceNumber: aws.String("101"), PartitionKey: aws.String("r"), Data: agg, ApproximateArrivalTimestamp: aws.Time(t0)},
 		{SequenceNumber: aws.String("102"), PartitionKey: aws.String("x"), Data: []byte("not json"), ApproximateArrivalTimestamp: aws.Time(t0)},
 	}
-	payload := string(esm.Events(esm.EventSource{ShardID: "shardId-000000000000"}, records, 0)[0])
+	payload := string(kinesisevent.Events(kinesisevent.Source{ShardID: "shardId-000000000000"}, records, 0)[0])
 	doc := failure.Document{KinesisBatchInfo: failure.KinesisBatchInfo{ShardID: "shardId-000000000000", StartSequenceNumber: "100", EndSequenceNumber: "102", BatchSize: 3}, Payload: payload}
 	d, err := ReadDiscarded(t.Context(), []failure.Document{doc}, nil)
 	if err != nil {
