@@ -9,8 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/streamfn/streamfn/internal/aws/store"
+	"github.com/streamfn/streamfn/internal/dev/local/run/redrivetest"
 	"github.com/streamfn/streamfn/internal/ops/erase"
-	"github.com/streamfn/streamfn/internal/ops/redrive/redrivetest"
 )
 
 // Against a live local run of the outage stack: while the table refuses

@@ -10,8 +10,8 @@ import (
 	"github.com/streamfn/streamfn/internal/aws/store"
 	"github.com/streamfn/streamfn/internal/dev/emulators"
 	"github.com/streamfn/streamfn/internal/dev/emulators/emutest"
-	"github.com/streamfn/streamfn/internal/dev/local/endpoints"
 	"github.com/streamfn/streamfn/internal/features"
+	"github.com/streamfn/streamfn/internal/ops/endpoints"
 	"github.com/streamfn/streamfn/internal/ops/erase"
 	"github.com/streamfn/streamfn/internal/ops/stackoutputs"
 )

@@ -27,8 +27,8 @@ import (
 	"github.com/streamfn/streamfn/internal/aws/poison"
 	"github.com/streamfn/streamfn/internal/aws/sqsdepth"
 	"github.com/streamfn/streamfn/internal/aws/store"
-	"github.com/streamfn/streamfn/internal/dev/local/endpoints"
 	"github.com/streamfn/streamfn/internal/features"
+	"github.com/streamfn/streamfn/internal/ops/endpoints"
 	"github.com/streamfn/streamfn/internal/ops/stackoutputs"
 )
 

@@ -28,7 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/streamfn/streamfn/internal/dev/emulators"
-	"github.com/streamfn/streamfn/internal/dev/local/endpoints"
+	"github.com/streamfn/streamfn/internal/ops/endpoints"
 	"github.com/streamfn/streamfn/internal/ops/stackoutputs"
 )
 

@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/streamfn/streamfn/internal/dev/emulators"
-	"github.com/streamfn/streamfn/internal/dev/local/endpoints"
 	localrun "github.com/streamfn/streamfn/internal/dev/local/run"
+	"github.com/streamfn/streamfn/internal/ops/endpoints"
 	"github.com/streamfn/streamfn/internal/ops/stackoutputs"
 )
 

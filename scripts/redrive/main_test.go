@@ -18,8 +18,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/streamfn/streamfn/internal/aws/failure"
+	"github.com/streamfn/streamfn/internal/dev/local/run/redrivetest"
 	"github.com/streamfn/streamfn/internal/ops/redrive"
-	"github.com/streamfn/streamfn/internal/ops/redrive/redrivetest"
 )
 
 // cli runs the command in this process, as `go run ./scripts/redrive

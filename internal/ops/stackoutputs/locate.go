@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/streamfn/streamfn/internal/dev/local/endpoints"
+	"github.com/streamfn/streamfn/internal/ops/endpoints"
 )
 
 // Located is a pipeline a tool found: a deployed stack or a local run.

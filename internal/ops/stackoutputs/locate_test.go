@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/streamfn/streamfn/internal/dev/local/endpoints"
+	"github.com/streamfn/streamfn/internal/ops/endpoints"
 )
 
 // A local run is found through its endpoints file, whose values land in

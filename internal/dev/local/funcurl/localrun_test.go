@@ -13,9 +13,9 @@ import (
 
 	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/internal/dev/emulators/emutest"
-	"github.com/streamfn/streamfn/internal/dev/local/endpoints"
 	"github.com/streamfn/streamfn/internal/dev/local/run"
 	"github.com/streamfn/streamfn/internal/dev/local/run/runtest"
+	"github.com/streamfn/streamfn/internal/ops/endpoints"
 	"github.com/streamfn/streamfn/internal/ops/stackoutputs"
 )
 

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/streamfn/streamfn/internal/dev/emulators"
-	"github.com/streamfn/streamfn/internal/dev/local/endpoints"
+	"github.com/streamfn/streamfn/internal/ops/endpoints"
 )
 
 func TestPruneKeepsTheNewestRunsAndAnyRunning(t *testing.T) {

@@ -33,7 +33,6 @@ import (
 	"github.com/streamfn/streamfn/infra/plan"
 	"github.com/streamfn/streamfn/internal/aws/failure"
 	"github.com/streamfn/streamfn/internal/dev/local/deploy"
-	"github.com/streamfn/streamfn/internal/dev/local/endpoints"
 	"github.com/streamfn/streamfn/internal/dev/local/esm"
 	"github.com/streamfn/streamfn/internal/dev/local/funcurl"
 	"github.com/streamfn/streamfn/internal/dev/local/lambdaapi"
@@ -43,6 +42,7 @@ import (
 	"github.com/streamfn/streamfn/internal/dev/local/progress"
 	"github.com/streamfn/streamfn/internal/dev/local/report"
 	"github.com/streamfn/streamfn/internal/dev/local/verify"
+	"github.com/streamfn/streamfn/internal/ops/endpoints"
 	"github.com/streamfn/streamfn/internal/ops/redrive"
 	"github.com/streamfn/streamfn/internal/processor"
 )

@@ -13,9 +13,9 @@ import (
 
 	"github.com/streamfn/streamfn/internal/dev/emulators"
 	"github.com/streamfn/streamfn/internal/dev/emulators/emutest"
-	"github.com/streamfn/streamfn/internal/dev/local/endpoints"
 	"github.com/streamfn/streamfn/internal/dev/local/lambdaenv"
 	localrun "github.com/streamfn/streamfn/internal/dev/local/run"
+	"github.com/streamfn/streamfn/internal/ops/endpoints"
 )
 
 // Run is a local run started by Start.

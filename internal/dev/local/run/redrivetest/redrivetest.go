@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/streamfn/streamfn/internal/dev/emulators/emutest"
-	"github.com/streamfn/streamfn/internal/dev/local/endpoints"
 	localrun "github.com/streamfn/streamfn/internal/dev/local/run"
 	"github.com/streamfn/streamfn/internal/dev/local/run/runtest"
+	"github.com/streamfn/streamfn/internal/ops/endpoints"
 	"github.com/streamfn/streamfn/internal/ops/redrive"
 	"github.com/streamfn/streamfn/internal/ops/stackoutputs"
 )
