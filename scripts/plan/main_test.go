@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/streamfn/streamfn/internal/dev/clitest"
 )
 
 func TestJSONOutput(t *testing.T) {
@@ -237,15 +239,4 @@ func TestCostFlags(t *testing.T) {
 
 // -h asks for the usage: exit 0 and the usage names the exit codes; a bad
 // flag is a usage error, 2.
-func TestHelpAndBadFlagExitCodes(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-h"}, &stdout, &stderr); code != 0 {
-		t.Errorf("-h exited %d, want 0; stderr:\n%s", code, stderr.String())
-	}
-	if usage := stdout.String() + stderr.String(); !strings.Contains(strings.ToLower(usage), "exit") {
-		t.Errorf("the usage does not document the exit codes:\n%s", usage)
-	}
-	if code := run([]string{"-no-such-flag"}, &stdout, &stderr); code != 2 {
-		t.Errorf("a bad flag exited %d, want 2", code)
-	}
-}
+func TestHelpAndBadFlagExitCodes(t *testing.T) { clitest.CheckUsage(t, run) }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/stackconfig"
+	"github.com/streamfn/streamfn/internal/dev/clitest"
 )
 
 // A project directory with the repository's Pulumi.yaml, so -write never touches the checkout.
@@ -186,15 +187,4 @@ func TestPricesFileForAnotherRegion(t *testing.T) {
 
 // -h asks for the usage: exit 0 and the usage names the exit codes; a bad
 // flag is a usage error, 2.
-func TestHelpAndBadFlagExitCodes(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-h"}, &stdout, &stderr); code != 0 {
-		t.Errorf("-h exited %d, want 0; stderr:\n%s", code, stderr.String())
-	}
-	if usage := stdout.String() + stderr.String(); !strings.Contains(strings.ToLower(usage), "exit") {
-		t.Errorf("the usage does not document the exit codes:\n%s", usage)
-	}
-	if code := run([]string{"-no-such-flag"}, &stdout, &stderr); code != 2 {
-		t.Errorf("a bad flag exited %d, want 2", code)
-	}
-}
+func TestHelpAndBadFlagExitCodes(t *testing.T) { clitest.CheckUsage(t, run) }

@@ -3,10 +3,9 @@
 package lambdaenv
 
 import (
-	"os"
-	"strconv"
-	"strings"
 	"syscall"
+
+	"github.com/streamfn/streamfn/internal/dev/local/lambdaenv/pidfile"
 )
 
 // errPlatform is NewPool's error where environments cannot run: none on
@@ -57,11 +56,4 @@ func running(pid int) bool {
 }
 
 // readPid reads a pid file the supervisor wrote; 0 when there is none.
-func readPid(path string) int {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-	return pid
-}
+func readPid(path string) int { return pidfile.Read(path) }

@@ -389,14 +389,20 @@ func CheckPoison(direct []loadgen.DirectRecord, bodies []string) (found int, dif
 func failureDifferences(docs []failure.Document) []Difference {
 	var diffs []Difference
 	for _, doc := range docs {
-		info := doc.KinesisBatchInfo
-		diffs = append(diffs, Difference{
-			Field: "on-failure records",
-			Want:  "no discarded batch",
-			Got:   fmt.Sprintf("%d records of %s (%s..%s) discarded: %s", info.BatchSize, info.ShardID, info.StartSequenceNumber, info.EndSequenceNumber, doc.RequestContext.Condition),
-		})
+		diffs = append(diffs, discarded("on-failure records", doc))
 	}
 	return diffs
+}
+
+// discarded is the difference an on-failure record makes: a batch the
+// mapping gave up on.
+func discarded(field string, doc failure.Document) Difference {
+	info := doc.KinesisBatchInfo
+	return Difference{
+		Field: field,
+		Want:  "no discarded batch",
+		Got:   fmt.Sprintf("%d records of %s (%s..%s) discarded: %s", info.BatchSize, info.ShardID, info.StartSequenceNumber, info.EndSequenceNumber, doc.RequestContext.Condition),
+	}
 }
 
 // CheckFailures turns every on-failure document into a difference.
@@ -408,12 +414,7 @@ func CheckFailures(bodies []string) []Difference {
 			diffs = append(diffs, Difference{Field: "failures queue", Want: "an on-failure record", Got: fmt.Sprintf("%v: %s", err, truncate(body))})
 			continue
 		}
-		info := doc.KinesisBatchInfo
-		diffs = append(diffs, Difference{
-			Field: "failures queue",
-			Want:  "no discarded batch",
-			Got:   fmt.Sprintf("%d records of %s (%s..%s) discarded: %s", info.BatchSize, info.ShardID, info.StartSequenceNumber, info.EndSequenceNumber, doc.RequestContext.Condition),
-		})
+		diffs = append(diffs, discarded("failures queue", doc))
 	}
 	return diffs
 }

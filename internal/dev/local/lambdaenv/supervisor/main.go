@@ -29,9 +29,10 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/streamfn/streamfn/internal/dev/local/lambdaenv/pidfile"
 )
 
 // The variables aws-lambda-rie hands on to the bootstrap role.
@@ -61,7 +62,7 @@ func runEnvironment(pidFile string, command []string) int {
 		fmt.Fprintln(os.Stderr, "supervisor: starting", command[0]+":", err)
 		return 1
 	}
-	_ = writePid(pidFile+".rie", cmd.Process.Pid) // for the pool's Pids, which tests check
+	_ = pidfile.Write(pidFile+".rie", cmd.Process.Pid) // for the pool's Pids, which tests check
 	exited := make(chan int, 1)
 	go func() {
 		err := cmd.Wait()
@@ -87,7 +88,7 @@ func runEnvironment(pidFile string, command []string) int {
 	}
 	// Everything goes: the bootstrap's group, then this one (aws-lambda-rie
 	// and this process).
-	if pid := readPid(pidFile); pid > 0 {
+	if pid := pidfile.Read(pidFile); pid > 0 {
 		if pgid, err := syscall.Getpgid(pid); err == nil && pgid > 1 && pgid != os.Getpid() {
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		}
@@ -119,14 +120,14 @@ func runBootstrap(bootstrap, pidFile string) int {
 	}
 	pid := cmd.Process.Pid
 	if pidFile != "" {
-		_ = writePid(pidFile, pid)
+		_ = pidfile.Write(pidFile, pid)
 	}
 	go func() {
 		for range signals {
 		}
 	}()
 	err := cmd.Wait()
-	if pidFile != "" && readPid(pidFile) == pid {
+	if pidFile != "" && pidfile.Read(pidFile) == pid {
 		os.Remove(pidFile)
 	}
 	var exit *exec.ExitError
@@ -143,20 +144,4 @@ func runBootstrap(bootstrap, pidFile string) int {
 	}
 }
 
-// writePid replaces the file at once: a reader sees the old pid or the new.
-func writePid(path string, pid int) error {
-	tmp := path + "." + strconv.Itoa(os.Getpid()) + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
 
-func readPid(path string) int {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-	return pid
-}
