@@ -143,5 +143,3 @@ func runBootstrap(bootstrap, pidFile string) int {
 		return 1
 	}
 }
-
-
