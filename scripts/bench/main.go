@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -38,12 +39,29 @@ import (
 	"github.com/streamfn/streamfn/internal/processor"
 )
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+func main() { os.Exit(cli(os.Args[1:], os.Stderr)) }
+
+// exitCodes is the end of -h.
+const exitCodes = "\nExit codes: 0 done, 1 the measurement failed (an unreadable file, the peer failed), 2 a usage error.\n"
+
+// cli runs the command and turns its error into the exit code.
+func cli(args []string, stderr io.Writer) int {
+	err := run(args, stderr)
+	var usage usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &usage):
+		fmt.Fprintln(stderr, "bench:", err)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
 	}
 }
+
+// usageError is a bad flag or flag value: exit code 2.
+type usageError struct{ error }
 
 // Result is the line both this command and the Node.js peer print.
 type Result struct {
@@ -52,8 +70,14 @@ type Result struct {
 	AllocsPerRecord *float64 `json:"allocs_per_record"`
 }
 
-func run(args []string) error {
+func run(args []string, stderr io.Writer) error {
 	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Usage = func() {
+		fmt.Fprintln(stderr, "usage: bench -event FILE [-compare] [-duration D] [-rounds N] [-clock wall|cpu] [-cpuprofile FILE]")
+		flags.PrintDefaults()
+		fmt.Fprint(stderr, exitCodes)
+	}
 	eventFile := flags.String("event", "", "the Kinesis invocation file (required); see scripts/genevents")
 	duration := flags.Duration("duration", 3*time.Second, "how long to repeat the file per measurement")
 	compare := flags.Bool("compare", false, "also run the Node.js peer on the same file and print the ratio")
@@ -62,10 +86,13 @@ func run(args []string) error {
 	clock := flags.String("clock", "wall", "what a run's time is: wall (elapsed) or cpu (the process's CPU time, steadier on a busy machine; the Node.js peer always uses wall)")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the Go runs to this file (for go tool pprof)")
 	if err := flags.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
 	}
 	if *clock != "wall" && *clock != "cpu" {
-		return fmt.Errorf("-clock %q: want wall or cpu", *clock)
+		return usageError{fmt.Errorf("-clock %q: want wall or cpu", *clock)}
 	}
 	elapsed = wallSince
 	if *clock == "cpu" {
@@ -83,7 +110,7 @@ func run(args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	if *eventFile == "" {
-		return errors.New("-event is required: a Kinesis invocation file, e.g. -event .build/bench/event-10000.json (scripts/genevents writes one)")
+		return usageError{errors.New("-event is required: a Kinesis invocation file, e.g. -event .build/bench/event-10000.json (scripts/genevents writes one)")}
 	}
 	runtime.GOMAXPROCS(1)
 	if !*compare {

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/streamfn/streamfn/internal/dev/clitest"
 	"github.com/streamfn/streamfn/internal/dev/eventgen"
 )
 
@@ -61,4 +63,8 @@ func TestGenerateIfMissing(t *testing.T) {
 	if err != nil || info.Size() < 10_000_000 {
 		t.Fatalf("generated %v, %v; want the ~17 MB 10,000-record file", info, err)
 	}
+}
+
+func TestHelpAndBadFlagExitCodes(t *testing.T) {
+	clitest.CheckUsage(t, func(args []string, _, stderr io.Writer) int { return cli(args, stderr) })
 }

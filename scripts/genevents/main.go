@@ -9,23 +9,45 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/streamfn/streamfn/internal/dev/eventgen"
 )
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "genevents:", err)
-		os.Exit(1)
+func main() { os.Exit(cli(os.Args[1:], os.Stderr)) }
+
+// cli runs the command and turns its error into the exit code.
+func cli(args []string, stderr io.Writer) int {
+	err := run(args, stderr)
+	var usage usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &usage):
+		fmt.Fprintln(stderr, "genevents:", err)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "genevents:", err)
+		return 1
 	}
 }
 
-func run(args []string) error {
+// usageError is a bad flag or flag value: exit code 2.
+type usageError struct{ error }
+
+func run(args []string, stderr io.Writer) error {
 	flags := flag.NewFlagSet("genevents", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Usage = func() {
+		fmt.Fprintln(stderr, "usage: genevents -out FILE [-records N] [-users N] [-bad F] [-dup F] [-aggregate N] [-seed N] [-shard ID]")
+		flags.PrintDefaults()
+		fmt.Fprintln(stderr, "\nExit codes: 0 written, 1 the file could not be written, 2 a usage error.")
+	}
 	records := flags.Int("records", 10000, "Kinesis records in the event (1..1000000)")
 	users := flags.Int("users", 500, "distinct users (>= 1)")
 	bad := flags.Float64("bad", 0, "share of malformed user records, 0..1")
@@ -35,19 +57,22 @@ func run(args []string) error {
 	shard := flags.String("shard", "shardId-000000000000", "the shard the records come from")
 	out := flags.String("out", "", "output file (required; parent folders are created)")
 	if err := flags.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
 	}
 	switch {
 	case *out == "":
-		return fmt.Errorf("-out is required: the file to write, e.g. -out .build/bench/event-10000.json")
+		return usageError{fmt.Errorf("-out is required: the file to write, e.g. -out .build/bench/event-10000.json")}
 	case *records < 1 || *records > 1_000_000:
-		return fmt.Errorf("-records %d: must be in 1..1000000", *records)
+		return usageError{fmt.Errorf("-records %d: must be in 1..1000000", *records)}
 	case *users < 1:
-		return fmt.Errorf("-users %d: must be at least 1", *users)
+		return usageError{fmt.Errorf("-users %d: must be at least 1", *users)}
 	case *bad < 0 || *dup < 0 || *bad+*dup > 1:
-		return fmt.Errorf("-bad %g and -dup %g: each must be >= 0 and together at most 1", *bad, *dup)
+		return usageError{fmt.Errorf("-bad %g and -dup %g: each must be >= 0 and together at most 1", *bad, *dup)}
 	case *aggregate < 0 || *aggregate > 1000:
-		return fmt.Errorf("-aggregate %d: must be in 0..1000", *aggregate)
+		return usageError{fmt.Errorf("-aggregate %d: must be in 0..1000", *aggregate)}
 	}
 	gen := eventgen.New(eventgen.Options{Seed: *seed, Users: *users})
 	batch := gen.Batch(eventgen.BatchOptions{

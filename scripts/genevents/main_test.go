@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,12 +13,13 @@ import (
 
 	"github.com/streamfn/streamfn/internal/activity"
 	"github.com/streamfn/streamfn/internal/aws/kpl"
+	"github.com/streamfn/streamfn/internal/dev/clitest"
 )
 
 func TestRun(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "a", "event.json")
-	if err := run([]string{"-records", "30", "-users", "5", "-bad", "0.1", "-aggregate", "3", "-out", out}); err != nil {
+	if err := run([]string{"-records", "30", "-users", "5", "-bad", "0.1", "-aggregate", "3", "-out", out}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(out)
@@ -52,7 +54,7 @@ func TestRun(t *testing.T) {
 		t.Errorf("%d users; want at most -users 5", len(users))
 	}
 	again := filepath.Join(dir, "again.json")
-	if err := run([]string{"-records", "30", "-users", "5", "-bad", "0.1", "-aggregate", "3", "-out", again}); err != nil {
+	if err := run([]string{"-records", "30", "-users", "5", "-bad", "0.1", "-aggregate", "3", "-out", again}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if second, _ := os.ReadFile(again); !bytes.Equal(data, second) {
@@ -70,9 +72,13 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{[]string{"-out", "x", "-bad", "0.7", "-dup", "0.5"}, "together at most 1"},
 		{[]string{"-out", "x", "-users", "0"}, "-users 0"},
 	} {
-		err := run(c.args)
+		err := run(c.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("run(%v) = %v, want an error containing %q", c.args, err, c.want)
 		}
 	}
+}
+
+func TestHelpAndBadFlagExitCodes(t *testing.T) {
+	clitest.CheckUsage(t, func(args []string, _, stderr io.Writer) int { return cli(args, stderr) })
 }
