@@ -35,6 +35,7 @@ import (
 
 	"github.com/streamfn/streamfn/internal/aws/poison"
 	"github.com/streamfn/streamfn/internal/aws/store"
+	streamcli "github.com/streamfn/streamfn/internal/dev/cli"
 	"github.com/streamfn/streamfn/internal/dev/eventgen"
 	"github.com/streamfn/streamfn/internal/processor"
 )
@@ -46,22 +47,8 @@ const exitCodes = "\nExit codes: 0 done, 1 the measurement failed (an unreadable
 
 // cli runs the command and turns its error into the exit code.
 func cli(args []string, stderr io.Writer) int {
-	err := run(args, stderr)
-	var usage usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &usage):
-		fmt.Fprintln(stderr, "bench:", err)
-		return 2
-	default:
-		fmt.Fprintln(stderr, "bench:", err)
-		return 1
-	}
+	return streamcli.Exit("bench", run(args, stderr), stderr)
 }
-
-// usageError is a bad flag or flag value: exit code 2.
-type usageError struct{ error }
 
 // Result is the line both this command and the Node.js peer print.
 type Result struct {
@@ -85,14 +72,11 @@ func run(args []string, stderr io.Writer) error {
 	peer := flags.String("peer", "bench/peer.mjs", "with -compare: the Node.js peer script")
 	clock := flags.String("clock", "wall", "what a run's time is: wall (elapsed) or cpu (the process's CPU time, steadier on a busy machine; the Node.js peer always uses wall)")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the Go runs to this file (for go tool pprof)")
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	if err := streamcli.Parse(flags, args); err != nil {
+		return err
 	}
 	if *clock != "wall" && *clock != "cpu" {
-		return usageError{fmt.Errorf("-clock %q: want wall or cpu", *clock)}
+		return streamcli.UsageError{Err: fmt.Errorf("-clock %q: want wall or cpu", *clock)}
 	}
 	elapsed = wallSince
 	if *clock == "cpu" {
@@ -110,7 +94,7 @@ func run(args []string, stderr io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	if *eventFile == "" {
-		return usageError{errors.New("-event is required: a Kinesis invocation file, e.g. -event .build/bench/event-10000.json (scripts/genevents writes one)")}
+		return streamcli.UsageError{Err: errors.New("-event is required: a Kinesis invocation file, e.g. -event .build/bench/event-10000.json (scripts/genevents writes one)")}
 	}
 	runtime.GOMAXPROCS(1)
 	if !*compare {

@@ -24,8 +24,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -42,6 +40,7 @@ import (
 	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/infra/stackconfig"
 	"github.com/streamfn/streamfn/internal/aws/store"
+	"github.com/streamfn/streamfn/internal/dev/cli"
 	"github.com/streamfn/streamfn/internal/dev/emulators"
 	"github.com/streamfn/streamfn/internal/ops/erase"
 	"github.com/streamfn/streamfn/internal/ops/stackoutputs"
@@ -51,15 +50,6 @@ const usageText = "usage: erase -user ID [-stack NAME | -endpoints FILE] [-dry-r
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-// usageExit is the exit code of a flag error: 0 for -h, which asked for
-// the usage, 2 for anything else.
-func usageExit(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	return 2
-}
-
 func run(args []string, stdout, stderr io.Writer) int {
 	var stack, endpointsPath string
 	flags := stackoutputs.NewFlagSet("erase", usageText, stderr, &stack, &endpointsPath)
@@ -67,7 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	dryRun := flags.Bool("dry-run", false, "find what would be erased, change nothing")
 	asJSON := flags.Bool("json", false, "print the report as JSON")
 	if err := flags.Parse(args); err != nil {
-		return usageExit(err)
+		return cli.FlagExit(err)
 	}
 	if *user == "" {
 		fmt.Fprintln(stderr, "erase: -user is required: the userId whose data to erase")

@@ -9,13 +9,13 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
+	streamcli "github.com/streamfn/streamfn/internal/dev/cli"
 	"github.com/streamfn/streamfn/internal/dev/eventgen"
 )
 
@@ -23,22 +23,8 @@ func main() { os.Exit(cli(os.Args[1:], os.Stderr)) }
 
 // cli runs the command and turns its error into the exit code.
 func cli(args []string, stderr io.Writer) int {
-	err := run(args, stderr)
-	var usage usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &usage):
-		fmt.Fprintln(stderr, "genevents:", err)
-		return 2
-	default:
-		fmt.Fprintln(stderr, "genevents:", err)
-		return 1
-	}
+	return streamcli.Exit("genevents", run(args, stderr), stderr)
 }
-
-// usageError is a bad flag or flag value: exit code 2.
-type usageError struct{ error }
 
 func run(args []string, stderr io.Writer) error {
 	flags := flag.NewFlagSet("genevents", flag.ContinueOnError)
@@ -56,23 +42,20 @@ func run(args []string, stderr io.Writer) error {
 	seed := flags.Int64("seed", 1, "random seed; equal seeds give equal files")
 	shard := flags.String("shard", "shardId-000000000000", "the shard the records come from")
 	out := flags.String("out", "", "output file (required; parent folders are created)")
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	if err := streamcli.Parse(flags, args); err != nil {
+		return err
 	}
 	switch {
 	case *out == "":
-		return usageError{fmt.Errorf("-out is required: the file to write, e.g. -out .build/bench/event-10000.json")}
+		return streamcli.UsageError{Err: fmt.Errorf("-out is required: the file to write, e.g. -out .build/bench/event-10000.json")}
 	case *records < 1 || *records > 1_000_000:
-		return usageError{fmt.Errorf("-records %d: must be in 1..1000000", *records)}
+		return streamcli.UsageError{Err: fmt.Errorf("-records %d: must be in 1..1000000", *records)}
 	case *users < 1:
-		return usageError{fmt.Errorf("-users %d: must be at least 1", *users)}
+		return streamcli.UsageError{Err: fmt.Errorf("-users %d: must be at least 1", *users)}
 	case *bad < 0 || *dup < 0 || *bad+*dup > 1:
-		return usageError{fmt.Errorf("-bad %g and -dup %g: each must be >= 0 and together at most 1", *bad, *dup)}
+		return streamcli.UsageError{Err: fmt.Errorf("-bad %g and -dup %g: each must be >= 0 and together at most 1", *bad, *dup)}
 	case *aggregate < 0 || *aggregate > 1000:
-		return usageError{fmt.Errorf("-aggregate %d: must be in 0..1000", *aggregate)}
+		return streamcli.UsageError{Err: fmt.Errorf("-aggregate %d: must be in 0..1000", *aggregate)}
 	}
 	gen := eventgen.New(eventgen.Options{Seed: *seed, Users: *users})
 	batch := gen.Batch(eventgen.BatchOptions{

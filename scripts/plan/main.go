@@ -34,21 +34,13 @@ import (
 	"github.com/streamfn/streamfn/infra/build"
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/plan"
+	"github.com/streamfn/streamfn/internal/dev/cli"
 	"github.com/streamfn/streamfn/internal/ops/capacity"
 	"github.com/streamfn/streamfn/scripts/size/sizeview"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-// usageExit is the exit code of a flag error: 0 for -h, which asked for
-// the usage, 2 for anything else.
-func usageExit(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	return 2
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -71,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Exit status: 0 the plan is good; 1 a finding (invalid config, the account quota is too small, an impossible -rate load, or a setting the load would throttle); 2 a usage error (also: a region without a -prices file).")
 	}
 	if err := flags.Parse(args); err != nil {
-		return usageExit(err)
+		return cli.FlagExit(err)
 	}
 	if *dir == "" {
 		found, err := build.ProjectDir("")

@@ -11,7 +11,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/streamfn/streamfn/infra/build"
+	"github.com/streamfn/streamfn/internal/dev/cli"
 	"github.com/streamfn/streamfn/internal/ops/capacity"
 	"github.com/streamfn/streamfn/scripts/size/sizeview"
 )
@@ -62,19 +62,10 @@ func flags(l *capacity.Load, o *options, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// usageExit is the exit code of a flag error: 0 for -h, which asked for
-// the usage, 2 for anything else.
-func usageExit(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	return 2
-}
-
 func run(args []string, stdout, stderr io.Writer) int {
 	l, o := capacity.DefaultLoad(), options{}
 	if err := flags(&l, &o, stderr).Parse(args); err != nil {
-		return usageExit(err)
+		return cli.FlagExit(err)
 	}
 	if o.loadFile != "" {
 		// The file over the defaults, then the flags given over the file.
@@ -84,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		if err := flags(&l, &o, stderr).Parse(args); err != nil {
-			return usageExit(err)
+			return cli.FlagExit(err)
 		}
 	}
 	if o.dir == "" {

@@ -1,0 +1,52 @@
+// Package cli is what every command under scripts/ does with its errors:
+// the exit codes of README "Command-line tools". 0 done (and -h, which
+// asked for the usage), 1 a finding or a failed run, 2 a usage error.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+)
+
+// UsageError marks a bad flag or flag value: exit code 2.
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
+// Parse parses args, returning flag.ErrHelp for -h and a UsageError for a
+// bad flag (the flag set has printed it and the usage).
+func Parse(flags *flag.FlagSet, args []string) error {
+	err := flags.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return UsageError{Err: err}
+}
+
+// FlagExit is the exit code of a FlagSet.Parse error: 0 for -h, 2 for
+// anything else.
+func FlagExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
+// Exit prints err after the command's name and returns its exit code: 0
+// for nil or -h, 2 for a UsageError, 1 for anything else.
+func Exit(command string, err error, stderr io.Writer) int {
+	var usage UsageError
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "%s: %v\n", command, err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "%s: %v\n", command, err)
+		return 1
+	}
+}
