@@ -72,7 +72,7 @@ func run(args []string, stderr io.Writer) error {
 	peer := flags.String("peer", "bench/peer.mjs", "with -compare: the Node.js peer script")
 	clock := flags.String("clock", "wall", "what a run's time is: wall (elapsed) or cpu (the process's CPU time, steadier on a busy machine; the Node.js peer always uses wall)")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the Go runs to this file (for go tool pprof)")
-	if err := streamcli.Parse(flags, args); err != nil {
+	if err := streamcli.ParseNoArgs(flags, args); err != nil {
 		return err
 	}
 	if *clock != "wall" && *clock != "cpu" {

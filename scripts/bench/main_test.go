@@ -66,5 +66,7 @@ func TestGenerateIfMissing(t *testing.T) {
 }
 
 func TestHelpAndBadFlagExitCodes(t *testing.T) {
-	clitest.CheckUsage(t, func(args []string, _, stderr io.Writer) int { return cli(args, stderr) })
+	run := func(args []string, _, stderr io.Writer) int { return cli(args, stderr) }
+	clitest.CheckUsage(t, run)
+	clitest.CheckNoArgs(t, run)
 }

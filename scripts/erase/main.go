@@ -56,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	user := flags.String("user", "", "the userId to erase (required)")
 	dryRun := flags.Bool("dry-run", false, "find what would be erased, change nothing")
 	asJSON := flags.Bool("json", false, "print the report as JSON")
-	if err := flags.Parse(args); err != nil {
+	if err := cli.ParseNoArgs(flags, args); err != nil {
 		return cli.FlagExit(err)
 	}
 	if *user == "" {

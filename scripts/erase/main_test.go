@@ -70,4 +70,7 @@ func TestEraseThroughTheEndpointVariables(t *testing.T) {
 
 // -h asks for the usage: exit 0 and the usage names the exit codes; a bad
 // flag is a usage error, 2.
-func TestHelpAndBadFlagExitCodes(t *testing.T) { clitest.CheckUsage(t, run) }
+func TestHelpAndBadFlagExitCodes(t *testing.T) {
+	clitest.CheckUsage(t, run)
+	clitest.CheckNoArgs(t, run)
+}

@@ -42,7 +42,7 @@ func run(args []string, stderr io.Writer) error {
 	seed := flags.Int64("seed", 1, "random seed; equal seeds give equal files")
 	shard := flags.String("shard", "shardId-000000000000", "the shard the records come from")
 	out := flags.String("out", "", "output file (required; parent folders are created)")
-	if err := streamcli.Parse(flags, args); err != nil {
+	if err := streamcli.ParseNoArgs(flags, args); err != nil {
 		return err
 	}
 	switch {

@@ -59,20 +59,11 @@ func main() {
 	_ = flags.Parse(os.Args[1:]) // ExitOnError: exits 2 on a bad flag
 	opts.NoShardLimits = !*shardLimits
 	if flags.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "unexpected arguments %q: every setting is a flag (see -h)\n", flags.Args())
+		fmt.Fprintf(os.Stderr, "unexpected argument %q: every setting is a flag, and flags after it were not read (see -h)\n", flags.Arg(0))
 		os.Exit(2)
 	}
-	if opts.Outage < 0 {
-		fmt.Fprintf(os.Stderr, "-outage %v: must be a duration of 0 or more, e.g. 20s\n", opts.Outage)
-		os.Exit(2)
-	}
-	if opts.Outage > 0 && opts.Rate == 0 {
-		fmt.Fprintln(os.Stderr, "-outage starts with the load: give -rate too, e.g. -rate 1000 -duration 40s -outage 20s")
-		os.Exit(2)
-	}
-	if opts.Chaos < 0 || opts.Chaos > 1 {
-		fmt.Fprintf(os.Stderr, "-chaos %v: must be a probability in 0..1\n", opts.Chaos)
-		os.Exit(2)
+	if err := opts.Check(); err != nil {
+		fail(err) // before anything is built
 	}
 
 	// The load generator, the mapping and the Function URL allocate much
@@ -104,9 +95,11 @@ func main() {
 
 // exitCodes is what -h says of them.
 const exitCodes = `Exit codes:
-  0  done (with -verify: the table and queues match what was sent)
-  1  a finding: -verify found differences
-  2  a usage or set-up error: a bad flag, an invalid stack config, a stand-in or function that would not start
+  0    done (with -verify: the table and queues match what was sent)
+  1    a finding: -verify found differences
+  2    a usage or set-up error: a bad flag, an invalid stack config, a stand-in or function that would not start,
+       a report file that could not be written
+  130  interrupted (Ctrl-C) with -verify before verify finished: nothing was checked
 `
 
 // exitCode maps how the run ended to its exit code (exitCodes).
@@ -116,6 +109,8 @@ func exitCode(err error) int {
 		return 0
 	case errors.Is(err, run.ErrVerifyFailed):
 		return 1
+	case errors.Is(err, run.ErrInterrupted):
+		return 130 // the shell's code for a SIGINT
 	}
 	return 2
 }

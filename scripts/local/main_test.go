@@ -18,6 +18,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{nil, 0},
 		{run.ErrVerifyFailed, 1},
+		{run.ErrInterrupted, 130},
 		{fmt.Errorf("verify: %w", run.ErrVerifyFailed), 1},
 		{&config.ValidationError{}, 2},
 		{errors.New("starting dynamodb stand-in: port in use"), 2},
@@ -26,7 +27,7 @@ func TestExitCodes(t *testing.T) {
 			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
 		}
 	}
-	for _, want := range []string{"0  done", "1  a finding", "2  a usage or set-up error"} {
+	for _, want := range []string{"0    done", "1    a finding", "2    a usage or set-up error", "130  interrupted"} {
 		if !strings.Contains(exitCodes, want) {
 			t.Errorf("-h does not document %q", want)
 		}

@@ -62,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		flags.PrintDefaults()
 		fmt.Fprintln(stderr, "Exit status: 0 the plan is good; 1 a finding (invalid config, the account quota is too small, an impossible -rate load, or a setting the load would throttle); 2 a usage error (also: a region without a -prices file).")
 	}
-	if err := flags.Parse(args); err != nil {
+	if err := cli.ParseNoArgs(flags, args); err != nil {
 		return cli.FlagExit(err)
 	}
 	if *dir == "" {

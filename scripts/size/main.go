@@ -64,7 +64,7 @@ func flags(l *capacity.Load, o *options, stderr io.Writer) *flag.FlagSet {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	l, o := capacity.DefaultLoad(), options{}
-	if err := flags(&l, &o, stderr).Parse(args); err != nil {
+	if err := cli.ParseNoArgs(flags(&l, &o, stderr), args); err != nil {
 		return cli.FlagExit(err)
 	}
 	if o.loadFile != "" {
@@ -74,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 2
 		}
-		if err := flags(&l, &o, stderr).Parse(args); err != nil {
+		if err := cli.ParseNoArgs(flags(&l, &o, stderr), args); err != nil {
 			return cli.FlagExit(err)
 		}
 	}

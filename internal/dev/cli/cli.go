@@ -26,6 +26,22 @@ func Parse(flags *flag.FlagSet, args []string) error {
 	return UsageError{Err: err}
 }
 
+// ParseNoArgs is Parse for a command whose every setting is a flag: an
+// argument left over is a usage error, not ignored. (Go's flag package
+// stops at the first argument that is not a flag, so "-user u oops
+// -dry-run" would otherwise drop -dry-run.)
+func ParseNoArgs(flags *flag.FlagSet, args []string) error {
+	if err := Parse(flags, args); err != nil {
+		return err
+	}
+	if flags.NArg() > 0 {
+		err := fmt.Errorf("unexpected argument %q: every setting is a flag, and flags after it were not read (see -h)", flags.Arg(0))
+		fmt.Fprintf(flags.Output(), "%s: %v\n", flags.Name(), err)
+		return UsageError{Err: err}
+	}
+	return nil
+}
+
 // FlagExit is the exit code of a FlagSet.Parse error: 0 for -h, 2 for
 // anything else.
 func FlagExit(err error) int {

@@ -44,3 +44,18 @@ func TestParse(t *testing.T) {
 		t.Errorf("-n 3: %v", err)
 	}
 }
+
+func TestParseNoArgsRefusesLeftovers(t *testing.T) {
+	var out bytes.Buffer
+	flags := flag.NewFlagSet("erase", flag.ContinueOnError)
+	flags.SetOutput(&out)
+	dryRun := flags.Bool("dry-run", false, "")
+	flags.String("user", "", "")
+	err := ParseNoArgs(flags, []string{"-user", "u", "oops", "-dry-run"})
+	if FlagExit(err) != 2 || *dryRun {
+		t.Fatalf("err = %v (exit %d), dry-run = %v; want a usage error, and -dry-run unread", err, FlagExit(err), *dryRun)
+	}
+	if !bytes.Contains(out.Bytes(), []byte(`unexpected argument "oops"`)) {
+		t.Errorf("the error does not name the argument: %q", out.String())
+	}
+}

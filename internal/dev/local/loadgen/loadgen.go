@@ -85,7 +85,9 @@ type Options struct {
 	Backoff time.Duration
 }
 
-func (o *Options) check() error {
+// Check reports every problem of the options at once, each naming its
+// flag of scripts/local, what is allowed and how to fix it.
+func (o Options) Check() error {
 	var problems []string
 	if o.Rate <= 0 {
 		problems = append(problems, fmt.Sprintf("-rate %v: must be above 0", o.Rate))
@@ -100,9 +102,7 @@ func (o *Options) check() error {
 		problems = append(problems, fmt.Sprintf("-batch %d: must be 1..%d (ingest's limit per request)", o.EventsPerRequest, ingest.MaxEvents))
 	}
 	switch o.PartitionKeys {
-	case "":
-		o.PartitionKeys = KeysUser
-	case KeysUser, KeysRandom, KeysKPL, KeysMixed:
+	case "", KeysUser, KeysRandom, KeysKPL, KeysMixed:
 	default:
 		problems = append(problems, fmt.Sprintf("-pk %q: must be user, random, kpl or mixed", o.PartitionKeys))
 	}
@@ -118,13 +118,20 @@ func (o *Options) check() error {
 	if len(problems) > 0 {
 		return fmt.Errorf("load options:\n  %s", strings.Join(problems, "\n  "))
 	}
+	return nil
+}
+
+// withDefaults fills what the caller left zero.
+func (o *Options) withDefaults() {
+	if o.PartitionKeys == "" {
+		o.PartitionKeys = KeysUser
+	}
 	if o.MaxAttempts == 0 {
 		o.MaxAttempts = 40
 	}
 	if o.Backoff == 0 {
 		o.Backoff = 50 * time.Millisecond
 	}
-	return nil
 }
 
 // The partition-key schemes (Options.PartitionKeys).
@@ -197,9 +204,10 @@ type item struct {
 
 // New checks the options.
 func New(opts Options, ledger *Ledger) (*Generator, error) {
-	if err := opts.check(); err != nil {
+	if err := opts.Check(); err != nil {
 		return nil, err
 	}
+	opts.withDefaults()
 	transport := &http.Transport{MaxIdleConnsPerHost: opts.Clients, IdleConnTimeout: time.Minute}
 	return &Generator{
 		opts: opts, ledger: ledger, client: &http.Client{Transport: transport},

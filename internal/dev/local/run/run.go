@@ -91,11 +91,81 @@ type Options struct {
 // ErrVerifyFailed is returned when -verify found differences.
 var ErrVerifyFailed = errors.New("verify found differences")
 
+// ErrInterrupted is returned when a Ctrl-C stopped a run with -verify
+// before verify could finish: not a pass. (Without -verify, Ctrl-C is how a
+// run is meant to end.)
+var ErrInterrupted = errors.New("interrupted before verify finished")
+
+// Check reports every problem of the options at once, each naming its
+// flag, before anything is built or started.
+func (o Options) Check() error {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	switch {
+	case o.Rate < 0:
+		add("-rate %v: must be 0 (no load: try it with curl) or a rate above 0, in events/s", o.Rate)
+	case o.Rate > 0:
+		if err := o.loadOptions("", nil).Check(); err != nil {
+			_, list, _ := strings.Cut(err.Error(), "\n  ")
+			problems = append(problems, strings.Split(list, "\n  ")...)
+		}
+	}
+	if o.Duration < 0 {
+		add("-duration %v: must be 0 (until Ctrl-C) or a positive duration, e.g. 30s", o.Duration)
+	}
+	if o.Outage < 0 {
+		add("-outage %v: must be a duration of 0 or more, e.g. 20s", o.Outage)
+	}
+	if o.Outage > 0 && o.Rate == 0 {
+		add("-outage starts with the load: give -rate too, e.g. -rate 1000 -duration 40s -outage 20s")
+	}
+	if o.Chaos < 0 || o.Chaos > 1 {
+		add("-chaos %v: must be a probability in 0..1", o.Chaos)
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		add("-port %d: must be 0 (a free one) or a TCP port, 1..65535", o.Port)
+	}
+	if o.IngestCap < 1 {
+		add("-ingest-environments %d: must be at least 1", o.IngestCap)
+	}
+	if o.ReportFile != "" {
+		if err := writableDir(filepath.Dir(o.ReportFile)); err != nil {
+			add("-report %s: %v (give a file in a folder that exists and can be written)", o.ReportFile, err)
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the run's flags:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// writableDir is nil when dir is a folder a file can be created in.
+func writableDir(dir string) error {
+	f, err := os.CreateTemp(dir, ".streamfn-report-check-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// loadOptions are the load generator's options of this run.
+func (o Options) loadOptions(ingestURL string, client loadgen.PutRecordsAPI) loadgen.Options {
+	return loadgen.Options{
+		URL: ingestURL, Rate: o.Rate, Duration: o.Duration, Users: o.Users, Bad: o.Bad, Dup: o.Dup,
+		EventsPerRequest: o.Batch, Clients: o.Clients, Seed: o.Seed,
+		Kinesis: client, PartitionKeys: o.PartitionKeys, LateDup: o.LateDup,
+	}
+}
+
 // Run runs the pipeline until the duration ends or ctx is cancelled
 // (Ctrl-C), stops every process it started, and writes the report.
 func Run(ctx context.Context, opts Options) (err error) {
-	if err := lambdaenv.CheckPlatform(); err != nil {
+	if err := opts.Check(); err != nil {
 		return err // before anything starts
+	}
+	if err := lambdaenv.CheckPlatform(); err != nil {
+		return err
 	}
 	r := newRun(ctx, opts)
 	defer func() { err = r.interruptedWhilePreparing(err) }() // last: after every stop
@@ -408,11 +478,9 @@ func (r *run) load() error {
 	opts := r.opts
 	r.ledger = loadgen.NewLedger()
 	if opts.Rate > 0 {
-		gen, err := loadgen.New(loadgen.Options{
-			URL: r.ingestURL, Rate: opts.Rate, Duration: opts.Duration, Users: opts.Users, Bad: opts.Bad, Dup: opts.Dup,
-			EventsPerRequest: opts.Batch, Clients: opts.Clients, Seed: opts.Seed,
-			StreamName: r.d.Stream.Name, Kinesis: r.clients.kinesis, PartitionKeys: opts.PartitionKeys, LateDup: opts.LateDup,
-		}, r.ledger)
+		loadOpts := opts.loadOptions(r.ingestURL, r.clients.kinesis)
+		loadOpts.StreamName = r.d.Stream.Name
+		gen, err := loadgen.New(loadOpts, r.ledger)
 		if err != nil {
 			return err
 		}
@@ -562,11 +630,14 @@ func (r *run) report() error {
 	} else {
 		sum.Text(r.opts.Stdout)
 	}
+	var reportErr error
 	if r.opts.ReportFile != "" {
 		if err := sum.WriteJSONFile(r.opts.ReportFile); err != nil {
-			return fmt.Errorf("writing the JSON report: %w", err)
+			reportErr = fmt.Errorf("writing the JSON report: %w", err)
+			r.say("  report     NOT WRITTEN: %v", err)
+		} else {
+			r.say("  report     %s", displayPath(r.opts.Root, r.opts.ReportFile))
 		}
-		r.say("  report     %s", displayPath(r.opts.Root, r.opts.ReportFile))
 	}
 	if r.interrupted && r.opts.Verify {
 		r.say("interrupted: verify skipped")
@@ -575,10 +646,20 @@ func (r *run) report() error {
 	if line := sum.Verdict(name); line != "" {
 		r.say("%s", line) // the last line
 	}
-	if r.verdict != nil && !r.verdict.OK {
+	return outcome(r.opts.Verify, r.verdict, r.interrupted, reportErr)
+}
+
+// outcome is how a run that got as far as its report ended: a finding
+// outranks an interruption, which outranks a report that could not be
+// written.
+func outcome(verifyAsked bool, verdict *verify.Result, interrupted bool, reportErr error) error {
+	switch {
+	case verdict != nil && !verdict.OK:
 		return ErrVerifyFailed
+	case verifyAsked && verdict == nil && interrupted:
+		return ErrInterrupted
 	}
-	return nil
+	return reportErr
 }
 
 // summary is the report of a stopped run.

@@ -3,6 +3,7 @@ package run
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/streamfn/streamfn/internal/dev/emulators"
 	"github.com/streamfn/streamfn/internal/dev/local/deploy"
 	"github.com/streamfn/streamfn/internal/dev/local/report"
+	"github.com/streamfn/streamfn/internal/dev/local/verify"
 )
 
 func TestURLID(t *testing.T) {
@@ -150,5 +152,66 @@ func TestStopStackStopsInReverseOnce(t *testing.T) {
 	s.run() // a second run (the deferred one after report's) stops nothing again
 	if want := []int{2, 1, 0}; !slices.Equal(got, want) {
 		t.Fatalf("stopped %v, want %v: the last started stops first, each once", got, want)
+	}
+}
+
+// Every flag problem is found before anything is built, all at once, each
+// naming its flag.
+func TestOptionsCheckNamesEveryProblemUpFront(t *testing.T) {
+	good := Options{Rate: 100, Users: 10, Batch: 10, Clients: 1, IngestCap: 1, PartitionKeys: "user"}
+	if err := good.Check(); err != nil {
+		t.Fatalf("good options: %v", err)
+	}
+	if err := (Options{IngestCap: 1}).Check(); err != nil {
+		t.Fatalf("no load (curl): %v", err)
+	}
+	bad := Options{
+		Rate: 100, Users: 0, Batch: 5000, Clients: 1, PartitionKeys: "sideways", LateDup: time.Second,
+		Duration: -time.Second, Outage: -time.Second, Chaos: 2, Port: 70000, IngestCap: 0,
+		ReportFile: filepath.Join(t.TempDir(), "no", "such", "dir", "r.json"),
+	}
+	err := bad.Check()
+	if err == nil {
+		t.Fatal("Check accepted bad options")
+	}
+	for _, want := range []string{"-users 0", "-batch 5000", `-pk "sideways"`, "-late-dup 1s", "-duration -1s", "-outage -1s",
+		"-chaos 2", "-port 70000", "-ingest-environments 0", "-report " + bad.ReportFile} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not name %q:\n%v", want, err)
+		}
+	}
+	if err := (Options{Rate: -5, IngestCap: 1}).Check(); err == nil || !strings.Contains(err.Error(), "-rate -5") {
+		t.Errorf("-rate -5: %v, want it refused, not taken as no load", err)
+	}
+	// Run refuses them before it makes its folder, builds or starts anything.
+	root := t.TempDir()
+	if err := Run(t.Context(), Options{Root: root, Rate: -5, IngestCap: 1}); err == nil || !strings.Contains(err.Error(), "-rate -5") {
+		t.Errorf("Run(-rate -5) = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, ".build")); !os.IsNotExist(err) {
+		t.Errorf("Run made %s/.build before refusing its flags (%v)", root, err)
+	}
+}
+
+func TestOutcome(t *testing.T) {
+	failed, passed, writeErr := &verify.Result{OK: false}, &verify.Result{OK: true}, errors.New("disk full")
+	for _, tt := range []struct {
+		name        string
+		verifyAsked bool
+		verdict     *verify.Result
+		interrupted bool
+		reportErr   error
+		want        error
+	}{
+		{"passed", true, passed, false, nil, nil},
+		{"differences", true, failed, false, nil, ErrVerifyFailed},
+		{"differences and no report", true, failed, false, writeErr, ErrVerifyFailed},
+		{"Ctrl-C before verify", true, nil, true, nil, ErrInterrupted},
+		{"Ctrl-C without -verify is the way to stop", false, nil, true, nil, nil},
+		{"passed, no report", true, passed, false, writeErr, writeErr},
+	} {
+		if got := outcome(tt.verifyAsked, tt.verdict, tt.interrupted, tt.reportErr); !errors.Is(got, tt.want) || (tt.want == nil) != (got == nil) {
+			t.Errorf("%s: outcome = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
