@@ -65,6 +65,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := cli.ParseNoArgs(flags, args); err != nil {
 		return cli.FlagExit(err)
 	}
+	// Values the plan would otherwise take as "not given".
+	var bad []string
+	if load.Rate < 0 {
+		bad = append(bad, fmt.Sprintf("-rate %g: must be 0 (no bill) or more than 0 events/s", load.Rate))
+	}
+	if *accountConcurrency < 0 {
+		bad = append(bad, fmt.Sprintf("-account-concurrency %d: must be 0 (not checked) or the account's quota, e.g. 1000", *accountConcurrency))
+	}
+	if len(bad) > 0 {
+		fmt.Fprintln(stderr, "plan: "+strings.Join(bad, "; "))
+		return 2
+	}
 	if *dir == "" {
 		found, err := build.ProjectDir("")
 		if err != nil {

@@ -243,3 +243,13 @@ func TestHelpAndBadFlagExitCodes(t *testing.T) {
 	clitest.CheckUsage(t, run)
 	clitest.CheckNoArgs(t, run)
 }
+
+// Negative values are usage errors, not "not given".
+func TestNegativeValuesAreUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{"-rate", "-5"}, {"-account-concurrency", "-3"}} {
+		var stdout, stderr bytes.Buffer
+		if code := run(append([]string{"-stack", "dev", "-dir", "../.."}, args...), &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), args[0]+" "+args[1]) {
+			t.Errorf("%v: exit %d, %q; want 2 and the flag named", args, code, stderr.String())
+		}
+	}
+}
