@@ -13,7 +13,7 @@ const module = "github.com/streamfn/streamfn/"
 
 // layers are the repository's folders from the bottom up: a package may
 // import its own layer and the ones below it, never one above. The
-// README's "Layout" table names the same groups.
+// README's "Architecture" table names the same groups.
 var layers = []struct {
 	name    string
 	folders []string
@@ -63,7 +63,7 @@ func TestImportsGoDownTheLayers(t *testing.T) {
 		dir := filepath.ToSlash(filepath.Dir(rel))
 		from, ok := layerOf(dir)
 		if !ok {
-			t.Errorf("%s: package %s is in no layer; put it in one of the layout's folders (README, \"Layout\")", rel, dir)
+			t.Errorf("%s: package %s is in no layer; put it in one of the layout's folders (README, \"Architecture\")", rel, dir)
 			return nil
 		}
 		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
