@@ -55,5 +55,5 @@ func main() {
 			o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL_S3") != ""
 		})
 	}
-	lambda.Start(processor.New(cfg, features, poisonQueue, logger, os.Stdout))
+	lambda.Start(processor.New(cfg, processor.Deps{Store: features, Poison: poisonQueue, Logger: logger, Metrics: os.Stdout}))
 }

@@ -18,7 +18,7 @@ import (
 // records; see the records/s metric.
 func BenchmarkProcess(b *testing.B) {
 	payload := eventgen.New(eventgen.Options{Seed: 1, Users: 50}).Batch(eventgen.BatchOptions{Records: 1000}).JSON()
-	proc := New(Config{TableName: "t", PoisonQueueURL: "q"}, store.Discard{}, poison.Discard{}, nil, nil)
+	proc := New(Config{TableName: "t", PoisonQueueURL: "q"}, Deps{Store: store.Discard{}, Poison: poison.Discard{}})
 	ctx := b.Context()
 	b.ReportAllocs()
 	b.SetBytes(int64(len(payload)))

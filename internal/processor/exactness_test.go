@@ -113,7 +113,7 @@ func TestLateClientRetryIsADuplicate(t *testing.T) {
 			arrival: at.Add(time.Duration(i) * 150 * time.Millisecond)})
 	}
 	mem := &store.Memory{}
-	p := New(Config{TableName: "features", PoisonQueueURL: "poison", Horizons: features.Horizons{Duplicate: 60}}, mem, &queue{}, nil, nil)
+	p := New(Config{TableName: "features", PoisonQueueURL: "poison", Horizons: features.Horizons{Duplicate: 60}}, Deps{Store: mem, Poison: &queue{}})
 	for from := 0; from < len(records); from += 50 {
 		if out, err := p.Process(t.Context(), kinesisEvent(t, records[from:from+50])); err != nil || out.Applied != 50 {
 			t.Fatalf("%+v, %v", out, err)
@@ -145,8 +145,8 @@ func TestLateClientRetryIsADuplicate(t *testing.T) {
 func TestRedeliveredDuplicateStaysSkipped(t *testing.T) {
 	a := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	mem := &store.Memory{}
-	p := New(Config{TableName: "features", PoisonQueueURL: "poison", Horizons: features.Horizons{Duplicate: 900, Redelivery: 3600}},
-		&failOnce{Store: mem, users: map[string]bool{"u-y": true}}, &queue{}, nil, nil)
+	p := New(Config{TableName: "features", PoisonQueueURL: "poison", Horizons: features.Horizons{Duplicate: 900, Redelivery: 3600}}, Deps{Store: &failOnce{Store: mem, users: map[string]bool{"u-y": true}}, Poison: &queue{}})
+
 	if _, err := p.Process(t.Context(), kinesisEvent(t, []kinesisRecord{
 		{pk: "u-x", seq: "900", data: viewJSON("O", "u-x"), arrival: a},
 	})); err != nil {
@@ -174,7 +174,7 @@ func TestRedeliveredDuplicateStaysSkipped(t *testing.T) {
 func TestRedriveReport(t *testing.T) {
 	a := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	mem := &store.Memory{}
-	p := New(Config{TableName: "features", PoisonQueueURL: "poison", Horizons: features.Horizons{Duplicate: 60, Redelivery: 60}}, mem, &queue{}, nil, nil)
+	p := New(Config{TableName: "features", PoisonQueueURL: "poison", Horizons: features.Horizons{Duplicate: 60, Redelivery: 60}}, Deps{Store: mem, Poison: &queue{}})
 	gaveUp := []kinesisRecord{{pk: "u", seq: "101", data: viewJSON("e101", "u"), arrival: a.Add(time.Second)}}
 	for _, b := range [][]kinesisRecord{
 		{{pk: "u", seq: "100", data: viewJSON("e100", "u"), arrival: a}},

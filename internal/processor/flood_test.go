@@ -184,7 +184,7 @@ func TestUserCapHitsAreCountedAndLogged(t *testing.T) {
 	}
 	var logs, metrics strings.Builder
 	log := telemetry.NewLogger(&logs, func(string) string { return "" })
-	p := New(Config{TableName: "features", PoisonQueueURL: "poison"}, &store.Memory{}, &queue{}, log, &metrics)
+	p := New(Config{TableName: "features", PoisonQueueURL: "poison"}, Deps{Store: &store.Memory{}, Poison: &queue{}, Logger: log, Metrics: &metrics})
 	out, err := p.Process(t.Context(), kinesisDoc(t, records))
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +214,7 @@ func TestInfoLogsCarryNoEventValues(t *testing.T) {
 			return map[string]string{"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": level}[name]
 		})
 		q := &queue{}
-		p := New(Config{TableName: "features", PoisonQueueURL: "poison"}, &store.Memory{}, q, log, nil)
+		p := New(Config{TableName: "features", PoisonQueueURL: "poison"}, Deps{Store: &store.Memory{}, Poison: q, Logger: log})
 		if _, err := p.Process(t.Context(), kinesisDoc(t, [][]byte{bad})); err != nil {
 			t.Fatal(err)
 		}

@@ -43,7 +43,7 @@ func TestIntegration(t *testing.T) {
 	}
 	process := func(t *testing.T, e env, st store.Store, b eventgen.Batch) string {
 		t.Helper()
-		p := New(Config{TableName: e.table, PoisonQueueURL: e.queueURL}, st, e.queue, nil, nil)
+		p := New(Config{TableName: e.table, PoisonQueueURL: e.queueURL}, Deps{Store: st, Poison: e.queue})
 		out, err := p.Invoke(ctx, b.JSON())
 		if err != nil {
 			t.Fatal(err)

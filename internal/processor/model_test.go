@@ -328,8 +328,8 @@ func (m *model) processor() *Processor {
 		redelivery = 24 * 3600
 	}
 	p := New(Config{TableName: "features", PoisonQueueURL: "poison", WriteConcurrency: 4,
-		Horizons: features.Horizons{Duplicate: int64(m.spec.horizon / time.Second), Redelivery: redelivery, Lag: m.spec.lag}},
-		m.store, &queue{}, slog.New(&outsideLog{m: m}), nil)
+		Horizons: features.Horizons{Duplicate: int64(m.spec.horizon / time.Second), Redelivery: redelivery, Lag: m.spec.lag}}, Deps{Store: m.store, Poison: &queue{}, Logger: slog.New(&outsideLog{m: m})})
+
 	p.now = func() time.Time { return m.clock }
 	return p
 }

@@ -66,16 +66,27 @@ type Processor struct {
 	planners sync.Pool // *planner, reused across invocations
 }
 
-// New returns a processor. metrics receives one EMF line per invocation
-// (os.Stdout in Lambda); a nil log discards logs.
-func New(cfg Config, st store.Store, pq poison.Sender, log *slog.Logger, metrics io.Writer) *Processor {
+// Deps are what a processor works with, besides its Config.
+type Deps struct {
+	Store  store.Store   // the features table
+	Poison poison.Sender // the poison queue
+	Logger *slog.Logger  // nil discards logs
+	// Metrics receives one EMF line per invocation (os.Stdout in Lambda);
+	// nil discards them.
+	Metrics io.Writer
+}
+
+// New returns a processor with the settings cfg (ConfigFromEnv) and the
+// dependencies deps, as ingest.NewHandler takes its own.
+func New(cfg Config, deps Deps) *Processor {
+	log, metrics := deps.Logger, deps.Metrics
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if metrics == nil {
 		metrics = io.Discard
 	}
-	return &Processor{cfg: cfg.withDefaults(), store: st, poison: pq, log: log, metrics: metrics, now: time.Now}
+	return &Processor{cfg: cfg.withDefaults(), store: deps.Store, poison: deps.Poison, log: log, metrics: metrics, now: time.Now}
 }
 
 // Outcome counts what one invocation did; the EMF line reports it.

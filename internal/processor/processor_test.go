@@ -63,7 +63,7 @@ func (f *flaky) Save(ctx context.Context, item *features.Item) error {
 }
 
 func newProcessor(st store.Store, q poison.Sender) *Processor {
-	return New(Config{TableName: "features", PoisonQueueURL: "poison"}, st, q, nil, nil)
+	return New(Config{TableName: "features", PoisonQueueURL: "poison"}, Deps{Store: st, Poison: q})
 }
 
 func batch(seed int64, opts eventgen.BatchOptions) eventgen.Batch {
@@ -158,7 +158,7 @@ func TestInvokeTumblingWindowEvent(t *testing.T) {
 	payload, _ := json.Marshal(doc)
 
 	st := &store.Memory{}
-	proc := New(Config{TableName: "t", PoisonQueueURL: "q"}, st, &queue{}, nil, nil)
+	proc := New(Config{TableName: "t", PoisonQueueURL: "q"}, Deps{Store: st, Poison: &queue{}})
 	resp, err := proc.Invoke(t.Context(), payload)
 	if err != nil {
 		t.Fatal(err)
@@ -462,7 +462,7 @@ func TestDeadlineStopsNewWork(t *testing.T) {
 	// The reads use up the time: with less than the margin left, no write
 	// starts, and the response names the first record instead of timing out.
 	const margin = 100 * time.Millisecond
-	p := New(Config{TableName: "t", PoisonQueueURL: "q", DeadlineMargin: margin}, slowLoads{Store: st, margin: margin}, &queue{}, nil, nil)
+	p := New(Config{TableName: "t", PoisonQueueURL: "q", DeadlineMargin: margin}, Deps{Store: slowLoads{Store: st, margin: margin}, Poison: &queue{}})
 	ctx, cancel := context.WithTimeout(t.Context(), 4*margin)
 	defer cancel()
 	out, err := p.Invoke(ctx, b.JSON())
@@ -479,7 +479,7 @@ func TestDeadlineMarginFitsShortTimeouts(t *testing.T) {
 	b := batch(16, eventgen.BatchOptions{Records: 20})
 	st := &store.Memory{}
 	// A margin longer than the whole timeout must not stop all work.
-	p := New(Config{TableName: "t", PoisonQueueURL: "q", DeadlineMargin: time.Minute}, st, &queue{}, nil, nil)
+	p := New(Config{TableName: "t", PoisonQueueURL: "q", DeadlineMargin: time.Minute}, Deps{Store: st, Poison: &queue{}})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	if out, err := p.Invoke(ctx, b.JSON()); err != nil || string(out) != `{"batchItemFailures":[]}` {
@@ -574,7 +574,7 @@ func TestLogsAndMetrics(t *testing.T) {
 	var logs, metrics bytes.Buffer
 	env := map[string]string{"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"}
 	logger := telemetry.NewLogger(&logs, func(k string) string { return env[k] })
-	p := New(Config{TableName: "t", PoisonQueueURL: "q", FunctionName: "streamfn-dev-processor"}, &store.Memory{}, &queue{}, logger, &metrics)
+	p := New(Config{TableName: "t", PoisonQueueURL: "q", FunctionName: "streamfn-dev-processor"}, Deps{Store: &store.Memory{}, Poison: &queue{}, Logger: logger, Metrics: &metrics})
 	out, err := p.Process(t.Context(), b.JSON())
 	if err != nil {
 		t.Fatal(err)
@@ -629,7 +629,7 @@ func TestConfigFromEnv(t *testing.T) {
 func TestTTLIsRefreshedOnWrite(t *testing.T) {
 	b := batch(14, eventgen.BatchOptions{Records: 10})
 	st := &store.Memory{}
-	p := New(Config{TableName: "t", PoisonQueueURL: "q", FeatureTTLDays: 30}, st, &queue{}, nil, nil)
+	p := New(Config{TableName: "t", PoisonQueueURL: "q", FeatureTTLDays: 30}, Deps{Store: st, Poison: &queue{}})
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	p.now = func() time.Time { return now }
 	if _, err := p.Process(t.Context(), b.JSON()); err != nil {

@@ -146,7 +146,7 @@ func run(args []string, stderr io.Writer) error {
 // measure runs the processor on payload again and again for about d and
 // reports the median rate of the runs and the allocations per record.
 func measure(payload []byte, d time.Duration) (Result, error) {
-	proc := processor.New(processor.Config{TableName: "bench", PoisonQueueURL: "bench"}, store.Discard{}, poison.Discard{}, nil, nil)
+	proc := processor.New(processor.Config{TableName: "bench", PoisonQueueURL: "bench"}, processor.Deps{Store: store.Discard{}, Poison: poison.Discard{}})
 	ctx := context.Background()
 	out, err := proc.Process(ctx, payload)
 	if err != nil {

@@ -31,7 +31,7 @@ func TestEraseAgainstTheStandIns(t *testing.T) {
 	}
 	queueURL := emutest.CreateQueue(t, emu.SQS, "poison")
 	st := store.NewDynamoDB(emu.DynamoDB, "features", "expiresAt")
-	p := processor.New(processor.Config{TableName: "features", PoisonQueueURL: queueURL}, st, poison.NewQueue(emu.SQS, queueURL), nil, nil)
+	p := processor.New(processor.Config{TableName: "features", PoisonQueueURL: queueURL}, processor.Deps{Store: st, Poison: poison.NewQueue(emu.SQS, queueURL)})
 
 	b := eventgen.New(eventgen.Options{Seed: 7, Users: 5}).Batch(eventgen.BatchOptions{Records: 200, BadFraction: 0.1})
 	if _, err := p.Invoke(ctx, b.JSON()); err != nil {
