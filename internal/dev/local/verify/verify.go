@@ -16,7 +16,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,19 +125,9 @@ func (d Difference) String() string {
 // the future.
 func Compare(want, got map[string]*Item, checkTTL bool, now time.Time) []Difference {
 	var diffs []Difference
-	users := map[string]bool{}
-	for u := range want {
-		users[u] = true
-	}
-	for u := range got {
-		users[u] = true
-	}
-	ordered := make([]string, 0, len(users))
-	for u := range users {
-		ordered = append(ordered, u)
-	}
-	sort.Strings(ordered)
-	for _, u := range ordered {
+	users := slices.Concat(slices.Collect(maps.Keys(want)), slices.Collect(maps.Keys(got)))
+	slices.Sort(users)
+	for _, u := range slices.Compact(users) {
 		w, g := want[u], got[u]
 		switch {
 		case g == nil:
@@ -169,16 +161,11 @@ func Compare(want, got map[string]*Item, checkTTL bool, now time.Time) []Differe
 
 // counts renders a count map with zero counts left out, keys in order.
 func counts(m map[string]int64) string {
-	keys := make([]string, 0, len(m))
-	for k, v := range m {
-		if v != 0 {
-			keys = append(keys, k)
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if m[k] != 0 {
+			parts = append(parts, k+"="+strconv.FormatInt(m[k], 10))
 		}
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + strconv.FormatInt(m[k], 10)
 	}
 	return "{" + strings.Join(parts, " ") + "}"
 }
