@@ -135,6 +135,14 @@ func (p *Project) Defaults() (map[string]string, error) {
 	return values, nil
 }
 
+// MissingStackError is a stack without a settings file: a usage error of
+// the tools that take -stack.
+type MissingStackError struct{ Stack, Path string }
+
+func (e *MissingStackError) Error() string {
+	return fmt.Sprintf("stack %q has no settings file %s; create it (pulumi stack init %s) or pick another stack", e.Stack, e.Path, e.Stack)
+}
+
 // Load merges dir/Pulumi.<stack>.yaml over dir/Pulumi.yaml's defaults and returns the values as
 // Pulumi passes them to a program: strings as they are, numbers and booleans in their plain
 // text form, objects and arrays as JSON. Problems with keys of the stack file come back as one
@@ -161,7 +169,7 @@ func LoadAll(dir, stack string) (map[string]string, []config.Problem, error) {
 	stackPath := filepath.Join(dir, "Pulumi."+stack+".yaml")
 	data, err := os.ReadFile(stackPath)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, fmt.Errorf("stack %q has no settings file %s; create it (pulumi stack init %s) or pick another stack", stack, stackPath, stack)
+		return nil, nil, &MissingStackError{Stack: stack, Path: stackPath}
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the stack settings: %w", err)

@@ -34,6 +34,7 @@ import (
 	"github.com/streamfn/streamfn/infra/build"
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/plan"
+	"github.com/streamfn/streamfn/infra/stackconfig"
 	"github.com/streamfn/streamfn/internal/dev/cli"
 	"github.com/streamfn/streamfn/internal/ops/capacity"
 	"github.com/streamfn/streamfn/scripts/size/sizeview"
@@ -60,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Usage: go run ./scripts/plan [-stack dev] [-json] [-account-concurrency N] [-dir DIR] [-rate N -event-bytes N ...]")
 		fmt.Fprintln(stderr, "Previews a stack offline: every resource with its inputs and options, then the outputs.")
 		flags.PrintDefaults()
-		fmt.Fprintln(stderr, "Exit status: 0 the plan is good; 1 a finding (invalid config, the account quota is too small, an impossible -rate load, or a setting the load would throttle); 2 a usage error (also: a region without a -prices file).")
+		fmt.Fprintln(stderr, "Exit status: 0 the plan is good; 1 a finding (invalid config, the account quota is too small, an impossible -rate load, or a setting the load would throttle); 2 a usage error (also: a stack without a Pulumi.<stack>.yaml, a region without a -prices file).")
 	}
 	if err := cli.ParseNoArgs(flags, args); err != nil {
 		return cli.FlagExit(err)
@@ -89,6 +90,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	p, err := plan.Run(plan.Options{Dir: *dir, Stack: *stack})
 	if err != nil {
 		var invalid *config.ValidationError
+		var missing *stackconfig.MissingStackError
+		if errors.As(err, &missing) {
+			fmt.Fprintln(stderr, missing.Error())
+			return 2 // a usage error, as in the local run
+		}
 		if errors.As(err, &invalid) {
 			fmt.Fprintln(stderr, invalid.Error())
 		} else {

@@ -244,8 +244,13 @@ func TestHelpAndBadFlagExitCodes(t *testing.T) {
 	clitest.CheckNoArgs(t, run)
 }
 
-// Negative values are usage errors, not "not given".
+// Negative values and a stack without settings are usage errors, not "not
+// given" or a finding.
 func TestNegativeValuesAreUsageErrors(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-stack", "nosuch", "-dir", "../.."}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), `stack "nosuch" has no settings file`) {
+		t.Errorf("-stack nosuch: exit %d, %q; want 2 and the missing file named", code, stderr.String())
+	}
 	for _, args := range [][]string{{"-rate", "-5"}, {"-account-concurrency", "-3"}} {
 		var stdout, stderr bytes.Buffer
 		if code := run(append([]string{"-stack", "dev", "-dir", "../.."}, args...), &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), args[0]+" "+args[1]) {
