@@ -639,6 +639,9 @@ func (r *run) report() error {
 			r.say("  report     %s", displayPath(r.opts.Root, r.opts.ReportFile))
 		}
 	}
+	if r.interrupted && r.gen != nil {
+		r.say("interrupted (Ctrl-C): the load ran %s of %s", r.loadEnd.Sub(r.loadStart).Truncate(100*time.Millisecond), durationText(r.opts.Duration))
+	}
 	if r.interrupted && r.opts.Verify {
 		r.say("interrupted: verify skipped")
 	}
