@@ -48,7 +48,7 @@ func main() {
 	flags.StringVar(&opts.Name, "name", "local", "the run's name on its last line, the verdict of -verify")
 	flags.IntVar(&opts.Port, "port", 9000, "port of the local ingest Function URL on 127.0.0.1; 0 = a free one")
 	shardLimits := flags.Bool("shard-limits", true, "apply Kinesis's per-shard limits (1 MiB/s or 1,000 records/s of writes, 5 reads/s and 2 MiB/s); false lets kinesalite take any rate")
-	flags.IntVar(&opts.IngestCap, "ingest-environments", 8, "execution environments of an unreserved ingest function")
+	flags.IntVar(&opts.IngestCap, "ingest-environments", run.DefaultIngestEnvironments, "execution environments of an unreserved ingest function")
 	flags.DurationVar(&opts.Outage, "outage", 0, "for this long after the load starts, the table refuses the processor's writes (InternalServerError), as in a DynamoDB outage: batches fail, expire and go to the on-failure destination; -verify counts their records as expected, not lost")
 	flags.BoolVar(&opts.Redrive, "redrive", false, "after draining, replay every on-failure record with the redrive tool's replay (as `make redrive ARGS=replay` would), then verify exactly, as if nothing had failed")
 	flags.Usage = func() {

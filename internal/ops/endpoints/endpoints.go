@@ -21,7 +21,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 )
 
 // The standard variables (AWS SDKs and CLI v2 "service-specific endpoints":
@@ -49,6 +51,10 @@ const (
 	// `pulumi stack output --json` prints), with local values: queue URLs
 	// on the local SQS, the local Function URL.
 	Outputs = "STREAMFN_STACK_OUTPUTS"
+	// RunPID is the process id of the local run that wrote the file: a
+	// file left behind by a run that was killed outright names a process
+	// that is gone (CheckRunning).
+	RunPID = "STREAMFN_LOCAL_RUN_PID"
 )
 
 // FileName is the file's name inside a run's folder; CurrentDir is the
@@ -82,6 +88,7 @@ func New(stack, region, outputsPath string, urls map[string]string) *File {
 	f := &File{Values: map[string]string{
 		Stack: stack, Region: region, DefaultRegion: region,
 		AccessKeyID: DummyAccessKeyID, SecretAccessKey: DummySecretAccessKey,
+		RunPID: strconv.Itoa(os.Getpid()),
 	}}
 	if outputsPath != "" {
 		f.Values[Outputs] = outputsPath
@@ -90,6 +97,24 @@ func New(stack, region, outputsPath string, urls map[string]string) *File {
 		f.Values[k] = v
 	}
 	return f
+}
+
+// CheckRunning is nil while the run that wrote the file runs (or when the
+// file names no run). A run killed outright (SIGKILL) cannot remove its
+// file: without this, tools would meet "connection refused" after the
+// SDK's retries.
+func (f *File) CheckRunning() error {
+	pid, err := strconv.Atoi(f.Values[RunPID])
+	if err != nil || pid <= 0 || ProcessAlive(pid) {
+		return nil
+	}
+	return fmt.Errorf("%s was written by a local run (pid %d) that is no longer running: it was stopped before it could remove the file. Start one (make local), or read a deployed stack with -stack NAME", f.Path, pid)
+}
+
+// ProcessAlive says whether a process with this id runs.
+func ProcessAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	return err == nil && p.Signal(syscall.Signal(0)) == nil
 }
 
 // Endpoint is the URL of one service's variable (Kinesis, SQS, ...), or an

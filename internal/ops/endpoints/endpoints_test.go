@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -118,5 +119,28 @@ func TestTheSDKDefaultConfigReachesTheStandIn(t *testing.T) {
 	out, err := client.ListStreams(ctx, &kinesis.ListStreamsInput{})
 	if err != nil || len(out.StreamNames) != 1 || out.StreamNames[0] != "s" {
 		t.Fatalf("ListStreams = %v, %v", out, err)
+	}
+}
+
+// A file left behind by a run that was killed outright names a process
+// that is gone: tools say so instead of meeting "connection refused".
+func TestCheckRunning(t *testing.T) {
+	f := New("dev", "us-east-1", "", nil)
+	f.Path = "endpoints.env"
+	if err := f.CheckRunning(); err != nil {
+		t.Errorf("a file this process wrote: %v", err)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Skipf("no true command: %v", err)
+	}
+	f.Values[RunPID] = strconv.Itoa(gone.Process.Pid)
+	err := f.CheckRunning()
+	if err == nil || !strings.Contains(err.Error(), "no longer running") || !strings.Contains(err.Error(), "make local") {
+		t.Errorf("a file of a run that ended: %v, want it named as stale with what to do", err)
+	}
+	delete(f.Values, RunPID)
+	if err := f.CheckRunning(); err != nil {
+		t.Errorf("a file that names no run (an older release's): %v", err)
 	}
 }

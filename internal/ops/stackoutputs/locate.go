@@ -57,6 +57,9 @@ func Locate(ctx context.Context, root, stack, endpointsPath string) (Located, er
 	if err != nil {
 		return Located{}, fmt.Errorf("%w (or read a deployed stack with -stack NAME)", err)
 	}
+	if err := f.CheckRunning(); err != nil {
+		return Located{}, err
+	}
 	if err := f.Setenv(); err != nil {
 		return Located{}, err
 	}

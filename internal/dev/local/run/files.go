@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"syscall"
 
 	"github.com/streamfn/streamfn/infra/pipeline"
 	"github.com/streamfn/streamfn/infra/plan"
@@ -85,15 +84,10 @@ func pruneRuns(dir string, keep int) error {
 	for _, name := range runs[:max(0, len(runs)-keep)] {
 		path := filepath.Join(dir, name)
 		pid, _ := strconv.Atoi(runDirPattern.FindStringSubmatch(name)[1])
-		if _, err := os.Stat(filepath.Join(path, endpoints.FileName)); err == nil && processAlive(pid) {
+		if _, err := os.Stat(filepath.Join(path, endpoints.FileName)); err == nil && endpoints.ProcessAlive(pid) {
 			continue
 		}
 		errs = append(errs, os.RemoveAll(path))
 	}
 	return errors.Join(errs...)
-}
-
-func processAlive(pid int) bool {
-	p, err := os.FindProcess(pid)
-	return err == nil && p.Signal(syscall.Signal(0)) == nil
 }

@@ -70,7 +70,8 @@ type Options struct {
 	// Name labels the verdict line that ends a run with -verify.
 	Name string
 	Port int // the Function URL's port; 0: a free one
-	// IngestCap is the environments an unreserved ingest gets.
+	// IngestCap is the environments an unreserved ingest gets (0:
+	// DefaultIngestEnvironments).
 	IngestCap int
 	// Outage makes the table refuse the processor's writes for this long
 	// after the load starts, as in a DynamoDB outage.
@@ -87,6 +88,9 @@ type Options struct {
 
 	Stdout, Stderr io.Writer
 }
+
+// DefaultIngestEnvironments is IngestCap when none is given.
+const DefaultIngestEnvironments = 8
 
 // ErrVerifyFailed is returned when -verify found differences.
 var ErrVerifyFailed = errors.New("verify found differences")
@@ -125,8 +129,8 @@ func (o Options) Check() error {
 	if o.Port < 0 || o.Port > 65535 {
 		add("-port %d: must be 0 (a free one) or a TCP port, 1..65535", o.Port)
 	}
-	if o.IngestCap < 1 {
-		add("-ingest-environments %d: must be at least 1", o.IngestCap)
+	if o.IngestCap < 0 {
+		add("-ingest-environments %d: must be at least 1 (0: the default, %d)", o.IngestCap, DefaultIngestEnvironments)
 	}
 	if o.ReportFile != "" {
 		if err := writableDir(filepath.Dir(o.ReportFile)); err != nil {
@@ -164,6 +168,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if err := opts.Check(); err != nil {
 		return err // before anything starts
 	}
+	opts.IngestCap = cmp.Or(opts.IngestCap, DefaultIngestEnvironments)
 	if err := lambdaenv.CheckPlatform(); err != nil {
 		return err
 	}

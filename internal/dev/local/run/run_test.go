@@ -167,7 +167,7 @@ func TestOptionsCheckNamesEveryProblemUpFront(t *testing.T) {
 	}
 	bad := Options{
 		Rate: 100, Users: 0, Batch: 5000, Clients: 1, PartitionKeys: "sideways", LateDup: time.Second,
-		Duration: -time.Second, Outage: -time.Second, Chaos: 2, Port: 70000, IngestCap: 0,
+		Duration: -time.Second, Outage: -time.Second, Chaos: 2, Port: 70000, IngestCap: -1,
 		ReportFile: filepath.Join(t.TempDir(), "no", "such", "dir", "r.json"),
 	}
 	err := bad.Check()
@@ -175,7 +175,7 @@ func TestOptionsCheckNamesEveryProblemUpFront(t *testing.T) {
 		t.Fatal("Check accepted bad options")
 	}
 	for _, want := range []string{"-users 0", "-batch 5000", `-pk "sideways"`, "-late-dup 1s", "-duration -1s", "-outage -1s",
-		"-chaos 2", "-port 70000", "-ingest-environments 0", "-report " + bad.ReportFile} {
+		"-chaos 2", "-port 70000", "-ingest-environments -1", "-report " + bad.ReportFile} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not name %q:\n%v", want, err)
 		}
