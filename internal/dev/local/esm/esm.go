@@ -287,9 +287,33 @@ const (
 
 func (m *Mapping) poll(ctx context.Context, sh *shard, iterator string) {
 	backoff := minReadBackoff
+	// failed counts a failed read and waits before the next: every error
+	// path goes through it, so no failure can make the poller spin.
+	failed := func(err error) {
+		sh.readFailed(fmt.Errorf("reading shard %s of %s: %w", sh.id, m.cfg.StreamName, err))
+		sleep(ctx, backoff)
+		backoff = min(2*backoff, maxReadBackoff)
+	}
+	// expiredInARow counts the iterators that expired with no successful
+	// read between them. Kinesis expires an iterator unused for five
+	// minutes, so one expiry is routine and is replaced at once, uncounted;
+	// a second in a row means the new iterators do not work either, and it
+	// is a failure like any other.
+	expiredInARow := 0
 	for ctx.Err() == nil {
 		if !m.waitForSpace(ctx, sh) {
 			return
+		}
+		if iterator == "" { // the last one expired
+			it, err := m.resumeIterator(ctx, sh)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				failed(err)
+				continue
+			}
+			iterator = it
 		}
 		started := time.Now()
 		out, err := m.kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iterator), Limit: aws.Int32(readLimit)})
@@ -301,21 +325,19 @@ func (m *Mapping) poll(ctx context.Context, sh *shard, iterator string) {
 			}
 			var expired *types.ExpiredIteratorException
 			if errors.As(err, &expired) {
-				it, resumeErr := m.resumeIterator(ctx, sh)
-				if resumeErr == nil {
-					iterator = it
+				iterator = "" // the next round resumes after the last record read
+				if expiredInARow++; expiredInARow == 1 {
 					continue
 				}
-				err = resumeErr
+				err = fmt.Errorf("%d iterators in a row expired before any read succeeded: %w", expiredInARow, err)
 			}
 			// Throughput exceeded, a passing fault or one that lasts: Lambda
 			// backs off and polls again. Every error is counted and kept, so
 			// a shard that fails for good does not look idle.
-			sh.readFailed(fmt.Errorf("reading shard %s of %s: %w", sh.id, m.cfg.StreamName, err))
-			sleep(ctx, backoff)
-			backoff = min(2*backoff, maxReadBackoff)
+			failed(err)
 			continue
 		}
+		expiredInARow = 0
 		backoff = minReadBackoff
 		if len(out.Records) == 0 {
 			sh.mu.Lock()
