@@ -711,43 +711,45 @@ func (m *Mapping) discard(ctx context.Context, sh *shard, records []record, cond
 	m.samplesMu.Unlock()
 }
 
-// Stats are the mapping's counters and each shard's state.
+// Stats are the mapping's counters and each shard's state. They are the
+// mapping section of the local run's JSON report, so their keys are
+// camelCase like the rest of it, and a duration says its unit.
 type Stats struct {
-	Invocations       int64
-	FunctionErrors    int64 // invocations that failed as a whole
-	PartialFailures   int64 // invocations that reported batchItemFailures
-	Throttles         int64
-	InvokeErrors      int64 // invocations that could not be sent (no environment could start)
-	Retries           int64 // invocations that repeated records
-	Bisections        int64
-	RecordsRead       int64
-	RecordsSucceeded  int64
-	RecordsDiscarded  int64 // sent to the on-failure destination
-	DestinationSent   int64 // documents sent
-	DestinationErrors int64 // documents the destination refused five times
+	Invocations       int64 `json:"invocations"`
+	FunctionErrors    int64 `json:"functionErrors"`  // invocations that failed as a whole
+	PartialFailures   int64 `json:"partialFailures"` // invocations that reported batchItemFailures
+	Throttles         int64 `json:"throttles"`
+	InvokeErrors      int64 `json:"invokeErrors"` // invocations that could not be sent (no environment could start)
+	Retries           int64 `json:"retries"`      // invocations that repeated records
+	Bisections        int64 `json:"bisections"`
+	RecordsRead       int64 `json:"recordsRead"`
+	RecordsSucceeded  int64 `json:"recordsSucceeded"`
+	RecordsDiscarded  int64 `json:"recordsDiscarded"`  // sent to the on-failure destination
+	DestinationSent   int64 `json:"destinationSent"`   // documents sent
+	DestinationErrors int64 `json:"destinationErrors"` // documents the destination refused five times
 	// LastDestinationError says why the last of them was refused.
-	LastDestinationError string
-	ReadCalls            int64         // GetRecords calls
-	ReadTime             time.Duration // spent waiting for them, all shards together
-	Shards               []ShardStats
+	LastDestinationError string        `json:"lastDestinationError"`
+	ReadCalls            int64         `json:"readCalls"`  // GetRecords calls
+	ReadTime             time.Duration `json:"readTimeNs"` // spent waiting for them, all shards together
+	Shards               []ShardStats  `json:"shards"`
 }
 
 // ShardStats is one shard's state.
 type ShardStats struct {
-	ShardID string
+	ShardID string `json:"shardId"`
 	// IteratorAge is how far behind the mapping is on this shard: the age of
 	// the oldest record read and not yet finished or, while reads still
 	// return records, of the last record read (kinesalite reports no
 	// MillisBehindLatest, so unread records are known only by this);
 	// 0 when caught up.
-	IteratorAge time.Duration
-	Pending     int // records read and not yet finished
-	EmptyReadAt time.Time
-	Closed      bool
+	IteratorAge time.Duration `json:"iteratorAgeNs"`
+	Pending     int           `json:"pending"` // records read and not yet finished
+	EmptyReadAt time.Time     `json:"emptyReadAt"`
+	Closed      bool          `json:"closed"`
 	// ReadErrors counts failed reads of the shard, and LastError says why
 	// the last one failed ("" when none did).
-	ReadErrors int64
-	LastError  string
+	ReadErrors int64  `json:"readErrors"`
+	LastError  string `json:"lastError"`
 }
 
 // Stats returns the counters.

@@ -125,3 +125,34 @@ func TestViewsAgreeOnThrottles(t *testing.T) {
 		}
 	}
 }
+
+// Failed reads and refused on-failure records show in both live views,
+// counted over all shards, and only when there are some.
+func TestViewsShowMappingErrorsOnlyWhenSome(t *testing.T) {
+	quiet := snapshot()
+	for _, view := range []string{Line(quiet), strings.Join(Lines(quiet), "\n")} {
+		if strings.Contains(view, "read errors") || strings.Contains(view, "destination errors") {
+			t.Errorf("a run without mapping errors shows some:\n%s", view)
+		}
+	}
+
+	failing := snapshot()
+	failing.Mapping.Shards[0].ReadErrors, failing.Mapping.Shards[0].LastError = 7, "ResourceNotFoundException"
+	failing.Mapping.Shards[1].ReadErrors, failing.Mapping.Shards[1].LastError = 2, "ExpiredIteratorException"
+	failing.Mapping.DestinationErrors = 3
+	lines := Lines(failing)
+	for name, view := range map[string]string{"line": Line(failing), "lines": strings.Join(lines, "\n")} {
+		for _, want := range []string{"read errors 9 (2 shards)", "destination errors 3"} {
+			if !strings.Contains(view, want) {
+				t.Errorf("the %s view lacks %q:\n%s", name, want, view)
+			}
+		}
+	}
+	if len(lines) != len(Lines(quiet))+1 {
+		t.Errorf("%d lines with mapping errors, %d without: want them on one line of their own", len(lines), len(Lines(quiet)))
+	}
+	failing.Mapping.DestinationErrors = 0
+	if line := Line(failing); strings.Contains(line, "destination") {
+		t.Errorf("no destination error, yet the line shows one: %s", line)
+	}
+}
