@@ -715,9 +715,12 @@ func (m *Mapping) discard(ctx context.Context, sh *shard, records []record, cond
 // mapping section of the local run's JSON report, so their keys are
 // camelCase like the rest of it, and a duration says its unit.
 type Stats struct {
-	Invocations       int64 `json:"invocations"`
-	FunctionErrors    int64 `json:"functionErrors"`  // invocations that failed as a whole
-	PartialFailures   int64 `json:"partialFailures"` // invocations that reported batchItemFailures
+	Invocations     int64 `json:"invocations"`
+	FunctionErrors  int64 `json:"functionErrors"`  // invocations that failed as a whole
+	PartialFailures int64 `json:"partialFailures"` // invocations that reported batchItemFailures
+	// Throttles counts the invocations of this mapping the processor
+	// refused. The processor pool counts them too, with any other caller's
+	// (a redrive through the Lambda API): the run's views show the pool's.
 	Throttles         int64 `json:"throttles"`
 	InvokeErrors      int64 `json:"invokeErrors"` // invocations that could not be sent (no environment could start)
 	Retries           int64 `json:"retries"`      // invocations that repeated records

@@ -82,10 +82,10 @@ func (p *Printer) Forget() { p.drawn = 0 }
 // counts are the numbers every view shows, each taken from the one
 // counter that owns it: a processor throttle is counted by the pool that
 // refused the invocation and again by the mapping that retried it, so the
-// views read the pool's alone.
+// views, the end report's too, read the pool's alone.
 type counts struct {
 	processed, read, invocations, functionErrors, partial int64
-	processorThrottles, ingestThrottles                   int64
+	processorThrottles                                    int64
 	readErrors                                            int64 // failed reads, all shards together
 	shardsFailingReads                                    int   // shards with a failed read
 	destinationErrors                                     int64 // on-failure records the destination refused
@@ -97,8 +97,8 @@ func countsOf(s Snapshot) counts {
 	c := counts{
 		processed: m.RecordsSucceeded, read: m.RecordsRead, invocations: m.Invocations,
 		functionErrors: m.FunctionErrors, partial: m.PartialFailures,
-		processorThrottles: s.Processor.Throttles, ingestThrottles: s.Ingest.Throttles,
-		destinationErrors: m.DestinationErrors,
+		processorThrottles: s.Processor.Throttles,
+		destinationErrors:  m.DestinationErrors,
 	}
 	for _, sh := range m.Shards {
 		c.oldestAge = max(c.oldestAge, sh.IteratorAge)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/streamfn/streamfn/internal/dev/local/esm"
-	"github.com/streamfn/streamfn/internal/dev/local/lambdaenv"
 	"github.com/streamfn/streamfn/internal/dev/local/loadgen"
 )
 
@@ -101,28 +100,6 @@ func TestTrafficCountsEveryRequest(t *testing.T) {
 	want := TrafficStats{Requests: 5, Accepted: 6, Rejected: 1, Unwritten: 2, Throttled: 1, ClientErrors: 1, ServerErrors: 1}
 	if got := tr.Stats(); got != want {
 		t.Errorf("stats = %+v, want %+v", got, want)
-	}
-}
-
-// Every view of the run shows the same numbers, from one set of counters:
-// a processor throttle, counted by the pool and again by the mapping that
-// retried it, is one throttle in each view.
-func TestViewsAgreeOnThrottles(t *testing.T) {
-	s := Snapshot{
-		Elapsed: 3 * time.Second, Phase: "load",
-		Mapping:   esm.Stats{Invocations: 40, RecordsRead: 900, RecordsSucceeded: 800, FunctionErrors: 2, Throttles: 7},
-		Processor: lambdaenv.Stats{Throttles: 7},
-		Ingest:    lambdaenv.Stats{Throttles: 5},
-	}
-	line := Line(s)
-	lines := strings.Join(Lines(s), "\n")
-	if !strings.Contains(line, "throttles 7 ") || !strings.Contains(lines, "throttles 7 ") {
-		t.Errorf("processor throttles counted once in both views:\n%s\n%s", line, lines)
-	}
-	for _, doubled := range []string{"throttles 14", "throttles 19", "throttles 12"} {
-		if strings.Contains(line, doubled) || strings.Contains(lines, doubled) {
-			t.Errorf("a view adds counters of the same throttles (%s):\n%s\n%s", doubled, line, lines)
-		}
 	}
 }
 

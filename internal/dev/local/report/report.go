@@ -130,8 +130,10 @@ func (s *Summary) Text(w io.Writer) {
 			t.Requests, t.Accepted, t.Rejected, t.Unwritten, t.Throttled, t.ServerErrors)
 	}
 	m := s.Mapping
-	p("  mapping    %d records read, %d processed, %d discarded; %d invocations, %d function errors, %d partial failures, %d retries, %d bisections, %d throttles",
-		m.RecordsRead, m.RecordsSucceeded, m.RecordsDiscarded, m.Invocations, m.FunctionErrors, m.PartialFailures, m.Retries, m.Bisections, m.Throttles)
+	// Throttles are on the processor line, from the pool, as in the live
+	// views: the mapping's own count is of the same refusals.
+	p("  mapping    %d records read, %d processed, %d discarded; %d invocations, %d function errors, %d partial failures, %d retries, %d bisections",
+		m.RecordsRead, m.RecordsSucceeded, m.RecordsDiscarded, m.Invocations, m.FunctionErrors, m.PartialFailures, m.Retries, m.Bisections)
 	if m.InvokeErrors > 0 {
 		p("             %d invocations could not be sent (no execution environment could start; see the logs)", m.InvokeErrors)
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/streamfn/streamfn/internal/dev/local/esm"
+	"github.com/streamfn/streamfn/internal/dev/local/lambdaenv"
+	"github.com/streamfn/streamfn/internal/dev/local/progress"
 	"github.com/streamfn/streamfn/internal/dev/local/verify"
 	"github.com/streamfn/streamfn/internal/ops/redrive"
 )
@@ -271,5 +273,45 @@ func TestJSONKeysAreCamelCase(t *testing.T) {
 	if m := doc.Mapping; m.DestinationErrors != 2 || m.LastDestinationError != "AccessDenied" || len(m.Shards) != 1 ||
 		m.Shards[0].ShardID != "shardId-000000000000" || m.Shards[0].ReadErrors != 7 || m.Shards[0].LastError != "ResourceNotFoundException" {
 		t.Errorf("mapping in JSON = %+v:\n%s", m, js.String())
+	}
+}
+
+// Every view of the run shows processor throttles from one counter, the
+// processor pool's: the live terminal view, the plain line and the text
+// report. The mapping counts the same refusals again (and the ingest pool
+// its own), so the three counters differ here, and a view that read
+// another, or added two, would show another number than the pool's 7.
+func TestViewsAgreeOnThrottles(t *testing.T) {
+	mapping := esm.Stats{Invocations: 40, RecordsRead: 900, RecordsSucceeded: 800, FunctionErrors: 2, Throttles: 3}
+	processor, ingest := lambdaenv.Stats{Throttles: 7}, lambdaenv.Stats{Throttles: 5}
+	snapshot := progress.Snapshot{Elapsed: 3 * time.Second, Phase: "load", Mapping: mapping, Processor: processor, Ingest: ingest}
+	var text bytes.Buffer
+	(&Summary{Stack: "dev", Mapping: mapping, Processor: processor, Ingest: ingest}).Text(&text)
+
+	// The live views write "throttles N", the report "N throttles".
+	live, report := regexp.MustCompile(`throttles (\d+)`), regexp.MustCompile(`(\d+) throttles`)
+	for _, v := range []struct {
+		name, text string
+		count      *regexp.Regexp
+	}{
+		{"terminal view", strings.Join(progress.Lines(snapshot), "\n"), live},
+		{"plain line", progress.Line(snapshot), live},
+		{"text report", text.String(), report},
+	} {
+		shown := 0
+		for _, line := range strings.Split(v.text, "\n") {
+			if strings.HasPrefix(line, "  ingest ") {
+				continue // the ingest pool's own throttles
+			}
+			for _, m := range v.count.FindAllStringSubmatch(line, -1) {
+				shown++
+				if m[1] != "7" {
+					t.Errorf("the %s shows %s processor throttles, want the pool's 7: %q", v.name, m[1], line)
+				}
+			}
+		}
+		if shown == 0 {
+			t.Errorf("the %s shows no processor throttles:\n%s", v.name, v.text)
+		}
 	}
 }
