@@ -287,9 +287,33 @@ const (
 
 func (m *Mapping) poll(ctx context.Context, sh *shard, iterator string) {
 	backoff := minReadBackoff
+	// failed counts a failed read and waits before the next: every error
+	// path goes through it, so no failure can make the poller spin.
+	failed := func(err error) {
+		sh.readFailed(fmt.Errorf("reading shard %s of %s: %w", sh.id, m.cfg.StreamName, err))
+		sleep(ctx, backoff)
+		backoff = min(2*backoff, maxReadBackoff)
+	}
+	// expiredInARow counts the iterators that expired with no successful
+	// read between them. Kinesis expires an iterator unused for five
+	// minutes, so one expiry is routine and is replaced at once, uncounted;
+	// a second in a row means the new iterators do not work either, and it
+	// is a failure like any other.
+	expiredInARow := 0
 	for ctx.Err() == nil {
 		if !m.waitForSpace(ctx, sh) {
 			return
+		}
+		if iterator == "" { // the last one expired
+			it, err := m.resumeIterator(ctx, sh)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				failed(err)
+				continue
+			}
+			iterator = it
 		}
 		started := time.Now()
 		out, err := m.kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iterator), Limit: aws.Int32(readLimit)})
@@ -301,21 +325,19 @@ func (m *Mapping) poll(ctx context.Context, sh *shard, iterator string) {
 			}
 			var expired *types.ExpiredIteratorException
 			if errors.As(err, &expired) {
-				it, resumeErr := m.resumeIterator(ctx, sh)
-				if resumeErr == nil {
-					iterator = it
+				iterator = "" // the next round resumes after the last record read
+				if expiredInARow++; expiredInARow == 1 {
 					continue
 				}
-				err = resumeErr
+				err = fmt.Errorf("%d iterators in a row expired before any read succeeded: %w", expiredInARow, err)
 			}
 			// Throughput exceeded, a passing fault or one that lasts: Lambda
 			// backs off and polls again. Every error is counted and kept, so
 			// a shard that fails for good does not look idle.
-			sh.readFailed(fmt.Errorf("reading shard %s of %s: %w", sh.id, m.cfg.StreamName, err))
-			sleep(ctx, backoff)
-			backoff = min(2*backoff, maxReadBackoff)
+			failed(err)
 			continue
 		}
+		expiredInARow = 0
 		backoff = minReadBackoff
 		if len(out.Records) == 0 {
 			sh.mu.Lock()
@@ -689,43 +711,48 @@ func (m *Mapping) discard(ctx context.Context, sh *shard, records []record, cond
 	m.samplesMu.Unlock()
 }
 
-// Stats are the mapping's counters and each shard's state.
+// Stats are the mapping's counters and each shard's state. They are the
+// mapping section of the local run's JSON report, so their keys are
+// camelCase like the rest of it, and a duration says its unit.
 type Stats struct {
-	Invocations       int64
-	FunctionErrors    int64 // invocations that failed as a whole
-	PartialFailures   int64 // invocations that reported batchItemFailures
-	Throttles         int64
-	InvokeErrors      int64 // invocations that could not be sent (no environment could start)
-	Retries           int64 // invocations that repeated records
-	Bisections        int64
-	RecordsRead       int64
-	RecordsSucceeded  int64
-	RecordsDiscarded  int64 // sent to the on-failure destination
-	DestinationSent   int64 // documents sent
-	DestinationErrors int64 // documents the destination refused five times
+	Invocations     int64 `json:"invocations"`
+	FunctionErrors  int64 `json:"functionErrors"`  // invocations that failed as a whole
+	PartialFailures int64 `json:"partialFailures"` // invocations that reported batchItemFailures
+	// Throttles counts the invocations of this mapping the processor
+	// refused. The processor pool counts them too, with any other caller's
+	// (a redrive through the Lambda API): the run's views show the pool's.
+	Throttles         int64 `json:"throttles"`
+	InvokeErrors      int64 `json:"invokeErrors"` // invocations that could not be sent (no environment could start)
+	Retries           int64 `json:"retries"`      // invocations that repeated records
+	Bisections        int64 `json:"bisections"`
+	RecordsRead       int64 `json:"recordsRead"`
+	RecordsSucceeded  int64 `json:"recordsSucceeded"`
+	RecordsDiscarded  int64 `json:"recordsDiscarded"`  // sent to the on-failure destination
+	DestinationSent   int64 `json:"destinationSent"`   // documents sent
+	DestinationErrors int64 `json:"destinationErrors"` // documents the destination refused five times
 	// LastDestinationError says why the last of them was refused.
-	LastDestinationError string
-	ReadCalls            int64         // GetRecords calls
-	ReadTime             time.Duration // spent waiting for them, all shards together
-	Shards               []ShardStats
+	LastDestinationError string        `json:"lastDestinationError"`
+	ReadCalls            int64         `json:"readCalls"`  // GetRecords calls
+	ReadTime             time.Duration `json:"readTimeNs"` // spent waiting for them, all shards together
+	Shards               []ShardStats  `json:"shards"`
 }
 
 // ShardStats is one shard's state.
 type ShardStats struct {
-	ShardID string
+	ShardID string `json:"shardId"`
 	// IteratorAge is how far behind the mapping is on this shard: the age of
 	// the oldest record read and not yet finished or, while reads still
 	// return records, of the last record read (kinesalite reports no
 	// MillisBehindLatest, so unread records are known only by this);
 	// 0 when caught up.
-	IteratorAge time.Duration
-	Pending     int // records read and not yet finished
-	EmptyReadAt time.Time
-	Closed      bool
+	IteratorAge time.Duration `json:"iteratorAgeNs"`
+	Pending     int           `json:"pending"` // records read and not yet finished
+	EmptyReadAt time.Time     `json:"emptyReadAt"`
+	Closed      bool          `json:"closed"`
 	// ReadErrors counts failed reads of the shard, and LastError says why
 	// the last one failed ("" when none did).
-	ReadErrors int64
-	LastError  string
+	ReadErrors int64  `json:"readErrors"`
+	LastError  string `json:"lastError"`
 }
 
 // Stats returns the counters.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -68,6 +69,128 @@ func TestPollerBacksOffAndCountsReadErrors(t *testing.T) {
 	st := m.Stats().Shards[0]
 	if st.ReadErrors < 2 || !strings.Contains(st.LastError, "shardId-000000000000") || !strings.Contains(st.LastError, "stream gone") {
 		t.Errorf("shard stats %+v: want the read errors counted, and the last one naming the shard and the cause", st)
+	}
+}
+
+// expiringKinesis hands out iterators readily, but each has expired by the
+// time it is used: GetShardIterator always succeeds, GetRecords always
+// fails.
+type expiringKinesis struct {
+	reads, iterators atomic.Int64
+}
+
+func (k *expiringKinesis) DescribeStream(context.Context, *kinesis.DescribeStreamInput, ...func(*kinesis.Options)) (*kinesis.DescribeStreamOutput, error) {
+	return &kinesis.DescribeStreamOutput{StreamDescription: &types.StreamDescription{
+		Shards: []types.Shard{{ShardId: aws.String("shardId-000000000000")}},
+	}}, nil
+}
+
+func (k *expiringKinesis) GetShardIterator(context.Context, *kinesis.GetShardIteratorInput, ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error) {
+	k.iterators.Add(1)
+	return &kinesis.GetShardIteratorOutput{ShardIterator: aws.String("it")}, nil
+}
+
+func (k *expiringKinesis) GetRecords(context.Context, *kinesis.GetRecordsInput, ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error) {
+	k.reads.Add(1)
+	return nil, &types.ExpiredIteratorException{Message: aws.String("Iterator expired")}
+}
+
+// Iterators that keep expiring even though new ones are had are a failure
+// like any other: the poller backs off and counts them, instead of
+// replacing each at once (it made about 316,000 GetRecords and
+// GetShardIterator calls in 200 ms, with no read error counted).
+func TestPollerBacksOffOnIteratorsThatKeepExpiring(t *testing.T) {
+	k := &expiringKinesis{}
+	m, err := New(Config{StreamName: "s", BatchSize: 10, ParallelizationFactor: 1, StartingPosition: "TRIM_HORIZON",
+		MaximumRetryAttempts: 1, MaximumRecordAge: time.Hour}, k, noFunction{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 700*time.Millisecond)
+	defer cancel()
+	if err := m.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The first expiry is replaced at once, then 100, 200 and 400 ms of
+	// backoff fit in 700 ms: a handful of calls.
+	if reads, iterators := k.reads.Load(), k.iterators.Load(); reads > 10 || iterators > 10 {
+		t.Errorf("%d GetRecords and %d GetShardIterator calls in 700 ms: the poller does not back off", reads, iterators)
+	}
+	st := m.Stats().Shards[0]
+	if st.ReadErrors < 2 || !strings.Contains(st.LastError, "shardId-000000000000") || !strings.Contains(st.LastError, "Iterator expired") {
+		t.Errorf("shard stats %+v: want the expiries after the first counted, and the last one naming the shard and the cause", st)
+	}
+}
+
+// routineExpiryKinesis has one shard whose first iterator reads a record,
+// whose next expires once (as an iterator unused for five minutes does),
+// and whose replacement reads on.
+type routineExpiryKinesis struct {
+	mu          sync.Mutex
+	expiredAt   time.Time // when GetRecords refused "it-2"
+	resumedFrom string    // the sequence number the replacement starts after
+	nextReadAt  time.Time // the first read after the expiry
+}
+
+func (k *routineExpiryKinesis) DescribeStream(context.Context, *kinesis.DescribeStreamInput, ...func(*kinesis.Options)) (*kinesis.DescribeStreamOutput, error) {
+	return &kinesis.DescribeStreamOutput{StreamDescription: &types.StreamDescription{
+		Shards: []types.Shard{{ShardId: aws.String("shardId-000000000000")}},
+	}}, nil
+}
+
+func (k *routineExpiryKinesis) GetShardIterator(_ context.Context, in *kinesis.GetShardIteratorInput, _ ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if in.ShardIteratorType == types.ShardIteratorTypeAfterSequenceNumber {
+		k.resumedFrom = aws.ToString(in.StartingSequenceNumber)
+		return &kinesis.GetShardIteratorOutput{ShardIterator: aws.String("it-3")}, nil
+	}
+	return &kinesis.GetShardIteratorOutput{ShardIterator: aws.String("it-1")}, nil
+}
+
+func (k *routineExpiryKinesis) GetRecords(_ context.Context, in *kinesis.GetRecordsInput, _ ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	switch aws.ToString(in.ShardIterator) {
+	case "it-1":
+		return &kinesis.GetRecordsOutput{NextShardIterator: aws.String("it-2"), Records: []types.Record{{
+			SequenceNumber: aws.String("49001"), PartitionKey: aws.String("u1"), Data: []byte("{}"), ApproximateArrivalTimestamp: aws.Time(time.Now()),
+		}}}, nil
+	case "it-2":
+		k.expiredAt = time.Now()
+		return nil, &types.ExpiredIteratorException{Message: aws.String("Iterator expired")}
+	default:
+		if k.nextReadAt.IsZero() {
+			k.nextReadAt = time.Now()
+		}
+		return &kinesis.GetRecordsOutput{NextShardIterator: aws.String("it-3")}, nil
+	}
+}
+
+// One expiry between good reads is routine: the iterator is replaced at
+// once, after the last record read, and no read error is counted.
+func TestPollerReplacesARoutineExpiryAtOnce(t *testing.T) {
+	k := &routineExpiryKinesis{}
+	m, err := New(Config{StreamName: "s", BatchSize: 10, ParallelizationFactor: 1, StartingPosition: "TRIM_HORIZON",
+		MaximumRetryAttempts: 1, MaximumRecordAge: time.Hour, PollInterval: time.Millisecond}, k, noFunction{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if err := m.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.resumedFrom != "49001" || k.nextReadAt.IsZero() {
+		t.Fatalf("resumed after %q, read again: %v; want the iterator replaced after the last record read, 49001", k.resumedFrom, !k.nextReadAt.IsZero())
+	}
+	if wait := k.nextReadAt.Sub(k.expiredAt); wait >= minReadBackoff {
+		t.Errorf("the read after a routine expiry waited %s: want it at once, without backoff", wait)
+	}
+	if st := m.Stats().Shards[0]; st.ReadErrors != 0 || st.LastError != "" {
+		t.Errorf("shard stats %+v: a routine expiry is not a read error", st)
 	}
 }
 

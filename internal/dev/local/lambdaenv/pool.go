@@ -82,19 +82,21 @@ type Result struct {
 	ColdStart bool
 }
 
-// Stats are the pool's counters since it started.
+// Stats are the pool's counters since it started. They are the ingest
+// and processor sections of the local run's JSON report, so their keys are
+// camelCase like the rest of it.
 type Stats struct {
-	Environments   int   // running now
-	Busy           int   // invoking now
-	Invocations    int64 // sent to an environment
-	Errors         int64 // of those, FunctionError Unhandled
-	Crashes        int64 // of the errors, Runtime.ExitError
-	Timeouts       int64 // of the errors, Sandbox.Timedout
-	Throttles      int64 // refused because all environments were busy
-	ColdStarts     int64
-	ChaosKills     int64
-	ChaosFreezes   int64
-	MaxConcurrency int // the most environments busy at once
+	Environments   int   `json:"environments"` // running now
+	Busy           int   `json:"busy"`         // invoking now
+	Invocations    int64 `json:"invocations"`  // sent to an environment
+	Errors         int64 `json:"errors"`       // of those, FunctionError Unhandled
+	Crashes        int64 `json:"crashes"`      // of the errors, Runtime.ExitError
+	Timeouts       int64 `json:"timeouts"`     // of the errors, Sandbox.Timedout
+	Throttles      int64 `json:"throttles"`    // refused because all environments were busy
+	ColdStarts     int64 `json:"coldStarts"`
+	ChaosKills     int64 `json:"chaosKills"`
+	ChaosFreezes   int64 `json:"chaosFreezes"`
+	MaxConcurrency int   `json:"maxConcurrency"` // the most environments busy at once
 }
 
 // Pool runs one function's execution environments.

@@ -142,21 +142,22 @@ const (
 	KeysMixed  = "mixed"
 )
 
-// Stats are the load's counters.
+// Stats are the load's counters: the load section of the local run's
+// JSON report, camelCase like the rest of it.
 type Stats struct {
-	Generated     int64 // events made (valid, malformed and duplicates)
-	Accepted      int64 // valid events (duplicates included) ingest acknowledged
-	Rejected      int64 // malformed events ingest rejected by index
-	Duplicates    int64 // producer duplicates sent
-	Direct        int64 // malformed records put straight to the stream
-	Requests      int64 // HTTP requests, retries included
-	Retries       int64
-	Throttled     int64 // 429 answers
-	ServerErrors  int64 // 5xx answers other than 503, and failed connections
-	Unwritten     int64 // events a 503 listed as not written
-	RequestsInAir int64
-	Streamed      int64 // valid events put straight to the stream (PartitionKeys other than user)
-	LateDups      int64 // acknowledged events resent LateDup later
+	Generated     int64 `json:"generated"`  // events made (valid, malformed and duplicates)
+	Accepted      int64 `json:"accepted"`   // valid events (duplicates included) ingest acknowledged
+	Rejected      int64 `json:"rejected"`   // malformed events ingest rejected by index
+	Duplicates    int64 `json:"duplicates"` // producer duplicates sent
+	Direct        int64 `json:"direct"`     // malformed records put straight to the stream
+	Requests      int64 `json:"requests"`   // HTTP requests, retries included
+	Retries       int64 `json:"retries"`
+	Throttled     int64 `json:"throttled"`    // 429 answers
+	ServerErrors  int64 `json:"serverErrors"` // 5xx answers other than 503, and failed connections
+	Unwritten     int64 `json:"unwritten"`    // events a 503 listed as not written
+	RequestsInAir int64 `json:"requestsInAir"`
+	Streamed      int64 `json:"streamed"` // valid events put straight to the stream (PartitionKeys other than user)
+	LateDups      int64 `json:"lateDups"` // acknowledged events resent LateDup later
 }
 
 // Generator is one run of load.

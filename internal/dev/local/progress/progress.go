@@ -82,10 +82,13 @@ func (p *Printer) Forget() { p.drawn = 0 }
 // counts are the numbers every view shows, each taken from the one
 // counter that owns it: a processor throttle is counted by the pool that
 // refused the invocation and again by the mapping that retried it, so the
-// views read the pool's alone.
+// views, the end report's too, read the pool's alone.
 type counts struct {
 	processed, read, invocations, functionErrors, partial int64
-	processorThrottles, ingestThrottles                   int64
+	processorThrottles                                    int64
+	readErrors                                            int64 // failed reads, all shards together
+	shardsFailingReads                                    int   // shards with a failed read
+	destinationErrors                                     int64 // on-failure records the destination refused
 	oldestAge                                             time.Duration
 }
 
@@ -94,12 +97,35 @@ func countsOf(s Snapshot) counts {
 	c := counts{
 		processed: m.RecordsSucceeded, read: m.RecordsRead, invocations: m.Invocations,
 		functionErrors: m.FunctionErrors, partial: m.PartialFailures,
-		processorThrottles: s.Processor.Throttles, ingestThrottles: s.Ingest.Throttles,
+		processorThrottles: s.Processor.Throttles,
+		destinationErrors:  m.DestinationErrors,
 	}
 	for _, sh := range m.Shards {
 		c.oldestAge = max(c.oldestAge, sh.IteratorAge)
+		if sh.ReadErrors > 0 {
+			c.readErrors += sh.ReadErrors
+			c.shardsFailingReads++
+		}
 	}
 	return c
+}
+
+// mappingErrors names the mapping's failures that no other count shows:
+// reads that failed and on-failure records the destination refused, each
+// only when there were some (the end report says why they failed).
+func (c counts) mappingErrors() []string {
+	var parts []string
+	if c.readErrors > 0 {
+		shards := "shards"
+		if c.shardsFailingReads == 1 {
+			shards = "shard"
+		}
+		parts = append(parts, fmt.Sprintf("read errors %d (%d %s)", c.readErrors, c.shardsFailingReads, shards))
+	}
+	if c.destinationErrors > 0 {
+		parts = append(parts, fmt.Sprintf("destination errors %d", c.destinationErrors))
+	}
+	return parts
 }
 
 // Lines is the multi-line terminal view.
@@ -118,7 +144,11 @@ func Lines(s Snapshot) []string {
 	}
 	lines = append(lines,
 		fmt.Sprintf("  processed %d/%d read  invocations %d  errors %d  partial %d  throttles %d  poison %d  failures %d",
-			c.processed, c.read, c.invocations, c.functionErrors, c.partial, c.processorThrottles, s.Poison, s.Failures),
+			c.processed, c.read, c.invocations, c.functionErrors, c.partial, c.processorThrottles, s.Poison, s.Failures))
+	if errs := c.mappingErrors(); len(errs) > 0 {
+		lines = append(lines, "  mapping "+strings.Join(errs, "  "))
+	}
+	lines = append(lines,
 		fmt.Sprintf("  environments: ingest %d (%d busy)  processor %d (%d busy)  chaos kills %d  timeouts %d",
 			s.Ingest.Environments, s.Ingest.Busy, s.Processor.Environments, s.Processor.Busy,
 			s.Ingest.ChaosKills+s.Processor.ChaosKills, s.Ingest.Timeouts+s.Processor.Timeouts),
@@ -140,9 +170,13 @@ func Line(s Snapshot) string {
 	if l.Generated > 0 {
 		load = fmt.Sprintf(" (load: sent %d direct %d)", l.Generated, l.Direct)
 	}
-	return fmt.Sprintf("[%s] %s: requests %d accepted %d rejected %d%s | processed %d/%d invocations %d errors %d throttles %d | poison %d failures %d | iterator age %s (shard furthest behind)",
+	mappingErrors := ""
+	if errs := c.mappingErrors(); len(errs) > 0 {
+		mappingErrors = " | mapping " + strings.Join(errs, " ")
+	}
+	return fmt.Sprintf("[%s] %s: requests %d accepted %d rejected %d%s | processed %d/%d invocations %d errors %d throttles %d%s | poison %d failures %d | iterator age %s (shard furthest behind)",
 		s.Elapsed.Truncate(time.Second), s.Phase, tr.Requests, tr.Accepted, tr.Rejected, load,
-		c.processed, c.read, c.invocations, c.functionErrors, c.processorThrottles,
+		c.processed, c.read, c.invocations, c.functionErrors, c.processorThrottles, mappingErrors,
 		s.Poison, s.Failures, ageText(c.oldestAge))
 }
 

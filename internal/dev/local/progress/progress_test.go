@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/streamfn/streamfn/internal/dev/local/esm"
-	"github.com/streamfn/streamfn/internal/dev/local/lambdaenv"
 	"github.com/streamfn/streamfn/internal/dev/local/loadgen"
 )
 
@@ -104,24 +103,33 @@ func TestTrafficCountsEveryRequest(t *testing.T) {
 	}
 }
 
-// Every view of the run shows the same numbers, from one set of counters:
-// a processor throttle, counted by the pool and again by the mapping that
-// retried it, is one throttle in each view.
-func TestViewsAgreeOnThrottles(t *testing.T) {
-	s := Snapshot{
-		Elapsed: 3 * time.Second, Phase: "load",
-		Mapping:   esm.Stats{Invocations: 40, RecordsRead: 900, RecordsSucceeded: 800, FunctionErrors: 2, Throttles: 7},
-		Processor: lambdaenv.Stats{Throttles: 7},
-		Ingest:    lambdaenv.Stats{Throttles: 5},
-	}
-	line := Line(s)
-	lines := strings.Join(Lines(s), "\n")
-	if !strings.Contains(line, "throttles 7 ") || !strings.Contains(lines, "throttles 7 ") {
-		t.Errorf("processor throttles counted once in both views:\n%s\n%s", line, lines)
-	}
-	for _, doubled := range []string{"throttles 14", "throttles 19", "throttles 12"} {
-		if strings.Contains(line, doubled) || strings.Contains(lines, doubled) {
-			t.Errorf("a view adds counters of the same throttles (%s):\n%s\n%s", doubled, line, lines)
+// Failed reads and refused on-failure records show in both live views,
+// counted over all shards, and only when there are some.
+func TestViewsShowMappingErrorsOnlyWhenSome(t *testing.T) {
+	quiet := snapshot()
+	for _, view := range []string{Line(quiet), strings.Join(Lines(quiet), "\n")} {
+		if strings.Contains(view, "read errors") || strings.Contains(view, "destination errors") {
+			t.Errorf("a run without mapping errors shows some:\n%s", view)
 		}
+	}
+
+	failing := snapshot()
+	failing.Mapping.Shards[0].ReadErrors, failing.Mapping.Shards[0].LastError = 7, "ResourceNotFoundException"
+	failing.Mapping.Shards[1].ReadErrors, failing.Mapping.Shards[1].LastError = 2, "ExpiredIteratorException"
+	failing.Mapping.DestinationErrors = 3
+	lines := Lines(failing)
+	for name, view := range map[string]string{"line": Line(failing), "lines": strings.Join(lines, "\n")} {
+		for _, want := range []string{"read errors 9 (2 shards)", "destination errors 3"} {
+			if !strings.Contains(view, want) {
+				t.Errorf("the %s view lacks %q:\n%s", name, want, view)
+			}
+		}
+	}
+	if len(lines) != len(Lines(quiet))+1 {
+		t.Errorf("%d lines with mapping errors, %d without: want them on one line of their own", len(lines), len(Lines(quiet)))
+	}
+	failing.Mapping.DestinationErrors = 0
+	if line := Line(failing); strings.Contains(line, "destination") {
+		t.Errorf("no destination error, yet the line shows one: %s", line)
 	}
 }

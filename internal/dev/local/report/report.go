@@ -130,14 +130,34 @@ func (s *Summary) Text(w io.Writer) {
 			t.Requests, t.Accepted, t.Rejected, t.Unwritten, t.Throttled, t.ServerErrors)
 	}
 	m := s.Mapping
-	p("  mapping    %d records read, %d processed, %d discarded; %d invocations, %d function errors, %d partial failures, %d retries, %d bisections, %d throttles",
-		m.RecordsRead, m.RecordsSucceeded, m.RecordsDiscarded, m.Invocations, m.FunctionErrors, m.PartialFailures, m.Retries, m.Bisections, m.Throttles)
+	// Throttles are on the processor line, from the pool, as in the live
+	// views: the mapping's own count is of the same refusals.
+	p("  mapping    %d records read, %d processed, %d discarded; %d invocations, %d function errors, %d partial failures, %d retries, %d bisections",
+		m.RecordsRead, m.RecordsSucceeded, m.RecordsDiscarded, m.Invocations, m.FunctionErrors, m.PartialFailures, m.Retries, m.Bisections)
 	if m.InvokeErrors > 0 {
 		p("             %d invocations could not be sent (no execution environment could start; see the logs)", m.InvokeErrors)
 	}
 	if m.ReadCalls > 0 {
 		p("             %d GetRecords calls, %.0f ms each on average, %.0f records each", m.ReadCalls,
 			float64(m.ReadTime.Milliseconds())/float64(m.ReadCalls), float64(m.RecordsRead)/float64(m.ReadCalls))
+	}
+	if failing := shardsFailingReads(m.Shards); len(failing) > 0 {
+		var reads int64
+		for _, sh := range failing {
+			reads += sh.ReadErrors
+		}
+		p("             %d reads failed on %d of %d shards; the last error of each:", reads, len(failing), len(m.Shards))
+		for _, sh := range failing[:min(len(failing), maxListedShards)] {
+			p("    - %s: %d failed, last: %s", sh.ShardID, sh.ReadErrors, sh.LastError)
+		}
+		if more := len(failing) - maxListedShards; more == 1 {
+			p("    - and 1 more shard (mapping.shards in -json)")
+		} else if more > 1 {
+			p("    - and %d more shards (mapping.shards in -json)", more)
+		}
+	}
+	if m.DestinationErrors > 0 {
+		p("             %d on-failure records the destination refused five times: their discarded records are recorded nowhere; last error: %s", m.DestinationErrors, m.LastDestinationError)
 	}
 	for _, f := range []struct {
 		name string
@@ -191,6 +211,22 @@ func (s *Summary) Text(w io.Writer) {
 	if s.Chart != "" {
 		p("  chart      %s", s.Chart)
 	}
+}
+
+// maxListedShards bounds the shards the text report lists with their read
+// errors; the JSON report has them all.
+const maxListedShards = 3
+
+// shardsFailingReads is the shards with failed reads, most first.
+func shardsFailingReads(shards []esm.ShardStats) []esm.ShardStats {
+	var failing []esm.ShardStats
+	for _, sh := range shards {
+		if sh.ReadErrors > 0 {
+			failing = append(failing, sh)
+		}
+	}
+	sort.SliceStable(failing, func(i, j int) bool { return failing[i].ReadErrors > failing[j].ReadErrors })
+	return failing
 }
 
 // Chart renders the series as one HTML page with two inline SVG charts.
