@@ -52,6 +52,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/streamfn/streamfn/internal/activity"
+	"github.com/streamfn/streamfn/internal/aws/lambdaquota"
 	"github.com/streamfn/streamfn/internal/aws/streamwriter"
 	"github.com/streamfn/streamfn/internal/codec/jsonscan"
 	"github.com/streamfn/streamfn/internal/features"
@@ -60,11 +61,11 @@ import (
 // Limits of one request.
 const (
 	MaxEvents = 1000
-	// MaxBodyBytes is Lambda's synchronous invocation payload limit (6 MB,
-	// 6,291,456 bytes); a Function URL refuses bigger requests before the
-	// function runs, and the function refuses them too when invoked another
-	// way (the local run).
-	MaxBodyBytes = 6 << 20
+	// MaxBodyBytes is Lambda's synchronous invocation payload limit; a
+	// Function URL refuses bigger requests before the function runs, and
+	// the function refuses them too when invoked another way (the local
+	// run).
+	MaxBodyBytes = lambdaquota.SyncInvocationPayloadBytes
 )
 
 // The media types ingest reads.
@@ -363,7 +364,7 @@ func tooLarge(n int, encoding string) *Problem {
 	}
 	return &Problem{
 		Status:       http.StatusRequestEntityTooLarge,
-		Message:      fmt.Sprintf("%s; at most %d (6 MiB, Lambda's payload limit) are allowed per request, compressed or not: split it", held, MaxBodyBytes),
+		Message:      fmt.Sprintf("%s; at most %d (%d MiB, Lambda's payload limit) are allowed per request, compressed or not: split it", held, MaxBodyBytes, MaxBodyBytes>>20),
 		MaxBodyBytes: MaxBodyBytes,
 	}
 }

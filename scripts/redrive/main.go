@@ -57,9 +57,9 @@ verbs:
   replay   invokes the processor with every failed batch: an S3 record's payload
            as it is, or a queue record's range read again from the stream
            (GetShardIterator AT_SEQUENCE_NUMBER, GetRecords to its end) and rebuilt
-           as the exact event Lambda sends; events within Lambda's 6 MB. Each
-           record is deleted only after its replay succeeded. Replaying again is
-           safe: the processor applies each event once (README, "Exactly once").
+           as the exact event Lambda sends, cut to Lambda's invocation payload.
+           Each record is deleted only after its replay succeeded. Replaying again
+           is safe: the processor applies each event once (README, "Exactly once").
            Records older than the processor's dedupHorizonSeconds get a warning.
   poison   resends poison payloads that are valid now through the normal path
            (PutRecords, keyed by userId) and deletes their messages; those still

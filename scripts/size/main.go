@@ -57,7 +57,7 @@ func flags(l *capacity.Load, o *options, stderr io.Writer) *flag.FlagSet {
 		fmt.Fprintln(stderr, "Usage: go run ./scripts/size [-rate N] [-event-bytes N] [-load FILE] [-write STACK] [-json] ...")
 		fmt.Fprintln(stderr, "Sizes a stack for a load: Kinesis, Lambda and DynamoDB settings with their reasoning, a monthly bill, limits and risks.")
 		fs.PrintDefaults()
-		fmt.Fprintln(stderr, "Exit status: 0 a plan was made (warnings are printed with it); 1 a finding: the load is impossible (a user over one shard, a request over 6 MB) or the plan fails validation; 2 a usage error (bad flag, unreadable file, a region without prices).")
+		fmt.Fprintln(stderr, "Exit status: 0 a plan was made (warnings are printed with it); 1 a finding: the load is impossible (a user over one shard, a request over Lambda's invocation payload) or the plan fails validation; 2 a usage error (bad flag, unreadable file, a region without prices).")
 	}
 	return fs
 }

@@ -141,7 +141,7 @@ func TestExitCodes(t *testing.T) {
 		want string
 	}{
 		{[]string{"-rate", "5000", "-hot-user-share", "0.5"}, 1, "cannot spread over shards"},
-		{[]string{"-batch", "500", "-max-event-bytes", "50000"}, 1, "6 MB"},
+		{[]string{"-batch", "500", "-max-event-bytes", "50000"}, 1, "over Lambda's invocation payload of 6291456 bytes"},
 		{[]string{"-region", "eu-west-1"}, 2, "-prices FILE"},
 		{[]string{"-nope"}, 2, "flag provided but not defined"},
 		{[]string{"-load", filepath.Join(dir, "missing.yaml")}, 2, "reading the load file"},

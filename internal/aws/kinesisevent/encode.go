@@ -8,13 +8,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-)
 
-// MaxPayloadBytes is Lambda's synchronous invocation payload limit, 6 MB:
-// 6,291,456 bytes (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
-// No invocation the local mapping sends, and no event the redrive tool
-// replays, is larger.
-const MaxPayloadBytes = 6 << 20
+	"github.com/streamfn/streamfn/internal/aws/lambdaquota"
+)
 
 // Source is what every record of one shard's invocations carries besides
 // the record itself: the shard, the stream, the region and the function's
@@ -71,13 +67,14 @@ func Event(elements [][]byte) []byte {
 
 // Events renders Kinesis records, as GetRecords returns them, as the
 // invocations the mapping would send: the exact event Lambda builds, cut
-// so that no invocation passes maxBytes (MaxPayloadBytes when maxBytes is
-// 0 or more). A record too large for maxBytes goes alone. The local
-// mapping and the redrive tool both build their invocations with this
-// package, so a replayed batch is the batch the mapping sent.
+// so that no invocation passes maxBytes (Lambda's payload quota,
+// lambdaquota.SyncInvocationPayloadBytes, when maxBytes is 0 or more). A
+// record too large for maxBytes goes alone. The local mapping and the
+// redrive tool both build their invocations with this package, so a
+// replayed batch is the batch the mapping sent.
 func Events(src Source, records []types.Record, maxBytes int) [][]byte {
-	if maxBytes <= 0 || maxBytes > MaxPayloadBytes {
-		maxBytes = MaxPayloadBytes
+	if maxBytes <= 0 || maxBytes > lambdaquota.SyncInvocationPayloadBytes {
+		maxBytes = lambdaquota.SyncInvocationPayloadBytes
 	}
 	var (
 		events [][]byte

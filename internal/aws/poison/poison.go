@@ -190,6 +190,23 @@ func (m *Message) appendJSON(dst []byte, payload string, truncated bool) []byte 
 
 // appendBody writes the message: with the payload (cut when truncated), or,
 // with a claimBucket, with a pointer to it.
+//
+// It is hand-written for speed, and encoding/json of the Document is not a
+// drop-in: it leaves U+FFFE and U+FFFF as they are, which SQS refuses in a
+// body (activity.AppendString escapes them). BenchmarkEncode (go test
+// -run '^$' -bench . -benchmem ./internal/aws/poison; Go 1.26.8, linux/amd64,
+// 2-vCPU Intel Xeon, median of 6 runs) against json.Marshal of the message's
+// Document, each into a new slice as Send builds bodies:
+//
+//	message                             appendBody                       reused buffer        encoding/json
+//	event against the schema (315 B)     1,908 ns   1,928 B   8 allocs      899 ns  1 alloc     1,659 ns     872 B  3 allocs
+//	binary record (900 B, base64)        2,346 ns   2,056 B   7 allocs      988 ns  1 alloc     4,292 ns   4,330 B  5 allocs
+//	KPL aggregate (22 KB, 100 listed)   68,538 ns  87,560 B  17 allocs   21,672 ns  1 alloc   119,454 ns 112,431 B  6 allocs
+//
+// So as Send calls it (a body grown from nil) it is about 15 % slower than
+// encoding/json for a plain text event, and about 1.8 times as fast for
+// base64 payloads and aggregates; into a reused buffer it is 1.8 to 5.5
+// times as fast.
 func (m *Message) appendBody(dst []byte, payload string, truncated bool, claimBucket string) []byte {
 	dst = append(dst, `{"reason":`...)
 	dst = activity.AppendString(dst, m.Reason)

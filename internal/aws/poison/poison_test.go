@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -347,48 +349,244 @@ func TestHugePayloadIsClaimChecked(t *testing.T) {
 	}
 }
 
-// The hand-written encoder and Document agree: every message reads back
-// as the document of its fields, whatever its payload.
+// TestDocumentReadsWhatAppendJSONWrites holds the hand-written encoder and
+// Document, the tools' contract, to each other: every form of body the
+// encoder writes reads back as the document its message should give, field
+// by field; every key it writes is one of Document's tags, exactly; and
+// every field of Document is written by some form. A tag renamed on either
+// side (payloadTruncated, payloadSha256, payloadS3's sha256, ...) fails
+// here, although encoding/json would silently leave the field empty, and
+// the redrive tool decides from PayloadTruncated and PayloadS3 whether a
+// payload can be resent.
 func TestDocumentReadsWhatAppendJSONWrites(t *testing.T) {
-	at := time.Date(2026, 11, 26, 12, 0, 0, 150e6, time.UTC)
-	sub := 3
-	for _, m := range []Message{
-		{Reason: `userId: "x" is < 1`, ShardID: "shardId-000000000000", SequenceNumber: "4959", SubSequenceNumber: -1, PartitionKey: "user-1", ApproximateArrivalTimestamp: at, Payload: `{"eventId":"\u2028"}`},
-		{Reason: "not UTF-8", ShardID: "shardId-000000000001", SequenceNumber: "4960", SubSequenceNumber: sub, PartitionKey: "k\x00", ApproximateArrivalTimestamp: at, Payload: "\xff\xfe\x00"},
-		{Reason: "empty", ShardID: "s", SequenceNumber: "1", SubSequenceNumber: -1, ApproximateArrivalTimestamp: at},
-		{Reason: "2 of 3 sub-records", ShardID: "s", SequenceNumber: "2", SubSequenceNumber: -1, PartitionKey: "agg", ApproximateArrivalTimestamp: at,
-			Payload: "\xf3\x89", SubRecords: 3, BadSubRecords: []SubRecord{{0, "a", "x"}, {2, "c\"", "y"}}},
-	} {
-		var got Document
-		body := m.AppendJSON(nil, MaxBodyBytes)
-		if err := json.Unmarshal(body, &got); err != nil {
-			t.Fatalf("%s: %v", body, err)
+	const at = "2026-11-26T12:00:00.150Z" // arrived, as the body writes it
+	// Escapes, and characters SQS refuses unescaped.
+	text := "{\"eventId\":\"\u2028\",\"q\":\"\\\"<>&\x01\uFFFE\"}"
+	binary := "\xff\xfe\x00\xf3\x89"
+	// 400 KiB of UTF-8, and 400 KiB once in base64: both are cut.
+	bigText := strings.Repeat("é", 200<<10)
+	bigBinary := strings.Repeat("\xff", 300<<10)
+	aggregate := "\xf3\x89\x9a\xc2" + strings.Repeat("\x00kpl", 1000)
+	kilobyte := strings.Repeat("x", 1000)
+	bad := []SubRecord{{0, "user-7", "not a JSON object"}, {4, "user-\"9", "type: required"}}
+	var manyBad []SubRecord
+	for i := range MaxListedSubRecords + 50 {
+		manyBad = append(manyBad, SubRecord{i, "user-" + strconv.Itoa(i), "price: not a number"})
+	}
+	listed := func(subs []SubRecord) []SubDocument {
+		var docs []SubDocument
+		for _, s := range subs[:min(len(subs), MaxListedSubRecords)] {
+			docs = append(docs, SubDocument(s))
 		}
-		want := Document{Reason: m.Reason, ShardID: m.ShardID, SequenceNumber: m.SequenceNumber, PartitionKey: m.PartitionKey,
-			ApproximateArrivalTimestamp: "2026-11-26T12:00:00.150Z", PayloadEncoding: "utf8", Payload: m.Payload}
-		if m.SubSequenceNumber >= 0 {
-			want.SubSequenceNumber = &sub
-		}
-		if m.SubRecords > 0 {
-			want.SubRecordCount, want.BadSubRecordCount = m.SubRecords, len(m.BadSubRecords)
-			for _, b := range m.BadSubRecords {
-				want.BadSubRecords = append(want.BadSubRecords, SubDocument(b))
-			}
-		}
-		if !utf8.ValidString(m.Payload) {
-			want.PayloadEncoding, want.Payload = "base64", base64.StdEncoding.EncodeToString([]byte(m.Payload))
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s\n got  %+v\n want %+v", body, got, want)
-		}
-		if payload, err := got.DecodedPayload(); err != nil || string(payload) != m.Payload {
-			t.Errorf("payload %q, %v; want %q", payload, err, m.Payload)
-		}
-		// The claim-check form points at the payload instead.
-		var claim Document
-		if err := json.Unmarshal(m.AppendClaimCheckJSON(nil, "b"), &claim); err != nil || claim.PayloadS3 == nil ||
-			claim.PayloadS3.Key != m.PayloadKey() || claim.PayloadS3.Bytes != len(m.Payload) || claim.Payload != "" {
-			t.Errorf("claim check %+v, %v", claim, err)
+		return docs
+	}
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	hash := func(s string) string { sum := sha256.Sum256([]byte(s)); return hex.EncodeToString(sum[:]) }
+	zero, three := 0, 3
+	plain := func(seq, payload string) Message {
+		return Message{Reason: "userId: required", ShardID: "shardId-000000000001", SequenceNumber: seq, SubSequenceNumber: -1,
+			PartitionKey: "user-1", ApproximateArrivalTimestamp: arrived, Payload: payload}
+	}
+	header := func(seq string) Document {
+		return Document{Reason: "userId: required", ShardID: "shardId-000000000001", SequenceNumber: seq, PartitionKey: "user-1", ApproximateArrivalTimestamp: at}
+	}
+	with := func(m Message, change func(*Message)) Message { change(&m); return m }
+	doc := func(d Document, change func(*Document)) Document { change(&d); return d }
+	inMessage := func(m *Message) []byte { return m.AppendJSON(nil, MaxBodyBytes) }
+	claimChecked := func(m *Message) []byte { return m.AppendClaimCheckJSON(nil, "failures-1a2b3c4") }
+
+	// Each field of Document and of the types inside it, and whether some
+	// form below wrote it.
+	written := map[string]bool{}
+	for _, typ := range []reflect.Type{reflect.TypeFor[Document](), reflect.TypeFor[PayloadPointer](), reflect.TypeFor[SubDocument]()} {
+		for _, f := range reflect.VisibleFields(typ) {
+			written[typ.Name()+"."+f.Name] = false
 		}
 	}
+	cases := []struct {
+		name   string
+		m      Message
+		encode func(*Message) []byte
+		want   Document
+		cut    bool // the payload is cut: want.Payload is a prefix of the message's
+	}{
+		{"utf8 payload", plain("1", text), inMessage,
+			doc(header("1"), func(d *Document) { d.Payload, d.PayloadEncoding = text, "utf8" }), false},
+		{"base64 payload", plain("2", binary), inMessage,
+			doc(header("2"), func(d *Document) { d.Payload, d.PayloadEncoding = b64(binary), "base64" }), false},
+		{"empty payload", plain("3", ""), inMessage,
+			doc(header("3"), func(d *Document) { d.PayloadEncoding = "utf8" }), false},
+		{"KPL sub-record", with(plain("4", text), func(m *Message) { m.SubSequenceNumber, m.PartitionKey = 3, "sub-key" }), inMessage,
+			doc(header("4"), func(d *Document) {
+				d.SubSequenceNumber, d.PartitionKey, d.Payload, d.PayloadEncoding = &three, "sub-key", text, "utf8"
+			}), false},
+		{"KPL sub-record 0", with(plain("5", binary), func(m *Message) { m.SubSequenceNumber = 0 }), inMessage,
+			doc(header("5"), func(d *Document) { d.SubSequenceNumber, d.Payload, d.PayloadEncoding = &zero, b64(binary), "base64" }), false},
+		{"KPL aggregate with bad sub-records", with(plain("6", aggregate), func(m *Message) { m.SubRecords, m.BadSubRecords = 5, bad }), inMessage,
+			doc(header("6"), func(d *Document) {
+				d.SubRecordCount, d.BadSubRecordCount, d.BadSubRecords = 5, 2, listed(bad)
+				d.Payload, d.PayloadEncoding = b64(aggregate), "base64"
+			}), false},
+		{"KPL aggregate with more bad sub-records than are listed", with(plain("7", aggregate), func(m *Message) { m.SubRecords, m.BadSubRecords = 1000, manyBad }), inMessage,
+			doc(header("7"), func(d *Document) {
+				d.SubRecordCount, d.BadSubRecordCount, d.BadSubRecords = 1000, len(manyBad), listed(manyBad)
+				d.Payload, d.PayloadEncoding = b64(aggregate), "base64"
+			}), false},
+		{"utf8 payload cut", plain("8", bigText), inMessage,
+			doc(header("8"), func(d *Document) {
+				d.PayloadEncoding, d.PayloadTruncated, d.PayloadBytes, d.PayloadSHA256 = "utf8", true, len(bigText), hash(bigText)
+			}), true},
+		{"base64 payload cut", with(plain("9", bigBinary), func(m *Message) { m.SubSequenceNumber = 3 }), inMessage,
+			doc(header("9"), func(d *Document) {
+				d.SubSequenceNumber = &three
+				d.PayloadEncoding, d.PayloadTruncated, d.PayloadBytes, d.PayloadSHA256 = "base64", true, len(bigBinary), hash(bigBinary)
+			}), true},
+		// A body with room for no byte of the payload: the last resort of AppendJSON.
+		{"payload cut to nothing", plain("10", kilobyte), func(m *Message) []byte { return m.AppendJSON(nil, len(m.appendJSON(nil, "", true))) },
+			doc(header("10"), func(d *Document) {
+				d.PayloadEncoding, d.PayloadTruncated, d.PayloadBytes, d.PayloadSHA256 = "utf8", true, len(kilobyte), hash(kilobyte)
+			}), true},
+		{"claim-checked payload", plain("11", bigText), claimChecked,
+			doc(header("11"), func(d *Document) {
+				d.PayloadS3 = &PayloadPointer{Bucket: "failures-1a2b3c4", Key: "poison/shardId-000000000001/11", Bytes: len(bigText), SHA256: hash(bigText)}
+			}), false},
+		{"claim-checked KPL sub-record", with(plain("12", bigBinary), func(m *Message) { m.SubSequenceNumber = 3 }), claimChecked,
+			doc(header("12"), func(d *Document) {
+				d.SubSequenceNumber = &three
+				d.PayloadS3 = &PayloadPointer{Bucket: "failures-1a2b3c4", Key: "poison/shardId-000000000001/12-3", Bytes: len(bigBinary), SHA256: hash(bigBinary)}
+			}), false},
+		{"claim-checked KPL aggregate", with(plain("13", aggregate), func(m *Message) { m.SubRecords, m.BadSubRecords = 5, bad }), claimChecked,
+			doc(header("13"), func(d *Document) {
+				d.SubRecordCount, d.BadSubRecordCount, d.BadSubRecords = 5, 2, listed(bad)
+				d.PayloadS3 = &PayloadPointer{Bucket: "failures-1a2b3c4", Key: "poison/shardId-000000000001/13", Bytes: len(aggregate), SHA256: hash(aggregate)}
+			}), false},
+	}
+	ran := 0
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ran++
+			body := c.encode(&c.m)
+			checkKeys(t, body)
+			var got Document // read as the tools read it
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatalf("the body does not read as a Document: %v", err)
+			}
+			decoded, err := got.DecodedPayload()
+			switch {
+			case err != nil:
+				t.Errorf("DecodedPayload: %v", err)
+			case c.want.PayloadS3 != nil:
+				if got.Payload != "" {
+					t.Errorf("a claim-checked body carries payload %q too", got.Payload)
+				}
+			case c.cut:
+				if !strings.HasPrefix(c.m.Payload, string(decoded)) || len(decoded) >= len(c.m.Payload) || got.PayloadEncoding == "utf8" && !utf8.Valid(decoded) {
+					t.Errorf("kept %d bytes; want a shorter prefix of the %d-byte payload, whole characters", len(decoded), len(c.m.Payload))
+				}
+				c.want.Payload = got.Payload // where the cut falls is the encoder's to choose
+			case string(decoded) != c.m.Payload:
+				t.Errorf("DecodedPayload %q, want %q", decoded, c.m.Payload)
+			}
+			for _, d := range fieldDifferences(reflect.ValueOf(got), reflect.ValueOf(c.want)) {
+				t.Error(d)
+			}
+			markWritten(written, got)
+		})
+	}
+	if ran < len(cases) {
+		return // -run chose some forms: the others may write the rest
+	}
+	for _, field := range slices.Sorted(maps.Keys(written)) {
+		if !written[field] {
+			t.Errorf("no form here writes %s: the encoder and Document disagree, or a form is missing", field)
+		}
+	}
+}
+
+// markWritten sets written[Type.Field] for each field of doc, and of the
+// types inside it, that holds a value.
+func markWritten(written map[string]bool, doc Document) {
+	mark := func(v reflect.Value) {
+		for _, f := range reflect.VisibleFields(v.Type()) {
+			if !v.FieldByIndex(f.Index).IsZero() {
+				written[v.Type().Name()+"."+f.Name] = true
+			}
+		}
+	}
+	mark(reflect.ValueOf(doc))
+	if doc.PayloadS3 != nil {
+		mark(reflect.ValueOf(*doc.PayloadS3))
+	}
+	for _, s := range doc.BadSubRecords {
+		mark(reflect.ValueOf(s))
+	}
+}
+
+// fieldDifferences names each field, by its JSON key, in which got and
+// want differ.
+func fieldDifferences(got, want reflect.Value) []string {
+	var diffs []string
+	for _, f := range reflect.VisibleFields(got.Type()) {
+		g, w := got.FieldByIndex(f.Index), want.FieldByIndex(f.Index)
+		if reflect.DeepEqual(g.Interface(), w.Interface()) {
+			continue
+		}
+		key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		show := func(v reflect.Value) string {
+			if v.Kind() == reflect.Pointer && !v.IsNil() {
+				v = v.Elem()
+			}
+			s := fmt.Sprintf("%+v", v.Interface())
+			if len(s) > 120 {
+				s = s[:120] + "..."
+			}
+			return s
+		}
+		diffs = append(diffs, fmt.Sprintf("%s (Document.%s): got %s, want %s", key, f.Name, show(g), show(w)))
+	}
+	return diffs
+}
+
+// checkKeys fails for every key of body, at any depth, that is not exactly
+// (case and all) a JSON tag of the Document type that reads it: encoding/json
+// matches keys case-insensitively and drops unknown ones without a word.
+func checkKeys(t *testing.T, body []byte) {
+	t.Helper()
+	var raw map[string]any
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatalf("body is not a JSON object: %v\n%s", err, body)
+	}
+	unknown := map[string]bool{}
+	var check func(path string, obj map[string]any, typ reflect.Type)
+	check = func(path string, obj map[string]any, typ reflect.Type) {
+		tags := map[string]reflect.Type{}
+		for _, f := range reflect.VisibleFields(typ) {
+			key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			tags[key] = f.Type
+		}
+		for key, value := range obj {
+			ft, ok := tags[key]
+			if !ok {
+				if name := fmt.Sprintf("%s%q", path, key); !unknown[name] {
+					unknown[name] = true
+					t.Errorf("the body writes %s, which is no json tag of %s", name, typ.Name())
+				}
+				continue
+			}
+			for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
+				ft = ft.Elem()
+			}
+			switch v := value.(type) {
+			case map[string]any:
+				check(path+key+".", v, ft)
+			case []any:
+				for _, e := range v {
+					if o, ok := e.(map[string]any); ok {
+						check(path+key+"[].", o, ft)
+					}
+				}
+			}
+		}
+	}
+	check("", raw, reflect.TypeFor[Document]())
 }

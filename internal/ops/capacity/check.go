@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/streamfn/streamfn/infra/config"
+	"github.com/streamfn/streamfn/internal/aws/lambdaquota"
 	"github.com/streamfn/streamfn/internal/features"
 )
 
@@ -56,7 +57,7 @@ type Warning struct {
 func (w Warning) String() string { return w.Code + ": " + w.Message }
 
 // Check lists the limits and risks of cfg under l: account quotas, a hot user's shard and
-// item, Lambda's 6 MB payload, UpdateShardCount's steps from l.CurrentShards, and settings the
+// item, Lambda's invocation payload, UpdateShardCount's steps from l.CurrentShards, and settings the
 // load would throttle.
 func Check(cfg *config.Config, l Load) []Warning {
 	l = l.Normalized()
@@ -112,10 +113,10 @@ func Check(cfg *config.Config, l Load) []Warning {
 			l.Rate*(1-l.HotUserShare)/float64(l.Users), e.SeenEntries, e.ItemBytes, e.WriteUnitsPerWrite, wu, cfg.DedupHorizonSeconds)
 	}
 
-	// Lambda's 6 MB invocation payload.
-	if e.BatchPayloadBytes > maxPayloadBytes {
-		add(WarnPayload, config.Key("batchSize"), "batchSize %d x the largest event (%d bytes, %d in the invocation's JSON) = %d bytes, over Lambda's 6 MB payload: the mapping cuts batches at 6 MB, so at most %d such records come per invocation",
-			cfg.BatchSize, l.MaxEventBytes, recordBytes(l.MaxEventBytes), e.BatchPayloadBytes, maxPayloadBytes/recordBytes(l.MaxEventBytes))
+	// Lambda's invocation payload.
+	if e.BatchPayloadBytes > lambdaquota.SyncInvocationPayloadBytes {
+		add(WarnPayload, config.Key("batchSize"), "batchSize %d x the largest event (%d bytes, %d in the invocation's JSON) = %d bytes, over Lambda's invocation payload of %d bytes: the mapping cuts batches there, so at most %d such records come per invocation",
+			cfg.BatchSize, l.MaxEventBytes, recordBytes(l.MaxEventBytes), e.BatchPayloadBytes, lambdaquota.SyncInvocationPayloadBytes, lambdaquota.SyncInvocationPayloadBytes/recordBytes(l.MaxEventBytes))
 	}
 
 	// The stream.

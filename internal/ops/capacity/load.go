@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/streamfn/streamfn/infra/config"
+	"github.com/streamfn/streamfn/internal/aws/lambdaquota"
 )
 
 // Load describes the traffic a stack must carry. The YAML names are the size tool's flag names.
@@ -92,16 +93,15 @@ func (l Load) Normalized() Load {
 	return l
 }
 
-// Limits of the services a load must fit in.
+// Limits of the services a load must fit in. Lambda's invocation payload, which bounds a
+// Function URL request and the stream mapping's batch alike, is
+// lambdaquota.SyncInvocationPayloadBytes.
 const (
 	// A record's data blob: 1 MiB (https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html).
 	maxRecordBytes = 1 << 20
 	// A shard's writes: 1 MiB/s and 1,000 records/s (same page).
 	shardBytesPerS   = 1 << 20
 	shardRecordsPerS = 1000
-	// Lambda's invocation payload, synchronous (a Function URL request) and the stream
-	// mapping's batch alike (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
-	maxPayloadBytes = 6 * 1000 * 1000
 )
 
 // Check returns every problem that makes the load impossible or meaningless, each naming the
@@ -154,9 +154,9 @@ func (l Load) Check() error {
 				"Lower the share, or have that producer write under random partition keys (README, \"Exactly once: the guarantee\")",
 				n.HotUserShare, hotRecords, hotBytes/1e6, shardRecordsPerS)
 		}
-		if req := n.Batch * n.MaxEventBytes; req > maxPayloadBytes {
-			add("-batch %d x -max-event-bytes %d = %d bytes: an ingest request over Lambda's 6 MB payload; send at most %d events per request",
-				n.Batch, n.MaxEventBytes, req, max(1, maxPayloadBytes/n.MaxEventBytes))
+		if req := n.Batch * n.MaxEventBytes; req > lambdaquota.SyncInvocationPayloadBytes {
+			add("-batch %d x -max-event-bytes %d = %d bytes: an ingest request over Lambda's invocation payload of %d bytes; send at most %d events per request",
+				n.Batch, n.MaxEventBytes, req, lambdaquota.SyncInvocationPayloadBytes, max(1, lambdaquota.SyncInvocationPayloadBytes/n.MaxEventBytes))
 		}
 		if each := n.PeakRate * (1 - n.HotUserShare) / float64(n.Users); each > shardRecordsPerS {
 			add("-users %d at %.0f events/s: each user sends %.0f events/s, over one shard's %d records/s, and a user's events share one partition key; describe at least %.0f users",

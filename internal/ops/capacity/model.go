@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/streamfn/streamfn/infra/config"
+	"github.com/streamfn/streamfn/internal/aws/lambdaquota"
 	"github.com/streamfn/streamfn/internal/aws/store"
 	"github.com/streamfn/streamfn/internal/features"
 	"github.com/streamfn/streamfn/internal/processor"
@@ -80,7 +81,7 @@ func EstimateFor(cfg *config.Config, l Load) Estimate {
 	if interval == 0 {
 		interval = pollInterval
 	}
-	payloadCap := float64(maxPayloadBytes) / float64(recordBytes(l.EventBytes))
+	payloadCap := float64(lambdaquota.SyncInvocationPayloadBytes) / float64(recordBytes(l.EventBytes))
 	e.BatchRecords = max(1, min(float64(cfg.BatchSize), e.LaneRecordsPerS*interval.Seconds(), payloadCap))
 	e.InvocationsPerS = float64(e.Lanes) * e.LaneRecordsPerS / e.BatchRecords
 	e.BatchPayloadBytes = cfg.BatchSize * recordBytes(l.MaxEventBytes)

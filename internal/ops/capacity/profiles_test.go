@@ -98,7 +98,9 @@ func TestImpossibleLoads(t *testing.T) {
 	}{
 		{"a single user over a shard", load(5000, func(l *Load) { l.HotUserShare = 0.3 }), "over one shard's 1000 records/s"},
 		{"a single user's bytes over a shard", load(2000, func(l *Load) { l.HotUserShare = 0.5; l.EventBytes = 2000 }), "1 MiB/s"},
-		{"an ingest request over 6 MB", load(5000, func(l *Load) { l.Batch = 500; l.MaxEventBytes = 100000 }), "over Lambda's 6 MB payload"},
+		{"an ingest request over 6 MB", load(5000, func(l *Load) { l.Batch = 500; l.MaxEventBytes = 100000 }), "over Lambda's invocation payload of 6291456 bytes; send at most 62 events"},
+		// 500 x 12,583 = 6,291,500 bytes, 44 over 6 MiB.
+		{"an ingest request just over 6 MiB", load(5000, func(l *Load) { l.Batch = 500; l.MaxEventBytes = 12583 }), "= 6291500 bytes: an ingest request over Lambda's invocation payload of 6291456 bytes; send at most 499 events"},
 		{"an event over Kinesis's record", load(5000, func(l *Load) { l.MaxEventBytes = 2 << 20 }), "1 MiB record"},
 		{"no rate", load(0), "-rate 0"},
 		{"two users at 5,000/s", load(5000, func(l *Load) { l.Users = 2 }), "each user sends 2500 events/s"},
@@ -112,6 +114,15 @@ func TestImpossibleLoads(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// An ingest request may fill Lambda's invocation payload, 6 MiB (6,291,456 bytes), not a
+// decimal 6 MB: 500 events of 12,582 bytes (6,291,000) are a possible load.
+func TestIngestRequestUpToLambdasPayload(t *testing.T) {
+	l := load(5000, func(l *Load) { l.Batch = 500; l.MaxEventBytes = 12582 })
+	if err := l.Check(); err != nil {
+		t.Errorf("500 x 12,582 = 6,291,000 bytes, within Lambda's 6,291,456: %v", err)
 	}
 }
 
@@ -139,6 +150,10 @@ func TestCheckConfiguredStack(t *testing.T) {
 		{"prod at its load", nil, DefaultLoad(), nil},
 		{"prod at 4x its load", nil, load(20000, func(l *Load) { l.Users = 100000 }), []string{WarnSeenSetCost, WarnThrottleShards, WarnThrottleProcessor, WarnThrottleIngest}},
 		{"batches of 10,000 large events", func(c *config.Config) { c.BatchSize = 10000 }, load(5000, func(l *Load) { l.Users = 100000; l.MaxEventBytes = 10000 }), []string{WarnPayload}},
+		// A 12,000-byte event is 16,300 bytes of invocation (base64 and metadata): 385 of them
+		// are 6,275,500 bytes, within 6 MiB; 386 are 6,291,800, over it.
+		{"batches that fill Lambda's payload", func(c *config.Config) { c.BatchSize = 385 }, load(5000, func(l *Load) { l.Users = 100000; l.MaxEventBytes = 12000 }), nil},
+		{"batches one record over Lambda's payload", func(c *config.Config) { c.BatchSize = 386 }, load(5000, func(l *Load) { l.Users = 100000; l.MaxEventBytes = 12000 }), []string{WarnPayload}},
 		{"a hot user written in every small batch", func(c *config.Config) { c.BatchSize = 10; c.BatchWindowSeconds = 0 },
 			load(5000, func(l *Load) { l.Users = 100000; l.HotUserShare = 0.02 }), []string{WarnHotUserItem, WarnHotUserSeen, WarnThrottleProcessor}},
 		{"one lane too slow", func(c *config.Config) { c.ParallelizationFactor = 1; c.ShardCount = 1; c.ProcessorConcurrency = 2 },

@@ -12,6 +12,7 @@ import (
 
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/stackconfig"
+	"github.com/streamfn/streamfn/internal/aws/lambdaquota"
 )
 
 // Setting is one stack key the planner chose, with its reasoning.
@@ -130,9 +131,9 @@ func Size(l Load, projectDir string, prices *Prices) (*Sizing, error) {
 
 	set("parallelizationFactor", pf, "Processing: a batch of %.0f records with %.0f users takes about %.0f ms (CPU at %.0f records/s per vCPU from make bench, one BatchGetItem per 100 users, %d writes at once). At the peak each of %d shards x %d lanes gets %.0f records/s and is busy %.0f%% of the time, at most %.0f%% wanted.",
 		peak.BatchRecords, peak.UsersPerBatch, peak.ProcessorDurationMs, l.RecordsPerS, writeConcurrency, peak.Shards, pf, peak.LaneRecordsPerS, 100*peak.LaneUtilization, 100*targetLaneUtilization)
-	payloadCap := maxPayloadBytes / recordBytes(l.MaxEventBytes)
-	set("batchSize", batch, "Each lane gets %.0f records/s at the peak; a %d s window collects %.0f, x%.1f headroom, rounded up to 100 = %d (at most %d so that %d of the largest %d-byte events stay within Lambda's 6 MB payload).",
-		peak.LaneRecordsPerS, max(window, 1), peak.LaneRecordsPerS*float64(max(window, 1)), shardHeadroom, batch, payloadCap, batch, l.MaxEventBytes)
+	payloadCap := lambdaquota.SyncInvocationPayloadBytes / recordBytes(l.MaxEventBytes)
+	set("batchSize", batch, "Each lane gets %.0f records/s at the peak; a %d s window collects %.0f, x%.1f headroom, rounded up to 100 = %d (at most %d so that %d of the largest %d-byte events stay within Lambda's invocation payload of %d bytes).",
+		peak.LaneRecordsPerS, max(window, 1), peak.LaneRecordsPerS*float64(max(window, 1)), shardHeadroom, batch, payloadCap, batch, l.MaxEventBytes, lambdaquota.SyncInvocationPayloadBytes)
 	set("batchWindowSeconds", window, "Half the %s latency target: a record waits at most the window before its batch starts, then the batch's %.0f ms.", l.Latency, peak.ProcessorDurationMs)
 	set("startingPosition", config.StartingPositionTrimHorizon, "A new mapping reads the stream from its oldest record: nothing written before the mapping existed is skipped.")
 	set("maxRetryAttempts", 5, "Bounded failure handling: a failing batch is bisected and retried up to 5 times, then goes to the failures bucket.")
@@ -182,11 +183,11 @@ func peakEstimate(cfg *config.Config, l Load) Estimate {
 }
 
 // batchFor is the batch size that a lane fills in the window at the peak, with headroom,
-// rounded up to 100 and within Lambda's 6 MB payload for the largest events.
+// rounded up to 100 and within Lambda's invocation payload for the largest events.
 func batchFor(l Load, lanes, window int) int {
 	laneRate := l.PeakRate / float64(max(1, min(lanes, l.Users)))
 	n := int(math.Ceil(laneRate*float64(max(window, 1))*shardHeadroom/100-1e-9)) * 100
-	return max(1, min(n, 10000, maxPayloadBytes/recordBytes(l.MaxEventBytes)))
+	return max(1, min(n, 10000, lambdaquota.SyncInvocationPayloadBytes/recordBytes(l.MaxEventBytes)))
 }
 
 // trial sets the knobs the estimate depends on and validates them, for the search above.

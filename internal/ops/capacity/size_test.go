@@ -3,7 +3,11 @@ package capacity
 import (
 	"math"
 	"reflect"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/streamfn/streamfn/internal/aws/lambdaquota"
 )
 
 const projectDir = "../../.."
@@ -39,6 +43,32 @@ func TestReproducesProd(t *testing.T) {
 		t.Errorf("warnings at prod's load: %v", s.Warnings)
 	}
 	t.Log(s.StackFile("prod", "us-east-1"))
+}
+
+// The batch size is capped at what fits Lambda's invocation payload for the largest events,
+// and the cap is the whole payload: the last record that fits is allowed, the next is not.
+func TestBatchSizeFillsLambdasPayload(t *testing.T) {
+	for _, c := range []struct {
+		load Load
+		want int
+	}{
+		// 12,000 bytes are 16,300 in the invocation: 6,291,456 / 16,300 = 385.
+		{load(5000, func(l *Load) { l.Users = 100000; l.MaxEventBytes = 12000 }), 385},
+		// 20,000 bytes are 26,968: 6,291,456 / 26,968 = 233.
+		{load(5000, func(l *Load) { l.Users = 100000; l.MaxEventBytes = 20000; l.Latency = 20 * time.Second }), 233},
+	} {
+		s := size(t, c.load)
+		record := recordBytes(c.load.MaxEventBytes)
+		if s.Config.BatchSize != c.want {
+			t.Errorf("-max-event-bytes %d: batchSize %d, want %d", c.load.MaxEventBytes, s.Config.BatchSize, c.want)
+		}
+		if n := s.Config.BatchSize; n*record > lambdaquota.SyncInvocationPayloadBytes || (n+1)*record <= lambdaquota.SyncInvocationPayloadBytes {
+			t.Errorf("-max-event-bytes %d: batchSize %d x %d bytes = %d; want the most records within %d", c.load.MaxEventBytes, n, record, n*record, lambdaquota.SyncInvocationPayloadBytes)
+		}
+		if slices.ContainsFunc(s.Warnings, func(w Warning) bool { return w.Code == WarnPayload }) {
+			t.Errorf("-max-event-bytes %d: the planner warns about its own batch size: %v", c.load.MaxEventBytes, s.Warnings)
+		}
+	}
 }
 
 func TestTotalIsTheSumOfItems(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/streamfn/streamfn/internal/aws/kinesisevent"
+	"github.com/streamfn/streamfn/internal/aws/lambdaquota"
 	"github.com/streamfn/streamfn/internal/processor"
 )
 
@@ -190,8 +191,8 @@ var errLeftTheStream = errors.New("records left the stream")
 // payload, or its range read again from the stream.
 func (t *Tool) rebuild(ctx context.Context, f Failure, proc Processor) ([][]byte, error) {
 	if f.HasPayload {
-		if len(f.Doc.Payload) > kinesisevent.MaxPayloadBytes {
-			return nil, fmt.Errorf("the payload is %d bytes, over Lambda's %d", len(f.Doc.Payload), kinesisevent.MaxPayloadBytes)
+		if len(f.Doc.Payload) > lambdaquota.SyncInvocationPayloadBytes {
+			return nil, fmt.Errorf("the payload is %d bytes, over Lambda's %d", len(f.Doc.Payload), lambdaquota.SyncInvocationPayloadBytes)
 		}
 		return [][]byte{[]byte(f.Doc.Payload)}, nil
 	}
@@ -206,7 +207,7 @@ func (t *Tool) rebuild(ctx context.Context, f Failure, proc Processor) ([][]byte
 		return nil, fmt.Errorf("%w: %s %s..%s: its first record is no longer in the stream", errLeftTheStream, f.ShardID, f.StartSequenceNumber, f.EndSequenceNumber)
 	}
 	src := kinesisevent.Source{ShardID: f.ShardID, StreamARN: t.Target.StreamARN, Region: regionOf(t.Target.StreamARN), InvokeIdentityARN: proc.Role}
-	return kinesisevent.Events(src, records, kinesisevent.MaxPayloadBytes), nil
+	return kinesisevent.Events(src, records, lambdaquota.SyncInvocationPayloadBytes), nil
 }
 
 // rangePage is the records ReadRange asks for per GetRecords call.

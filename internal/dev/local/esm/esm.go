@@ -4,7 +4,8 @@
 //
 //   - one poller per shard, reading from the starting position
 //     (TRIM_HORIZON, LATEST or AT_TIMESTAMP);
-//   - batches of up to BatchSize records (and at most 6 MB of event),
+//   - batches of up to BatchSize records (and at most
+//     lambdaquota.SyncInvocationPayloadBytes of event),
 //     gathered for up to the batching window;
 //   - a parallelization factor N: records are spread over N lanes per
 //     shard by a hash of their partition key, so records of one key stay in
@@ -43,6 +44,7 @@ import (
 
 	"github.com/streamfn/streamfn/internal/aws/failure"
 	"github.com/streamfn/streamfn/internal/aws/kinesisevent"
+	"github.com/streamfn/streamfn/internal/aws/lambdaquota"
 	"github.com/streamfn/streamfn/internal/dev/local/lambdaenv"
 )
 
@@ -533,7 +535,7 @@ func takeBatch(queue *[]record, batchSize int) []record {
 	size := len(`{"Records":[]}`)
 	for i := 0; i < n; i++ {
 		size += len(q[i].element) + 1
-		if size > kinesisevent.MaxPayloadBytes && i > 0 {
+		if size > lambdaquota.SyncInvocationPayloadBytes && i > 0 {
 			n = i
 			break
 		}

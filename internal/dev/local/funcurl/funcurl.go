@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
+	"github.com/streamfn/streamfn/internal/aws/lambdaquota"
 	"github.com/streamfn/streamfn/internal/dev/local/lambdaenv"
 )
 
@@ -48,19 +49,11 @@ type Options struct {
 }
 
 // maxRequestBytes is Lambda's limit on a synchronous invocation's request
-// payload, 6 MB (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html),
-// which is 6,291,456 bytes. It bounds the whole event (headers, request
-// context and the body, escaped or base64-encoded), not the HTTP body
-// alone, so a body somewhat under 6 MiB can already be too large.
-const maxRequestBytes = 6 << 20
-
-// tooLargeMessage is what Lambda answers, with 413, for a request whose
-// invocation payload is over the limit: the Invoke API's
-// RequestEntityTooLargeException message, which a Function URL returns as
-// its JSON body before the function runs. AWS does not document the body;
-// this text is the one Lambda returns for an oversized Invoke (measured in
-// https://zaccharles.medium.com/deep-dive-lambdas-request-payload-size-limit-2-2-6350c1ae5577).
-const tooLargeMessage = "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+// payload. It bounds the whole event (headers, request context and the
+// body, escaped or base64-encoded), not the HTTP body alone, so a body
+// somewhat under the limit can already be too large; Lambda then answers
+// 413 with lambdaquota.RequestTooLargeMessage.
+const maxRequestBytes = lambdaquota.SyncInvocationPayloadBytes
 
 // Handler is the http.Handler of one Function URL.
 type Handler struct {
@@ -86,7 +79,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(body) > maxRequestBytes {
-		writeMessage(w, http.StatusRequestEntityTooLarge, tooLargeMessage)
+		writeMessage(w, http.StatusRequestEntityTooLarge, lambdaquota.RequestTooLargeMessage)
 		return
 	}
 	payload, err := marshalEvent(h.Event(r, body))
@@ -95,7 +88,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(payload) > maxRequestBytes {
-		writeMessage(w, http.StatusRequestEntityTooLarge, tooLargeMessage)
+		writeMessage(w, http.StatusRequestEntityTooLarge, lambdaquota.RequestTooLargeMessage)
 		return
 	}
 	res, err := h.invoker.Invoke(r.Context(), payload)

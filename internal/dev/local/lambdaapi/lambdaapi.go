@@ -28,6 +28,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
+	"github.com/streamfn/streamfn/internal/aws/lambdaquota"
 	"github.com/streamfn/streamfn/internal/dev/local/lambdaenv"
 )
 
@@ -47,9 +48,6 @@ type Function struct {
 	Environment map[string]string
 	Invoker     Invoker
 }
-
-// maxPayloadBytes is Invoke's synchronous request and response limit.
-const maxPayloadBytes = 6 << 20
 
 // Handler is the API's http.Handler.
 type Handler struct {
@@ -116,13 +114,13 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, f Function) {
 		writeError(w, http.StatusBadRequest, "InvalidParameterValueException", fmt.Sprintf("InvocationType %q: the local run serves RequestResponse and DryRun only", t))
 		return
 	}
-	payload, err := io.ReadAll(io.LimitReader(r.Body, maxPayloadBytes+1))
+	payload, err := io.ReadAll(io.LimitReader(r.Body, lambdaquota.SyncInvocationPayloadBytes+1))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "reading the payload: "+err.Error())
 		return
 	}
-	if len(payload) > maxPayloadBytes {
-		writeError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException", fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", maxPayloadBytes))
+	if len(payload) > lambdaquota.SyncInvocationPayloadBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException", lambdaquota.RequestTooLargeMessage)
 		return
 	}
 	if len(payload) == 0 {

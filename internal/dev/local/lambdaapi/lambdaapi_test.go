@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/streamfn/streamfn/internal/aws/lambdaquota"
 	"github.com/streamfn/streamfn/internal/dev/local/lambdaenv"
 )
 
@@ -94,7 +95,7 @@ func TestTheSDKInvokesThroughTheLocalAPI(t *testing.T) {
 	}
 
 	before := inv.seen
-	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("processor-5e"), Payload: make([]byte, maxPayloadBytes+1)})
+	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("processor-5e"), Payload: make([]byte, lambdaquota.SyncInvocationPayloadBytes+1)})
 	var tooLarge *types.RequestTooLargeException
 	if !errors.As(err, &tooLarge) || inv.seen != before {
 		t.Fatalf("a payload over 6 MB: %v (invoked %d times), want RequestTooLargeException", err, inv.seen-before)
