@@ -203,10 +203,10 @@ func (m *Message) appendJSON(dst []byte, payload string, truncated bool) []byte 
 //	binary record (900 B, base64)        2,346 ns   2,056 B   7 allocs      988 ns  1 alloc     4,292 ns   4,330 B  5 allocs
 //	KPL aggregate (22 KB, 100 listed)   68,538 ns  87,560 B  17 allocs   21,672 ns  1 alloc   119,454 ns 112,431 B  6 allocs
 //
-// So as Send calls it (a body grown from nil) it is about 15 % slower than
-// encoding/json for a plain text event, and about 1.8 times as fast for
-// base64 payloads and aggregates; into a reused buffer it is 1.8 to 5.5
-// times as fast.
+// Grown from nil it is about 15 % slower than encoding/json for a plain
+// text event and about 1.8 times as fast for base64 payloads and
+// aggregates; into a reused buffer, as Send writes every body of a batch
+// into one, it is 1.8 to 5.5 times as fast.
 func (m *Message) appendBody(dst []byte, payload string, truncated bool, claimBucket string) []byte {
 	dst = append(dst, `{"reason":`...)
 	dst = activity.AppendString(dst, m.Reason)
@@ -328,8 +328,9 @@ func (q *Queue) Send(ctx context.Context, msgs []Message) []error {
 	}
 	bodies := make([]string, len(msgs))
 	var pending []int
+	var scratch []byte // one buffer for every body: each is copied out as a string
 	for i := range msgs {
-		body := msgs[i].appendJSON(nil, msgs[i].Payload, false)
+		body := msgs[i].appendJSON(scratch[:0], msgs[i].Payload, false)
 		switch {
 		case len(body) <= MaxBodyBytes:
 		case q.Payloads == nil || q.PayloadBucket == "":
@@ -348,7 +349,7 @@ func (q *Queue) Send(ctx context.Context, msgs []Message) []error {
 			}
 			body = msgs[i].AppendClaimCheckJSON(body[:0], q.PayloadBucket)
 		}
-		bodies[i] = string(body)
+		bodies[i], scratch = string(body), body
 		pending = append(pending, i)
 	}
 	for attempt := 1; len(pending) > 0; attempt++ {
