@@ -173,7 +173,10 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 	r := newRun(ctx, opts)
-	defer func() { err = r.interruptedWhilePreparing(err) }() // last: after every stop
+	// Nothing is written to the caller's writers once Run returns: a build
+	// step left to finish after a Ctrl-C would print into them.
+	defer r.outLock.close()
+	defer func() { err = r.interruptedWhilePreparing(err) }() // after every stop
 	defer r.stops.run()
 	for _, phase := range []func() error{r.prepare, r.start, r.load, r.drainAndVerify, r.report} {
 		if err := phase(); err != nil {
@@ -192,6 +195,8 @@ type run struct {
 	opts  Options
 	begin time.Time
 	out   io.Writer // progress: the lines of every phase, serialized
+	// outLock is out's lock, closed when Run returns.
+	outLock *lockedWriter
 	// monitorOut is where the live view draws: the file itself when it is
 	// one, so that the view can tell a terminal.
 	monitorOut io.Writer
@@ -242,7 +247,8 @@ func newRun(ctx context.Context, opts Options) *run {
 	}
 	// One lock for everything written there: a preparation step left to
 	// finish after a Ctrl-C may still print while Run says it stopped.
-	r.out, r.monitorOut = &lockedWriter{w: out}, out
+	r.outLock = &lockedWriter{w: out}
+	r.out, r.monitorOut = r.outLock, out
 	if _, isFile := out.(*os.File); !isFile {
 		r.monitorOut = r.out // writes to a file are safe from any goroutine
 	}
@@ -907,16 +913,27 @@ func (r *run) banner() {
 	p("")
 }
 
-// lockedWriter serializes writes from several goroutines.
+// lockedWriter serializes writes from several goroutines, until it is
+// closed: then it drops them.
 type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu     sync.Mutex
+	w      io.Writer
+	closed bool
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		return len(p), nil
+	}
 	return l.w.Write(p)
+}
+
+func (l *lockedWriter) close() {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
 }
 
 // stepPrinter says when each preparation step starts and ends, and how

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -213,5 +214,20 @@ func TestOutcome(t *testing.T) {
 		if got := outcome(tt.verifyAsked, tt.verdict, tt.interrupted, tt.reportErr); !errors.Is(got, tt.want) || (tt.want == nil) != (got == nil) {
 			t.Errorf("%s: outcome = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// Once Run returned, a step still finishing writes nothing to the caller's
+// writer (the race detector caught such a write after a Ctrl-C).
+func TestLockedWriterDropsWritesAfterClose(t *testing.T) {
+	var b strings.Builder
+	w := &lockedWriter{w: &b}
+	fmt.Fprint(w, "before ")
+	w.close()
+	if n, err := fmt.Fprint(w, "after"); n != 5 || err != nil {
+		t.Errorf("a write after close = %d, %v; want it taken and dropped", n, err)
+	}
+	if b.String() != "before " {
+		t.Errorf("the writer got %q, want only what came before close", b.String())
 	}
 }
