@@ -62,9 +62,6 @@ func main() {
 		fmt.Fprintf(os.Stderr, "unexpected argument %q: every setting is a flag, and flags after it were not read (see -h)\n", flags.Arg(0))
 		os.Exit(2)
 	}
-	if err := opts.Check(); err != nil {
-		fail(err) // before anything is built
-	}
 
 	// The load generator, the mapping and the Function URL allocate much
 	// per event and keep little: collecting less often leaves the CPU to
@@ -78,6 +75,9 @@ func main() {
 		fail(err)
 	}
 	opts.Root = root
+	if err := opts.Check(); err != nil {
+		fail(err) // before anything is built
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -88,6 +88,14 @@ type Options struct {
 // Check reports every problem of the options at once, each naming its
 // flag of scripts/local, what is allowed and how to fix it.
 func (o Options) Check() error {
+	if problems := o.Problems(); len(problems) > 0 {
+		return fmt.Errorf("load options:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// Problems lists what Check reports, one line each.
+func (o Options) Problems() []string {
 	var problems []string
 	if o.Rate <= 0 {
 		problems = append(problems, fmt.Sprintf("-rate %v: must be above 0", o.Rate))
@@ -115,10 +123,7 @@ func (o Options) Check() error {
 	if o.Clients < 1 {
 		problems = append(problems, fmt.Sprintf("-clients %d: must be at least 1", o.Clients))
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("load options:\n  %s", strings.Join(problems, "\n  "))
-	}
-	return nil
+	return problems
 }
 
 // withDefaults fills what the caller left zero.

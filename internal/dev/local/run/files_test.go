@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,33 +49,40 @@ func TestPruneKeepsTheNewestRunsAndAnyRunning(t *testing.T) {
 }
 
 // Ctrl-C while preparing (here: while the plan runs) is a stop: no error,
-// a line that says so, and nothing left running.
+// a line that says so, and nothing left running. With -verify it is
+// ErrInterrupted: nothing was checked, so it must not read as a pass.
 func TestInterruptWhilePreparingIsAStop(t *testing.T) {
 	root, err := emulators.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	var out strings.Builder
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Root: root, Stack: "dev", Stdout: &out, Stderr: &out, Port: 0, Users: 1, Batch: 1, Clients: 1})
-	}()
-	time.Sleep(300 * time.Millisecond)
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run = %v, want nil (a stop, not a failure)", err)
+	for _, verify := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(t.Context())
+		var out strings.Builder
+		done := make(chan error, 1)
+		go func() {
+			done <- Run(ctx, Options{Root: root, Stack: "dev", Stdout: &out, Stderr: &out, Port: 0, Users: 1, Batch: 1, Clients: 1, Verify: verify})
+		}()
+		time.Sleep(300 * time.Millisecond)
+		cancel()
+		var want error
+		if verify {
+			want = ErrInterrupted
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not return within 30s of Ctrl-C")
-	}
-	text := out.String()
-	if !strings.Contains(text, "interrupted while preparing: stopped") || !strings.Contains(text, "  start  ") {
-		t.Errorf("output:\n%s", text)
-	}
-	if strings.Contains(text, "ingest Function URL") {
-		t.Errorf("the run got ready after Ctrl-C:\n%s", text)
+		select {
+		case err := <-done:
+			if !errors.Is(err, want) || (want == nil && err != nil) {
+				t.Errorf("verify %v: Run = %v, want %v", verify, err, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("Run did not return within 30s of Ctrl-C")
+		}
+		text := out.String()
+		if !strings.Contains(text, "interrupted while preparing: stopped") || !strings.Contains(text, "  start  ") {
+			t.Errorf("output:\n%s", text)
+		}
+		if strings.Contains(text, "ingest Function URL") {
+			t.Errorf("the run got ready after Ctrl-C:\n%s", text)
+		}
 	}
 }

@@ -105,13 +105,20 @@ var ErrInterrupted = errors.New("interrupted before verify finished")
 func (o Options) Check() error {
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	switch {
-	case o.Rate < 0:
+	if o.Rate < 0 {
 		add("-rate %v: must be 0 (no load: try it with curl) or a rate above 0, in events/s", o.Rate)
-	case o.Rate > 0:
-		if err := o.loadOptions("", nil).Check(); err != nil {
-			_, list, _ := strings.Cut(err.Error(), "\n  ")
-			problems = append(problems, strings.Split(list, "\n  ")...)
+	}
+	// The load's flags are checked without -rate too: a bad one is a
+	// mistake either way, never silently unused.
+	load := o.loadOptions("", nil)
+	if o.Rate <= 0 { // without load, a zero is "not given"; any other bad value is named
+		load.Rate = 1
+		load.Users, load.EventsPerRequest, load.Clients = cmp.Or(load.Users, 1), cmp.Or(load.EventsPerRequest, 1), cmp.Or(load.Clients, 1)
+	}
+	problems = append(problems, load.Problems()...)
+	if o.Root != "" && o.Stack != "" {
+		if _, err := os.Stat(filepath.Join(o.Root, "Pulumi."+o.Stack+".yaml")); err != nil {
+			add("-stack %s: no Pulumi.%s.yaml in %s; pick a stack that has one (dev, prod, ...) or create it (pulumi stack init %s)", o.Stack, o.Stack, o.Root, o.Stack)
 		}
 	}
 	if o.Duration < 0 {
@@ -133,7 +140,9 @@ func (o Options) Check() error {
 		add("-ingest-environments %d: must be at least 1 (0: the default, %d)", o.IngestCap, DefaultIngestEnvironments)
 	}
 	if o.ReportFile != "" {
-		if err := writableDir(filepath.Dir(o.ReportFile)); err != nil {
+		if info, err := os.Stat(o.ReportFile); err == nil && info.IsDir() {
+			add("-report %s: is a folder; give a file in it, e.g. %s", o.ReportFile, filepath.Join(o.ReportFile, "report.json"))
+		} else if err := writableDir(filepath.Dir(o.ReportFile)); err != nil {
 			add("-report %s: %v (give a file in a folder that exists and can be written)", o.ReportFile, err)
 		}
 	}
@@ -259,9 +268,15 @@ func (r *run) say(format string, args ...any) { fmt.Fprintf(r.out, format+"\n", 
 
 // interruptedWhilePreparing makes a Ctrl-C before the pipeline is ready a
 // stop, not a failure: the error is the cancelled step's.
+//
+// With -verify it is ErrInterrupted: nothing was checked, so it is no pass
+// (a CI job's timeout during set-up must not read as one).
 func (r *run) interruptedWhilePreparing(err error) error {
 	if err != nil && !r.ready && r.ctx.Err() != nil {
 		r.say("interrupted while preparing: stopped (%s)", time.Since(r.begin).Truncate(100*time.Millisecond))
+		if r.opts.Verify {
+			return ErrInterrupted
+		}
 		return nil
 	}
 	return err

@@ -184,8 +184,17 @@ func TestOptionsCheckNamesEveryProblemUpFront(t *testing.T) {
 	if err := (Options{Rate: -5, IngestCap: 1}).Check(); err == nil || !strings.Contains(err.Error(), "-rate -5") {
 		t.Errorf("-rate -5: %v, want it refused, not taken as no load", err)
 	}
-	// Run refuses them before it makes its folder, builds or starts anything.
+	// Without -rate the load's flags are still checked, the stack too, and
+	// a folder is no report file.
 	root := t.TempDir()
+	err = (Options{Root: root, Stack: "nosuch", PartitionKeys: "bad", ReportFile: root}).Check()
+	for _, want := range []string{`-pk "bad"`, "-stack nosuch: no Pulumi.nosuch.yaml", "-report " + root + ": is a folder"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("without -rate: %v, want it to name %q", err, want)
+		}
+	}
+	// Run refuses them before it makes its folder, builds or starts anything.
+	root = t.TempDir()
 	if err := Run(t.Context(), Options{Root: root, Rate: -5, IngestCap: 1}); err == nil || !strings.Contains(err.Error(), "-rate -5") {
 		t.Errorf("Run(-rate -5) = %v", err)
 	}
