@@ -163,36 +163,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// locate finds the stack's outputs and puts the endpoints file, when one is
-// used, into the environment the SDK's default configuration reads. noS3
-// is an endpoints file without an S3 endpoint.
+// locate finds the stack's outputs with the tools' one code path
+// (stackoutputs.Locate: a deployed stack, or the running local run through
+// its endpoints file, whose variables it sets). noS3 is a local run whose
+// endpoints file names no S3 endpoint.
 func locate(ctx context.Context, opts options) (stack, source string, outputs stackoutputs.Outputs, noS3 bool, err error) {
 	root, err := emulators.ModuleRoot()
 	if err != nil {
 		return "", "", nil, false, err
 	}
-	if opts.stack != "" {
-		outputs, err := stackoutputs.FromPulumi(ctx, root, opts.stack)
-		return opts.stack, "pulumi stack output --stack " + opts.stack, outputs, false, err
-	}
-	path := opts.endpointsPath
-	if path == "" {
-		path = endpoints.DefaultPath(root)
-	}
-	f, err := endpoints.Read(path)
+	l, err := stackoutputs.Locate(ctx, root, opts.stack, opts.endpointsPath)
 	if err != nil {
-		return "", "", nil, false, fmt.Errorf("%w (or read a deployed stack with -stack NAME)", err)
-	}
-	if err := f.Setenv(); err != nil {
 		return "", "", nil, false, err
 	}
-	outputsPath := f.Values[endpoints.Outputs]
-	if outputsPath == "" {
-		return "", "", nil, false, fmt.Errorf("%s names no %s", path, endpoints.Outputs)
-	}
-	outputs, err = stackoutputs.Read(outputsPath)
-	_, s3Err := f.Endpoint(endpoints.S3)
-	return f.Values[endpoints.Stack], "local run, " + path, outputs, s3Err != nil, err
+	return l.Stack, l.Source, l.Outputs, l.Local && os.Getenv(endpoints.S3) == "", nil
 }
 
 func collect(ctx context.Context, c clients, n names, opts options) (*Report, error) {

@@ -5,7 +5,9 @@ import (
 	"flag"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -34,7 +36,7 @@ func TestLocate(t *testing.T) {
 	if err := f.Write(envPath); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{endpoints.S3, endpoints.Region, endpoints.DefaultRegion, endpoints.AccessKeyID, endpoints.SecretAccessKey, endpoints.Stack, endpoints.Outputs} {
+	for _, k := range []string{endpoints.S3, endpoints.Region, endpoints.DefaultRegion, endpoints.AccessKeyID, endpoints.SecretAccessKey, endpoints.Stack, endpoints.Outputs, endpoints.RunPID} {
 		t.Setenv(k, "") // restored when the test ends
 	}
 	got, err := Locate(ctx, t.TempDir(), "", envPath)
@@ -46,6 +48,20 @@ func TestLocate(t *testing.T) {
 	}
 	if os.Getenv(endpoints.S3) != "http://127.0.0.1:4566" || os.Getenv("AWS_REGION") != "eu-west-1" {
 		t.Fatalf("the environment holds %s=%q AWS_REGION=%q", endpoints.S3, os.Getenv(endpoints.S3), os.Getenv("AWS_REGION"))
+	}
+
+	// A file whose run was killed outright: every tool (inspect, redrive,
+	// erase) says so through Locate, instead of "connection refused".
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Skipf("no true command: %v", err)
+	}
+	f.Values[endpoints.RunPID] = strconv.Itoa(gone.Process.Pid)
+	if err := f.Write(envPath); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Locate(ctx, t.TempDir(), "", envPath); err == nil || !strings.Contains(err.Error(), "no longer running") {
+		t.Errorf("a file of a run that is gone: %v", err)
 	}
 }
 
