@@ -154,9 +154,9 @@ func (l Load) Check() error {
 				"Lower the share, or have that producer write under random partition keys (README, \"Exactly once: the guarantee\")",
 				n.HotUserShare, hotRecords, hotBytes/1e6, shardRecordsPerS)
 		}
-		if req := n.Batch * n.MaxEventBytes; req > lambdaquota.SyncInvocationPayloadBytes {
-			add("-batch %d x -max-event-bytes %d = %d bytes: an ingest request over Lambda's invocation payload of %d bytes; send at most %d events per request",
-				n.Batch, n.MaxEventBytes, req, lambdaquota.SyncInvocationPayloadBytes, max(1, lambdaquota.SyncInvocationPayloadBytes/n.MaxEventBytes))
+		if req := ingestRequestBytes(n.Batch, n.MaxEventBytes); req > lambdaquota.SyncInvocationPayloadBytes {
+			add("-batch %d x -max-event-bytes %d: an ingest request whose Function URL event is up to %d bytes, over Lambda's invocation payload of %d bytes; send at most %d events per request",
+				n.Batch, n.MaxEventBytes, req, lambdaquota.SyncInvocationPayloadBytes, maxEventsPerRequest(n.MaxEventBytes))
 		}
 		if each := n.PeakRate * (1 - n.HotUserShare) / float64(n.Users); each > shardRecordsPerS {
 			add("-users %d at %.0f events/s: each user sends %.0f events/s, over one shard's %d records/s, and a user's events share one partition key; describe at least %.0f users",
@@ -167,4 +167,33 @@ func (l Load) Check() error {
 		return fmt.Errorf("impossible load:\n  %s", strings.Join(p, "\n  "))
 	}
 	return nil
+}
+
+// Lambda counts a Function URL request as the whole event it invokes the
+// function with, not the HTTP body alone: the body sits in it as a JSON
+// string, escaped, beside the headers and the request context
+// (https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html).
+const (
+	// functionURLEnvelopeBytes allows for the event's headers and request
+	// context around the body.
+	functionURLEnvelopeBytes = 4096
+	// bodyEscapePercent allows for the body's escaping: a backslash per
+	// quote, about 2.6 % of an activity event's JSON (26 quotes in 1 KB);
+	// 10 % leaves room for shorter fields.
+	bodyEscapePercent = 10
+)
+
+// ingestRequestBytes is the largest event a request of batch events of at
+// most maxEventBytes each makes: the events with their separators (a JSON
+// array or NDJSON), escaped, in the envelope.
+func ingestRequestBytes(batch, maxEventBytes int) int {
+	body := batch*(maxEventBytes+1) + 1
+	return body + body*bodyEscapePercent/100 + functionURLEnvelopeBytes
+}
+
+// maxEventsPerRequest is the most events of maxEventBytes one request
+// carries within Lambda's invocation payload (at least 1).
+func maxEventsPerRequest(maxEventBytes int) int {
+	body := (lambdaquota.SyncInvocationPayloadBytes - functionURLEnvelopeBytes) * 100 / (100 + bodyEscapePercent)
+	return max(1, (body-1)/(maxEventBytes+1))
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamfn/streamfn/internal/aws/lambdaquota"
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/stackconfig"
 )
@@ -98,9 +99,11 @@ func TestImpossibleLoads(t *testing.T) {
 	}{
 		{"a single user over a shard", load(5000, func(l *Load) { l.HotUserShare = 0.3 }), "over one shard's 1000 records/s"},
 		{"a single user's bytes over a shard", load(2000, func(l *Load) { l.HotUserShare = 0.5; l.EventBytes = 2000 }), "1 MiB/s"},
-		{"an ingest request over 6 MB", load(5000, func(l *Load) { l.Batch = 500; l.MaxEventBytes = 100000 }), "over Lambda's invocation payload of 6291456 bytes; send at most 62 events"},
-		// 500 x 12,583 = 6,291,500 bytes, 44 over 6 MiB.
-		{"an ingest request just over 6 MiB", load(5000, func(l *Load) { l.Batch = 500; l.MaxEventBytes = 12583 }), "= 6291500 bytes: an ingest request over Lambda's invocation payload of 6291456 bytes; send at most 499 events"},
+		{"an ingest request over 6 MB", load(5000, func(l *Load) { l.Batch = 500; l.MaxEventBytes = 100000 }), "over Lambda's invocation payload of 6291456 bytes; send at most 57 events"},
+		// 500 x 12,582 = 6,291,000 bytes of events, under 6 MiB, but the
+		// event Lambda counts (separators, escaping, envelope) is over:
+		// the local Function URL answers such a request 413.
+		{"an ingest request whose event is over 6 MiB", load(5000, func(l *Load) { l.Batch = 500; l.MaxEventBytes = 12582 }), "over Lambda's invocation payload of 6291456 bytes; send at most 454 events"},
 		{"an event over Kinesis's record", load(5000, func(l *Load) { l.MaxEventBytes = 2 << 20 }), "1 MiB record"},
 		{"no rate", load(0), "-rate 0"},
 		{"two users at 5,000/s", load(5000, func(l *Load) { l.Users = 2 }), "each user sends 2500 events/s"},
@@ -117,12 +120,22 @@ func TestImpossibleLoads(t *testing.T) {
 	}
 }
 
-// An ingest request may fill Lambda's invocation payload, 6 MiB (6,291,456 bytes), not a
-// decimal 6 MB: 500 events of 12,582 bytes (6,291,000) are a possible load.
+// An ingest request may fill Lambda's invocation payload, 6 MiB (6,291,456 bytes), with
+// room for the event around the body: the most events the planner allows fit, one
+// more does not.
 func TestIngestRequestUpToLambdasPayload(t *testing.T) {
-	l := load(5000, func(l *Load) { l.Batch = 500; l.MaxEventBytes = 12582 })
+	for _, size := range []int{1000, 12582, 100000} {
+		n := maxEventsPerRequest(size)
+		if got := ingestRequestBytes(n, size); got > lambdaquota.SyncInvocationPayloadBytes {
+			t.Errorf("%d events of %d bytes: %d bytes, over the quota", n, size, got)
+		}
+		if got := ingestRequestBytes(n+1, size); got <= lambdaquota.SyncInvocationPayloadBytes {
+			t.Errorf("%d events of %d bytes: %d bytes, within the quota, so %d is not the most", n+1, size, got, n)
+		}
+	}
+	l := load(5000, func(l *Load) { l.Batch = 454; l.MaxEventBytes = 12582 })
 	if err := l.Check(); err != nil {
-		t.Errorf("500 x 12,582 = 6,291,000 bytes, within Lambda's 6,291,456: %v", err)
+		t.Errorf("454 x 12,582 bytes: %v", err)
 	}
 }
 
