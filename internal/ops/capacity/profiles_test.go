@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamfn/streamfn/internal/aws/lambdaquota"
 	"github.com/streamfn/streamfn/infra/config"
 	"github.com/streamfn/streamfn/infra/stackconfig"
+	"github.com/streamfn/streamfn/internal/aws/lambdaquota"
 )
 
 func codes(ws []Warning) []string {
