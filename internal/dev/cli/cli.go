@@ -10,8 +10,12 @@ import (
 	"io"
 )
 
-// UsageError marks a bad flag or flag value: exit code 2.
-type UsageError struct{ Err error }
+// UsageError marks a bad flag or flag value: exit code 2. Printed says the
+// flag set has printed it already, so Exit does not say it twice.
+type UsageError struct {
+	Err     error
+	Printed bool
+}
 
 func (e UsageError) Error() string { return e.Err.Error() }
 func (e UsageError) Unwrap() error { return e.Err }
@@ -23,7 +27,7 @@ func Parse(flags *flag.FlagSet, args []string) error {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return err
 	}
-	return UsageError{Err: err}
+	return UsageError{Err: err, Printed: true}
 }
 
 // ParseNoArgs is Parse for a command whose every setting is a flag: an
@@ -37,7 +41,7 @@ func ParseNoArgs(flags *flag.FlagSet, args []string) error {
 	if flags.NArg() > 0 {
 		err := fmt.Errorf("unexpected argument %q: every setting is a flag, and flags after it were not read (see -h)", flags.Arg(0))
 		fmt.Fprintf(flags.Output(), "%s: %v\n", flags.Name(), err)
-		return UsageError{Err: err}
+		return UsageError{Err: err, Printed: true}
 	}
 	return nil
 }
@@ -59,7 +63,9 @@ func Exit(command string, err error, stderr io.Writer) int {
 	case err == nil || errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, &usage):
-		fmt.Fprintf(stderr, "%s: %v\n", command, err)
+		if !usage.Printed {
+			fmt.Fprintf(stderr, "%s: %v\n", command, err)
+		}
 		return 2
 	default:
 		fmt.Fprintf(stderr, "%s: %v\n", command, err)

@@ -59,3 +59,23 @@ func TestParseNoArgsRefusesLeftovers(t *testing.T) {
 		t.Errorf("the error does not name the argument: %q", out.String())
 	}
 }
+
+// A flag error the flag set printed is not printed again.
+func TestExitSaysAFlagErrorOnce(t *testing.T) {
+	var stderr bytes.Buffer
+	flags := flag.NewFlagSet("tool", flag.ContinueOnError)
+	flags.SetOutput(&stderr)
+	err := ParseNoArgs(flags, []string{"-nope"})
+	if code := Exit("tool", err, &stderr); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if n := bytes.Count(stderr.Bytes(), []byte("-nope")); n != 1 {
+		t.Errorf("the bad flag is named %d times, want once:\n%s", n, stderr.String())
+	}
+	stderr.Reset()
+	err = ParseNoArgs(flags, []string{"stray"})
+	Exit("tool", err, &stderr)
+	if n := bytes.Count(stderr.Bytes(), []byte(`"stray"`)); n != 1 {
+		t.Errorf("the stray argument is named %d times, want once:\n%s", n, stderr.String())
+	}
+}

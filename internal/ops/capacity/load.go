@@ -63,7 +63,7 @@ func (l *Load) TrafficFlags(fs *flag.FlagSet, rateUsage string) {
 	fs.IntVar(&l.Users, "users", l.Users, "distinct active users (userIds)")
 	fs.Float64Var(&l.HotUserShare, "hot-user-share", l.HotUserShare, "share of all events from the heaviest single user, 0..1")
 	fs.Float64Var(&l.RecordsPerS, "records-per-s", l.RecordsPerS,
-		"processor records/s per invocation on one vCPU, CPU only (default: make bench's median, README \"Speed\"); DynamoDB's wait is modelled on top")
+		"processor records/s per invocation on one vCPU, CPU only, as make bench measures it (its median: README \"Speed\"); DynamoDB's wait is modelled on top")
 	fs.IntVar(&l.Batch, "batch", l.Batch, "events per ingest request")
 	fs.IntVar(&l.CurrentShards, "current-shards", l.CurrentShards, "the deployed stream's open shards, to plan UpdateShardCount's steps (0: a new stream)")
 }

@@ -704,7 +704,16 @@ func (m *Mapping) discard(ctx context.Context, sh *shard, records []record, cond
 			m.destinationSent.Add(1)
 			return
 		}
-		sleep(ctx, time.Duration(attempt+1)*200*time.Millisecond)
+		if ctx.Err() != nil {
+			// The mapping is stopping: the records stay in the stream, as
+			// a disabled mapping leaves them, and the destination did not
+			// refuse anything.
+			return
+		}
+		sleep(ctx, time.Duration(attempt+1)*2*m.cfg.RetryBackoff)
+	}
+	if ctx.Err() != nil {
+		return
 	}
 	m.destinationErrors.Add(1)
 	m.samplesMu.Lock()

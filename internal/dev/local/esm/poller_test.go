@@ -197,16 +197,28 @@ func TestPollerReplacesARoutineExpiryAtOnce(t *testing.T) {
 // A destination that refuses a record is counted with its error, not dropped.
 func TestDestinationErrorIsKept(t *testing.T) {
 	calls := 0
-	m := &Mapping{cfg: Config{StreamName: "s", Destination: func(context.Context, failure.Document) error {
+	m := &Mapping{cfg: Config{StreamName: "s", RetryBackoff: time.Microsecond, Destination: func(context.Context, failure.Document) error {
 		calls++
 		return errors.New("AccessDenied: s3:PutObject")
 	}}}
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel() // no waiting between the tries
-	m.discard(ctx, &shard{id: "shardId-000000000001"}, []record{{sequenceNumber: "7"}, {sequenceNumber: "9"}}, failure.RetryAttemptsExhausted, 1, nil)
+	m.discard(t.Context(), &shard{id: "shardId-000000000001"}, []record{{sequenceNumber: "7"}, {sequenceNumber: "9"}}, failure.RetryAttemptsExhausted, 1, nil)
 	st := m.Stats()
 	if calls != 5 || st.DestinationErrors != 1 || !strings.Contains(st.LastDestinationError, "AccessDenied") ||
 		!strings.Contains(st.LastDestinationError, "shardId-000000000001 (7..9)") {
 		t.Errorf("%d calls, stats %+v", calls, st)
+	}
+
+	// A mapping that is stopping leaves the records in the stream: the
+	// destination refused nothing, and the report must not say it did.
+	calls = 0
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	m = &Mapping{cfg: Config{StreamName: "s", RetryBackoff: time.Microsecond, Destination: func(ctx context.Context, _ failure.Document) error {
+		calls++
+		return ctx.Err()
+	}}}
+	m.discard(ctx, &shard{id: "shardId-000000000001"}, []record{{sequenceNumber: "7"}}, failure.RetryAttemptsExhausted, 1, nil)
+	if st := m.Stats(); calls != 1 || st.DestinationErrors != 0 || st.LastDestinationError != "" {
+		t.Errorf("stopping: %d calls, stats %+v; want one try and no destination error", calls, st)
 	}
 }
