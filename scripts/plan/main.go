@@ -82,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		found, err := build.ProjectDir("")
 		if err != nil {
 			fmt.Fprintln(stderr, err)
-			return 1
+			return 2 // a set-up error: no project here
 		}
 		*dir = found
 	}
