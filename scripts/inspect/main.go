@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -93,17 +94,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	rest := flags.Args()
 	if len(rest) > 0 {
-		opts.what = rest[0]
+		opts.what, rest = rest[0], rest[1:]
 	}
+	if opts.what == "user" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		opts.userID, rest = rest[0], rest[1:]
+	}
+	// Flags may follow the verb (and the user id) too: inspect queues -json, inspect user u -h.
+	if err := flags.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	rest = flags.Args()
 	switch {
-	case opts.what == "user" && len(rest) == 2:
-		opts.userID = rest[1]
-	case opts.what == "user":
+	case opts.what == "user" && opts.userID == "":
 		fmt.Fprintln(stderr, "inspect user: give one user id, e.g. inspect user user-1")
 		return exitUsage
-	case opts.what == "" || opts.what == "top" || opts.what == "queues" || opts.what == "failures" || opts.what == "shards":
-		if len(rest) > 1 {
-			fmt.Fprintf(stderr, "inspect %s: unexpected arguments %q (see -h)\n", opts.what, rest[1:])
+	case opts.what == "" || opts.what == "user" || opts.what == "top" || opts.what == "queues" || opts.what == "failures" || opts.what == "shards":
+		if len(rest) > 0 {
+			fmt.Fprintf(stderr, "inspect %s: unexpected arguments %q (see -h)\n", opts.what, rest)
 			return exitUsage
 		}
 	default:

@@ -42,15 +42,18 @@ func (s *syncBuffer) String() string {
 }
 
 func TestUsageErrorsExitTwo(t *testing.T) {
-	for _, args := range [][]string{{"user"}, {"nonsense"}, {"top", "extra"}, {"-top", "0"}, {"-stack", "dev", "-endpoints", "x"}, {"-no-such-flag"}} {
+	for _, args := range [][]string{{"user"}, {"user", "-json"}, {"nonsense"}, {"top", "extra"}, {"queues", "-no-such-flag"}, {"-top", "0"}, {"-stack", "dev", "-endpoints", "x"}, {"-no-such-flag"}} {
 		var out, errOut bytes.Buffer
 		if code := run(t.Context(), args, &out, &errOut); code != exitUsage {
 			t.Errorf("inspect %q: exit %d, want %d (stderr %q)", args, code, exitUsage, errOut.String())
 		}
 	}
 	var errOut bytes.Buffer
-	if code := run(t.Context(), []string{"-h"}, &bytes.Buffer{}, &errOut); code != exitOK || !strings.Contains(errOut.String(), "exit codes:") {
-		t.Errorf("-h: exit %d, help %q", code, errOut.String())
+	for _, args := range [][]string{{"-h"}, {"queues", "-h"}, {"user", "user-1", "-h"}} {
+		errOut.Reset()
+		if code := run(t.Context(), args, &bytes.Buffer{}, &errOut); code != exitOK || !strings.Contains(errOut.String(), "exit codes:") {
+			t.Errorf("%q: exit %d, help %q", args, code, errOut.String())
+		}
 	}
 	// No local run at that path: the error names the file and how to start one.
 	errOut.Reset()
