@@ -17,17 +17,21 @@ import (
 	"github.com/streamfn/streamfn/internal/dev/local/lambdaenv"
 )
 
-// brokenKinesis has one shard whose iterator always expires and can never
-// be had again: a stream that failed for good.
-type brokenKinesis struct {
+// oneShard is a stream of one shard, shardId-000000000000, that counts the
+// calls made to it; the fakes below embed it.
+type oneShard struct {
 	reads, iterators atomic.Int64
 }
 
-func (k *brokenKinesis) DescribeStream(context.Context, *kinesis.DescribeStreamInput, ...func(*kinesis.Options)) (*kinesis.DescribeStreamOutput, error) {
+func (*oneShard) DescribeStream(context.Context, *kinesis.DescribeStreamInput, ...func(*kinesis.Options)) (*kinesis.DescribeStreamOutput, error) {
 	return &kinesis.DescribeStreamOutput{StreamDescription: &types.StreamDescription{
 		Shards: []types.Shard{{ShardId: aws.String("shardId-000000000000")}},
 	}}, nil
 }
+
+// brokenKinesis has one shard whose iterator always expires and can never
+// be had again: a stream that failed for good.
+type brokenKinesis struct{ oneShard }
 
 func (k *brokenKinesis) GetShardIterator(context.Context, *kinesis.GetShardIteratorInput, ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error) {
 	if k.iterators.Add(1) == 1 {
@@ -75,15 +79,7 @@ func TestPollerBacksOffAndCountsReadErrors(t *testing.T) {
 // expiringKinesis hands out iterators readily, but each has expired by the
 // time it is used: GetShardIterator always succeeds, GetRecords always
 // fails.
-type expiringKinesis struct {
-	reads, iterators atomic.Int64
-}
-
-func (k *expiringKinesis) DescribeStream(context.Context, *kinesis.DescribeStreamInput, ...func(*kinesis.Options)) (*kinesis.DescribeStreamOutput, error) {
-	return &kinesis.DescribeStreamOutput{StreamDescription: &types.StreamDescription{
-		Shards: []types.Shard{{ShardId: aws.String("shardId-000000000000")}},
-	}}, nil
-}
+type expiringKinesis struct{ oneShard }
 
 func (k *expiringKinesis) GetShardIterator(context.Context, *kinesis.GetShardIteratorInput, ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error) {
 	k.iterators.Add(1)
@@ -126,16 +122,11 @@ func TestPollerBacksOffOnIteratorsThatKeepExpiring(t *testing.T) {
 // whose next expires once (as an iterator unused for five minutes does),
 // and whose replacement reads on.
 type routineExpiryKinesis struct {
+	oneShard
 	mu          sync.Mutex
 	expiredAt   time.Time // when GetRecords refused "it-2"
 	resumedFrom string    // the sequence number the replacement starts after
 	nextReadAt  time.Time // the first read after the expiry
-}
-
-func (k *routineExpiryKinesis) DescribeStream(context.Context, *kinesis.DescribeStreamInput, ...func(*kinesis.Options)) (*kinesis.DescribeStreamOutput, error) {
-	return &kinesis.DescribeStreamOutput{StreamDescription: &types.StreamDescription{
-		Shards: []types.Shard{{ShardId: aws.String("shardId-000000000000")}},
-	}}, nil
 }
 
 func (k *routineExpiryKinesis) GetShardIterator(_ context.Context, in *kinesis.GetShardIteratorInput, _ ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error) {
