@@ -51,21 +51,28 @@ func (noFunction) Invoke(context.Context, []byte) (lambdaenv.Result, error) {
 	return lambdaenv.Result{}, nil
 }
 
+// runFor runs a mapping of one lane on stream for d.
+func runFor(t *testing.T, stream Kinesis, d time.Duration) *Mapping {
+	t.Helper()
+	m, err := New(Config{StreamName: "s", BatchSize: 10, ParallelizationFactor: 1, StartingPosition: "TRIM_HORIZON",
+		MaximumRetryAttempts: 1, MaximumRecordAge: time.Hour}, stream, noFunction{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	if err := m.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // A read that keeps failing backs off and is counted, with its error and
 // shard, instead of spinning (it made about 226,000 calls in 200 ms) and
 // looking idle.
 func TestPollerBacksOffAndCountsReadErrors(t *testing.T) {
 	k := &brokenKinesis{}
-	m, err := New(Config{StreamName: "s", BatchSize: 10, ParallelizationFactor: 1, StartingPosition: "TRIM_HORIZON",
-		MaximumRetryAttempts: 1, MaximumRecordAge: time.Hour}, k, noFunction{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 700*time.Millisecond)
-	defer cancel()
-	if err := m.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m := runFor(t, k, 700*time.Millisecond)
 	// 100, 200 and 400 ms of backoff fit in 700 ms: a handful of reads.
 	if reads := k.reads.Load(); reads > 10 {
 		t.Errorf("%d GetRecords calls in 700 ms: the poller does not back off", reads)
@@ -97,16 +104,7 @@ func (k *expiringKinesis) GetRecords(context.Context, *kinesis.GetRecordsInput, 
 // GetShardIterator calls in 200 ms, with no read error counted).
 func TestPollerBacksOffOnIteratorsThatKeepExpiring(t *testing.T) {
 	k := &expiringKinesis{}
-	m, err := New(Config{StreamName: "s", BatchSize: 10, ParallelizationFactor: 1, StartingPosition: "TRIM_HORIZON",
-		MaximumRetryAttempts: 1, MaximumRecordAge: time.Hour}, k, noFunction{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 700*time.Millisecond)
-	defer cancel()
-	if err := m.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m := runFor(t, k, 700*time.Millisecond)
 	// The first expiry is replaced at once, then 100, 200 and 400 ms of
 	// backoff fit in 700 ms: a handful of calls.
 	if reads, iterators := k.reads.Load(), k.iterators.Load(); reads > 10 || iterators > 10 {
