@@ -78,6 +78,11 @@ func main() {
 	if err := opts.Check(); err != nil {
 		fail(err) // before anything is built
 	}
+	if opts.Outage > 0 && opts.Rate == 0 {
+		// A test may start an outage and put records itself; from the
+		// command line an outage without load shows nothing.
+		fail(errors.New("-outage starts with the load: give -rate too, e.g. -rate 1000 -duration 40s -outage 20s"))
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -127,9 +127,6 @@ func (o Options) Check() error {
 	if o.Outage < 0 {
 		add("-outage %v: must be a duration of 0 or more, e.g. 20s", o.Outage)
 	}
-	if o.Outage > 0 && o.Rate == 0 {
-		add("-outage starts with the load: give -rate too, e.g. -rate 1000 -duration 40s -outage 20s")
-	}
 	if o.Chaos < 0 || o.Chaos > 1 {
 		add("-chaos %v: must be a probability in 0..1", o.Chaos)
 	}

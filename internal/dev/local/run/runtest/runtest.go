@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,9 +61,13 @@ func Start(t *testing.T, opts localrun.Options) *Run {
 	opts.Root, opts.Stdout, opts.Stderr = root, log, log
 	opts.Published = func(path string) { published <- path }
 	go func() { done <- localrun.Run(ctx, opts) }()
+	// ended is how the run ended, read from done once: the cleanup and a
+	// run that ended early both need it (a second receive would block the
+	// test forever).
+	ended := sync.OnceValue(func() error { return <-done })
 	t.Cleanup(func() {
 		stop()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		if err := ended(); err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("the local run: %v\n%s", err, log.String())
 		}
 	})
@@ -70,10 +75,11 @@ func Start(t *testing.T, opts localrun.Options) *Run {
 	select {
 	case envFile = <-published:
 	case err := <-done:
+		ended = func() error { return err }
 		t.Fatalf("the local run ended before it ran: %v\n%s", err, log.String())
 	case <-time.After(5 * time.Minute):
 		stop()
-		err := <-done // the log is the run's until it ends
+		err := ended() // the log is the run's until it ends
 		t.Fatalf("the local run did not start within 5 minutes (%v):\n%s", err, log.String())
 	}
 	f, err := endpoints.Read(envFile)
