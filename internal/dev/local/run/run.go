@@ -140,7 +140,7 @@ func (o Options) Check() error {
 		if info, err := os.Stat(o.ReportFile); err == nil && info.IsDir() {
 			add("-report %s: is a folder; give a file in it, e.g. %s", o.ReportFile, filepath.Join(o.ReportFile, "report.json"))
 		} else if err := writableDir(filepath.Dir(o.ReportFile)); err != nil {
-			add("-report %s: %v (give a file in a folder that exists and can be written)", o.ReportFile, err)
+			add("-report %s: %v (give a file in a folder that can be made and written)", o.ReportFile, err)
 		}
 	}
 	if len(problems) > 0 {
@@ -149,8 +149,24 @@ func (o Options) Check() error {
 	return nil
 }
 
-// writableDir is nil when dir is a folder a file can be created in.
+// writableDir is nil when dir is a folder a file can be created in, or can
+// be made in the nearest folder above it that exists (the report's writer
+// makes the missing ones).
 func writableDir(dir string) error {
+	for {
+		info, err := os.Stat(dir)
+		if err == nil {
+			if !info.IsDir() {
+				return fmt.Errorf("%s is not a folder", dir)
+			}
+			break
+		}
+		parent := filepath.Dir(dir)
+		if !os.IsNotExist(err) || parent == dir {
+			return err
+		}
+		dir = parent
+	}
 	f, err := os.CreateTemp(dir, ".streamfn-report-check-*")
 	if err != nil {
 		return err

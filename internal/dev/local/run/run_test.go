@@ -169,7 +169,7 @@ func TestOptionsCheckNamesEveryProblemUpFront(t *testing.T) {
 	bad := Options{
 		Rate: 100, Users: 0, Batch: 5000, Clients: 1, PartitionKeys: "sideways", LateDup: time.Second,
 		Duration: -time.Second, Outage: -time.Second, Chaos: 2, Port: 70000, IngestCap: -1,
-		ReportFile: filepath.Join(t.TempDir(), "no", "such", "dir", "r.json"),
+		ReportFile: filepath.Join(aFile(t), "r.json"), // under a file: cannot be made
 	}
 	err := bad.Check()
 	if err == nil {
@@ -238,5 +238,22 @@ func TestLockedWriterDropsWritesAfterClose(t *testing.T) {
 	}
 	if b.String() != "before " {
 		t.Errorf("the writer got %q, want only what came before close", b.String())
+	}
+}
+
+// aFile is the path of a file that exists.
+func aFile(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A report in folders that do not exist yet is fine: the writer makes them.
+func TestReportInFoldersToBeMade(t *testing.T) {
+	o := Options{ReportFile: filepath.Join(t.TempDir(), "e2e", "deeper", "report.json")}
+	if err := o.Check(); err != nil {
+		t.Errorf("a report in folders to be made: %v", err)
 	}
 }
