@@ -26,6 +26,7 @@ import (
 	"github.com/streamfn/streamfn/internal/aws/failure"
 	"github.com/streamfn/streamfn/internal/aws/kpl"
 	"github.com/streamfn/streamfn/internal/aws/poison"
+	"github.com/streamfn/streamfn/internal/aws/sqsdepth"
 	"github.com/streamfn/streamfn/internal/aws/store"
 )
 
@@ -34,6 +35,7 @@ type SQSAPI interface {
 	ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessage(context.Context, *sqs.DeleteMessageInput, ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
 	ChangeMessageVisibility(context.Context, *sqs.ChangeMessageVisibilityInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+	sqsdepth.API
 }
 
 // S3API is the part of the S3 client erasure uses.
@@ -127,6 +129,9 @@ func mentions(doc *poison.Document, userID string) (concerns, shared bool) {
 	return concerns, concerns && (others || doc.SubRecordCount > len(doc.BadSubRecords))
 }
 
+// receiveAllWithin bounds the reading of the poison queue.
+const receiveAllWithin = 30 * time.Second
+
 func erasePoison(ctx context.Context, t Target, userID string, r *Report) error {
 	var hidden []string // receipt handles of the messages kept, to release
 	defer func() {
@@ -137,8 +142,22 @@ func erasePoison(ctx context.Context, t Target, userID string, r *Report) error 
 				QueueUrl: aws.String(t.PoisonQueueURL), ReceiptHandle: aws.String(h), VisibilityTimeout: 0})
 		}
 	}()
+	// Every message visible now must be read: empty receives alone can
+	// come while messages remain (a receive samples the queue's servers),
+	// and a message not read is a message not erased.
+	depth, err := sqsdepth.Read(ctx, t.SQS, t.PoisonQueueURL)
+	if err != nil {
+		return fmt.Errorf("reading the poison queue %s: %w", t.PoisonQueueURL, err)
+	}
+	deadline := time.Now().Add(receiveAllWithin)
 	seen := map[string]bool{}
-	for empty := 0; empty < 2; {
+	for empty := 0; empty < 2 || len(seen) < depth.Visible; {
+		if time.Now().After(deadline) {
+			if len(seen) < depth.Visible {
+				return fmt.Errorf("read %d of the poison queue's %d visible messages within %s (another reader holds some?): nothing of the rest was erased; run the erasure again", len(seen), depth.Visible, receiveAllWithin)
+			}
+			break
+		}
 		out, err := t.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(t.PoisonQueueURL),
 			MaxNumberOfMessages: 10, VisibilityTimeout: 300, WaitTimeSeconds: 1})
 		if err != nil {
