@@ -143,6 +143,18 @@ func (e *MissingStackError) Error() string {
 	return fmt.Sprintf("stack %q has no settings file %s; create it (pulumi stack init %s) or pick another stack", e.Stack, e.Path, e.Stack)
 }
 
+// StackFile is the path of a stack's settings file in dir.
+func StackFile(dir, stack string) string { return filepath.Join(dir, "Pulumi."+stack+".yaml") }
+
+// CheckStack is a *MissingStackError when the stack has no settings file
+// in dir: what the tools that take -stack check before any work.
+func CheckStack(dir, stack string) error {
+	if _, err := os.Stat(StackFile(dir, stack)); errors.Is(err, os.ErrNotExist) {
+		return &MissingStackError{Stack: stack, Path: StackFile(dir, stack)}
+	}
+	return nil
+}
+
 // Load merges dir/Pulumi.<stack>.yaml over dir/Pulumi.yaml's defaults and returns the values as
 // Pulumi passes them to a program: strings as they are, numbers and booleans in their plain
 // text form, objects and arrays as JSON. Problems with keys of the stack file come back as one
@@ -166,7 +178,7 @@ func LoadAll(dir, stack string) (map[string]string, []config.Problem, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	stackPath := filepath.Join(dir, "Pulumi."+stack+".yaml")
+	stackPath := StackFile(dir, stack)
 	data, err := os.ReadFile(stackPath)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, &MissingStackError{Stack: stack, Path: stackPath}

@@ -31,6 +31,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/streamfn/streamfn/infra/plan"
+	"github.com/streamfn/streamfn/infra/stackconfig"
 	"github.com/streamfn/streamfn/internal/aws/failure"
 	"github.com/streamfn/streamfn/internal/dev/local/deploy"
 	"github.com/streamfn/streamfn/internal/dev/local/esm"
@@ -117,8 +118,8 @@ func (o Options) Check() error {
 	}
 	problems = append(problems, load.Problems()...)
 	if o.Root != "" && o.Stack != "" {
-		if _, err := os.Stat(filepath.Join(o.Root, "Pulumi."+o.Stack+".yaml")); err != nil {
-			add("-stack %s: no Pulumi.%s.yaml in %s; pick a stack that has one (dev, prod, ...) or create it (pulumi stack init %s)", o.Stack, o.Stack, o.Root, o.Stack)
+		if err := stackconfig.CheckStack(o.Root, o.Stack); err != nil {
+			add("-stack %s: %v", o.Stack, err)
 		}
 	}
 	if o.Duration < 0 {

@@ -188,7 +188,7 @@ func TestOptionsCheckNamesEveryProblemUpFront(t *testing.T) {
 	// a folder is no report file.
 	root := t.TempDir()
 	err = (Options{Root: root, Stack: "nosuch", PartitionKeys: "bad", ReportFile: root}).Check()
-	for _, want := range []string{`-pk "bad"`, "-stack nosuch: no Pulumi.nosuch.yaml", "-report " + root + ": is a folder"} {
+	for _, want := range []string{`-pk "bad"`, `-stack nosuch: stack "nosuch" has no settings file`, "-report " + root + ": is a folder"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("without -rate: %v, want it to name %q", err, want)
 		}
