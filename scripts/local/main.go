@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	"github.com/streamfn/streamfn/infra/config"
+	"github.com/streamfn/streamfn/internal/dev/cli"
 	"github.com/streamfn/streamfn/internal/dev/emulators"
 	"github.com/streamfn/streamfn/internal/dev/local/run"
 )
@@ -29,7 +30,7 @@ func main() {
 	opts := run.Options{Stdout: os.Stdout, Stderr: os.Stderr}
 	// A flag set of its own: the Pulumi SDK registers glog's flags on the
 	// default one, and -h would list them.
-	flags := flag.NewFlagSet("local", flag.ExitOnError)
+	flags := flag.NewFlagSet("local", flag.ContinueOnError)
 	flags.StringVar(&opts.Stack, "stack", "dev", "the stack whose config defines the pipeline (Pulumi.<stack>.yaml)")
 	flags.Float64Var(&opts.Rate, "rate", 0, "events per second to post to ingest; 0 = no load (try it with curl)")
 	flags.DurationVar(&opts.Duration, "duration", 0, "how long to generate load (or, without -rate, to run); 0 = until Ctrl-C")
@@ -56,12 +57,10 @@ func main() {
 		flags.PrintDefaults()
 		fmt.Fprintf(flags.Output(), "\n%s", exitCodes)
 	}
-	_ = flags.Parse(os.Args[1:]) // ExitOnError: exits 2 on a bad flag
-	opts.NoShardLimits = !*shardLimits
-	if flags.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "unexpected argument %q: every setting is a flag, and flags after it were not read (see -h)\n", flags.Arg(0))
-		os.Exit(2)
+	if err := cli.ParseNoArgs(flags, os.Args[1:]); err != nil {
+		os.Exit(cli.FlagExit(err)) // 0 for -h, 2 for a bad flag or a stray argument
 	}
+	opts.NoShardLimits = !*shardLimits
 
 	// The load generator, the mapping and the Function URL allocate much
 	// per event and keep little: collecting less often leaves the CPU to
